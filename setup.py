@@ -1,0 +1,28 @@
+"""tinydl: a small deep-learning framework written by hand on NumPy and numba."""
+from setuptools import find_packages, setup
+
+setup(
+    name="tinydl",
+    version="0.1.0",
+    description="A readable deep-learning framework: autograd on NumPy, numba kernels, Keras-style models.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["tinydl", "tinydl.*"]),
+    package_data={"tinydl.datasets": ["data/*"]},
+    python_requires=">=3.10",
+    install_requires=["numpy>=1.24", "numba>=0.59"],
+    extras_require={
+        "gpu": ["cupy-cuda12x"],
+        "io": ["h5py>=3.8", "onnx>=1.15"],
+        "tensorboard": ["tensorboard>=2.12"],
+        "dev": [
+            "pytest>=7",
+            "hypothesis>=6.80",
+            "h5py>=3.8",
+            "onnx>=1.15",
+            "onnxruntime>=1.17",
+            "tensorboard>=2.12",
+        ],
+    },
+    entry_points={},
+)

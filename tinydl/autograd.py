@@ -1,0 +1,191 @@
+"""The autograd engine: Function nodes recorded on a tape, and an iterative backward pass.
+
+A `Function` computes on raw arrays. `Function.apply(*inputs)` wraps its result in Tensors that
+remember the function that made them (`tensor._ctx`); that chain of links is the tape. `backward`
+walks it once, newest node first, handing each node the gradient of its outputs and passing the
+gradients it returns on to its inputs.
+"""
+import contextlib
+import functools
+
+import numpy as np
+
+__all__ = ["Function", "backward", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast"]
+
+_grad_enabled = [True]
+_FREED = ("backward through a graph whose saved values were already freed by an earlier backward(); "
+          "pass retain_graph=True to the first backward() to go through it twice")
+
+
+def is_grad_enabled():
+    """True unless inside `no_grad()`."""
+    return _grad_enabled[0]
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that switches gradient recording on or off."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.previous = _grad_enabled[0]
+        _grad_enabled[0] = self.enabled
+
+    def __exit__(self, *exc):
+        _grad_enabled[0] = self.previous
+
+
+def no_grad(fn=None):
+    """Stop recording the tape, as `with no_grad():` or as the decorator `@no_grad`."""
+    mode = _GradMode(False)
+    return mode(fn) if callable(fn) else mode
+
+
+def enable_grad(fn=None):
+    """Record the tape again inside a `no_grad` block."""
+    mode = _GradMode(True)
+    return mode(fn) if callable(fn) else mode
+
+
+class Function:
+    """One differentiable operation: `forward` and `backward` on raw arrays.
+
+    Subclasses set what backward needs as attributes of `self` during forward. `forward` returns an
+    array, or a tuple of arrays for several outputs; `backward` receives one gradient per output
+    and returns one gradient (or None) per input, in the order of `apply`'s tensor arguments.
+    Keyword arguments of `apply` are non-differentiable parameters, stored on `self` before forward.
+    """
+
+    __slots__ = ("inputs", "needs_grad", "n_out", "out_meta", "__dict__")
+    differentiable = True
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run forward on the inputs' arrays and, when gradients are needed, record the node."""
+        from tinydl.tensor import Tensor, as_tensor
+
+        fn = cls.__new__(cls)
+        if params:
+            fn.__dict__.update(params)
+        tensors = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
+        out = fn.forward(*[t.data for t in tensors])
+        record = cls.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
+        if type(out) is tuple:
+            results = tuple(Tensor._wrap(_array(o), record) for o in out)
+        else:
+            results = Tensor._wrap(_array(out), record)
+        if record:
+            fn.inputs = tensors
+            fn.needs_grad = [t.requires_grad for t in tensors]
+            outs = results if type(results) is tuple else (results,)
+            fn.n_out = len(outs)
+            fn.out_meta = [(o.data.shape, o.data.dtype) for o in outs]
+            for i, o in enumerate(outs):
+                o._ctx = fn
+                o._out_index = i
+        return results
+
+
+def _array(out):
+    """NumPy reductions return scalars (np.float32); Tensors always hold arrays."""
+    return np.asarray(out) if isinstance(out, np.generic) else out
+
+
+def backward(root, gradient, retain_graph=False):
+    """Backpropagate `gradient` (an array shaped like root) from `root` to every leaf that requires grad."""
+    if root._ctx is None:
+        _accumulate_leaf(root, gradient)
+        return
+    order = _topological_order(root._ctx)
+    pending = {id(root._ctx): [None] * root._ctx.n_out}
+    pending[id(root._ctx)][root._out_index] = gradient
+    for fn in order:
+        grads = pending.pop(id(fn), None)
+        if grads is None:
+            continue
+        if fn.inputs is None:
+            raise RuntimeError(_FREED)
+        xp = _xp(gradient)
+        grads = [g if g is not None else xp.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, fn.out_meta)]
+        in_grads = fn.backward(*grads)
+        if type(in_grads) is not tuple and type(in_grads) is not list:
+            in_grads = (in_grads,)
+        for t, needs, g in zip(fn.inputs, fn.needs_grad, in_grads):
+            if g is None or not needs:
+                continue
+            if t._ctx is None:
+                _accumulate_leaf(t, g)
+            else:
+                slot = pending.setdefault(id(t._ctx), [None] * t._ctx.n_out)
+                i = t._out_index
+                slot[i] = g if slot[i] is None else slot[i] + g
+        if not retain_graph:
+            _free(fn)
+
+
+def _accumulate_leaf(t, g):
+    """Add gradient array `g` into leaf tensor `t`'s `.grad` (PyTorch-style accumulation)."""
+    from tinydl.tensor import Tensor
+
+    if g.shape != t.data.shape:
+        g = unbroadcast(g, t.data.shape)
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        t.grad = Tensor._wrap(g, False)
+    else:
+        t.grad = Tensor._wrap(t.grad.data + g, False)
+
+
+def _topological_order(start):
+    """Function nodes reachable from `start`, each after every node that consumes its outputs."""
+    visited = {id(start)}
+    postorder = []
+    stack = [(start, False)]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            postorder.append(fn)
+            continue
+        stack.append((fn, True))
+        if fn.inputs is None:
+            raise RuntimeError(_FREED)
+        for t in fn.inputs:
+            parent = t._ctx
+            if parent is not None and id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, False))
+    postorder.reverse()
+    return postorder
+
+
+def _free(fn):
+    """Drop what a node saved for backward, so memory goes as soon as the pass is past it."""
+    fn.__dict__.clear()
+    fn.inputs = None
+
+
+def _xp(a):
+    from tinydl.backend import array_module
+
+    return array_module(a)
+
+
+def unbroadcast(grad, shape):
+    """Sum `grad` over the axes that broadcasting added or stretched, so it has `shape` again."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)

@@ -1,0 +1,158 @@
+"""Array module, device, dtype and seeding: the only place that knows numpy from cupy.
+
+A kernel is looked up by name for the device an array lives on (`kernel("im2col", x)`), so an op
+has one implementation that runs on both devices. Kernel modules are imported lazily, on first use,
+so `import tinydl` never imports numba or compiles anything.
+"""
+import contextlib
+import importlib
+
+import numpy as np
+
+from tinydl.backend.kernels import KERNELS
+
+__all__ = [
+    "array_module", "xp_for", "device_of", "check_device", "to_device", "cupy_available",
+    "default_dtype", "set_default_dtype", "as_dtype", "set_seed", "rng", "kernel",
+    "get_default_device", "set_default_device", "device",
+]
+
+_DEVICES = ("cpu", "cuda")
+_state = {"dtype": np.dtype("float32"), "device": "cpu", "rng": np.random.default_rng()}
+_kernel_cache = {}
+
+
+def cupy_available():
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # ImportError, CUDARuntimeError, driver errors: all mean "no GPU here"
+        return False
+
+
+def _cupy():
+    """The cupy module, or a clear error when it cannot be used."""
+    if not cupy_available():
+        raise RuntimeError("device 'cuda' needs CuPy and a GPU: install tinydl[gpu] on a machine with CUDA")
+    import cupy
+    return cupy
+
+
+def array_module(x):
+    """numpy or cupy, whichever owns array `x` (numpy for anything that is not a cupy array)."""
+    if type(x).__module__.startswith("cupy"):
+        import cupy
+        return cupy
+    return np
+
+
+def xp_for(device):
+    """The array module for a device name ('cpu' or 'cuda')."""
+    return np if check_device(device) == "cpu" else _cupy()
+
+
+def device_of(x):
+    """'cuda' for a cupy array, 'cpu' otherwise."""
+    return "cuda" if type(x).__module__.startswith("cupy") else "cpu"
+
+
+def check_device(device):
+    """Normalise a device name ('cpu', 'cuda', 'cuda:0', 'gpu'); unknown names are a clear error."""
+    if device is None:
+        return _state["device"]
+    name = str(device).lower().split(":")[0]
+    name = "cuda" if name == "gpu" else name
+    if name not in _DEVICES:
+        raise ValueError(f"unknown device {device!r}: expected one of {_DEVICES}")
+    return name
+
+
+def to_device(a, device):
+    """Array `a` moved to `device` (no copy when it already lives there)."""
+    device = check_device(device)
+    if device_of(a) == device:
+        return a
+    if device == "cpu":
+        return a.get()
+    return _cupy().asarray(a)
+
+
+def get_default_device():
+    """The device new tensors and models go to when none is named."""
+    return _state["device"]
+
+
+def set_default_device(device):
+    """Set the device new tensors and models go to when none is named."""
+    device = check_device(device)
+    if device == "cuda":
+        _cupy()
+    _state["device"] = device
+
+
+@contextlib.contextmanager
+def device(name):
+    """Context in which new tensors and models default to device `name`."""
+    previous = _state["device"]
+    set_default_device(name)
+    try:
+        yield
+    finally:
+        _state["device"] = previous
+
+
+def default_dtype():
+    """The floating dtype new tensors and weights get (float32 unless changed)."""
+    return _state["dtype"]
+
+
+def set_default_dtype(dtype):
+    """Change the default floating dtype ('float32' or 'float64')."""
+    _state["dtype"] = as_dtype(dtype)
+
+
+def as_dtype(dtype):
+    """A NumPy dtype from a dtype object or its name; unknown names are a clear error."""
+    if dtype is None:
+        return _state["dtype"]
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}: expected a NumPy dtype or its name, such as 'float32'") from None
+
+
+def set_seed(seed):
+    """Make weight init, dropout and shuffling reproducible (also seeds numpy's legacy global RNG)."""
+    _state["rng"] = np.random.default_rng(seed)
+    np.random.seed(seed % 2**32)
+
+
+def rng():
+    """The generator all random draws in tinydl come from."""
+    return _state["rng"]
+
+
+def get_rng_state():
+    """The generator's state, so a resumed run draws the same numbers (used by BackupAndRestore)."""
+    return _state["rng"].bit_generator.state
+
+
+def set_rng_state(state):
+    """Restore a state from `get_rng_state`."""
+    _state["rng"].bit_generator.state = state
+
+
+def kernel(name, like=None):
+    """The kernel called `name` for the device array `like` lives on (cpu when `like` is None)."""
+    dev = "cpu" if like is None else device_of(like)
+    key = (name, dev)
+    fn = _kernel_cache.get(key)
+    if fn is None:
+        try:
+            module = KERNELS[name]
+        except KeyError:
+            raise KeyError(f"no kernel named {name!r}; known kernels: {sorted(KERNELS)}") from None
+        mod = importlib.import_module(f"tinydl.backend.{dev}.{module}")
+        fn = _kernel_cache[key] = getattr(mod, name)
+    return fn

@@ -1,0 +1,1 @@
+"""numba kernels; each module lists kernels named in tinydl/backend/kernels.py."""

@@ -1,0 +1,1 @@
+"""CuPy kernels, twins of backend/cpu under the same names and signatures."""

@@ -1,0 +1,17 @@
+"""The kernel table: kernel name -> module under backend/cpu and backend/cuda that defines it.
+
+Both devices define every kernel under the same name and signature (a test checks the twins).
+Kernels take and return raw arrays and know nothing of Tensors.
+"""
+
+KERNELS = {
+    # core
+    "erf": "math",
+    # losses (layers/models issue)
+    "softmax_xent_fwd": "losses",
+    "softmax_xent_bwd": "losses",
+    # convolution and pooling
+    # recurrent
+    # attention
+    # graph
+}

@@ -1,0 +1,304 @@
+"""Shape and indexing ops: reshape, transpose, concatenate, split, pad, take, getitem, tile, ..."""
+from tinydl.autograd import Function, unbroadcast
+from tinydl.backend import array_module, device_of, to_device as _move
+from tinydl.ops._util import is_basic_index, norm_axes, raw_index, scatter_add
+
+__all__ = [
+    "reshape", "transpose", "expand_dims", "squeeze", "concatenate", "stack", "split", "pad", "take",
+    "gather", "broadcast_to", "tile", "repeat", "flip", "getitem", "one_hot", "to_device", "moveaxis",
+]
+
+
+class Reshape(Function):
+    def forward(self, x):
+        self.in_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} into {self.shape}") from None
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+def reshape(x, shape):
+    """The same elements in a new shape (one dimension may be -1)."""
+    return Reshape.apply(x, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
+
+
+class Transpose(Function):
+    def forward(self, x):
+        self.perm = tuple(range(x.ndim))[::-1] if self.axes is None else tuple(a % x.ndim for a in self.axes)
+        return x.transpose(self.perm)
+
+    def backward(self, g):
+        inverse = [0] * len(self.perm)
+        for i, p in enumerate(self.perm):
+            inverse[p] = i
+        return g.transpose(inverse)
+
+
+def transpose(x, axes=None):
+    """Axes permuted (reversed when `axes` is None), as numpy.transpose."""
+    return Transpose.apply(x, axes=None if axes is None else tuple(axes))
+
+
+def moveaxis(x, source, destination):
+    """Axis `source` moved to position `destination`, as numpy.moveaxis."""
+    order = [a for a in range(x.ndim) if a != source % x.ndim]
+    order.insert(destination % x.ndim, source % x.ndim)
+    return transpose(x, order)
+
+
+def expand_dims(x, axis):
+    """A new axis of length 1 inserted at `axis`."""
+    shape = list(x.shape)
+    axes = norm_axes(axis, x.ndim + (1 if isinstance(axis, int) else len(axis)))
+    for a in axes:
+        shape.insert(a, 1)
+    return reshape(x, shape)
+
+
+def squeeze(x, axis=None):
+    """Axes of length 1 removed (only `axis` when given; it must have length 1)."""
+    axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None else norm_axes(axis, x.ndim)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}, not 1")
+    return reshape(x, [n for i, n in enumerate(x.shape) if i not in axes])
+
+
+class Concatenate(Function):
+    def forward(self, *arrays):
+        xp = array_module(arrays[0])
+        self.sizes = [a.shape[self.axis] for a in arrays]
+        try:
+            return xp.concatenate(arrays, axis=self.axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"concatenate: shapes {shapes} do not match outside axis {self.axis}") from None
+
+    def backward(self, g):
+        xp = array_module(g)
+        cuts = list(xp.cumsum(xp.asarray(self.sizes))[:-1].tolist()) if len(self.sizes) > 1 else []
+        return tuple(xp.split(g, cuts, axis=self.axis))
+
+
+def concatenate(tensors, axis=0):
+    """Tensors joined along an existing axis."""
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    """Tensors joined along a new axis."""
+    tensors = list(tensors)
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+class Split(Function):
+    def forward(self, x):
+        xp = array_module(x)
+        try:
+            parts = xp.split(x, self.indices_or_sections, axis=self.axis)
+        except ValueError as e:
+            raise ValueError(f"split: {e} (shape {x.shape}, axis {self.axis})") from None
+        return tuple(parts)
+
+    def backward(self, *grads):
+        return array_module(grads[0]).concatenate(grads, axis=self.axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """A list of sub-tensors, as numpy.split."""
+    out = Split.apply(x, indices_or_sections=indices_or_sections, axis=axis)
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+class Pad(Function):
+    def forward(self, x):
+        xp = array_module(x)
+        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, x.shape))
+        return xp.pad(x, self.pad_width, mode="constant", constant_values=self.constant_values)
+
+    def backward(self, g):
+        return g[self.slices]
+
+
+def pad(x, pad_width, mode="constant", constant_values=0):
+    """Constant padding, as numpy.pad (`pad_width` an int, a pair, or a pair per axis)."""
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    return Pad.apply(x, pad_width=_pad_pairs(pad_width, x.ndim), constant_values=constant_values)
+
+
+def _pad_pairs(pad_width, ndim):
+    """numpy.pad's pad_width forms as one (before, after) pair per axis."""
+    import numpy as np
+    pw = np.asarray(pad_width, dtype=int)
+    return tuple(tuple(int(v) for v in p) for p in np.broadcast_to(pw, (ndim, 2)))
+
+
+class Take(Function):
+    def forward(self, x, indices):
+        self.shape, self.indices = x.shape, indices
+        try:
+            return array_module(x).take(x, indices, axis=self.axis)
+        except IndexError as e:
+            raise IndexError(f"take: {e} (shape {x.shape}, axis {self.axis})") from None
+
+    def backward(self, g):
+        xp = array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if self.axis is None:
+            scatter_add(out.reshape(-1), self.indices.reshape(-1), g.reshape(-1))
+            return out, None
+        axis = self.axis % len(self.shape)
+        # move the taken axis first, so one scatter-add over the leading index covers every case
+        g_moved = xp.moveaxis(g, list(range(axis, axis + self.indices.ndim)), list(range(self.indices.ndim)))
+        g_flat = g_moved.reshape((self.indices.size,) + g_moved.shape[self.indices.ndim:])
+        target = xp.moveaxis(out, axis, 0)
+        scatter_add(target, self.indices.reshape(-1), g_flat)
+        return out, None
+
+
+def take(x, indices, axis=None):
+    """Elements of x at integer `indices` along `axis`, as numpy.take; repeated indices add gradients."""
+    from tinydl.tensor import Tensor, as_tensor
+    idx = indices if isinstance(indices, Tensor) else as_tensor(_as_index_array(indices, x))
+    return Take.apply(x, idx, axis=axis)
+
+
+gather = take
+
+
+def _as_index_array(indices, like):
+    """Integer indices as an array on the device of `like`."""
+    import numpy as np
+    return _move(np.asarray(indices, dtype=np.int64), device_of(like.data))
+
+
+class BroadcastTo(Function):
+    def forward(self, x):
+        self.in_shape = x.shape
+        try:
+            return array_module(x).broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {self.shape}") from None
+
+    def backward(self, g):
+        return unbroadcast(g, self.in_shape)
+
+
+def broadcast_to(x, shape):
+    """x broadcast to `shape` (a read-only view in forward)."""
+    return BroadcastTo.apply(x, shape=tuple(shape))
+
+
+class Tile(Function):
+    def forward(self, x):
+        self.in_shape = x.shape
+        return array_module(x).tile(x, self.reps)
+
+    def backward(self, g):
+        reps = (1,) * (g.ndim - len(self.reps)) + tuple(self.reps)
+        shape = (1,) * (g.ndim - len(self.in_shape)) + tuple(self.in_shape)
+        split_shape = []
+        for r, n in zip(reps, shape):
+            split_shape += [r, n]
+        summed = g.reshape(split_shape).sum(axis=tuple(range(0, 2 * g.ndim, 2)))
+        return summed.reshape(self.in_shape)
+
+
+def tile(x, reps):
+    """x repeated `reps` times along each axis, as numpy.tile."""
+    return Tile.apply(x, reps=(reps,) if isinstance(reps, int) else tuple(reps))
+
+
+class Repeat(Function):
+    def forward(self, x):
+        self.in_shape = x.shape
+        return array_module(x).repeat(x, self.repeats, axis=self.axis)
+
+    def backward(self, g):
+        xp = array_module(g)
+        if self.axis is None:
+            flat_len = 1
+            for n in self.in_shape:
+                flat_len *= n
+            owner = xp.repeat(xp.arange(flat_len), self.repeats)
+            out = xp.zeros(flat_len, dtype=g.dtype)
+            return scatter_add(out, owner, g).reshape(self.in_shape)
+        axis = self.axis % len(self.in_shape)
+        owner = xp.repeat(xp.arange(self.in_shape[axis]), self.repeats)
+        out = xp.zeros(self.in_shape, dtype=g.dtype)
+        scatter_add(xp.moveaxis(out, axis, 0), owner, xp.moveaxis(g, axis, 0))
+        return out
+
+
+def repeat(x, repeats, axis=None):
+    """Each element repeated, as numpy.repeat."""
+    return Repeat.apply(x, repeats=repeats, axis=axis)
+
+
+class Flip(Function):
+    def forward(self, x):
+        return array_module(x).flip(x, axis=self.axis)
+
+    def backward(self, g):
+        return array_module(g).flip(g, axis=self.axis)
+
+
+def flip(x, axis=None):
+    """Order of elements reversed along `axis` (all axes when None)."""
+    return Flip.apply(x, axis=axis)
+
+
+class GetItem(Function):
+    def forward(self, x):
+        self.shape, self.dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, g):
+        out = array_module(g).zeros(self.shape, dtype=g.dtype)
+        if self.basic:
+            out[self.index] = g
+        else:
+            scatter_add(out, self.index, g)
+        return out
+
+
+def getitem(x, index):
+    """x[index] with NumPy's basic and integer-array indexing; repeated indices add gradients."""
+    index = raw_index(index)
+    return GetItem.apply(x, index=index, basic=is_basic_index(index))
+
+
+class OneHot(Function):
+    differentiable = False
+
+    def forward(self, indices):
+        xp = array_module(indices)
+        return (indices[..., None] == xp.arange(self.num_classes)).astype(self.dtype)
+
+
+def one_hot(indices, num_classes, dtype=None):
+    """One-hot float vectors for integer class ids (no gradient)."""
+    from tinydl.backend import as_dtype
+    return OneHot.apply(indices, num_classes=int(num_classes), dtype=as_dtype(dtype))
+
+
+class ToDevice(Function):
+    def forward(self, x):
+        self.source = device_of(x)
+        return _move(x, self.device)
+
+    def backward(self, g):
+        return _move(g, self.source)
+
+
+def to_device(x, device):
+    """x copied to `device`; the gradient is copied back."""
+    return ToDevice.apply(x, device=device)
