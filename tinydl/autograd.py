@@ -120,12 +120,14 @@ def backward(root, gradient, retain_graph=False):
         for t, needs, g in zip(fn.inputs, fn.needs_grad, in_grads):
             if g is None or not needs:
                 continue
+            if isinstance(g, np.generic):  # numpy arithmetic on 0-d arrays returns scalars
+                g = np.asarray(g)
             if t._ctx is None:
                 _accumulate_leaf(t, g)
             else:
                 slot = pending.setdefault(id(t._ctx), [None] * t._ctx.n_out)
                 i = t._out_index
-                slot[i] = g if slot[i] is None else slot[i] + g
+                slot[i] = g if slot[i] is None else _array(slot[i] + g)
         if not retain_graph:
             _free(fn)
 
@@ -141,7 +143,7 @@ def _accumulate_leaf(t, g):
     if t.grad is None:
         t.grad = Tensor._wrap(g, False)
     else:
-        t.grad = Tensor._wrap(t.grad.data + g, False)
+        t.grad = Tensor._wrap(_array(t.grad.data + g), False)
 
 
 def _topological_order(start):
@@ -188,4 +190,4 @@ def unbroadcast(grad, shape):
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)
+    return _array(grad.reshape(shape))

@@ -24,9 +24,11 @@ class MatMul(Function):
         # 1-D operands are matrices with a unit axis, as numpy.matmul treats them
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
+        if a.ndim == 1 and b.ndim == 1:
+            g = g.reshape(1, 1)
+        elif a.ndim == 1:
             g = g[..., None, :]
-        if b.ndim == 1:
+        elif b.ndim == 1:
             g = g[..., :, None]
         ga = gb = None
         if self.needs_grad[0]:

@@ -93,7 +93,7 @@ class GELU(_Activation):
             self.inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
             self.t = xp.tanh(self.inner)
             return 0.5 * x * (1 + self.t)
-        self.cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+        self.cdf = 0.5 * (1 + _erf_array(x / math.sqrt(2)))
         return x * self.cdf
 
     def derivative(self):
@@ -181,8 +181,21 @@ def hard_sigmoid(x):
     return HardSigmoid.apply(x)
 
 
+class Erf(_Activation):
+    def compute(self, x):
+        return _erf_array(x)
+
+    def derivative(self):
+        return (2 / math.sqrt(math.pi)) * array_module(self.x).exp(-self.x * self.x)
+
+
 def erf(x):
-    """The error function on a raw array (a kernel: numba on cpu, cupy on cuda)."""
+    """The Gauss error function, elementwise."""
+    return Erf.apply(x)
+
+
+def _erf_array(x):
+    """erf on a raw array (a kernel: numba on cpu, cupy on cuda)."""
     return backend.kernel("erf", x)(x)
 
 

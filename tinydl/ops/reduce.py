@@ -1,4 +1,6 @@
 """Reductions along axes (NumPy's `axis` and `keepdims`): sum, mean, max, var, logsumexp, cumsum, ..."""
+import builtins  # this module defines sum, max and min; the builtins are reached through here
+
 from tinydl.autograd import Function
 from tinydl.backend import array_module
 from tinydl.ops._util import norm_axes, restore_reduced
@@ -32,7 +34,7 @@ class Mean(_Reduce):
         return x.mean(axis=self.axis, keepdims=self.keepdims)
 
     def spread(self, g):
-        n = self.x.size // max(self.out.size, 1)
+        n = self.x.size // builtins.max(self.out.size, 1)
         return array_module(g).broadcast_to(g / n, self.x.shape).copy()
 
 
@@ -58,7 +60,7 @@ class Min(_Extreme):
 class Var(_Reduce):
     def compute(self, x):
         self.centered = x - x.mean(axis=self.axis, keepdims=True)
-        n = x.size // max(x.mean(axis=self.axis).size, 1)
+        n = x.size // builtins.max(_reduced_size(x.shape, self.axis), 1)
         self.denom = n - self.ddof
         return (self.centered * self.centered).sum(axis=self.axis, keepdims=self.keepdims) / self.denom
 
@@ -99,6 +101,14 @@ class LogSumExp(_Reduce):
 
     def spread(self, g):
         return g * self.softmax
+
+
+def _reduced_size(shape, axis):
+    """Number of elements in `shape` after reducing over `axis`."""
+    size = 1
+    for n in _reduced_shape(shape, axis):
+        size *= n
+    return size
 
 
 def _reduced_shape(shape, axis):

@@ -31,8 +31,11 @@ class GradcheckReport:
 class OpCase:
     """One entry of the op gradient registry: `fn(*tensors) -> Tensor` and a strategy for its inputs.
 
-    `inputs` is a hypothesis strategy drawing a tuple of float64 arrays (integer arrays are passed
-    through as constants); `wrt` lists the input positions to differentiate (default: every float one).
+    `name` is the public op's name (`tinydl.ops.<name>`); several cases may share a name, told apart
+    by `variant` (e.g. "axis=0", "approximate"). `inputs` is a hypothesis strategy drawing a tuple of
+    float64 arrays (integer and boolean arrays are passed through as constants); `wrt` lists the
+    input positions to differentiate (default: every float one); `kwargs` are keyword arguments
+    passed to `fn`; `atol`/`rtol` go to gradcheck.
     """
     name: str
     fn: Callable
@@ -41,6 +44,17 @@ class OpCase:
     atol: float = 1e-6
     rtol: float = 1e-4
     kwargs: dict = field(default_factory=dict)
+    variant: str = ""
+
+    @property
+    def id(self):
+        """A readable test id: `name` or `name[variant]`."""
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+    def check(self, arrays):
+        """gradcheck of this case on one drawn tuple of arrays."""
+        fn = (lambda *xs: self.fn(*xs, **self.kwargs)) if self.kwargs else self.fn
+        return gradcheck(fn, arrays, wrt=self.wrt, atol=self.atol, rtol=self.rtol)
 
 
 def gradcheck(fn, inputs, wrt=None, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):

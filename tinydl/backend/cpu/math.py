@@ -13,7 +13,7 @@ def _erf_flat(x, out):
 
 def erf(x):
     """The error function, elementwise, in x's dtype."""
-    x = np.ascontiguousarray(x)
+    x = np.ascontiguousarray(x).reshape(np.shape(x))  # ascontiguousarray makes 0-d arrays 1-d
     out = np.empty_like(x)
     _erf_flat(x.reshape(-1), out.reshape(-1))
     return out

@@ -1,0 +1,85 @@
+"""The op gradient registry: every differentiable op in `tinydl.ops` is checked against finite differences.
+
+Cases live in `tests/ops/cases_<area>.py` modules, each defining `CASES = [OpCase(...), ...]`; this
+file finds every such module, so adding an op means adding its case next to the others' and nothing
+here. An op in `tinydl.ops.__all__` without a case (and not listed in NO_GRADIENT) fails the suite.
+"""
+import importlib
+import pathlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import tinydl as td
+from tinydl import ops
+
+# Public names in tinydl.ops that have no gradient to check, and why.
+NO_GRADIENT = {
+    "argmax": "integer output",
+    "argmin": "integer output",
+    "one_hot": "integer input, constant output",
+    "sign": "piecewise constant",
+    "equal": "boolean output",
+    "not_equal": "boolean output",
+    "less": "boolean output",
+    "less_equal": "boolean output",
+    "greater": "boolean output",
+    "greater_equal": "boolean output",
+}
+
+
+def _load_cases():
+    """Every OpCase from every cases_*.py module beside this file, in a stable order."""
+    cases = []
+    for path in sorted(pathlib.Path(__file__).parent.glob("cases_*.py")):
+        module = importlib.import_module(f"{__package__}.{path.stem}")
+        cases.extend(getattr(module, "CASES"))
+    return cases
+
+
+CASES = _load_cases()
+
+
+def _ids(cases):
+    """Unique test ids: `name[variant]`, numbered when two cases would collide."""
+    seen, ids = {}, []
+    for case in cases:
+        n = seen[case.id] = seen.get(case.id, 0) + 1
+        ids.append(case.id if n == 1 else f"{case.id}#{n}")
+    return ids
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_gradient_matches_finite_differences(case):
+    @settings(max_examples=15, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(arrays=case.inputs)
+    def check(arrays):
+        report = case.check(arrays)
+        assert report.ok, f"{case.id}: {report} (input shapes {[a.shape for a in arrays]})"
+    check()
+
+
+def test_every_differentiable_op_has_a_case():
+    covered = {case.name for case in CASES}
+    missing = sorted(set(ops.__all__) - covered - set(NO_GRADIENT))
+    assert not missing, (f"ops without a gradient case: {missing}; add an OpCase to tests/ops/cases_<area>.py "
+                         "(or, if the op has no gradient, to NO_GRADIENT in tests/ops/test_gradients.py)")
+
+
+def test_every_case_names_a_public_op():
+    unknown = sorted({case.name for case in CASES} - set(ops.__all__))
+    assert not unknown, f"OpCase names not in tinydl.ops.__all__ (typo, or op not exported): {unknown}"
+
+
+def test_no_gradient_list_is_current():
+    stale = sorted(set(NO_GRADIENT) - set(ops.__all__))
+    assert not stale, f"NO_GRADIENT names ops that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in NO_GRADIENT if n not in {"one_hot"}))
+def test_non_differentiable_ops_record_nothing(name):
+    x = td.tensor([[0.5, -1.0], [2.0, 0.0]], requires_grad=True)
+    fn = getattr(td, name)
+    out = fn(x, x * 2) if name in {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"} else fn(x)
+    assert not out.requires_grad and out._ctx is None
