@@ -1,0 +1,347 @@
+"""Weight initializers with Keras 3's names, defaults and config keys.
+
+An initializer is called as `init(shape, dtype=None)` and returns a NumPy array (the default float
+dtype when `dtype` is None). Random ones draw from `tinydl.backend.rng()`, so `td.set_seed` makes
+them reproducible; an integer `seed` gives the same values on every call, as in Keras.
+
+    initializers.get("glorot_uniform")((64, 32))
+"""
+import math
+
+import numpy as np
+
+from tinydl import backend
+from tinydl.io.config import register_serializable
+
+__all__ = [
+    "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
+    "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal",
+    "LecunUniform", "Orthogonal", "Identity", "compute_fans", "get", "serialize", "deserialize",
+]
+
+
+class Initializer:
+    """Base class: `__call__(shape, dtype=None) -> array`, `get_config()`, `from_config(config)`."""
+
+    def __call__(self, shape, dtype=None):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@register_serializable()
+class Zeros(Initializer):
+    """All zeros."""
+
+    def __call__(self, shape, dtype=None):
+        return np.zeros(_shape(shape), dtype=_dtype(dtype))
+
+
+@register_serializable()
+class Ones(Initializer):
+    """All ones."""
+
+    def __call__(self, shape, dtype=None):
+        return np.ones(_shape(shape), dtype=_dtype(dtype))
+
+
+@register_serializable()
+class Constant(Initializer):
+    """Every element equal to `value` (Keras default 0.0)."""
+
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype=None):
+        return np.full(_shape(shape), self.value, dtype=_dtype(dtype))
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class _Random(Initializer):
+    """An initializer whose draws come from tinydl's generator, or a fixed one when `seed` is an int."""
+
+    def __init__(self, seed=None):
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"{type(self).__name__}: seed must be an int or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+
+    def _rng(self):
+        return backend.rng() if self.seed is None else np.random.default_rng(self.seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+@register_serializable()
+class RandomNormal(_Random):
+    """Normal draws with `mean` and `stddev` (Keras defaults 0.0 and 0.05)."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype=None):
+        draw = self._rng().normal(self.mean, self.stddev, _shape(shape))
+        return draw.astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+@register_serializable()
+class RandomUniform(_Random):
+    """Uniform draws in [minval, maxval) (Keras defaults -0.05 and 0.05)."""
+
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, shape, dtype=None):
+        draw = self._rng().uniform(self.minval, self.maxval, _shape(shape))
+        return draw.astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+@register_serializable()
+class TruncatedNormal(_Random):
+    """Normal draws redrawn until within two standard deviations of the mean (Keras defaults 0, 0.05)."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype=None):
+        draw = _truncated_standard_normal(self._rng(), _shape(shape))
+        return (self.mean + self.stddev * draw).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+@register_serializable()
+class VarianceScaling(_Random):
+    """Draws with variance `scale / n`, n the fan-in, fan-out or their mean (Keras's formula).
+
+    distribution 'truncated_normal' uses stddev sqrt(scale/n) / 0.8796256610342398 (the stddev of a
+    standard normal truncated at +-2), 'untruncated_normal' sqrt(scale/n), 'uniform' the limit
+    sqrt(3 * scale / n).
+    """
+
+    _MODES = ("fan_in", "fan_out", "fan_avg")
+    _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        if scale <= 0.0:
+            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
+        if mode not in self._MODES:
+            raise ValueError(f"VarianceScaling: mode must be one of {self._MODES}, got {mode!r}")
+        distribution = distribution.lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in self._DISTRIBUTIONS:
+            raise ValueError(f"VarianceScaling: distribution must be one of {self._DISTRIBUTIONS}, "
+                             f"got {distribution!r}")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def __call__(self, shape, dtype=None):
+        shape = _shape(shape)
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        scale = self.scale / max(1.0, n)
+        rng = self._rng()
+        if self.distribution == "truncated_normal":
+            draw = _truncated_standard_normal(rng, shape) * (math.sqrt(scale) / 0.87962566103423978)
+        elif self.distribution == "untruncated_normal":
+            draw = rng.normal(0.0, math.sqrt(scale), shape)
+        else:
+            limit = math.sqrt(3.0 * scale)
+            draw = rng.uniform(-limit, limit, shape)
+        return draw.astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+
+
+class _FixedScaling(VarianceScaling):
+    """A VarianceScaling preset: only `seed` is configurable."""
+    _preset = {}
+
+    def __init__(self, seed=None):
+        super().__init__(seed=seed, **self._preset)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+@register_serializable()
+class GlorotUniform(_FixedScaling):
+    """Uniform in +-sqrt(6 / (fan_in + fan_out)) (Keras's default kernel initializer)."""
+    _preset = {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform"}
+
+
+@register_serializable()
+class GlorotNormal(_FixedScaling):
+    """Truncated normal with stddev sqrt(2 / (fan_in + fan_out))."""
+    _preset = {"scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}
+
+
+@register_serializable()
+class HeNormal(_FixedScaling):
+    """Truncated normal with stddev sqrt(2 / fan_in)."""
+    _preset = {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}
+
+
+@register_serializable()
+class HeUniform(_FixedScaling):
+    """Uniform in +-sqrt(6 / fan_in)."""
+    _preset = {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}
+
+
+@register_serializable()
+class LecunNormal(_FixedScaling):
+    """Truncated normal with stddev sqrt(1 / fan_in)."""
+    _preset = {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}
+
+
+@register_serializable()
+class LecunUniform(_FixedScaling):
+    """Uniform in +-sqrt(3 / fan_in)."""
+    _preset = {"scale": 1.0, "mode": "fan_in", "distribution": "uniform"}
+
+
+@register_serializable()
+class Orthogonal(_Random):
+    """An orthogonal matrix (rows = product of all but the last dim) times `gain`, as Keras builds it."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        shape = _shape(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs a shape of rank >= 2, got {shape}")
+        rows = int(np.prod(shape[:-1]))
+        cols = shape[-1]
+        a = self._rng().normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q.reshape(shape)).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+@register_serializable()
+class Identity(Initializer):
+    """`gain` times the identity matrix (2-D shapes only)."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        shape = _shape(shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2-D shape, got {shape}")
+        return (self.gain * np.eye(*shape)).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+def compute_fans(shape):
+    """(fan_in, fan_out) as Keras computes them: conv kernels multiply by the receptive field size."""
+    shape = tuple(shape)
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return int(shape[0]), int(shape[0])
+    if len(shape) == 2:
+        return int(shape[0]), int(shape[1])
+    receptive = int(np.prod(shape[:-2]))
+    return int(shape[-2] * receptive), int(shape[-1] * receptive)
+
+
+_ALIASES = {
+    "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_normal": HeNormal, "he_uniform": HeUniform, "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform, "orthogonal": Orthogonal, "identity": Identity,
+}
+_CLASSES = {cls.__name__: cls for cls in set(_ALIASES.values())}
+
+
+def get(identifier):
+    """An initializer from a name ('glorot_uniform', 'HeNormal'), a config dict, an instance or a callable."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(_ALIASES)}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(f"could not interpret initializer {identifier!r}: expected a name, a config dict, "
+                     "an Initializer or a callable")
+
+
+def serialize(initializer):
+    """An initializer as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
+    from tinydl.io import config
+    return config.serialize(initializer)
+
+
+def deserialize(config, custom_objects=None):
+    """Build an initializer from `{"class_name", "config"}` (or a plain name)."""
+    if isinstance(config, str):
+        return get(config)
+    name = config.get("class_name")
+    cls = _CLASSES.get(name)
+    if cls is None:
+        from tinydl.io import config as cfg
+        return cfg.deserialize(config, custom_objects)
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def _shape(shape):
+    """A shape as a tuple of ints."""
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+def _dtype(dtype):
+    """The requested dtype, or tinydl's default float dtype."""
+    return backend.as_dtype(dtype)
+
+
+def _truncated_standard_normal(rng, shape):
+    """Standard normal draws, each redrawn until |x| <= 2."""
+    draw = rng.standard_normal(shape)
+    bad = np.abs(draw) > 2.0
+    while bad.any():
+        draw[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(draw) > 2.0
+    return draw

@@ -1,0 +1,134 @@
+"""Weight penalties with Keras 3's names and defaults: `reg(weight) -> scalar Tensor` added to the loss.
+
+    L1(l1=0.01):  l1 * sum(|w|)
+    L2(l2=0.01):  l2 * sum(w ** 2)        (no factor 1/2, as Keras)
+    L1L2(l1=0.0, l2=0.0): both
+"""
+from tinydl import ops
+from tinydl.io.config import register_serializable
+from tinydl.tensor import Tensor, as_tensor
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
+
+
+class Regularizer:
+    """Base class: `__call__(weight) -> scalar Tensor`, `get_config()`, `from_config(config)`."""
+
+    def __call__(self, x):
+        return 0.0
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@register_serializable()
+class L1(Regularizer):
+    """l1 * sum(|w|)."""
+
+    def __init__(self, l1=0.01):
+        self.l1 = _check("L1", "l1", l1)
+
+    def __call__(self, x):
+        return self.l1 * ops.sum(ops.abs(_t(x)))
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+@register_serializable()
+class L2(Regularizer):
+    """l2 * sum(w ** 2)."""
+
+    def __init__(self, l2=0.01):
+        self.l2 = _check("L2", "l2", l2)
+
+    def __call__(self, x):
+        return self.l2 * ops.sum(ops.square(_t(x)))
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+@register_serializable()
+class L1L2(Regularizer):
+    """l1 * sum(|w|) + l2 * sum(w ** 2); Keras defaults both to 0."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _check("L1L2", "l1", l1)
+        self.l2 = _check("L1L2", "l2", l2)
+
+    def __call__(self, x):
+        x = _t(x)
+        total = None
+        if self.l1:
+            total = self.l1 * ops.sum(ops.abs(x))
+        if self.l2:
+            term = self.l2 * ops.sum(ops.square(x))
+            total = term if total is None else total + term
+        return total if total is not None else ops.sum(x * 0.0)
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(identifier):
+    """A regularizer from a name ('l1', 'l2', 'l1_l2'), a config dict, an instance or a callable."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown regularizer {identifier!r}; known: {sorted(_ALIASES)}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"could not interpret regularizer {identifier!r}: expected a name, a config or a callable")
+
+
+def serialize(regularizer):
+    """A regularizer as Keras's `{"class_name", "config"}` dict (None stays None)."""
+    from tinydl.io import config
+    return config.serialize(regularizer)
+
+
+def deserialize(config, custom_objects=None):
+    """Build a regularizer from `{"class_name", "config"}` or a name."""
+    if config is None or isinstance(config, str):
+        return get(config)
+    cls = _CLASSES.get(config.get("class_name"))
+    if cls is None:
+        from tinydl.io import config as cfg
+        return cfg.deserialize(config, custom_objects)
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def _check(owner, name, value):
+    """A non-negative float factor, or a clear error."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: {name} must be a number, got {value!r}") from None
+    if value < 0 or value != value:
+        raise ValueError(f"{owner}: {name} must be a non-negative number, got {value}")
+    return value
+
+
+def _t(x):
+    """A weight (Tensor, array or an object with a Tensor `.value`) as a Tensor."""
+    if isinstance(x, Tensor):
+        return x
+    return as_tensor(getattr(x, "value", x))
