@@ -14,4 +14,13 @@ KERNELS = {
     # recurrent
     # attention
     # graph
+    "segment_csr": "scatter",
+    "gather_rows": "scatter",
+    "csr_sum": "scatter",
+    "csr_spmm": "scatter",
+    "edge_dot": "scatter",
+    "csr_max": "scatter",
+    "csr_max_backward": "scatter",
+    "segment_softmax_forward": "scatter",
+    "segment_softmax_backward": "scatter",
 }
