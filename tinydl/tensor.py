@@ -14,7 +14,7 @@ class Tensor:
     that produced it (None for leaves).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_index", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_index", "name", "_keras_mask", "__weakref__")
     __array_ufunc__ = None  # `ndarray + Tensor` defers to Tensor.__radd__ instead of unwrapping us
     __array_priority__ = 1000
 
@@ -27,6 +27,7 @@ class Tensor:
         self._ctx = None
         self._out_index = 0
         self.name = name
+        self._keras_mask = None
 
     @classmethod
     def _wrap(cls, array, requires_grad):
@@ -38,6 +39,7 @@ class Tensor:
         t._ctx = None
         t._out_index = 0
         t.name = None
+        t._keras_mask = None
         return t
 
     # -- array facts -------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""Progress output: `Progbar` (a live bar with ETA) and ProgbarLogger, the callback fit uses."""
+import sys
+import time
+
+from tinydl.callbacks.callback import Callback
+
+__all__ = ["Progbar", "ProgbarLogger"]
+
+
+class Progbar:
+    """A Keras-style progress bar: `12/50 ━━━━━━━━━━━━━━━━━━━━ 1s 20ms/step - loss: 0.31`.
+
+    verbose=1 redraws one line in place; verbose=2 prints a single line when the target is reached.
+    """
+
+    def __init__(self, target, width=20, verbose=1, stream=None):
+        self.target, self.width, self.verbose = target, width, verbose
+        self.stream = stream or sys.stdout
+        self.start = time.perf_counter()
+        self._last_draw = 0.0
+
+    def update(self, current, values=None, finalize=None):
+        """Show progress at step `current` with `values` (a dict of numbers)."""
+        finalize = finalize if finalize is not None else (self.target is not None and current >= self.target)
+        now = time.perf_counter()
+        elapsed = now - self.start
+        metrics = "".join(f" - {k}: {_fmt(v)}" for k, v in (values or {}).items())
+        if self.verbose == 1:
+            if not finalize and now - self._last_draw < 0.05:
+                return
+            self._last_draw = now
+            per_step = elapsed / max(current, 1)
+            if self.target is not None:
+                filled = int(self.width * current / max(self.target, 1))
+                bar = "━" * filled + "─" * (self.width - filled)
+                timing = f"{elapsed:.0f}s" if finalize else f"ETA {per_step * (self.target - current):.0f}s"
+                line = f"\r{current}/{self.target} {bar} {timing} {_step_time(per_step)}{metrics}"
+            else:
+                line = f"\r{current} {elapsed:.0f}s {_step_time(per_step)}{metrics}"
+            self.stream.write(line + ("\n" if finalize else ""))
+            self.stream.flush()
+        elif self.verbose == 2 and finalize:
+            per_step = elapsed / max(current, 1)
+            self.stream.write(f"{current}/{self.target} - {elapsed:.0f}s - {_step_time(per_step)}{metrics}\n")
+            self.stream.flush()
+
+
+def _fmt(v):
+    """A metric value as Keras prints it."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{v:.4f}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.4e}"
+
+
+def _step_time(seconds):
+    """'12ms/step' or '2s/step'."""
+    return f"{seconds:.0f}s/step" if seconds >= 1 else f"{seconds * 1e3:.0f}ms/step"
+
+
+class ProgbarLogger(Callback):
+    """Prints progress for fit/evaluate/predict according to `params['verbose']` (0, 1 or 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.progbar = None
+        self._in_fit = False
+
+    @property
+    def verbose(self):
+        return self.params.get("verbose", 1)
+
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.verbose:
+            epochs = self.params.get("epochs")
+            print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+        self.progbar = Progbar(self.params.get("steps"), verbose=self.verbose)
+        self.seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
+        if self.verbose == 1:
+            self.progbar.update(self.seen, logs, finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.verbose:
+            self.progbar.target = self.progbar.target or self.seen
+            self.progbar.update(self.seen, logs, finalize=True)
+
+    def on_test_begin(self, logs=None):
+        if not self._in_fit:
+            self.progbar = Progbar(self.params.get("steps"), verbose=self.verbose)
+            self.seen = 0
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._in_fit:
+            self.seen = batch + 1
+            if self.verbose == 1:
+                self.progbar.update(self.seen, logs, finalize=False)
+
+    def on_test_end(self, logs=None):
+        if not self._in_fit and self.verbose:
+            self.progbar.target = self.progbar.target or self.seen
+            self.progbar.update(self.seen, logs, finalize=True)
+
+    def on_predict_begin(self, logs=None):
+        self.progbar = Progbar(self.params.get("steps"), verbose=self.verbose)
+        self.seen = 0
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
+        if self.verbose == 1:
+            self.progbar.update(self.seen, finalize=False)
+
+    def on_predict_end(self, logs=None):
+        if self.verbose:
+            self.progbar.target = self.progbar.target or self.seen
+            self.progbar.update(self.seen, finalize=True)

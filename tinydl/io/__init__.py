@@ -1,0 +1,1 @@
+"""Serialization: the config registry, HDF5 (Keras layout), ONNX export, TensorBoard event files."""

@@ -1,0 +1,109 @@
+"""One registry of serializable classes, and Keras's `{"class_name": ..., "config": {...}}` form.
+
+Every public class (layers, models, losses, metrics, optimizers, schedules, initializers,
+regularizers) registers under its class name, so a config names a class without running code.
+Functions such as activations register too. `Lambda` and other code-carrying objects refuse to be
+built from a config unless `safe_mode=False` is passed.
+"""
+import contextlib
+
+__all__ = ["register_serializable", "serialize", "deserialize", "get_registered", "custom_object_scope",
+           "registered_names"]
+
+_REGISTRY = {}
+_custom_stack = [{}]
+_safe_mode = [True]
+
+
+def register_serializable(package="tinydl", name=None):
+    """Class/function decorator: make it buildable from configs by its name (`package>name` too)."""
+    def decorate(obj):
+        key = name or obj.__name__
+        _REGISTRY[key] = obj
+        if package != "tinydl":
+            _REGISTRY[f"{package}>{key}"] = obj
+        return obj
+    return decorate
+
+
+def registered_names(base=None):
+    """Names of registered objects, optionally only subclasses of `base`."""
+    return sorted(k for k, v in _REGISTRY.items()
+                  if ">" not in k and (base is None or (isinstance(v, type) and issubclass(v, base))))
+
+
+def get_registered(name, custom_objects=None):
+    """The registered object called `name` (custom objects searched first); KeyError names it."""
+    for scope in ([custom_objects or {}] + _custom_stack[::-1]):
+        if name in scope:
+            return scope[name]
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    raise KeyError(f"unknown object {name!r}: register it with @tinydl.io.config.register_serializable() "
+                   "or pass it in custom_objects={...}")
+
+
+@contextlib.contextmanager
+def custom_object_scope(custom_objects):
+    """Objects findable by name inside this block, as keras.utils.custom_object_scope."""
+    _custom_stack.append(dict(custom_objects))
+    try:
+        yield
+    finally:
+        _custom_stack.pop()
+
+
+def safe_mode():
+    """False only inside `deserialize(..., safe_mode=False)` (code from configs may then run)."""
+    return _safe_mode[0]
+
+
+@contextlib.contextmanager
+def unsafe_mode(allowed):
+    """Let code-carrying objects (Lambda) be built while `allowed` is True."""
+    previous = _safe_mode[0]
+    _safe_mode[0] = not allowed
+    try:
+        yield
+    finally:
+        _safe_mode[0] = previous
+
+
+def serialize(obj):
+    """An object as `{"class_name", "config"}`; registered functions and plain values as themselves."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if hasattr(obj, "get_config"):
+        return {"module": _module(obj), "class_name": type(obj).__name__, "config": obj.get_config(),
+                "registered_name": type(obj).__name__}
+    if callable(obj) and getattr(obj, "__name__", None) in _REGISTRY:
+        return obj.__name__
+    raise TypeError(f"cannot serialize {obj!r}: it has no get_config() and is not a registered function")
+
+
+def _module(obj):
+    """The Keras-style module string for an object's class (keras.layers for layers, ...)."""
+    mod = type(obj).__module__
+    return mod.replace("tinydl.", "keras.", 1) if mod.startswith("tinydl.") else mod
+
+
+def deserialize(config, custom_objects=None, safe_mode=None):
+    """Build the object a config describes; strings name registered objects; dicts may nest."""
+    if safe_mode is not None:
+        with unsafe_mode(not safe_mode):
+            return deserialize(config, custom_objects)
+    if config is None or isinstance(config, (int, float, bool)):
+        return config
+    if isinstance(config, str):
+        obj = get_registered(config, custom_objects)
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"not a serialized object (expected a dict with 'class_name'): {config!r}")
+    cls = get_registered(config["class_name"], custom_objects)
+    inner = config.get("config", {})
+    if hasattr(cls, "from_config"):
+        if custom_objects:
+            with custom_object_scope(custom_objects):
+                return cls.from_config(inner)
+        return cls.from_config(inner)
+    return cls(**inner)

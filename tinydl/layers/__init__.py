@@ -1,0 +1,10 @@
+"""Layers, Keras names and weight layouts. Each module below adds its layers to this namespace."""
+from tinydl.layers.base import (  # noqa: F401
+    InputSpec, KerasTensor, Layer, Variable, clear_session, learning_phase,
+)
+from tinydl.layers.core import *  # noqa: F401,F403
+# normalization, embedding, merge, reshaping (core layers)
+# convolution and pooling
+# recurrent
+# attention
+# graph

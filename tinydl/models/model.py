@@ -1,0 +1,140 @@
+"""Model: a layer with a training API. Built functionally (`Model(inputs, outputs)`) or by subclassing."""
+from tinydl import backend
+from tinydl.layers.base import KerasTensor, Layer, flatten, pack_like, unique_name
+from tinydl.models.functional import Graph, graph_config, graph_from_config
+from tinydl.models.training import Trainer
+
+__all__ = ["Model"]
+
+
+class Model(Trainer, Layer):
+    """A trainable graph of layers.
+
+    Functional: `Model(inputs=Input(...), outputs=...)`. Subclassed: override `call(self, inputs,
+    training=None)` and create layers in `__init__`. Either way: `compile`, `fit`, `evaluate`,
+    `predict`, `summary`, `save`.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if name is None:
+            name = unique_name("functional" if inputs is not None else _snake_class(self))
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._init_training()
+        self._graph = None
+        if inputs is not None:
+            if outputs is None:
+                raise ValueError("Model(inputs=...) also needs outputs=...")
+            self._set_graph(Graph(inputs, outputs))
+
+    def _set_graph(self, graph):
+        """Adopt a functional graph: its layers become this model's sub-layers."""
+        self._graph = graph
+        self._graph_layers = [layer for layer in graph.layers if layer is not self]
+        self.built = True
+
+    # -- functional facts --------------------------------------------------------------------
+    @property
+    def layers(self):
+        """The model's layers (for functional models, InputLayers first, as Keras)."""
+        if self._graph is not None:
+            return list(self._graph.layers)
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or index."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"model '{self.name}' has no layer named {name!r}; layers: {[l.name for l in self.layers]}")
+
+    inputs = property(lambda self: self._graph.inputs if self._graph else None)
+    outputs = property(lambda self: self._graph.outputs if self._graph else None)
+    input_names = property(lambda self: self._graph.input_names if self._graph else ["input"])
+
+    @property
+    def output_names(self):
+        return self._graph.output_names if self._graph else ["output"]
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._graph.input_tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._graph.output_tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    # -- calling -----------------------------------------------------------------------------
+    def build(self, input_shape):
+        if self._graph is None and type(self).call is Model.call:
+            raise ValueError(f"model '{self.name}' has no layers to build")
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        if self._graph is None:
+            raise NotImplementedError(f"subclassed model '{self.name}' must override call(inputs, training=None)")
+        return self._graph.run(self._check_inputs(inputs), training=bool(training))
+
+    def _check_inputs(self, inputs):
+        """Inputs in the graph's nesting, with ranks and fixed sizes checked against the Input shapes."""
+        graph = self._graph
+        if isinstance(graph.inputs, dict) and isinstance(inputs, dict):
+            inputs = {k: inputs[k] for k in graph.inputs}
+        leaves = flatten(inputs)
+        if len(leaves) != len(graph.input_tensors):
+            raise ValueError(f"model '{self.name}' expects {len(graph.input_tensors)} input(s) "
+                             f"{graph.input_names}, got {len(leaves)}")
+        for kt, value in zip(graph.input_tensors, leaves):
+            shape = tuple(value.shape)
+            if len(shape) != len(kt.shape) or any(a is not None and a != b for a, b in zip(kt.shape, shape)):
+                raise ValueError(f"model '{self.name}' expected input '{kt.name}' with shape {kt.shape}, "
+                                 f"got {shape}")
+        return pack_like(graph.inputs, leaves) if not isinstance(graph.inputs, KerasTensor) else leaves[0]
+
+    def to(self, device):
+        """Move every weight to `device` ('cpu' or 'cuda'); returns the model."""
+        device = backend.check_device(device)
+        for layer in [self] + self._all_layers():
+            layer._device_name = device
+        for w in self.weights:
+            w.data = backend.to_device(w.data, device)
+            w.grad = None
+        if getattr(self, "optimizer", None) is not None and hasattr(self.optimizer, "to"):
+            self.optimizer.to(device)
+        return self
+
+    def _all_layers(self):
+        """Every layer inside, depth first."""
+        out, stack = [], list(self._layers)
+        while stack:
+            layer = stack.pop()
+            out.append(layer)
+            stack.extend(layer._layers)
+        return out
+
+    # -- configuration -----------------------------------------------------------------------
+    def get_config(self):
+        if self._graph is None:
+            return {"name": self.name, "trainable": self.trainable}
+        return {"name": self.name, "trainable": self.trainable, **graph_config(self._graph)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "layers" not in config:
+            return cls(**{k: v for k, v in config.items() if k in ("name", "trainable")})
+        inputs, outputs = graph_from_config(config, custom_objects)
+        return cls(inputs=inputs, outputs=outputs, name=config.get("name"))
+
+    # summary, saving and export live in their own modules
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
+        """Print a Keras-style table: layer (type), output shape, parameter count, connections."""
+        from tinydl.models.summary import summary
+        return summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
+
+
+def _snake_class(obj):
+    from tinydl.layers.base import _snake
+    return _snake(type(obj).__name__)

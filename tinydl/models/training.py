@@ -1,0 +1,380 @@
+"""The Keras training API as a mixin of Model: compile, fit, evaluate, predict and the *_on_batch calls.
+
+One training step: forward with training=True, the compiled loss (plus regularisation penalties),
+backward, and `optimizer.apply(grads, trainable_weights)`. Callbacks observe every stage.
+"""
+import sys
+import warnings
+
+import numpy as np
+
+from tinydl import backend
+from tinydl.callbacks import CallbackList
+from tinydl.layers.base import flatten, learning_phase, pack_like
+from tinydl.models.data_adapter import DataHandler, batch_size_of, split_validation, unpack_batch
+from tinydl.tensor import Tensor
+
+__all__ = ["Trainer"]
+
+
+class Trainer:
+    """compile / fit / evaluate / predict for Model."""
+
+    def _init_training(self):
+        self.optimizer = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._compiled = None
+        self._compile_args = None
+        self.check_numerics = False
+
+    # -- compile -----------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True,
+                check_numerics=False):
+        """Choose the optimizer, loss(es) and metrics (strings, objects, lists or dicts by output name).
+
+        `check_numerics=True` (a tinydl extension) makes fit/evaluate/predict reject NaN or inf inputs.
+        """
+        from tinydl import optimizers
+        self.optimizer = optimizers.get(optimizer)
+        self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
+                              "weighted_metrics": weighted_metrics}
+        self._compiled = _CompiledTargets(loss, metrics, loss_weights, weighted_metrics)
+        self.compiled = True
+        self.check_numerics = check_numerics
+        self.stop_training = False
+
+    @property
+    def metrics(self):
+        """The compiled metric objects (after the first batch built them)."""
+        return self._compiled.metric_objects() if self._compiled and self._compiled.built else []
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [name for name, _ in self._compiled.named_metrics()] if self._compiled else []
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"model '{self.name}' must be compiled before {what}(): call "
+                               "model.compile(optimizer=..., loss=...) first")
+
+    # -- steps -------------------------------------------------------------------------------
+    def train_step(self, x, y, sample_weight=None):
+        """One optimisation step on a batch; updates the compiled metrics and returns nothing."""
+        with learning_phase(True):
+            y_pred = self(x, training=True)
+        loss = self._compiled.loss(self, y, y_pred, sample_weight, batch_size_of(x))
+        variables = self.trainable_weights
+        for v in variables:
+            v.grad = None
+        loss.backward()
+        xp = backend.array_module(variables[0].data) if variables else np
+        grads = [v.grad.data if v.grad is not None else xp.zeros_like(v.data) for v in variables]
+        for v in variables:
+            v.grad = None
+        self.optimizer.apply(grads, variables)
+        self._compiled.update_metrics(y, y_pred, sample_weight)
+
+    def test_step(self, x, y, sample_weight=None):
+        """Forward in inference mode; updates the compiled loss trackers and metrics."""
+        from tinydl.autograd import no_grad
+        with no_grad():
+            y_pred = self(x, training=False)
+            self._compiled.loss(self, y, y_pred, sample_weight, batch_size_of(x))
+        self._compiled.update_metrics(y, y_pred, sample_weight)
+
+    def predict_step(self, x):
+        """Outputs for one batch as NumPy arrays (same nesting as the model's outputs)."""
+        from tinydl.autograd import no_grad
+        with no_grad():
+            y_pred = self(x, training=False)
+        return pack_like(y_pred, [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in flatten(y_pred)])
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+            validation_freq=1):
+        """Train for `epochs` epochs; returns the History callback (`history.history[key]` per epoch)."""
+        self._require_compiled("fit")
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+        data = DataHandler(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight)
+        self._check_arrays(data)
+        verbose = _resolve_verbose(verbose)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                           verbose=verbose, epochs=epochs, steps=data.steps)
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self._compiled.reset()
+            cbs.on_epoch_begin(epoch)
+            batch_hooks = cbs.wants("on_train_batch_begin") or cbs.wants("on_train_batch_end")
+            seen = 0
+            for step, (xb, yb, swb) in enumerate(data.epoch()):
+                if batch_hooks:
+                    cbs.on_train_batch_begin(step)
+                self.train_step(xb, yb, swb)
+                seen += 1
+                if batch_hooks:
+                    cbs.on_train_batch_end(step, self._compiled.results())
+                if self.stop_training:
+                    break
+            if data.exhausted and seen == 0:
+                warnings.warn("the data generator ran out of batches; training stops (pass steps_per_epoch "
+                              "and a generator that repeats to train for more epochs)")
+                break
+            logs = self._compiled.results()
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                val = self._evaluate_data(validation_data, validation_batch_size or batch_size, validation_steps,
+                                          cbs)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return cbs.history
+
+    def _evaluate_data(self, validation_data, batch_size, steps, cbs):
+        """Evaluate on validation data (a tuple of arrays, a generator or a dataset) and return logs."""
+        if isinstance(validation_data, tuple):
+            vx, vy, vsw = unpack_batch(validation_data)
+            handler = DataHandler(vx, vy, vsw, batch_size, steps)
+        else:
+            handler = DataHandler(validation_data, None, None, batch_size, steps)
+        return self._test_loop(handler, cbs)
+
+    def _test_loop(self, data, cbs):
+        """Run test_step over all batches with fresh metrics and return their results."""
+        self._compiled.reset()
+        cbs.on_test_begin()
+        hooks = cbs.wants("on_test_batch_begin") or cbs.wants("on_test_batch_end")
+        for step, (xb, yb, swb) in enumerate(data.epoch()):
+            if hooks:
+                cbs.on_test_batch_begin(step)
+            self.test_step(xb, yb, swb)
+            if hooks:
+                cbs.on_test_batch_end(step, self._compiled.results())
+        logs = self._compiled.results()
+        cbs.on_test_end(logs)
+        return logs
+
+    # -- evaluate / predict ------------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss and metrics on the data: a scalar, a list in `metrics_names` order, or a dict."""
+        self._require_compiled("evaluate")
+        data = DataHandler(x, y, sample_weight, batch_size, steps)
+        self._check_arrays(data)
+        verbose = _resolve_verbose(verbose)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                           steps=data.steps)
+        logs = self._test_loop(data, cbs)
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names if name in logs]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for every sample, as NumPy arrays concatenated over batches."""
+        data = DataHandler(x, None, None, batch_size, steps)
+        self._check_arrays(data)
+        verbose = _resolve_verbose(verbose)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                           steps=data.steps)
+        cbs.on_predict_begin()
+        outputs = []
+        for step, (xb, _, _) in enumerate(data.epoch()):
+            cbs.on_predict_batch_begin(step)
+            out = self.predict_step(xb)
+            outputs.append(out)
+            cbs.on_predict_batch_end(step, {"outputs": out})
+        cbs.on_predict_end()
+        if not outputs:
+            raise ValueError("predict() got no data: the input is empty")
+        leaves = [flatten(o) for o in outputs]
+        joined = [np.concatenate([batch[i] for batch in leaves], axis=0) for i in range(len(leaves[0]))]
+        return pack_like(outputs[0], joined)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on exactly this batch; returns the step's loss and metrics."""
+        self._require_compiled("train_on_batch")
+        data = DataHandler(x, y, sample_weight, batch_size=batch_size_of(_leaf_array(x)), class_weight=class_weight)
+        self._check_arrays(data)
+        self._compiled.reset()
+        for xb, yb, swb in data.epoch():
+            self.train_step(xb, yb, swb)
+        return self._batch_result(return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics on exactly this batch."""
+        self._require_compiled("test_on_batch")
+        data = DataHandler(x, y, sample_weight, batch_size=batch_size_of(_leaf_array(x)))
+        self._compiled.reset()
+        for xb, yb, swb in data.epoch():
+            self.test_step(xb, yb, swb)
+        return self._batch_result(return_dict)
+
+    def predict_on_batch(self, x):
+        """Outputs for exactly this batch, as NumPy."""
+        data = DataHandler(x, None, None, batch_size=batch_size_of(_leaf_array(x)))
+        (xb, _, _), = list(data.epoch())
+        return self.predict_step(xb)
+
+    def _batch_result(self, return_dict):
+        logs = self._compiled.results()
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names if name in logs]
+        return values[0] if len(values) == 1 else values
+
+    def _check_arrays(self, data):
+        """With check_numerics: refuse NaN/inf in array inputs, naming which array."""
+        if not self.check_numerics or data.kind != "arrays":
+            return
+        for what, struct in (("x", data.x), ("y", data.y), ("sample_weight", data.sample_weight)):
+            for i, a in enumerate(flatten(struct) if struct is not None else []):
+                if a.dtype.kind == "f" and not np.isfinite(a).all():
+                    bad = int((~np.isfinite(a)).sum())
+                    raise ValueError(f"model '{self.name}': {what}[{i}] (shape {a.shape}) holds {bad} NaN or "
+                                     "infinite value(s); clean the data or compile with check_numerics=False")
+
+
+def _leaf_array(x):
+    return np.asarray(flatten(x)[0]) if not hasattr(flatten(x)[0], "shape") else flatten(x)[0]
+
+
+def _resolve_verbose(verbose):
+    """'auto' is 1 (live bar) on a terminal and 2 (a line per epoch) otherwise."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)
+
+
+class _CompiledTargets:
+    """The compiled losses and metrics, matched to the model's outputs on the first batch."""
+
+    def __init__(self, loss, metrics, loss_weights, weighted_metrics):
+        self.loss_arg, self.metrics_arg = loss, metrics
+        self.loss_weights_arg, self.weighted_metrics_arg = loss_weights, weighted_metrics
+        self.built = False
+
+    def build(self, model, y_pred):
+        """Resolve names and objects now that the outputs (and their names) are known."""
+        from tinydl import losses, metrics as metrics_mod
+        outputs = flatten(y_pred)
+        names = model.output_names if len(model.output_names) == len(outputs) else [
+            f"output_{i + 1}" for i in range(len(outputs))]
+        self.names = names
+        self.multi = len(outputs) > 1
+        self.losses = _per_output(self.loss_arg, names, "loss")
+        self.losses = [losses.get(l) if l is not None else None for l in self.losses]
+        if all(l is None for l in self.losses):
+            raise ValueError(f"model '{model.name}' was compiled without a loss: pass loss=... to compile()")
+        weights = _per_output(self.loss_weights_arg, names, "loss_weights")
+        self.loss_weights = [1.0 if w is None else float(w) for w in weights]
+        self.metrics = []
+        for spec_arg, weighted in ((self.metrics_arg, False), (self.weighted_metrics_arg, True)):
+            per = _per_output(spec_arg, names, "metrics", nested=True)
+            for i, specs in enumerate(per):
+                for spec in specs or []:
+                    m = metrics_mod.get(spec, loss=self.losses[i], output_shape=tuple(outputs[i].shape))
+                    if isinstance(spec, str):
+                        m.name = spec
+                    label = ("weighted_" if weighted else "") + m.name
+                    label = f"{names[i]}_{label}" if self.multi else label
+                    self.metrics.append((label, i, m, weighted))
+        self.loss_tracker = metrics_mod.Mean(name="loss")
+        self.output_trackers = [metrics_mod.Mean(name=f"{n}_loss") for n in names] if self.multi else []
+        self.built = True
+
+    def loss(self, model, y, y_pred, sample_weight, batch_size):
+        """Total loss Tensor (weighted output losses + regularisation); also updates the loss trackers."""
+        if not self.built:
+            self.build(model, y_pred)
+        preds = flatten(y_pred)
+        trues = _match(y, self.names, "y")
+        sws = _match(sample_weight, self.names, "sample_weight", broadcast=True)
+        total = None
+        for i, (fn, pred) in enumerate(zip(self.losses, preds)):
+            if fn is None:
+                continue
+            if trues[i] is None:
+                raise ValueError(f"no target (y) given for output '{self.names[i]}'")
+            value = fn(trues[i], pred, sample_weight=sws[i])
+            if self.multi:
+                self.output_trackers[i].update_state(float(value.item()), sample_weight=batch_size)
+            value = value * self.loss_weights[i] if self.loss_weights[i] != 1.0 else value
+            total = value if total is None else total + value
+        for penalty in model.losses:
+            total = total + penalty
+        self.loss_tracker.update_state(float(total.item()), sample_weight=batch_size)
+        return total
+
+    def update_metrics(self, y, y_pred, sample_weight):
+        preds = [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in flatten(y_pred)]
+        trues = _match(y, self.names, "y")
+        sws = _match(sample_weight, self.names, "sample_weight", broadcast=True)
+        for label, i, metric, weighted in self.metrics:
+            metric.update_state(trues[i], preds[i], sample_weight=sws[i])
+
+    def named_metrics(self):
+        if not self.built:
+            return []
+        named = [(t.name, t) for t in self.output_trackers]
+        return named + [(label, m) for label, _, m, _ in self.metrics]
+
+    def metric_objects(self):
+        return [self.loss_tracker] + [m for _, m in self.named_metrics()]
+
+    def reset(self):
+        if self.built:
+            for m in self.metric_objects():
+                m.reset_state()
+
+    def results(self):
+        if not self.built:
+            return {}
+        logs = {"loss": float(self.loss_tracker.result())}
+        for name, m in self.named_metrics():
+            logs[name] = float(m.result())
+        return logs
+
+
+def _per_output(arg, names, what, nested=False):
+    """A compile argument spread over outputs: one value for all, a list by position, a dict by name."""
+    n = len(names)
+    if isinstance(arg, dict):
+        unknown = set(arg) - set(names)
+        if unknown:
+            raise ValueError(f"compile({what}=...) names unknown outputs {sorted(unknown)}; outputs are {names}")
+        return [arg.get(name) if not nested or isinstance(arg.get(name), (list, tuple)) or arg.get(name) is None
+                else [arg.get(name)] for name in names]
+    if isinstance(arg, (list, tuple)):
+        if nested:
+            if arg and all(isinstance(a, (list, tuple)) or a is None for a in arg):
+                if len(arg) != n:
+                    raise ValueError(f"compile({what}=...) has {len(arg)} lists for {n} outputs")
+                return list(arg)
+            return [list(arg)] * n
+        if len(arg) != n:
+            raise ValueError(f"compile({what}=...) has {len(arg)} entries for {n} outputs {names}")
+        return list(arg)
+    return [arg] * n
+
+
+def _match(struct, names, what, broadcast=False):
+    """Targets (or weights) as a list aligned with the outputs; one array serves a single output."""
+    n = len(names)
+    if struct is None:
+        return [None] * n
+    if isinstance(struct, dict):
+        return [struct.get(name) for name in names]
+    if isinstance(struct, (list, tuple)) and len(struct) == n and n > 1:
+        return list(struct)
+    if n == 1 or broadcast:
+        return [struct] * n
+    raise ValueError(f"{what} must give one array per output {names} (a list or a dict), got {type(struct).__name__}")
