@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import tinydl as td
 from tinydl.autograd import Function, unbroadcast
@@ -32,6 +33,30 @@ def test_diamond_graph_sums_both_paths():
     z = y * y + y  # dz/dx = (2y + 1) * 3 = 39
     z.backward()
     assert x.grad.item() == pytest.approx(39.0)
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: (lambda a: a + a * 3)(x * 2),    # a's consumer `a * 3` is reached after a itself
+    lambda x: (lambda a: a * 3 + a)(x * 2),
+    lambda x: (lambda a: (a * 3) * a + a)(x * 2),
+], ids=["short path first", "long path first", "three uses"])
+def test_node_reached_by_paths_of_different_lengths(build):
+    report = gradcheck(build, [np.array([0.5, -1.5])])
+    assert report.ok, report
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.sampled_from("+*-t")), min_size=1, max_size=12))
+def test_random_graphs_match_finite_differences(steps):
+    """Each step combines two earlier values (inputs or results), so nodes get reused in any order."""
+    def build(x, y):
+        values = [x, y]
+        for i, j, op in steps:
+            a, b = values[i % len(values)], values[j % len(values)]
+            values.append({"+": a + b, "*": a * b * 0.5, "-": a - b, "t": td.tanh(a) + b}[op])
+        return values[-1]
+    report = gradcheck(build, [np.array([0.3, -0.7]), np.array([[0.9], [-0.2]])])
+    assert report.ok, report
 
 
 def test_shared_weight_used_in_two_layers():

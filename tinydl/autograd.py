@@ -10,6 +10,8 @@ import functools
 
 import numpy as np
 
+from tinydl.backend import array_module
+
 __all__ = ["Function", "backward", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast"]
 
 _grad_enabled = [True]
@@ -69,28 +71,38 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays and, when gradients are needed, record the node."""
-        from tinydl.tensor import Tensor, as_tensor
-
+        Tensor = _Tensor or _bind_tensor()
         fn = cls.__new__(cls)
         if params:
             fn.__dict__.update(params)
-        tensors = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
+        tensors = [x if isinstance(x, Tensor) else _as_tensor(x) for x in inputs]
         out = fn.forward(*[t.data for t in tensors])
         record = cls.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
-        if type(out) is tuple:
-            results = tuple(Tensor._wrap(_array(o), record) for o in out)
-        else:
-            results = Tensor._wrap(_array(out), record)
+        if type(out) is not tuple:
+            result = Tensor._wrap(_array(out), record)
+            if record:
+                fn.inputs, fn.needs_grad, fn.n_out, fn.out_meta = tensors, [t.requires_grad for t in tensors], 1, None
+                result._ctx = fn
+            return result
+        results = tuple(Tensor._wrap(_array(o), record) for o in out)
         if record:
-            fn.inputs = tensors
-            fn.needs_grad = [t.requires_grad for t in tensors]
-            outs = results if type(results) is tuple else (results,)
-            fn.n_out = len(outs)
-            fn.out_meta = [(o.data.shape, o.data.dtype) for o in outs]
-            for i, o in enumerate(outs):
+            fn.inputs, fn.needs_grad, fn.n_out = tensors, [t.requires_grad for t in tensors], len(results)
+            fn.out_meta = [(o.data.shape, o.data.dtype) for o in results]  # to zero-fill unused outputs
+            for i, o in enumerate(results):
                 o._ctx = fn
                 o._out_index = i
         return results
+
+
+_Tensor = _as_tensor = None  # tinydl.tensor imports this module, so its names are bound on first use
+
+
+def _bind_tensor():
+    """Look up Tensor and as_tensor once (a function-level import on every op costs microseconds)."""
+    global _Tensor, _as_tensor
+    from tinydl.tensor import Tensor, as_tensor
+    _Tensor, _as_tensor = Tensor, as_tensor
+    return Tensor
 
 
 def _array(out):
@@ -103,18 +115,20 @@ def backward(root, gradient, retain_graph=False):
     if root._ctx is None:
         _accumulate_leaf(root, gradient)
         return
-    order = _topological_order(root._ctx)
-    pending = {id(root._ctx): [None] * root._ctx.n_out}
-    pending[id(root._ctx)][root._out_index] = gradient
-    for fn in order:
-        grads = pending.pop(id(fn), None)
+    pending = {root._ctx: [None] * root._ctx.n_out}  # node -> gradients of its outputs, summed so far
+    pending[root._ctx][root._out_index] = gradient
+    for fn in _topological_order(root._ctx):
+        grads = pending.pop(fn, None)
         if grads is None:
             continue
         if fn.inputs is None:
             raise RuntimeError(_FREED)
-        xp = _xp(gradient)
-        grads = [g if g is not None else xp.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, fn.out_meta)]
-        in_grads = fn.backward(*grads)
+        if fn.n_out == 1:
+            in_grads = fn.backward(grads[0])
+        else:
+            xp = array_module(gradient)
+            in_grads = fn.backward(*[xp.zeros(shape, dtype) if g is None else g
+                                     for g, (shape, dtype) in zip(grads, fn.out_meta)])
         if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
         for t, needs, g in zip(fn.inputs, fn.needs_grad, in_grads):
@@ -125,7 +139,9 @@ def backward(root, gradient, retain_graph=False):
             if t._ctx is None:
                 _accumulate_leaf(t, g)
             else:
-                slot = pending.setdefault(id(t._ctx), [None] * t._ctx.n_out)
+                slot = pending.get(t._ctx)
+                if slot is None:
+                    slot = pending[t._ctx] = [None] * t._ctx.n_out
                 i = t._out_index
                 slot[i] = g if slot[i] is None else _array(slot[i] + g)
         if not retain_graph:
@@ -134,8 +150,7 @@ def backward(root, gradient, retain_graph=False):
 
 def _accumulate_leaf(t, g):
     """Add gradient array `g` into leaf tensor `t`'s `.grad` (PyTorch-style accumulation)."""
-    from tinydl.tensor import Tensor
-
+    Tensor = _Tensor or _bind_tensor()
     if g.shape != t.data.shape:
         g = unbroadcast(g, t.data.shape)
     if g.dtype != t.data.dtype:
@@ -147,23 +162,29 @@ def _accumulate_leaf(t, g):
 
 
 def _topological_order(start):
-    """Function nodes reachable from `start`, each after every node that consumes its outputs."""
-    visited = {id(start)}
+    """Function nodes reachable from `start`, each before every node that produced its inputs.
+
+    A depth-first walk with an explicit stack (deep graphs do not hit the recursion limit): a node
+    is emitted once all of its producers have been, and the reversed list puts consumers first.
+    """
+    if start.inputs is None:
+        raise RuntimeError(_FREED)
+    visited = {start}
     postorder = []
-    stack = [(start, False)]
+    stack = [(start, iter(start.inputs))]
     while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            postorder.append(fn)
-            continue
-        stack.append((fn, True))
-        if fn.inputs is None:
-            raise RuntimeError(_FREED)
-        for t in fn.inputs:
+        fn, inputs = stack[-1]
+        for t in inputs:
             parent = t._ctx
-            if parent is not None and id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, False))
+            if parent is not None and parent not in visited:
+                if parent.inputs is None:
+                    raise RuntimeError(_FREED)
+                visited.add(parent)
+                stack.append((parent, iter(parent.inputs)))
+                break
+        else:
+            stack.pop()
+            postorder.append(fn)
     postorder.reverse()
     return postorder
 
@@ -172,12 +193,6 @@ def _free(fn):
     """Drop what a node saved for backward, so memory goes as soon as the pass is past it."""
     fn.__dict__.clear()
     fn.inputs = None
-
-
-def _xp(a):
-    from tinydl.backend import array_module
-
-    return array_module(a)
 
 
 def unbroadcast(grad, shape):
