@@ -11,8 +11,22 @@ KERNELS = {
     "softmax_xent_fwd": "losses",
     "softmax_xent_bwd": "losses",
     # convolution and pooling
+    "im2col": "conv",
+    "col2im": "conv",
+    "max_pool2d": "pool",
+    "max_pool2d_backward": "pool",
+    "avg_pool2d": "pool",
+    "avg_pool2d_backward": "pool",
     # recurrent
+    "lstm_fwd": "rnn",
+    "lstm_bwd": "rnn",
+    "gru_fwd": "rnn",
+    "gru_bwd": "rnn",
+    "simple_rnn_fwd": "rnn",
+    "simple_rnn_bwd": "rnn",
     # attention
+    "attention_softmax_fwd": "attention",
+    "attention_softmax_bwd": "attention",
     # graph
     "segment_csr": "scatter",
     "gather_rows": "scatter",

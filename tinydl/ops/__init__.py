@@ -4,9 +4,18 @@ from tinydl.ops.reduce import *  # noqa: F401,F403
 from tinydl.ops.shape import *  # noqa: F401,F403
 from tinydl.ops.linalg import *  # noqa: F401,F403
 from tinydl.ops.nn import *  # noqa: F401,F403
+from tinydl.ops.losses import *  # noqa: F401,F403
+from tinydl.ops.convolution import *  # noqa: F401,F403
 from tinydl.ops import math as _m, reduce as _r, shape as _s, linalg as _l, nn as _n
+from tinydl.ops import convolution as _conv
+from tinydl.ops.rnn import *  # noqa: F401,F403
+from tinydl.ops import rnn as _rnn
 
 __all__ = _m.__all__ + _r.__all__ + _s.__all__ + _l.__all__ + _n.__all__
+__all__ += _conv.__all__
+__all__ += _rnn.__all__
+from tinydl.ops import losses as _losses  # noqa: E402
+__all__ += _losses.__all__
 from tinydl.ops.graph import *  # noqa: F401,F403,E402
 from tinydl.ops import graph as _graph  # noqa: E402
 __all__ += _graph.__all__
