@@ -19,3 +19,6 @@ __all__ += _losses.__all__
 from tinydl.ops.graph import *  # noqa: F401,F403,E402
 from tinydl.ops import graph as _graph  # noqa: E402
 __all__ += _graph.__all__
+from tinydl.ops.attention import *  # noqa: F401,F403,E402
+from tinydl.ops import attention as _attention  # noqa: E402
+__all__ += _attention.__all__

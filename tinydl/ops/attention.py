@@ -1,0 +1,115 @@
+"""Scaled dot-product attention as one fused Function: BLAS matmuls around a masked-softmax kernel."""
+import math
+
+import numpy as np
+
+from tinydl import backend
+from tinydl.autograd import Function, unbroadcast
+from tinydl.backend import array_module
+
+__all__ = ["scaled_dot_product_attention"]
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout=0.0, scale=None,
+                                 return_weights=False):
+    """softmax(scale * q @ k^T, masked) @ v over any leading batch/head dims.
+
+    q: (..., Tq, d), k: (..., Tk, d), v: (..., Tk, dv); leading dims broadcast. `mask`: boolean,
+    broadcastable to (..., Tq, Tk), True = attend (as Keras). `causal`: query i attends to keys
+    j <= i. Masked positions get exactly zero weight; a query whose keys are all masked gets zero
+    weights and a zero output. `dropout`: rate applied to the weights (inverted dropout, from
+    tinydl's generator) whenever it is > 0; pass 0 at inference. `scale` defaults to 1/sqrt(d).
+    With `return_weights`, returns (output, weights), the weights taken before dropout, as Keras.
+    """
+    from tinydl.tensor import Tensor
+
+    if not 0 <= dropout < 1:
+        raise ValueError(f"scaled_dot_product_attention: dropout must be in [0, 1), got {dropout}")
+    qs, ks, vs = (_shape(t) for t in (q, k, v))
+    _check_shapes(qs, ks, vs)
+    if mask is not None:
+        mask = _as_mask(mask.data if isinstance(mask, Tensor) else mask, q, qs, ks)
+    if scale is None:
+        scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] else 1.0
+    out = ScaledDotProductAttention.apply(q, k, v, mask=mask, causal=bool(causal), rate=float(dropout), scale=float(scale),
+                          with_weights=bool(return_weights))
+    return out
+
+
+class ScaledDotProductAttention(Function):
+    """out = dropout(softmax(scale * q k^T | mask)) @ v; a second output, the weights, when asked for."""
+
+    def forward(self, q, k, v):
+        xp = array_module(q)
+        scores = xp.matmul(q, k.swapaxes(-1, -2))
+        w = backend.kernel("attention_softmax_fwd", scores)(scores, self.mask, self.causal, self.scale)
+        self.q, self.k, self.v, self.w = q, k, v, w
+        p = w
+        self.keep = None
+        if self.rate > 0:
+            draw = backend.rng().random(w.shape)
+            keep = (xp.asarray(draw) >= self.rate)
+            self.keep = keep.astype(w.dtype) * w.dtype.type(1.0 / (1.0 - self.rate))
+            p = w * self.keep
+        out = xp.matmul(p, v)
+        return (out, w) if self.with_weights else out
+
+    def backward(self, g, gw=None):
+        xp = array_module(g)
+        q, k, v, w = self.q, self.k, self.v, self.w
+        p = w if self.keep is None else w * self.keep
+        dq = dk = dv = None
+        if self.needs_grad[2]:
+            dv = unbroadcast(xp.matmul(p.swapaxes(-1, -2), g), v.shape)
+        if self.needs_grad[0] or self.needs_grad[1]:
+            dw = xp.matmul(g, v.swapaxes(-1, -2))
+            if self.keep is not None:
+                dw *= self.keep
+            if gw is not None:
+                dw += gw
+            ds = backend.kernel("attention_softmax_bwd", w)(w, dw, self.scale)
+            if self.needs_grad[0]:
+                dq = unbroadcast(xp.matmul(ds, k), q.shape)
+            if self.needs_grad[1]:
+                dk = unbroadcast(xp.matmul(ds.swapaxes(-1, -2), q), k.shape)
+        return dq, dk, dv
+
+
+def _shape(t):
+    """The shape of a Tensor or array."""
+    return tuple(t.shape)
+
+
+def _check_shapes(qs, ks, vs):
+    """Clear errors for q/k/v shapes that cannot be attended together."""
+    name = "scaled_dot_product_attention"
+    for label, s in (("q", qs), ("k", ks), ("v", vs)):
+        if len(s) < 2:
+            raise ValueError(f"{name}: {label} must have shape (..., T, d), got {s}")
+    if qs[-1] != ks[-1]:
+        raise ValueError(f"{name}: q and k must share the last dimension, got q {qs} and k {ks}")
+    if ks[-2] != vs[-2]:
+        raise ValueError(f"{name}: k and v must have the same length (axis -2), got k {ks} and v {vs}")
+    try:
+        np.broadcast_shapes(qs[:-2], ks[:-2], vs[:-2])
+    except ValueError:
+        raise ValueError(f"{name}: leading (batch/head) dims of q {qs}, k {ks} and v {vs} do not "
+                         "broadcast together") from None
+
+
+def _as_mask(mask, q, qs, ks):
+    """`mask` as a boolean array on q's device, checked to broadcast to (..., Tq, Tk)."""
+    xp = array_module(q.data if hasattr(q, "data") else q)
+    mask = xp.asarray(mask)
+    if mask.dtype != np.bool_:
+        mask = mask != 0
+    lead = np.broadcast_shapes(qs[:-2], ks[:-2])
+    target = (*lead, qs[-2], ks[-2])
+    try:
+        full = np.broadcast_shapes(mask.shape, target)
+    except ValueError:
+        full = None
+    if full != target:
+        raise ValueError(f"scaled_dot_product_attention: mask of shape {tuple(mask.shape)} does not broadcast "
+                         f"to the attention scores' shape (..., Tq, Tk) = {target}")
+    return mask
