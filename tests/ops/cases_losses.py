@@ -1,0 +1,19 @@
+"""Gradient cases for the loss cores (fused sparse softmax cross-entropy)."""
+from hypothesis import strategies as st
+
+import tinydl as td
+from tinydl.testing import OpCase, arrays, index_arrays
+
+
+def logits_and_labels():
+    """Logits of shape (*rows, classes) with integer labels of shape rows (labels stay constant)."""
+    rows = st.sampled_from([(1,), (3,), (2, 2)])
+    classes = st.integers(2, 4)
+    return st.tuples(rows, classes).flatmap(
+        lambda rc: st.tuples(arrays(rc[0] + (rc[1],), (-3.0, 3.0)), index_arrays(rc[1], rc[0])))
+
+
+CASES = [
+    OpCase("sparse_softmax_cross_entropy", lambda x, y: td.sparse_softmax_cross_entropy(x, y),
+           logits_and_labels(), wrt=[0]),
+]

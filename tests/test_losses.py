@@ -1,0 +1,214 @@
+"""Losses: values against direct NumPy formulas and Keras's documented numbers, reductions, sample
+weights, the fused softmax cross-entropy (stability, gradient, kernel twins), configs and lookup."""
+import numpy as np
+import pytest
+
+import tinydl as td
+from tinydl import backend, losses
+from tinydl.io import config
+
+EPS = 1e-7
+rng = np.random.default_rng(0)
+YT = rng.normal(size=(4, 3))
+YP = rng.normal(size=(4, 3))
+
+
+def t(a, grad=False):
+    return td.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+
+
+def val(x):
+    return np.asarray(x.numpy(), dtype=np.float64)
+
+
+def test_mse_mae_huber_match_numpy():
+    np.testing.assert_allclose(val(losses.MeanSquaredError()(YT, t(YP))), ((YT - YP) ** 2).mean())
+    np.testing.assert_allclose(val(losses.MeanAbsoluteError()(YT, t(YP))), np.abs(YT - YP).mean())
+    e = np.abs(YP - YT)
+    for delta in (1.0, 0.5):
+        expected = np.where(e <= delta, 0.5 * e ** 2, delta * e - 0.5 * delta ** 2).mean()
+        np.testing.assert_allclose(val(losses.Huber(delta=delta)(YT, t(YP))), expected)
+
+
+def test_per_sample_losses_reduce_last_axis():
+    np.testing.assert_allclose(val(losses.mean_squared_error(YT, t(YP))), ((YT - YP) ** 2).mean(-1))
+    assert losses.MeanSquaredError(reduction=None)(YT, t(YP)).shape == (4,)
+    np.testing.assert_allclose(val(losses.MeanSquaredError(reduction="sum")(YT, t(YP))),
+                               ((YT - YP) ** 2).mean(-1).sum())
+
+
+def test_sample_weight_divides_by_number_of_samples_not_weight_sum():
+    w = np.array([1.0, 0.0, 2.0, 0.5])
+    per = ((YT - YP) ** 2).mean(-1)
+    np.testing.assert_allclose(val(losses.MeanSquaredError()(YT, t(YP), sample_weight=w)), (per * w).sum() / 4)
+    np.testing.assert_allclose(
+        val(losses.MeanSquaredError(reduction="mean_with_sample_weight")(YT, t(YP), sample_weight=w)),
+        (per * w).sum() / w.sum())
+    # (N, 1) weights are squeezed to match (N,) losses, as Keras's squeeze_or_expand_to_same_rank
+    np.testing.assert_allclose(val(losses.MeanSquaredError()(YT, t(YP), sample_weight=w[:, None])),
+                               (per * w).sum() / 4)
+
+
+def test_binary_crossentropy_probabilities_clip_at_epsilon():
+    yt = np.array([[0.0, 1.0], [0.0, 0.0]])
+    yp = np.array([[0.6, 0.4], [0.4, 0.6]])
+    np.testing.assert_allclose(val(losses.binary_crossentropy(yt, t(yp))), [0.916291, 0.713558], rtol=1e-5)
+    edge = np.array([[0.0, 1.0]])
+    p = np.clip(np.array([[1.0, 0.0]]), EPS, 1 - EPS)
+    expected = -(edge * np.log(p) + (1 - edge) * np.log(1 - p)).mean()
+    np.testing.assert_allclose(val(losses.BinaryCrossentropy()(edge, t([[1.0, 0.0]]))), expected)
+
+
+def test_binary_crossentropy_logits_and_label_smoothing():
+    z = np.array([[-50.0, 0.0, 3.0]])
+    y = np.array([[1.0, 0.0, 1.0]])
+    ys = y * 0.8 + 0.5 * 0.2
+    p = 1 / (1 + np.exp(-z))
+    expected = -(ys * np.log(p) + (1 - ys) * np.log1p(-p)).mean()
+    got = losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.2)(y, t(z))
+    np.testing.assert_allclose(val(got), expected, rtol=1e-10)
+    # (N,) targets against (N, 1) predictions are expanded, as Keras does
+    assert losses.binary_crossentropy(np.array([1.0, 0.0]), t([[0.9], [0.2]])).shape == (2,)
+
+
+def test_categorical_crossentropy_probabilities_logits_and_smoothing():
+    yt = np.eye(3)[[1, 2]]
+    yp = np.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
+    np.testing.assert_allclose(val(losses.categorical_crossentropy(yt, t(yp))), [0.051293, 2.302585], rtol=1e-5)
+    z = rng.normal(size=(2, 3))
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    np.testing.assert_allclose(val(losses.CategoricalCrossentropy(from_logits=True)(yt, t(z))),
+                               -(yt * logp).sum(-1).mean())
+    smooth = yt * 0.9 + 0.1 / 3
+    np.testing.assert_allclose(
+        val(losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)(yt, t(z))),
+        -(smooth * logp).sum(-1).mean())
+    with pytest.raises(ValueError, match="sparse_categorical_crossentropy"):
+        losses.CategoricalCrossentropy()(np.array([1, 2]), t(yp))
+
+
+def test_sparse_categorical_crossentropy_matches_keras_doc_and_ignore_class():
+    yp = t([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
+    scce = losses.SparseCategoricalCrossentropy()
+    assert float(scce(np.array([1, 2]), yp)) == pytest.approx(1.1769392, rel=1e-6)
+    assert float(scce(np.array([1, 2]), yp, sample_weight=np.array([0.3, 0.7]))) == pytest.approx(0.8135988, 1e-6)
+    assert float(scce(np.array([[1.0], [2.0]]), yp)) == pytest.approx(1.1769392, rel=1e-6)
+    # ignored labels count in neither the sum nor the divisor
+    ignoring = losses.SparseCategoricalCrossentropy(ignore_class=2)
+    assert float(ignoring(np.array([1, 2]), yp)) == pytest.approx(-np.log(0.95), rel=1e-6)
+    assert np.allclose(val(losses.sparse_categorical_crossentropy(np.array([1, 2]), yp, ignore_class=2)),
+                       [-np.log(0.95), 0.0])
+    with pytest.raises(ValueError, match="label 3 is out of range for 3 classes"):
+        scce(np.array([1, 3]), yp)
+
+
+def test_kl_divergence_and_cosine_similarity():
+    p = np.array([[0.2, 0.8], [0.5, 0.5]])
+    q = np.array([[0.4, 0.6], [0.0, 1.0]])
+    tc, qc = np.clip(p, EPS, 1), np.clip(q, EPS, 1)
+    np.testing.assert_allclose(val(losses.KLDivergence()(p, t(q))), (tc * np.log(tc / qc)).sum(-1).mean())
+    a = np.array([[1.0, 0.0], [1.0, 1.0]])
+    b = np.array([[2.0, 0.0], [-1.0, 1.0]])
+    np.testing.assert_allclose(val(losses.cosine_similarity(a, t(b))), [-1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(val(losses.CosineSimilarity()(a, t(b))), -0.5)
+
+
+def test_fused_xent_is_stable_at_logits_1e4_in_float32_and_float64():
+    for dtype in ("float32", "float64"):
+        z = td.tensor(np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4]]), dtype=dtype, requires_grad=True)
+        loss = td.sparse_softmax_cross_entropy(z, np.array([1, 2]))
+        assert np.all(np.isfinite(loss.numpy()))
+        np.testing.assert_allclose(loss.numpy(), [1e4, np.log(2)], rtol=1e-6)
+        loss.sum().backward()
+        np.testing.assert_allclose(z.grad.numpy(), [[1, -1, 0], [0, 0.5, -0.5]], atol=1e-6)
+        assert z.grad.dtype == np.dtype(dtype)
+
+
+def test_fused_xent_matches_log_softmax_and_kernels_directly():
+    z = rng.normal(size=(5, 7)) * 3
+    labels = rng.integers(0, 7, size=5)
+    ref = -(z - np.log(np.exp(z).sum(-1, keepdims=True)))[np.arange(5), labels]
+    loss, lse = backend.kernel("softmax_xent_fwd")(z, labels)
+    np.testing.assert_allclose(loss, ref, rtol=1e-12)
+    g = rng.normal(size=5)
+    grad = backend.kernel("softmax_xent_bwd")(z, labels, lse, g)
+    soft = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    np.testing.assert_allclose(grad, (soft - np.eye(7)[labels]) * g[:, None], rtol=1e-10)
+    z32 = z.astype(np.float32)
+    assert backend.kernel("softmax_xent_fwd")(z32, labels)[0].dtype == np.float32
+
+
+def test_fused_xent_parallel_path_matches_serial():
+    from tinydl.backend.cpu import losses as cpu
+    z = rng.normal(size=(700, 100)).astype(np.float32)
+    labels = rng.integers(0, 100, size=700)
+    loss, lse = cpu.softmax_xent_fwd(z, labels)
+    assert z.size >= cpu._PARALLEL_MIN_ELEMENTS
+    ref = np.empty_like(loss)
+    cpu._fwd_serial(z, labels, ref, np.empty_like(loss))
+    np.testing.assert_allclose(loss, ref, rtol=1e-6)
+    g = np.ones(700, np.float32)
+    out = cpu.softmax_xent_bwd(z, labels, lse, g)
+    np.testing.assert_allclose(out.sum(-1), 0, atol=1e-5)
+
+
+def test_fused_xent_rank3_and_gradcheck():
+    from tinydl.testing import gradcheck
+    z = rng.normal(size=(2, 3, 4))
+    labels = rng.integers(0, 4, size=(2, 3))
+    report = gradcheck(lambda x: losses.SparseCategoricalCrossentropy(from_logits=True)(labels, x), [z])
+    assert report.ok, report
+    report = gradcheck(lambda x: losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)(
+        np.eye(4)[labels], x), [z])
+    assert report.ok, report
+
+
+def test_probability_losses_have_correct_gradients():
+    from tinydl.testing import gradcheck
+    p = rng.uniform(0.1, 0.9, size=(3, 4))
+    labels = np.array([0, 3, 1])
+    for fn in (lambda x: losses.SparseCategoricalCrossentropy()(labels, x),
+               lambda x: losses.CategoricalCrossentropy()(np.eye(4)[labels], x),
+               lambda x: losses.BinaryCrossentropy()(np.eye(4)[labels], x),
+               lambda x: losses.KLDivergence()(np.full((3, 4), 0.25), x),
+               lambda x: losses.CosineSimilarity()(np.eye(4)[labels], x)):
+        report = gradcheck(fn, [p])
+        assert report.ok, report
+
+
+def test_y_true_as_tensor_and_y_pred_dtype_kept():
+    out = losses.MeanSquaredError()(t(YT), td.tensor(YP, dtype="float32"))
+    assert out.dtype == np.float32 and out.shape == ()
+
+
+def test_config_round_trips_with_keras_keys():
+    cases = [
+        (losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+         {"name": "binary_crossentropy", "reduction": "sum_over_batch_size", "from_logits": True,
+          "label_smoothing": 0.1, "axis": -1}),
+        (losses.SparseCategoricalCrossentropy(ignore_class=0),
+         {"name": "sparse_categorical_crossentropy", "reduction": "sum_over_batch_size", "from_logits": False,
+          "ignore_class": 0}),
+        (losses.MeanSquaredError(), {"name": "mean_squared_error", "reduction": "sum_over_batch_size"}),
+    ]
+    for loss, cfg in cases:
+        assert loss.get_config() == cfg
+    for loss in [c[0] for c in cases] + [losses.Huber(delta=2.0), losses.CosineSimilarity(axis=0),
+                                         losses.CategoricalCrossentropy(axis=-1), losses.KLDivergence(),
+                                         losses.MeanAbsoluteError()]:
+        again = losses.deserialize(losses.serialize(loss))
+        assert type(again) is type(loss) and again.get_config() == loss.get_config()
+        assert config.deserialize(config.serialize(loss)).get_config() == loss.get_config()
+
+
+def test_get_by_keras_names_and_clear_error():
+    assert isinstance(losses.get("mse"), losses.MeanSquaredError)
+    assert isinstance(losses.get("mean_squared_error"), losses.MeanSquaredError)
+    assert isinstance(losses.get("categorical_crossentropy"), losses.CategoricalCrossentropy)
+    assert isinstance(losses.get("SparseCategoricalCrossentropy"), losses.SparseCategoricalCrossentropy)
+    assert isinstance(losses.get("kld"), losses.KLDivergence)
+    assert losses.get("huber").name == "huber_loss"
+    custom = losses.get(lambda a, b: losses.mean_absolute_error(a, b) * 2)
+    assert float(custom(YT, t(YP))) == pytest.approx(2 * np.abs(YT - YP).mean())
+    with pytest.raises(ValueError, match=r"unknown loss 'msee'; known: .*mean_squared_error"):
+        losses.get("msee")

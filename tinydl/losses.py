@@ -1,0 +1,516 @@
+"""Losses with Keras 3's formulas, names, defaults, reductions and config keys.
+
+A Loss is called as `loss(y_true, y_pred, sample_weight=None)` and returns a scalar Tensor:
+`call(y_true, y_pred)` gives one value per sample (the last axis reduced), each is multiplied by its
+sample weight, and the default reduction 'sum_over_batch_size' divides the weighted sum by the
+number of per-sample values (not by the sum of the weights), as Keras does. `y_true` may be a NumPy
+array or a Tensor; `y_pred` is a Tensor (arrays are wrapped). Non-logit crossentropies clip
+probabilities to [1e-7, 1 - 1e-7] as Keras does; with `from_logits=True` they use stable forms, and
+(Sparse)CategoricalCrossentropy on logits runs the fused softmax cross-entropy kernel.
+
+    loss = losses.get("sparse_categorical_crossentropy")
+    value = loss(labels, model_output)          # scalar Tensor; value.backward()
+"""
+import numpy as np
+
+from tinydl import ops
+from tinydl.backend import array_module
+from tinydl.io.config import register_serializable
+from tinydl.tensor import Tensor, as_tensor
+
+__all__ = [
+    "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "KLDivergence", "CosineSimilarity",
+    "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "kl_divergence", "cosine_similarity", "get", "serialize",
+    "deserialize", "reduce_weighted_values", "EPSILON",
+]
+
+EPSILON = 1e-7  # keras.backend.epsilon()
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+class Loss:
+    """Base class: subclasses give `call(y_true, y_pred)` returning one loss per sample."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"invalid reduction {reduction!r}: expected one of {_REDUCTIONS}")
+        self.name = name or _snake(type(self).__name__)
+        self.reduction = reduction
+        self.dtype = dtype
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = _pred(y_pred, self.dtype)
+        values, mask = self._call_with_mask(y_true, y_pred)
+        return reduce_weighted_values(values, sample_weight=sample_weight, mask=mask, reduction=self.reduction)
+
+    def _call_with_mask(self, y_true, y_pred):
+        """Per-sample losses and an optional boolean mask of the samples that count."""
+        return self.call(y_true, y_pred), None
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+@register_serializable()
+class LossFunctionWrapper(Loss):
+    """A Loss around a function `fn(y_true, y_pred, **kwargs)` that returns one value per sample."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        if isinstance(fn, str):
+            fn = _FUNCTIONS.get(fn) or _registered_function(fn)
+        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        if type(self) is LossFunctionWrapper:
+            config["fn"] = _fn_name(self.fn)
+            config.update(self._fn_kwargs)
+        return config
+
+
+@register_serializable()
+class MeanSquaredError(LossFunctionWrapper):
+    """mean((y_true - y_pred) ** 2) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class MeanAbsoluteError(LossFunctionWrapper):
+    """mean(|y_true - y_pred|) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class Huber(LossFunctionWrapper):
+    """0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2; mean over the last axis."""
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+        self.delta = delta
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+@register_serializable()
+class BinaryCrossentropy(LossFunctionWrapper):
+    """-(t log p + (1 - t) log(1 - p)), mean over `axis`; labels smoothed towards 0.5."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="binary_crossentropy", dtype=None):
+        super().__init__(binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+@register_serializable()
+class CategoricalCrossentropy(LossFunctionWrapper):
+    """-sum(y_true * log(p)) over `axis` for one-hot (or soft) targets."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy", dtype=None):
+        super().__init__(categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+@register_serializable()
+class SparseCategoricalCrossentropy(LossFunctionWrapper):
+    """-log(p[label]) for integer labels; `ignore_class` labels count neither in the sum nor the divisor."""
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy", dtype=None):
+        super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         from_logits=from_logits, ignore_class=ignore_class)
+        self.from_logits, self.ignore_class = from_logits, ignore_class
+
+    def _call_with_mask(self, y_true, y_pred):
+        return _sparse_xent(y_true, y_pred, self.from_logits, self.ignore_class)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
+
+
+@register_serializable()
+class KLDivergence(LossFunctionWrapper):
+    """sum(t log(t / p)) over the last axis, both clipped to [1e-7, 1]."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class CosineSimilarity(LossFunctionWrapper):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) over `axis` (-1 for identical directions)."""
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+# -- function forms: one loss value per sample ---------------------------------------------------
+def mean_squared_error(y_true, y_pred):
+    """mean((y_true - y_pred) ** 2, axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ops.mean(ops.square(y_pred - y_true), axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """mean(|y_true - y_pred|, axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ops.mean(ops.abs(y_pred - y_true), axis=-1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Huber loss, mean over the last axis."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    error = y_pred - y_true
+    abs_error = ops.abs(error)
+    quadratic = 0.5 * ops.square(error)
+    linear = delta * abs_error - 0.5 * delta * delta
+    return ops.mean(ops.where(abs_error.data <= delta, quadratic, linear), axis=-1)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary crossentropy, mean over `axis`; logits use max(x, 0) - x t + log(1 + exp(-|x|))."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        x = y_pred
+        per_element = ops.relu(x) - x * y_true + ops.log1p(ops.exp(-ops.abs(x)))
+    else:
+        p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        per_element = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
+    return ops.mean(per_element, axis=axis)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """-sum(y_true * log(p), axis); probabilities are renormalised and clipped to [1e-7, 1 - 1e-7]."""
+    if isinstance(axis, bool):
+        raise ValueError(f"categorical_crossentropy: axis must be an int, got {axis!r}")
+    y_pred = _pred(y_pred)
+    if from_logits and not label_smoothing and axis in (-1, y_pred.ndim - 1):
+        labels = _one_hot_labels(y_true, y_pred)
+        if labels is not None:
+            return ops.sparse_softmax_cross_entropy(y_pred, labels)
+    y_true, y_pred = _pair(y_true, y_pred)
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        raise ValueError(f"categorical_crossentropy: y_true of shape {tuple(y_true.shape)} does not match "
+                         f"y_pred of shape {tuple(y_pred.shape)}; for integer labels use "
+                         "sparse_categorical_crossentropy")
+    if label_smoothing:
+        classes = y_true.shape[axis]
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
+    if from_logits:
+        log_prob = ops.log_softmax(y_pred, axis=axis)
+    else:
+        p = y_pred / ops.sum(y_pred, axis=axis, keepdims=True)
+        log_prob = ops.log(ops.clip(p, EPSILON, 1.0 - EPSILON))
+    return -ops.sum(y_true * log_prob, axis=axis)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    """-log(p[label]) per sample for integer labels; ignored labels give 0."""
+    if axis not in (-1, _pred(y_pred).ndim - 1):
+        raise ValueError("sparse_categorical_crossentropy supports only axis=-1 (the class axis last)")
+    return _sparse_xent(y_true, y_pred, from_logits, ignore_class)[0]
+
+
+def kl_divergence(y_true, y_pred):
+    """sum(t * log(t / p), axis=-1) with both clipped to [1e-7, 1]."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    t = ops.clip(y_true, EPSILON, 1.0)
+    p = ops.clip(y_pred, EPSILON, 1.0)
+    return ops.sum(t * ops.log(t / p), axis=-1)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return -ops.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
+
+
+# -- reduction (Keras's reduce_weighted_values) ----------------------------------------------------
+def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size"):
+    """Weight per-sample losses and reduce them as Keras does (mask folded into the weights)."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"invalid reduction {reduction!r}: expected one of {_REDUCTIONS}")
+    xp = array_module(values.data)
+    dtype = values.dtype
+    weight = None
+    if sample_weight is not None:
+        raw = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+        weight = xp.asarray(raw, dtype=dtype) if xp is not np else np.asarray(raw, dtype=dtype)
+    if mask is not None:
+        m = mask.astype(dtype)
+        if reduction in ("mean", "sum_over_batch_size"):
+            valid = float(m.sum())
+            m = m * (m.size / valid if valid else 0.0)
+        if weight is None:
+            weight = m
+        else:
+            m, weight = _same_rank(m, weight)
+            weight = weight * m
+    if weight is not None:
+        values, weight = _same_rank(values, weight)
+        if weight.ndim < values.ndim:
+            weight = weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim))
+        try:
+            values = values * Tensor._wrap(weight, False)
+        except ValueError:
+            raise ValueError(f"sample_weight of shape {tuple(weight.shape)} does not fit losses of shape "
+                             f"{tuple(values.shape)}: expected one weight per sample") from None
+    if reduction in (None, "none") or values.ndim == 0 or tuple(values.shape) == (0,):
+        return values
+    total = ops.sum(values)
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight" and weight is not None:
+        divisor = float(weight.sum())
+        return total / divisor if divisor else total * 0.0
+    return total / values.size if values.size else total
+
+
+# -- lookup and serialization ----------------------------------------------------------------------
+_CLASSES = {cls.__name__: cls for cls in (
+    MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy, KLDivergence, CosineSimilarity, LossFunctionWrapper)}
+_ALIASES = {
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber,
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "cosine_similarity": CosineSimilarity,
+}
+_FUNCTIONS = {fn.__name__: fn for fn in (
+    mean_squared_error, mean_absolute_error, huber, binary_crossentropy, categorical_crossentropy,
+    sparse_categorical_crossentropy, kl_divergence, cosine_similarity)}
+
+
+def get(identifier):
+    """A Loss from a Keras name ('mse', 'categorical_crossentropy', 'Huber'), config, instance or callable."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier)
+        if cls is None and identifier in _CLASSES and identifier != "LossFunctionWrapper":
+            cls = _CLASSES[identifier]
+        if cls is None:
+            raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(_ALIASES))}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if callable(identifier):
+        return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None))
+    raise ValueError(f"could not interpret loss {identifier!r}: expected a name, a Loss, a config or a callable")
+
+
+def serialize(loss):
+    """A loss as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
+    from tinydl.io import config
+    return config.serialize(loss)
+
+
+def deserialize(config, custom_objects=None):
+    """Build a loss from a config dict (class names of this module first) or a name."""
+    if isinstance(config, str):
+        if custom_objects and config in custom_objects:
+            return get(custom_objects[config])
+        return get(config)
+    cls = _CLASSES.get(config.get("class_name"))
+    if cls is None:
+        from tinydl.io import config as cfg
+        return cfg.deserialize(config, custom_objects)
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _sparse_xent(y_true, y_pred, from_logits, ignore_class):
+    """Per-sample sparse crossentropy and the mask of counted samples (None without ignore_class)."""
+    y_pred = _pred(y_pred)
+    labels = _label_array(y_true, y_pred)
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    if tuple(labels.shape) != tuple(y_pred.shape[:-1]):
+        raise ValueError(f"sparse_categorical_crossentropy: labels of shape {tuple(labels.shape)} do not match "
+                         f"predictions of shape {tuple(y_pred.shape)} (expected labels of shape "
+                         f"{tuple(y_pred.shape[:-1])} or {tuple(y_pred.shape[:-1]) + (1,)})")
+    mask = None
+    if ignore_class is not None:
+        mask = labels != ignore_class
+        labels = labels * mask
+    if from_logits:
+        values = ops.sparse_softmax_cross_entropy(y_pred, labels)
+    else:
+        p = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+        log_prob = ops.log(ops.clip(p, EPSILON, 1.0 - EPSILON))
+        _check_label_range(labels, y_pred.shape[-1])
+        onehot = ops.one_hot(Tensor._wrap(labels, False), y_pred.shape[-1], dtype=y_pred.dtype)
+        values = -ops.sum(onehot * log_prob, axis=-1)
+    if mask is not None:
+        values = ops.where(Tensor._wrap(mask, False), values, 0.0)
+    return values, mask
+
+
+def _label_array(y_true, like):
+    """Integer labels as a raw int64 array on `like`'s device."""
+    raw = y_true.data if isinstance(y_true, Tensor) else y_true
+    xp = array_module(like.data)
+    if xp is np:
+        raw = np.asarray(raw.get() if hasattr(raw, "get") else raw)
+    else:
+        raw = xp.asarray(raw)
+    if raw.dtype.kind == "f":
+        raw = raw.astype(xp.int64)
+    elif raw.dtype.kind not in "iu":
+        raise TypeError(f"integer class labels expected, got dtype {raw.dtype}")
+    return raw.astype(xp.int64, copy=False)
+
+
+def _check_label_range(labels, classes):
+    """A clear error for labels outside [0, classes)."""
+    if labels.size:
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"label {lo if lo < 0 else hi} is out of range for {classes} classes "
+                             f"(expected labels in [0, {classes - 1}])")
+
+
+def _one_hot_labels(y_true, y_pred):
+    """Integer labels when y_true is a constant exact one-hot array shaped like y_pred, else None."""
+    if isinstance(y_true, Tensor) and y_true.requires_grad:
+        return None
+    raw = y_true.data if isinstance(y_true, Tensor) else y_true
+    if not hasattr(raw, "shape"):
+        raw = np.asarray(raw)
+    if tuple(raw.shape) != tuple(y_pred.shape) or raw.shape[-1] < 1:
+        return None
+    xp = array_module(raw)
+    ones = raw == 1
+    if not bool(xp.all((raw == 0) | ones)) or not bool(xp.all(ones.sum(axis=-1) == 1)):
+        return None
+    labels = ones.argmax(axis=-1)
+    if array_module(y_pred.data) is not xp:
+        from tinydl import backend
+        labels = backend.to_device(labels, y_pred.device)
+    return labels
+
+
+def _pred(y_pred, dtype=None):
+    """Predictions as a floating Tensor."""
+    if not isinstance(y_pred, Tensor):
+        y_pred = as_tensor(y_pred if hasattr(y_pred, "dtype") else np.asarray(y_pred))
+        if y_pred.dtype.kind != "f":
+            from tinydl import backend
+            y_pred = Tensor._wrap(y_pred.data.astype(backend.default_dtype()), False)
+    if dtype is not None and y_pred.dtype != np.dtype(dtype):
+        y_pred = ops.cast(y_pred, np.dtype(dtype))
+    return y_pred
+
+
+def _true(y_true, like):
+    """Targets as a Tensor on `like`'s device with `like`'s dtype (cast keeps the graph if it has one)."""
+    if isinstance(y_true, Tensor):
+        if y_true.dtype == like.dtype:
+            return y_true
+        if y_true.requires_grad:
+            return ops.cast(y_true, like.dtype)
+        return Tensor._wrap(y_true.data.astype(like.dtype), False)
+    raw = y_true if hasattr(y_true, "dtype") and hasattr(y_true, "shape") else np.asarray(y_true)
+    t = as_tensor(raw, like=like)
+    if t.dtype != like.dtype:
+        t = Tensor._wrap(t.data.astype(like.dtype), False)
+    return t
+
+
+def _pair(y_true, y_pred):
+    """(y_true, y_pred) as Tensors of one dtype, ranks aligned as Keras's squeeze_or_expand_to_same_rank."""
+    y_pred = _pred(y_pred)
+    y_true = _true(y_true, y_pred)
+    return _same_rank(y_true, y_pred)
+
+
+def _same_rank(x1, x2, expand_rank_1=True):
+    """Squeeze or expand a trailing axis of size 1 when the ranks differ by exactly one (Keras's rule)."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2:
+        return x1, x2
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = x2.reshape(tuple(x2.shape) + (1,))
+        else:
+            x1 = x1.reshape(tuple(x1.shape[:-1]))
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = x1.reshape(tuple(x1.shape) + (1,))
+        else:
+            x2 = x2.reshape(tuple(x2.shape[:-1]))
+    return x1, x2
+
+
+def _l2_normalize(x, axis):
+    """x / sqrt(max(sum(x ** 2), 1e-7)) along `axis` (Keras's ops.normalize)."""
+    square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x / ops.sqrt(ops.maximum(square_sum, EPSILON))
+
+
+def _snake(name):
+    """CamelCase -> snake_case."""
+    import re
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _fn_name(fn):
+    """A function's serializable name (registered or module-level)."""
+    return getattr(fn, "__name__", repr(fn))
+
+
+def _registered_function(name):
+    """A loss function by name from the global registry, or a clear error."""
+    from tinydl.io.config import get_registered
+    try:
+        return get_registered(name)
+    except KeyError:
+        raise ValueError(f"unknown loss function {name!r}; known: {sorted(_FUNCTIONS)}") from None
+
