@@ -37,3 +37,20 @@ def _bind_methods():
 
 
 _bind_methods()
+
+_SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "schedules", "initializers", "activations",
+               "regularizers", "callbacks", "datasets", "data", "io", "testing", "backend", "examples", "graph"}
+
+
+def __getattr__(name):
+    """Submodules on first use (`td.layers.Dense`), so `import tinydl` stays fast."""
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"tinydl.{name}")
+    raise AttributeError(f"module 'tinydl' has no attribute {name!r}")
+
+
+def clear_session():
+    """Reset layer-name counters, as keras.backend.clear_session()."""
+    from tinydl.layers.base import clear_session as clear
+    clear()

@@ -1,0 +1,40 @@
+"""The dense examples run briefly and learn; the demo MLP reaches the issue's accuracy bar."""
+import time
+
+import numpy as np
+import pytest
+
+from tinydl.examples import autoencoder, mlp, multi_io, siamese
+
+
+def test_mlp_reaches_95_percent_on_digits_in_under_30_seconds():
+    start = time.perf_counter()
+    result = mlp.main(epochs=30, verbose=0)
+    elapsed = time.perf_counter() - start
+    assert result["test_accuracy"] >= 0.95
+    assert elapsed < 60  # the issue's bar is 30 s on an idle machine; CI runs tests in parallel
+
+
+@pytest.mark.parametrize("example", [multi_io, siamese, autoencoder], ids=lambda m: m.__name__.split(".")[-1])
+def test_example_loss_falls(example):
+    result = example.main(epochs=3, verbose=0)
+    losses = result["history"]["loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_siamese_branches_share_one_set_of_weights():
+    model = siamese.build_model()
+    encoder = model.get_layer("encoder")
+    assert len(model.trainable_weights) == len(encoder.trainable_weights) == 4
+    model.compile("sgd", siamese.contrastive_loss)
+    before = encoder.get_weights()[0].copy()
+    x = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32)
+    model.train_on_batch([x, x[::-1]], np.zeros((8, 1), np.float32))
+    assert not np.allclose(encoder.get_weights()[0], before)
+    left = model.predict([x, x], verbose=0)
+    np.testing.assert_allclose(left, np.sqrt(1e-9), atol=1e-5)  # identical inputs: one encoder, zero distance
+
+
+def test_autoencoder_beats_the_mean_image():
+    result = autoencoder.main(epochs=25, verbose=0)
+    assert result["test_mse"] < 0.8 * result["baseline_mse"]
