@@ -17,6 +17,7 @@ setup(
         "tensorboard": ["tensorboard>=2.12"],
         "dev": [
             "pytest>=7",
+            "pytest-xdist>=3",
             "hypothesis>=6.80",
             "h5py>=3.8",
             "onnx>=1.15",
