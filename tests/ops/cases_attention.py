@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinydl as td
-from tinydl.testing import OpCase, array_tuples
+from tinydl.testing import OpCase, array_tuples, arrays, shapes
 
 attend = td.scaled_dot_product_attention
 
@@ -46,4 +46,8 @@ CASES = [
            qkv(extra=(padding_mask,)), variant="padding+causal"),
     OpCase("scaled_dot_product_attention", attend, qkv(lead=(2,)), variant="3d"),
     OpCase("scaled_dot_product_attention", with_weights, qkv(), variant="return_weights"),
+    OpCase("masked_softmax", td.masked_softmax, st.tuples(arrays(shapes(2, 4, 1, 3)))),
+    OpCase("masked_softmax", lambda s, m: td.masked_softmax(s, m, causal=True),
+           st.tuples(st.integers(1, 3), st.integers(1, 3)).flatmap(
+               lambda t: st.tuples(arrays((2, *t)), hnp.arrays(np.bool_, t))), variant="mask+causal"),
 ]

@@ -7,7 +7,7 @@ from tinydl import backend
 from tinydl.autograd import Function, unbroadcast
 from tinydl.backend import array_module
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["scaled_dot_product_attention", "masked_softmax"]
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout=0.0, scale=None,
@@ -28,12 +28,39 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout=0.0, 
     qs, ks, vs = (_shape(t) for t in (q, k, v))
     _check_shapes(qs, ks, vs)
     if mask is not None:
-        mask = _as_mask(mask.data if isinstance(mask, Tensor) else mask, q, qs, ks)
+        target = (*np.broadcast_shapes(qs[:-2], ks[:-2]), qs[-2], ks[-2])
+        mask = _as_mask(mask.data if isinstance(mask, Tensor) else mask, q, target, "scaled_dot_product_attention")
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] else 1.0
     out = ScaledDotProductAttention.apply(q, k, v, mask=mask, causal=bool(causal), rate=float(dropout), scale=float(scale),
                           with_weights=bool(return_weights))
     return out
+
+
+def masked_softmax(scores, mask=None, causal=False):
+    """softmax over the last axis of scores (..., Tq, Tk) with masked positions at exactly zero weight.
+
+    `mask`: boolean broadcastable to scores' shape, True = keep; `causal`: hide j > i. A row with
+    nothing kept gets all-zero weights. The fused kernel of scaled_dot_product_attention, for layers
+    whose scores are not a dot product (additive attention).
+    """
+    from tinydl.tensor import Tensor
+
+    shape = tuple(scores.shape)
+    if len(shape) < 2:
+        raise ValueError(f"masked_softmax: scores must have shape (..., Tq, Tk), got {shape}")
+    if mask is not None:
+        mask = _as_mask(mask.data if isinstance(mask, Tensor) else mask, scores, shape, "masked_softmax")
+    return MaskedSoftmax.apply(scores, mask=mask, causal=bool(causal))
+
+
+class MaskedSoftmax(Function):
+    def forward(self, s):
+        self.w = backend.kernel("attention_softmax_fwd", s)(s, self.mask, self.causal, 1.0)
+        return self.w
+
+    def backward(self, g):
+        return backend.kernel("attention_softmax_bwd", self.w)(self.w, g, 1.0)
 
 
 class ScaledDotProductAttention(Function):
@@ -97,19 +124,17 @@ def _check_shapes(qs, ks, vs):
                          "broadcast together") from None
 
 
-def _as_mask(mask, q, qs, ks):
-    """`mask` as a boolean array on q's device, checked to broadcast to (..., Tq, Tk)."""
-    xp = array_module(q.data if hasattr(q, "data") else q)
+def _as_mask(mask, like, target, name):
+    """`mask` as a boolean array on `like`'s device, checked to broadcast to `target` (..., Tq, Tk)."""
+    xp = array_module(like.data if hasattr(like, "data") else like)
     mask = xp.asarray(mask)
     if mask.dtype != np.bool_:
         mask = mask != 0
-    lead = np.broadcast_shapes(qs[:-2], ks[:-2])
-    target = (*lead, qs[-2], ks[-2])
     try:
         full = np.broadcast_shapes(mask.shape, target)
     except ValueError:
         full = None
     if full != target:
-        raise ValueError(f"scaled_dot_product_attention: mask of shape {tuple(mask.shape)} does not broadcast "
+        raise ValueError(f"{name}: mask of shape {tuple(mask.shape)} does not broadcast "
                          f"to the attention scores' shape (..., Tq, Tk) = {target}")
     return mask
