@@ -5,6 +5,9 @@ from tinydl.layers.base import (  # noqa: F401
 from tinydl.layers.core import *  # noqa: F401,F403
 # normalization, embedding, merge, reshaping (core layers)
 # convolution and pooling
+from tinydl.layers.conv import *  # noqa: F401,F403
+from tinydl.layers.pooling import *  # noqa: F401,F403
+from tinydl.layers.image import *  # noqa: F401,F403
 # recurrent
 # attention
 # graph

@@ -1,0 +1,304 @@
+"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (channels-last).
+
+Names, arguments, defaults, weight names and layouts are Keras 3's: Conv kernel (k..., in/groups, filters),
+Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D depthwise_kernel (kh, kw, in, multiplier),
+SeparableConv2D depthwise_kernel, pointwise_kernel (1, 1, in*multiplier, filters), bias.
+"""
+from tinydl import activations, ops
+from tinydl.io.config import deserialize, serialize
+from tinydl.layers.base import InputSpec, Layer
+from tinydl.ops.convolution import conv_output_length, transposed_length
+
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
+           "Convolution1D", "Convolution2D"]
+
+_INIT_KEYS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
+              "activity_regularizer", "kernel_constraint", "bias_constraint", "depthwise_initializer",
+              "pointwise_initializer", "depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint",
+              "pointwise_constraint")
+
+
+class _BaseConv(Layer):
+    """What every convolution layer shares: argument checks, the channel check, bias and activation."""
+
+    rank = 2
+
+    def __init__(self, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation=None, use_bias=True, bias_initializer="zeros", bias_regularizer=None,
+                 activity_regularizer=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{self._where()}: only data_format='channels_last' is supported, got {data_format!r}")
+        self.kernel_size = _ints(kernel_size, self.rank, "kernel_size", self)
+        self.strides = _ints(strides, self.rank, "strides", self)
+        self.dilation_rate = _ints(dilation_rate, self.rank, "dilation_rate", self)
+        self.padding = str(padding).lower()
+        allowed = ("valid", "same", "causal") if self.rank == 1 and self._allows_causal else ("valid", "same")
+        if self.padding not in allowed:
+            raise ValueError(f"{self._where()}: padding must be one of {allowed}, got {padding!r}")
+        self.data_format = "channels_last"
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = bias_initializer
+        self.bias_regularizer = bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    _allows_causal = False
+
+    def _where(self):
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _channels(self, input_shape):
+        """The input's channel count, which must be known to build."""
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{self._where()} expected input with {self.rank + 2} dimensions (batch, "
+                             f"{'steps' if self.rank == 1 else 'height, width'}, channels), got {tuple(input_shape)}")
+        if input_shape[-1] is None:
+            raise ValueError(f"{self._where()} needs a known channel dimension, got input shape {tuple(input_shape)}")
+        return int(input_shape[-1])
+
+    def _check_channels(self, shape):
+        if len(shape) != self.rank + 2 or shape[-1] != self.in_channels:
+            raise ValueError(f"{self._where()} expected input with {self.in_channels} channels, got {tuple(shape)}")
+
+    def _run(self, fn, *args, **kwargs):
+        """Call an op, prefixing its errors with this layer's class and name."""
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as e:
+            raise ValueError(f"{self._where()}: {e}") from None
+
+    def _finish(self, y):
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def _make_bias(self, n):
+        self.bias = self.add_weight("bias", (n,), self.bias_initializer, regularizer=self.bias_regularizer) \
+            if self.use_bias else None
+
+    def _spatial_out(self, input_shape):
+        return [conv_output_length(n, k, s, d, self.padding) for n, k, s, d in
+                zip(input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)]
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "bias_initializer": serialize(self.bias_initializer),
+                "bias_regularizer": serialize(self.bias_regularizer),
+                "activity_regularizer": serialize(self.activity_regularizer),
+                "bias_constraint": None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in _INIT_KEYS:
+            if isinstance(config.get(key), dict):
+                config[key] = deserialize(config[key])
+        return super().from_config(config)
+
+
+class _Conv(_BaseConv):
+    """Conv1D/Conv2D: `activation(conv(inputs, kernel) + bias)`."""
+
+    _allows_causal = True
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         bias_initializer, bias_regularizer, activity_regularizer, bias_constraint, **kwargs)
+        if int(filters) <= 0:
+            raise ValueError(f"{self._where()} needs a positive number of filters, got {filters}")
+        self.filters, self.groups = int(filters), int(groups)
+        if self.groups < 1 or self.filters % self.groups:
+            raise ValueError(f"{self._where()}: filters={filters} must be divisible by groups={groups}")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{self._where()}: strides {self.strides} > 1 with dilation_rate "
+                             f"{self.dilation_rate} > 1 is not supported")
+        self.kernel_initializer = kernel_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.kernel_constraint = kernel_constraint
+
+    def build(self, input_shape):
+        self.in_channels = self._channels(input_shape)
+        if self.in_channels % self.groups:
+            raise ValueError(f"{self._where()}: input channels {self.in_channels} (input shape "
+                             f"{tuple(input_shape)}) must be divisible by groups={self.groups}")
+        shape = self.kernel_size + (self.in_channels // self.groups, self.filters)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self._make_bias(self.filters)
+
+    def call(self, inputs):
+        self._check_channels(inputs.shape)
+        y = self._run(ops.conv, inputs, self.kernel, strides=self.strides, padding=self.padding,
+                      dilation_rate=self.dilation_rate, groups=self.groups)
+        return self._finish(y)
+
+    def compute_output_shape(self, input_shape):
+        self._check_channels(input_shape)
+        return (input_shape[0], *self._spatial_out(input_shape), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "groups": self.groups,
+                "kernel_initializer": serialize(self.kernel_initializer),
+                "kernel_regularizer": serialize(self.kernel_regularizer), "kernel_constraint": None}
+
+
+class Conv1D(_Conv):
+    """1D convolution over (batch, steps, channels); padding 'valid', 'same' or 'causal'."""
+
+    rank = 1
+
+
+class Conv2D(_Conv):
+    """2D convolution over (batch, height, width, channels); kernel (kh, kw, in/groups, filters)."""
+
+    rank = 2
+
+
+class Conv2DTranspose(_BaseConv):
+    """Transposed 2D convolution (the gradient of Conv2D w.r.t. its input); kernel (kh, kw, filters, in)."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         bias_initializer, bias_regularizer, activity_regularizer, bias_constraint, **kwargs)
+        self.filters = int(filters)
+        self.output_padding = None if output_padding is None else _ints(output_padding, 2, "output_padding", self,
+                                                                         minimum=0)
+        if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
+            raise ValueError(f"{self._where()}: output_padding {self.output_padding} must be smaller than "
+                             f"strides {self.strides}")
+        self.kernel_initializer = kernel_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.kernel_constraint = kernel_constraint
+
+    def build(self, input_shape):
+        self.in_channels = self._channels(input_shape)
+        shape = self.kernel_size + (self.filters, self.in_channels)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self._make_bias(self.filters)
+
+    def call(self, inputs):
+        self._check_channels(inputs.shape)
+        y = self._run(ops.conv_transpose, inputs, self.kernel, strides=self.strides, padding=self.padding,
+                      output_padding=self.output_padding, dilation_rate=self.dilation_rate)
+        return self._finish(y)
+
+    def compute_output_shape(self, input_shape):
+        self._check_channels(input_shape)
+        pads = self.output_padding or (None, None)
+        sizes = [None if n is None else transposed_length(n, k, s, d, self.padding, p) for n, k, s, d, p in
+                 zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate, pads)]
+        return (input_shape[0], *sizes, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "output_padding": self.output_padding,
+                "kernel_initializer": serialize(self.kernel_initializer),
+                "kernel_regularizer": serialize(self.kernel_regularizer), "kernel_constraint": None}
+
+
+class DepthwiseConv2D(_BaseConv):
+    """Each input channel convolved with its own depth_multiplier filters; output channel c*dm + m."""
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         bias_initializer, bias_regularizer, activity_regularizer, bias_constraint, **kwargs)
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer = depthwise_initializer
+        self.depthwise_regularizer = depthwise_regularizer
+        self.depthwise_constraint = depthwise_constraint
+
+    def build(self, input_shape):
+        self.in_channels = self._channels(input_shape)
+        shape = self.kernel_size + (self.in_channels, self.depth_multiplier)
+        self.depthwise_kernel = self.add_weight("depthwise_kernel", shape, self.depthwise_initializer,
+                                                regularizer=self.depthwise_regularizer)
+        self._make_bias(self.in_channels * self.depth_multiplier)
+
+    def call(self, inputs):
+        self._check_channels(inputs.shape)
+        y = self._run(ops.depthwise_conv, inputs, self.depthwise_kernel, strides=self.strides,
+                      padding=self.padding, dilation_rate=self.dilation_rate)
+        return self._finish(y)
+
+    def compute_output_shape(self, input_shape):
+        self._check_channels(input_shape)
+        return (input_shape[0], *self._spatial_out(input_shape), self.in_channels * self.depth_multiplier)
+
+    def get_config(self):
+        return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": serialize(self.depthwise_initializer),
+                "depthwise_regularizer": serialize(self.depthwise_regularizer), "depthwise_constraint": None}
+
+
+class SeparableConv2D(_BaseConv):
+    """A depthwise convolution (strides, dilation, padding) then a 1x1 pointwise convolution to `filters`."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1),
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         bias_initializer, bias_regularizer, activity_regularizer, bias_constraint, **kwargs)
+        self.filters = int(filters)
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer, self.pointwise_initializer = depthwise_initializer, pointwise_initializer
+        self.depthwise_regularizer, self.pointwise_regularizer = depthwise_regularizer, pointwise_regularizer
+        self.depthwise_constraint, self.pointwise_constraint = depthwise_constraint, pointwise_constraint
+
+    def build(self, input_shape):
+        self.in_channels = self._channels(input_shape)
+        mid = self.in_channels * self.depth_multiplier
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", self.kernel_size + (self.in_channels, self.depth_multiplier),
+            self.depthwise_initializer, regularizer=self.depthwise_regularizer)
+        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, mid, self.filters),
+                                                self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+        self._make_bias(self.filters)
+
+    def call(self, inputs):
+        self._check_channels(inputs.shape)
+        mid = self._run(ops.depthwise_conv, inputs, self.depthwise_kernel, strides=self.strides,
+                        padding=self.padding, dilation_rate=self.dilation_rate)
+        pointwise = ops.reshape(self.pointwise_kernel, self.pointwise_kernel.shape[2:])
+        return self._finish(ops.matmul(mid, pointwise))
+
+    def compute_output_shape(self, input_shape):
+        self._check_channels(input_shape)
+        return (input_shape[0], *self._spatial_out(input_shape), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": serialize(self.depthwise_initializer),
+                "pointwise_initializer": serialize(self.pointwise_initializer),
+                "depthwise_regularizer": serialize(self.depthwise_regularizer),
+                "pointwise_regularizer": serialize(self.pointwise_regularizer),
+                "depthwise_constraint": None, "pointwise_constraint": None}
+
+
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+
+
+def _ints(value, rank, what, layer, minimum=1):
+    """An int or `rank` ints (each >= minimum) as a tuple, or an error naming the layer."""
+    try:
+        values = (int(value),) * rank if isinstance(value, int) else tuple(int(v) for v in value)
+    except TypeError:
+        values = ()
+    if len(values) != rank or min(values) < minimum:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be an int or {rank} ints "
+                         f">= {minimum}, got {value!r}")
+    return values

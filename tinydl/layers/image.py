@@ -1,0 +1,114 @@
+"""Spatial reshaping of channels-last images: UpSampling2D (nearest), ZeroPadding2D, Cropping2D (Keras 3)."""
+from tinydl import ops
+from tinydl.layers.base import InputSpec, Layer
+
+__all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D"]
+
+
+class UpSampling2D(Layer):
+    """Repeat rows `size[0]` times and columns `size[1]` times (nearest-neighbour upsampling)."""
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling2D '{self.name}': only interpolation='nearest' is supported, "
+                             f"got {interpolation!r}")
+        self.size = _pair(size, "size", self)
+        self.data_format, self.interpolation = "channels_last", interpolation
+        self.input_spec = InputSpec(ndim=4)
+
+    def call(self, inputs):
+        return ops.repeat(ops.repeat(inputs, self.size[0], axis=1), self.size[1], axis=2)
+
+    def compute_output_shape(self, s):
+        return (s[0], _times(s[1], self.size[0]), _times(s[2], self.size[1]), s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "data_format": self.data_format,
+                "interpolation": self.interpolation}
+
+
+class ZeroPadding2D(Layer):
+    """Zeros added around the image: padding int, (rows, cols) or ((top, bottom), (left, right))."""
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        self.padding = _margins(padding, "padding", self)
+        self.data_format = "channels_last"
+        self.input_spec = InputSpec(ndim=4)
+
+    def call(self, inputs):
+        return ops.pad(inputs, ((0, 0),) + self.padding + ((0, 0),))
+
+    def compute_output_shape(self, s):
+        (t, b), (left, r) = self.padding
+        return (s[0], None if s[1] is None else s[1] + t + b, None if s[2] is None else s[2] + left + r, s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class Cropping2D(Layer):
+    """Rows and columns cut from the edges: cropping int, (rows, cols) or ((top, bottom), (left, right))."""
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        self.cropping = _margins(cropping, "cropping", self)
+        self.data_format = "channels_last"
+        self.input_spec = InputSpec(ndim=4)
+
+    def call(self, inputs):
+        (t, b), (left, r) = self.cropping
+        h, w = inputs.shape[1], inputs.shape[2]
+        if t + b >= h or left + r >= w:
+            raise ValueError(f"Cropping2D '{self.name}': cropping {self.cropping} leaves nothing of input "
+                             f"{tuple(inputs.shape)}")
+        return inputs[:, t:h - b, left:w - r, :]
+
+    def compute_output_shape(self, s):
+        (t, b), (left, r) = self.cropping
+        return (s[0], None if s[1] is None else s[1] - t - b, None if s[2] is None else s[2] - left - r, s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping, "data_format": self.data_format}
+
+
+def _channels_last(layer, data_format):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': only data_format='channels_last' is supported, "
+                         f"got {data_format!r}")
+
+
+def _times(n, k):
+    return None if n is None else n * k
+
+
+def _pair(value, what, layer):
+    """An int or two positive ints as a tuple."""
+    values = (int(value),) * 2 if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(values) != 2 or min(values) < 1:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be an int or 2 positive ints, "
+                         f"got {value!r}")
+    return values
+
+
+def _margins(value, what, layer):
+    """int, (rows, cols) or ((top, bottom), (left, right)) as ((top, bottom), (left, right))."""
+    try:
+        if isinstance(value, int):
+            out = ((value, value), (value, value))
+        elif all(isinstance(v, int) for v in value):
+            (rows, cols) = value
+            out = ((rows, rows), (cols, cols))
+        else:
+            out = tuple((int(a), int(b)) for a, b in value)
+        ok = len(out) == 2 and min(min(p) for p in out) >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be an int, (rows, cols) or "
+                         f"((top, bottom), (left, right)) of non-negative ints, got {value!r}")
+    return out
