@@ -11,3 +11,4 @@ from tinydl.layers.image import *  # noqa: F401,F403
 # recurrent
 # attention
 # graph
+from tinydl.layers.graph import *  # noqa: F401,F403
