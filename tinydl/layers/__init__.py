@@ -4,6 +4,10 @@ from tinydl.layers.base import (  # noqa: F401
 )
 from tinydl.layers.core import *  # noqa: F401,F403
 # normalization, embedding, merge, reshaping (core layers)
+from tinydl.layers.normalization import *  # noqa: F401,F403
+from tinydl.layers.embedding import *  # noqa: F401,F403
+from tinydl.layers.merge import *  # noqa: F401,F403
+from tinydl.layers.reshaping import *  # noqa: F401,F403
 # convolution and pooling
 from tinydl.layers.conv import *  # noqa: F401,F403
 from tinydl.layers.pooling import *  # noqa: F401,F403

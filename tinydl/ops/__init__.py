@@ -22,3 +22,6 @@ __all__ += _graph.__all__
 from tinydl.ops.attention import *  # noqa: F401,F403,E402
 from tinydl.ops import attention as _attention  # noqa: E402
 __all__ += _attention.__all__
+from tinydl.ops.norm import *  # noqa: F401,F403,E402
+from tinydl.ops import norm as _norm  # noqa: E402
+__all__ += _norm.__all__

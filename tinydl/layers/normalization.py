@@ -1,0 +1,157 @@
+"""Normalisation layers: BatchNormalization and LayerNormalization (Keras 3 arguments and weights)."""
+from tinydl import ops
+from tinydl.autograd import no_grad
+from tinydl.io.config import deserialize, serialize
+from tinydl.layers.base import InputSpec, Layer
+
+__all__ = ["BatchNormalization", "LayerNormalization"]
+
+
+class BatchNormalization(Layer):
+    """Normalise each channel (`axis`) with the batch's statistics while training, and with moving
+    averages of them in inference: `moving = moving * momentum + batch * (1 - momentum)`.
+
+    Weights in Keras's order: gamma, beta (trainable), moving_mean, moving_variance (not trainable).
+    A frozen layer (`trainable=False`) always runs in inference mode, as in Keras 3.
+    """
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"BatchNormalization '{self.name}' normalises one axis, got axis={axis}")
+            axis = axis[0]
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = _maybe_deserialize(beta_initializer)
+        self.gamma_initializer = _maybe_deserialize(gamma_initializer)
+        self.moving_mean_initializer = _maybe_deserialize(moving_mean_initializer)
+        self.moving_variance_initializer = _maybe_deserialize(moving_variance_initializer)
+        self.beta_regularizer = _maybe_deserialize(beta_regularizer)
+        self.gamma_regularizer = _maybe_deserialize(gamma_regularizer)
+        self.synchronized = bool(synchronized)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(f"BatchNormalization '{self.name}' has axis={self.axis}, which input shape "
+                             f"{tuple(input_shape)} does not have")
+        channels = input_shape[self.axis]
+        if channels is None:
+            raise ValueError(f"BatchNormalization '{self.name}' needs a known size on axis {self.axis}, "
+                             f"got input shape {tuple(input_shape)}")
+        shape = (channels,)
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer)
+        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
+                                               trainable=False)
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: channels})
+
+    def call(self, inputs, training=None):
+        if training and self.trainable:
+            y, mean, var = ops.batch_norm(inputs, self.gamma, self.beta, axis=self.axis, epsilon=self.epsilon,
+                                          return_stats=True)
+            self._update_moving(mean.data, var.data)
+            return y
+        return ops.batch_norm(inputs, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
+                              axis=self.axis, epsilon=self.epsilon)
+
+    def _update_moving(self, mean, var):
+        """moving = moving * momentum + batch * (1 - momentum), in place and off the tape."""
+        with no_grad():
+            for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+                data = moving.data
+                data *= self.momentum
+                data += (1.0 - self.momentum) * batch.astype(data.dtype, copy=False)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": serialize(self.beta_initializer),
+                "gamma_initializer": serialize(self.gamma_initializer),
+                "moving_mean_initializer": serialize(self.moving_mean_initializer),
+                "moving_variance_initializer": serialize(self.moving_variance_initializer),
+                "beta_regularizer": serialize(self.beta_regularizer),
+                "gamma_regularizer": serialize(self.gamma_regularizer),
+                "beta_constraint": None, "gamma_constraint": None, "synchronized": self.synchronized}
+
+
+class LayerNormalization(Layer):
+    """Normalise each sample over `axis` (an int or a list), then scale by gamma and shift by beta.
+
+    Weights in Keras's order: gamma, beta, each shaped like the input on `axis`.
+    """
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if rms_scaling:
+            raise NotImplementedError(f"LayerNormalization '{self.name}': rms_scaling=True is not supported")
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.rms_scaling = False
+        self.beta_initializer = _maybe_deserialize(beta_initializer)
+        self.gamma_initializer = _maybe_deserialize(gamma_initializer)
+        self.beta_regularizer = _maybe_deserialize(beta_regularizer)
+        self.gamma_regularizer = _maybe_deserialize(gamma_regularizer)
+        self.gamma = self.beta = None
+
+    def _axes(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise ValueError(f"LayerNormalization '{self.name}' has axis={self.axis}, which an input with "
+                                 f"{ndim} dimensions does not have")
+        return tuple(sorted(a % ndim for a in axes))
+
+    def build(self, input_shape):
+        axes = self._axes(len(input_shape))
+        shape = tuple(input_shape[a] for a in axes)
+        if None in shape:
+            raise ValueError(f"LayerNormalization '{self.name}' needs known sizes on axis {self.axis}, "
+                             f"got input shape {tuple(input_shape)}")
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer)
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={a: input_shape[a] for a in axes})
+
+    def call(self, inputs):
+        return ops.layer_norm(inputs, self.gamma, self.beta, axis=self._axes(inputs.ndim), epsilon=self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "rms_scaling": self.rms_scaling,
+                "beta_initializer": serialize(self.beta_initializer),
+                "gamma_initializer": serialize(self.gamma_initializer),
+                "beta_regularizer": serialize(self.beta_regularizer),
+                "gamma_regularizer": serialize(self.gamma_regularizer),
+                "beta_constraint": None, "gamma_constraint": None}
+
+
+def _maybe_deserialize(value):
+    """Initializer/regularizer configs (dicts, as Keras writes them) as objects; names and objects as given."""
+    return deserialize(value) if isinstance(value, dict) else value

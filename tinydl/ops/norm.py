@@ -1,0 +1,150 @@
+"""Normalisation ops: batch_norm and layer_norm as fused Functions with closed-form backward passes.
+
+Both normalise `x` over some axes, `xhat = (x - mean) / sqrt(var + epsilon)` with the biased
+variance, then scale and shift with `gamma` and `beta`, which vary along the other ("parameter") axes.
+"""
+from tinydl.autograd import Function
+from tinydl.backend import array_module
+from tinydl.ops._util import norm_axes
+
+__all__ = ["batch_norm", "layer_norm"]
+
+
+def batch_norm(x, gamma=None, beta=None, mean=None, variance=None, axis=-1, epsilon=1e-3, return_stats=False):
+    """Batch normalisation over every axis but `axis` (the channels), gamma/beta of shape (C,).
+
+    Without `mean`/`variance` it uses the batch's statistics (training); with them (inference, the
+    moving statistics) it uses those. `return_stats=True` (batch statistics only) also returns the
+    batch mean and biased variance, each of shape (C,), as Tensors.
+    """
+    ndim = len(x.shape)
+    channel = norm_axes(axis, ndim)
+    if len(channel) != 1:
+        raise ValueError(f"batch_norm: axis must be one axis, got {axis}")
+    stat_axes = tuple(a for a in range(ndim) if a != channel[0])
+    if (mean is None) != (variance is None):
+        raise ValueError("batch_norm: pass both mean and variance (inference) or neither (batch statistics)")
+    if mean is not None:
+        if return_stats:
+            raise ValueError("batch_norm: return_stats needs batch statistics (no mean/variance given)")
+        return _normalize_with(x, gamma, beta, mean, variance, stat_axes, channel, epsilon)
+    y, m, v = _normalize(x, gamma, beta, stat_axes, channel, epsilon)
+    return (y, m, v) if return_stats else y
+
+
+def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
+    """Layer normalisation over `axis` (an int or a tuple), gamma/beta shaped like x on those axes."""
+    axes = norm_axes(axis, len(x.shape))
+    return _normalize(x, gamma, beta, axes, axes, epsilon)[0]
+
+
+def _normalize(x, gamma, beta, stat_axes, param_axes, epsilon):
+    """(y, mean, var) of the fused normalisation with statistics computed over `stat_axes`."""
+    params = [p for p in (gamma, beta) if p is not None]
+    return Normalize.apply(x, *params, stat_axes=tuple(stat_axes), param_axes=tuple(param_axes),
+                           epsilon=float(epsilon), has_gamma=gamma is not None, has_beta=beta is not None)
+
+
+def _normalize_with(x, gamma, beta, mean, variance, stat_axes, param_axes, epsilon):
+    """The normalisation with given statistics (shaped like gamma)."""
+    params = [p for p in (gamma, beta) if p is not None]
+    return NormalizeWith.apply(x, mean, variance, *params, stat_axes=tuple(stat_axes),
+                               param_axes=tuple(param_axes), epsilon=float(epsilon),
+                               has_gamma=gamma is not None, has_beta=beta is not None)
+
+
+class _NormBase(Function):
+    """Shared shape helpers: parameters broadcast along `param_axes`, reduced over the others."""
+
+    def _param_view(self, x, p):
+        """A parameter of shape x.shape[param_axes] reshaped to broadcast against x."""
+        shape = [x.shape[a] if a in self.param_axes else 1 for a in range(x.ndim)]
+        return p.reshape(shape)
+
+    def _param_grad(self, g):
+        """Sum `g` over the non-parameter axes, shaped like a parameter."""
+        other = tuple(a for a in range(g.ndim) if a not in self.param_axes)
+        return g.sum(axis=other).reshape(self.pshape)
+
+    def _split_params(self, params):
+        it = iter(params)
+        gamma = next(it) if self.has_gamma else None
+        beta = next(it) if self.has_beta else None
+        return gamma, beta
+
+
+class Normalize(_NormBase):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics over `stat_axes`; outputs y, mean, var."""
+
+    def forward(self, x, *params):
+        xp = array_module(x)
+        gamma, beta = self._split_params(params)
+        axes = self.stat_axes
+        self.pshape = tuple(x.shape[a] for a in self.param_axes)
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        inv = 1.0 / xp.sqrt(var + self.epsilon)
+        xhat = xc * inv
+        self.xhat, self.inv, self.gamma = xhat, inv, gamma
+        self.count = x.size // mean.size
+        y = xhat if gamma is None else xhat * self._param_view(x, gamma)
+        if beta is not None:
+            y = y + self._param_view(x, beta)
+        out_shape = tuple(n for a, n in enumerate(x.shape) if a not in axes)
+        return y.astype(x.dtype, copy=False), mean.reshape(out_shape), var.reshape(out_shape)
+
+    def backward(self, gy, gmean, gvar):
+        xhat, inv, gamma, axes = self.xhat, self.inv, self.gamma, self.stat_axes
+        grads = []
+        if self.needs_grad[0]:
+            gx = gy if gamma is None else gy * self._param_view(xhat, gamma)
+            dx = inv * (gx - gx.mean(axis=axes, keepdims=True)
+                        - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
+            # the mean and variance outputs (used when a caller differentiates through the statistics)
+            kshape = inv.shape
+            if gmean.any():
+                dx = dx + gmean.reshape(kshape) / self.count
+            if gvar.any():
+                dx = dx + gvar.reshape(kshape) * (2.0 / self.count) * (xhat / inv)
+            grads.append(dx)
+        else:
+            grads.append(None)
+        rest = iter(self.needs_grad[1:])
+        if self.has_gamma:
+            grads.append(self._param_grad(gy * xhat) if next(rest) else None)
+        if self.has_beta:
+            grads.append(self._param_grad(gy) if next(rest) else None)
+        return tuple(grads)
+
+
+class NormalizeWith(_NormBase):
+    """y = gamma * (x - mean) / sqrt(variance + eps) + beta with given mean and variance (inference)."""
+
+    def forward(self, x, mean, variance, *params):
+        xp = array_module(x)
+        gamma, beta = self._split_params(params)
+        self.pshape = tuple(x.shape[a] for a in self.param_axes)
+        m, v = self._param_view(x, mean), self._param_view(x, variance)
+        inv = 1.0 / xp.sqrt(v + self.epsilon)
+        scale = inv if gamma is None else inv * self._param_view(x, gamma)
+        xc = x - m
+        self.xc, self.inv, self.scale = xc, inv, scale
+        y = xc * scale
+        if beta is not None:
+            y = y + self._param_view(x, beta)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        xc, inv, scale = self.xc, self.inv, self.scale
+        need = self.needs_grad
+        dx = g * scale if need[0] else None
+        dmean = self._param_grad(-g * scale) if need[1] else None
+        dvar = self._param_grad(g * xc * (-0.5) * scale * inv * inv) if need[2] else None
+        grads = [dx, dmean, dvar]
+        rest = iter(need[3:])
+        if self.has_gamma:
+            grads.append(self._param_grad(g * xc * inv) if next(rest) else None)
+        if self.has_beta:
+            grads.append(self._param_grad(g) if next(rest) else None)
+        return tuple(grads)
