@@ -6,9 +6,10 @@ here. An op in `tinydl.ops.__all__` without a case (and not listed in NO_GRADIEN
 """
 import importlib
 import pathlib
+import zlib
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 
 import tinydl as td
 from tinydl import ops
@@ -51,7 +52,9 @@ def _ids(cases):
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_gradient_matches_finite_differences(case):
-    @settings(max_examples=15, deadline=None, derandomize=True, database=None,
+    # a fixed seed per case: every run draws the same examples (no flaky CI), each case different ones
+    @seed(zlib.crc32(case.id.encode()))
+    @settings(max_examples=15, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
     @given(arrays=case.inputs)
     def check(arrays):
