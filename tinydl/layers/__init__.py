@@ -14,5 +14,7 @@ from tinydl.layers.pooling import *  # noqa: F401,F403
 from tinydl.layers.image import *  # noqa: F401,F403
 # recurrent
 # attention
+from tinydl.layers.attention import *  # noqa: F401,F403
+from tinydl.layers.transformer import *  # noqa: F401,F403
 # graph
 from tinydl.layers.graph import *  # noqa: F401,F403

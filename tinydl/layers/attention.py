@@ -1,0 +1,354 @@
+"""Attention layers with Keras names and weight layouts: MultiHeadAttention, Attention, AdditiveAttention.
+
+All of them compute their weights with the fused masked-softmax kernel, so masked positions get
+exactly zero weight. One deliberate difference from Keras: a query whose keys are all masked (a
+padded query) gets zero attention weights, hence a zero attention output, where Keras spreads a
+uniform weight over all keys; the positions are padding either way and masked downstream.
+"""
+import math
+
+import numpy as np
+
+from tinydl import initializers, ops
+from tinydl.layers.base import Layer
+from tinydl.tensor import Tensor
+
+__all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
+
+
+class MultiHeadAttention(Layer):
+    """Keras 3's MultiHeadAttention: `mha(query, value, key=None, attention_mask=None, use_causal_mask=False,
+    return_attention_scores=False, training=None)` on (batch, T, dim) sequences.
+
+    Weights, in Keras's order and layout: query/key/value kernels (dim, num_heads, key_dim|value_dim)
+    with biases (num_heads, key_dim|value_dim), output kernel (num_heads, value_dim, out_dim) and bias
+    (out_dim,). Masks: `attention_mask` (batch, T, S) with True = attend, and the implicit masks of
+    query, value and key (from `Embedding(mask_zero=True)`), combined as Keras does. The output keeps
+    the query's mask.
+    """
+
+    supports_masking = True
+
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
+                 attention_axes=None, flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if int(num_heads) <= 0 or int(key_dim) <= 0:
+            raise ValueError(f"MultiHeadAttention '{self.name}' needs positive num_heads and key_dim, "
+                             f"got num_heads={num_heads}, key_dim={key_dim}")
+        if attention_axes not in (None, 1, -2, (1,), [1], (-2,), [-2]):
+            raise NotImplementedError(f"MultiHeadAttention '{self.name}': attention_axes={attention_axes} is not "
+                                      "supported; only attention over the sequence axis (the default)")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"MultiHeadAttention '{self.name}' needs 0 <= dropout < 1, got {dropout}")
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.value_dim = int(value_dim) if value_dim is not None else self.key_dim
+        self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
+        if isinstance(output_shape, (list, tuple)):
+            if len(output_shape) != 1:
+                raise NotImplementedError(f"MultiHeadAttention '{self.name}': output_shape must be an int or a "
+                                          f"1-tuple, got {output_shape}")
+            output_shape = output_shape[0]
+        self._output_dim = None if output_shape is None else int(output_shape)
+        self.attention_axes = attention_axes
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.seed = seed
+        self._weights_made = False
+
+    # -- weights -----------------------------------------------------------------------------
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Make the weights when the value's width is known (a list [query, value(, key)] of shapes
+        or separate arguments, as Keras); with the query's shape alone it waits for the first call."""
+        if isinstance(query_shape, list) and query_shape and isinstance(query_shape[0], (list, tuple)):
+            query_shape, value_shape, key_shape = (list(query_shape) + [None, None])[:3]
+        if value_shape is not None:
+            self._make_weights(query_shape[-1], value_shape[-1], (key_shape or value_shape)[-1])
+        self.built = True
+
+    def _make_weights(self, query_dim, value_dim, key_dim):
+        """The eight weights in Keras's order: query, key, value kernels and biases, then output."""
+        h, out = self.num_heads, self._output_dim or query_dim
+        kinit = initializers.get(self.kernel_initializer)
+        self.query_kernel, self.query_bias = self._pair("query", (query_dim, h, self.key_dim), kinit)
+        self.key_kernel, self.key_bias = self._pair("key", (key_dim, h, self.key_dim), kinit)
+        self.value_kernel, self.value_bias = self._pair("value", (value_dim, h, self.value_dim), kinit)
+        self.output_kernel = self._weight("attention_output", "kernel", (h, self.value_dim, out), kinit,
+                                          self.kernel_regularizer)
+        self.output_bias = (self._weight("attention_output", "bias", (out,), self.bias_initializer,
+                                         self.bias_regularizer) if self.use_bias else None)
+        self._weights_made = True
+
+    def _pair(self, part, shape, kinit):
+        kernel = self._weight(part, "kernel", shape, kinit, self.kernel_regularizer)
+        bias = (self._weight(part, "bias", shape[1:], self.bias_initializer, self.bias_regularizer)
+                if self.use_bias else None)
+        return kernel, bias
+
+    def _weight(self, part, name, shape, init, regularizer):
+        var = self.add_weight(name, shape, init, regularizer=regularizer)
+        var.path = f"{self.name}/{part}/{name}"
+        return var
+
+    def set_weights(self, weights):
+        """Set the eight (four without bias) arrays; a shape mismatch names num_heads/key_dim."""
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"MultiHeadAttention '{self.name}' expects {len(mine)} weight arrays "
+                             f"(query, key, value, output kernels{' and biases' if self.use_bias else ''}), "
+                             f"got {len(weights)}")
+        for var, value in zip(mine, weights):
+            if tuple(np.shape(value)) != var.shape:
+                raise ValueError(
+                    f"MultiHeadAttention '{self.name}': weight '{var.path}' has shape {var.shape} for num_heads="
+                    f"{self.num_heads}, key_dim={self.key_dim}, value_dim={self.value_dim}, but the given array has "
+                    f"shape {tuple(np.shape(value))}: the weights were made with other num_heads/key_dim/value_dim")
+        super().set_weights(weights)
+
+    # -- calling -----------------------------------------------------------------------------
+    def call(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False):
+        if isinstance(query, (list, tuple)):
+            query, value, key = (list(query) + [None, None])[:3]
+        if value is None:
+            raise ValueError(f"MultiHeadAttention '{self.name}' needs a value: call it as mha(query, value)")
+        query, value = _tensor(query, self.dtype), _tensor(value, self.dtype)
+        key = value if key is None else _tensor(key, self.dtype)
+        self._check_shapes(query, value, key)
+        if not self._weights_made:
+            self._make_weights(query.shape[-1], value.shape[-1], key.shape[-1])
+        mask = self._attention_mask(query, value, key, query_mask, value_mask, key_mask, attention_mask)
+        q = self._project(query, self.query_kernel, self.query_bias)
+        k = self._project(key, self.key_kernel, self.key_bias)
+        v = self._project(value, self.value_kernel, self.value_bias)
+        rate = self.dropout if training else 0.0
+        result = ops.scaled_dot_product_attention(
+            q, k, v, mask=None if mask is None else mask[:, None], causal=bool(use_causal_mask), dropout=rate,
+            scale=1.0 / math.sqrt(self.key_dim), return_weights=bool(return_attention_scores))
+        attended, scores = result if return_attention_scores else (result, None)
+        out = self._merge_heads(attended)
+        return (out, scores) if return_attention_scores else out
+
+    def _project(self, x, kernel, bias):
+        """(batch, T, dim) -> (batch, heads, T, size) through a (dim, heads, size) kernel."""
+        dim, heads, size = kernel.shape
+        y = ops.matmul(x, ops.reshape(kernel, (dim, heads * size)))
+        if bias is not None:
+            y = y + ops.reshape(bias, (heads * size,))
+        y = ops.reshape(y, (x.shape[0], x.shape[1], heads, size))
+        return ops.transpose(y, (0, 2, 1, 3))
+
+    def _merge_heads(self, attended):
+        """(batch, heads, T, value_dim) -> (batch, T, out_dim) through the output kernel."""
+        b, h, t, size = attended.shape
+        merged = ops.reshape(ops.transpose(attended, (0, 2, 1, 3)), (b, t, h * size))
+        out = ops.matmul(merged, ops.reshape(self.output_kernel, (h * size, self.output_kernel.shape[-1])))
+        return out + self.output_bias if self.output_bias is not None else out
+
+    def _check_shapes(self, query, value, key):
+        """Clear errors for inputs this layer cannot attend."""
+        where = f"MultiHeadAttention '{self.name}'"
+        for label, t in (("query", query), ("value", value), ("key", key)):
+            if t.ndim != 3:
+                raise ValueError(f"{where} expects {label} of shape (batch, length, dim), got {tuple(t.shape)}")
+        if query.shape[0] != value.shape[0] or key.shape[0] != value.shape[0]:
+            raise ValueError(f"{where}: query, value and key must have the same batch size, got query "
+                             f"{tuple(query.shape)}, value {tuple(value.shape)}, key {tuple(key.shape)}")
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"{where}: key and value must have the same length, got key {tuple(key.shape)} "
+                             f"and value {tuple(value.shape)}")
+        if self._weights_made:
+            for label, t, kernel in (("query", query, self.query_kernel), ("value", value, self.value_kernel),
+                                     ("key", key, self.key_kernel)):
+                if t.shape[-1] != kernel.shape[0]:
+                    raise ValueError(f"{where} was built for {label} with last dimension {kernel.shape[0]}, "
+                                     f"got {label} of shape {tuple(t.shape)}")
+
+    def _attention_mask(self, query, value, key, query_mask, value_mask, key_mask, attention_mask):
+        """Keras's mask: attention_mask & query_mask[:, :, None] & value_mask[:, None] & key_mask[:, None]."""
+        b, t, s = query.shape[0], query.shape[1], value.shape[1]
+        query_mask = _mask_of(query, query_mask)
+        value_mask = _mask_of(value, value_mask)
+        key_mask = _mask_of(key, key_mask) if key is not value else None
+        mask = None
+        for m, expand in ((query_mask, lambda a: a[:, :, None]), (value_mask, lambda a: a[:, None, :]),
+                          (key_mask, lambda a: a[:, None, :])):
+            if m is not None:
+                m = expand(m)
+                mask = m if mask is None else mask & m
+        if attention_mask is not None:
+            attention_mask = _raw(attention_mask).astype(bool)
+            try:
+                fits = np.broadcast_shapes(attention_mask.shape, (b, t, s)) == (b, t, s)
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask of shape "
+                                 f"{tuple(attention_mask.shape)} does not broadcast to (batch, query length, "
+                                 f"value length) = {(b, t, s)}")
+            mask = attention_mask if mask is None else mask & attention_mask
+        if mask is not None and mask.ndim < 3:
+            mask = mask.reshape((1,) * (3 - mask.ndim) + mask.shape)
+        return mask
+
+    def get_config(self):
+        from tinydl.io.config import serialize
+        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+                "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
+                "output_shape": self._output_dim, "attention_axes": self.attention_axes,
+                "kernel_initializer": serialize(self.kernel_initializer),
+                "bias_initializer": serialize(self.bias_initializer),
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "bias_regularizer": serialize(self.bias_regularizer), "activity_regularizer": None,
+                "kernel_constraint": None, "bias_constraint": None, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(_deserialize_fields(config, ("kernel_initializer", "bias_initializer",
+                                                                "kernel_regularizer", "bias_regularizer")))
+
+
+class Attention(Layer):
+    """Keras's dot-product attention: `Attention()([query, value(, key)], mask=[query_mask, value_mask])`.
+
+    score_mode 'dot': scores = query @ key^T (times a learned scalar `scale` with use_scale);
+    'concat': scores = concat_score_weight * sum(tanh(scale * (query_i + key_j))). Weights: `scale` ()
+    when use_scale, then `concat_score_weight` () for 'concat'. Outputs at masked queries are zeroed.
+    """
+
+    supports_masking = True
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Attention '{self.name}': score_mode must be 'dot' or 'concat', got {score_mode!r}")
+        self.use_scale = bool(use_scale)
+        self.score_mode = score_mode
+        self.dropout = float(dropout)
+        self.seed = seed
+
+    def build(self, input_shape):
+        self.scale = self.add_weight("scale", (), "ones") if self.use_scale else None
+        self.concat_score_weight = (self.add_weight("concat_score_weight", (), "ones")
+                                    if self.score_mode == "concat" else None)
+        self.built = True
+
+    def call(self, inputs, mask=None, training=None, return_attention_scores=False, use_causal_mask=False):
+        query, value, key = _unpack_attention_inputs(self, inputs)
+        query_mask, value_mask = _unpack_masks(mask)
+        scores = self._scores(query, key)
+        weights = ops.masked_softmax(scores, mask=None if value_mask is None else value_mask[:, None, :],
+                                     causal=bool(use_causal_mask))
+        if training and self.dropout > 0:
+            weights = ops.dropout(weights, self.dropout)
+        out = ops.matmul(weights, value)
+        if query_mask is not None:
+            out = out * Tensor(query_mask[..., None].astype(out.dtype))
+        return (out, weights) if return_attention_scores else out
+
+    def _scores(self, query, key):
+        if self.score_mode == "dot":
+            scores = ops.matmul(query, ops.transpose(key, (0, 2, 1)))
+            return scores * self.scale if self.scale is not None else scores
+        q = ops.reshape(query, (query.shape[0], query.shape[1], 1, query.shape[2]))
+        k = ops.reshape(key, (key.shape[0], 1, key.shape[1], key.shape[2]))
+        summed = q + k
+        if self.scale is not None:
+            summed = summed * self.scale
+        return ops.sum(ops.tanh(summed), axis=-1) * self.concat_score_weight
+
+    def compute_mask(self, inputs, mask=None):
+        query_mask, _ = _unpack_masks(mask)
+        return None if query_mask is None else query_mask
+
+    def get_config(self):
+        return {**super().get_config(), "use_scale": self.use_scale, "score_mode": self.score_mode,
+                "dropout": self.dropout, "seed": self.seed}
+
+
+class AdditiveAttention(Attention):
+    """Keras's Bahdanau attention: scores = sum(scale * tanh(query_i + key_j)), `scale` of shape (dim,)."""
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        kwargs.pop("score_mode", None)
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+
+    def build(self, input_shape):
+        dim = input_shape[0][-1] if isinstance(input_shape, list) else input_shape[-1]
+        self.scale = self.add_weight("scale", (dim,), "glorot_uniform") if self.use_scale else None
+        self.concat_score_weight = None
+        self.built = True
+
+    def _scores(self, query, key):
+        q = ops.reshape(query, (query.shape[0], query.shape[1], 1, query.shape[2]))
+        k = ops.reshape(key, (key.shape[0], 1, key.shape[1], key.shape[2]))
+        hidden = ops.tanh(q + k)
+        if self.scale is not None:
+            hidden = hidden * self.scale
+        return ops.sum(hidden, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("score_mode")
+        return config
+
+
+def _unpack_attention_inputs(layer, inputs):
+    """[query, value(, key)] as Tensors, with clear errors for other shapes."""
+    where = f"{type(layer).__name__} '{layer.name}'"
+    if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
+        raise ValueError(f"{where} expects a list [query, value] or [query, value, key]")
+    query, value = inputs[0], inputs[1]
+    key = inputs[2] if len(inputs) == 3 else value
+    if query.shape[0] != value.shape[0] or key.shape[0] != value.shape[0]:
+        raise ValueError(f"{where}: query, value and key must have the same batch size, got "
+                         f"{tuple(query.shape)}, {tuple(value.shape)}, {tuple(key.shape)}")
+    if key.shape[1] != value.shape[1]:
+        raise ValueError(f"{where}: key and value must have the same length, got {tuple(key.shape)} "
+                         f"and {tuple(value.shape)}")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(f"{where}: query and key must have the same last dimension, got {tuple(query.shape)} "
+                         f"and {tuple(key.shape)}")
+    return query, value, key
+
+
+def _unpack_masks(mask):
+    """(query_mask, value_mask) as boolean arrays or None, from a list of masks or None."""
+    if mask is None:
+        return None, None
+    if not isinstance(mask, (list, tuple)):
+        raise ValueError("attention masks are given as a list [query_mask, value_mask]")
+    masks = [None if m is None else _raw(m).astype(bool) for m in mask]
+    return (masks + [None, None])[0], (masks + [None, None])[1]
+
+
+def _tensor(x, dtype):
+    """x as a Tensor in the layer's float dtype (masks carried along)."""
+    from tinydl.layers.base import to_tensor
+    return to_tensor(x, dtype)
+
+
+def _raw(m):
+    """The array inside a Tensor, or the array itself."""
+    return np.asarray(m.numpy() if isinstance(m, Tensor) else m)
+
+
+def _mask_of(t, explicit):
+    """The explicit mask, else the tensor's implicit (`_keras_mask`) one, as a boolean array."""
+    m = explicit if explicit is not None else getattr(t, "_keras_mask", None)
+    return None if m is None else _raw(m).astype(bool)
+
+
+def _deserialize_fields(config, keys):
+    """Config with serialized initializers/regularizers turned back into objects."""
+    from tinydl.io.config import deserialize
+    config = dict(config)
+    for key in keys:
+        if isinstance(config.get(key), dict):
+            config[key] = deserialize(config[key])
+    return config
