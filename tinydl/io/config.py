@@ -11,6 +11,7 @@ __all__ = ["register_serializable", "serialize", "deserialize", "get_registered"
            "registered_names"]
 
 _REGISTRY = {}
+_BY_AREA = {}  # (area, name) -> object, e.g. ("layers", "Identity") and ("initializers", "Identity")
 _custom_stack = [{}]
 _safe_mode = [True]
 
@@ -20,6 +21,7 @@ def register_serializable(package="tinydl", name=None):
     def decorate(obj):
         key = name or obj.__name__
         _REGISTRY[key] = obj
+        _BY_AREA[(_area(getattr(obj, "__module__", "") or ""), key)] = obj
         if package != "tinydl":
             _REGISTRY[f"{package}>{key}"] = obj
         return obj
@@ -28,15 +30,28 @@ def register_serializable(package="tinydl", name=None):
 
 def registered_names(base=None):
     """Names of registered objects, optionally only subclasses of `base`."""
-    return sorted(k for k, v in _REGISTRY.items()
-                  if ">" not in k and (base is None or (isinstance(v, type) and issubclass(v, base))))
+    entries = list(_REGISTRY.items()) + [(k, v) for (_, k), v in _BY_AREA.items()]
+    return sorted({k for k, v in entries
+                   if ">" not in k and (base is None or (isinstance(v, type) and issubclass(v, base)))})
 
 
-def get_registered(name, custom_objects=None):
-    """The registered object called `name` (custom objects searched first); KeyError names it."""
+def _area(module):
+    """The part of the library a module belongs to: 'layers' for tinydl.layers.core or keras.src.layers."""
+    parts = [p for p in module.split(".")[1:] if p != "src"]
+    return parts[0] if parts else ""
+
+
+def get_registered(name, custom_objects=None, module=None):
+    """The registered object called `name` (custom objects searched first); KeyError names it.
+
+    Two classes may share a name in different areas (the Identity layer and initializer, the
+    MeanSquaredError loss and metric): `module` (a config's "module", e.g. "keras.layers") picks one.
+    """
     for scope in ([custom_objects or {}] + _custom_stack[::-1]):
         if name in scope:
             return scope[name]
+    if module and (_area(module), name) in _BY_AREA:
+        return _BY_AREA[(_area(module), name)]
     if name in _REGISTRY:
         return _REGISTRY[name]
     raise KeyError(f"unknown object {name!r}: register it with @tinydl.io.config.register_serializable() "
@@ -99,7 +114,7 @@ def deserialize(config, custom_objects=None, safe_mode=None):
         return obj() if isinstance(obj, type) else obj
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"not a serialized object (expected a dict with 'class_name'): {config!r}")
-    cls = get_registered(config["class_name"], custom_objects)
+    cls = get_registered(config["class_name"], custom_objects, module=config.get("module"))
     inner = config.get("config", {})
     if hasattr(cls, "from_config"):
         if custom_objects:

@@ -198,7 +198,8 @@ class Lambda(Layer):
         return self.function(inputs, **self.arguments)
 
     def get_config(self):
-        code = base64.b64encode(marshal.dumps(self.function.__code__)).decode("ascii")
+        # a Lambda built from a config keeps that config's code: re-marshalling loaded code gives other bytes
+        code = getattr(self, "_code", None) or base64.b64encode(marshal.dumps(self.function.__code__)).decode("ascii")
         return {**super().get_config(), "function": {"class_name": "__lambda__", "config": {"code": code}},
                 "output_shape": self.output_shape, "arguments": self.arguments}
 
@@ -212,4 +213,7 @@ class Lambda(Layer):
                                  "run code from the file. Pass safe_mode=False if you trust the file.")
             code = marshal.loads(base64.b64decode(fn["config"]["code"]))
             config["function"] = types.FunctionType(code, {"td": __import__("tinydl"), "ops": ops, "np": np})
+            layer = super().from_config(config)
+            layer._code = fn["config"]["code"]
+            return layer
         return super().from_config(config)
