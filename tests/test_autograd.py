@@ -212,6 +212,20 @@ def test_retain_graph_allows_a_second_backward():
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
 
 
+def test_backward_frees_what_nodes_saved():
+    x = leaf([1.0, 2.0])
+    h = td.tanh(x)
+    y = (h * h).sum()
+    y.backward()
+    assert h._ctx.inputs is None and not vars(h._ctx)  # the saved arrays are gone
+
+
+def test_backward_on_a_scalar_leaf():
+    x = leaf(3.0)
+    x.backward()
+    assert x.grad.item() == 1.0
+
+
 # -- errors ----------------------------------------------------------------------------------------
 def test_backward_on_non_scalar_needs_a_gradient():
     y = leaf([1.0, 2.0]) * 2
