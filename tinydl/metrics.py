@@ -1,0 +1,693 @@
+"""Stateful metrics with Keras 3's formulas, names, defaults and config keys.
+
+    m = metrics.get("accuracy", loss="sparse_categorical_crossentropy")   # SparseCategoricalAccuracy
+    m.update_state(y_true, y_pred, sample_weight=None)                     # arrays or Tensors
+    m.result()                                                             # a Python float
+    m.reset_state()
+
+Every metric has a `direction`: 'up' when larger is better (accuracies, AUC, precision, recall),
+'down' when smaller is better (errors, losses), None when it cannot tell (Mean, Sum). Metrics run on
+NumPy (Tensors are read with `.numpy()`), accumulate in float64 and never touch the tape.
+
+Sample weights follow Keras's `reduce_to_samplewise_values`: per-element values are averaged over
+the axes the weights lack, multiplied by the weights, summed into `total`, and the weights are
+summed into `count` (without weights, `count` is the number of samples).
+"""
+import re
+
+import numpy as np
+
+from tinydl.io.config import register_serializable
+
+__all__ = [
+    "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+    "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision",
+    "Recall", "AUC", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError",
+    "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error",
+    "mean_absolute_error", "get", "serialize", "deserialize",
+]
+
+EPSILON = 1e-7
+
+
+def _snake(name):
+    """CamelCase -> snake_case ('AUC' -> 'auc')."""
+    if name.isupper():
+        return name.lower()
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Metric:
+    """Base class: `update_state`, `result() -> float`, `reset_state()`, `name`, `direction`, `get_config()`."""
+
+    direction = None
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or _snake(type(self).__name__)
+        self.dtype = dtype or "float32"
+        self.reset_state()
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement update_state")
+
+    def result(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement result")
+
+    def reset_state(self):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        """Update with one batch and return the running result."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+@register_serializable()
+class Mean(Metric):
+    """The (weighted) mean of the values given to `update_state(values, sample_weight=None)`."""
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        values, weight = _samplewise(_np(values), sample_weight, np.mean)
+        self.total += float(values.sum())
+        if weight is not None:
+            self.count += float(weight.sum())
+        else:
+            self.count += values.shape[0] if values.ndim >= 1 else 1
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+@register_serializable()
+class Sum(Metric):
+    """The (weighted) sum of the values given to `update_state(values, sample_weight=None)`."""
+
+    def reset_state(self):
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        values, _ = _samplewise(_np(values), sample_weight, np.sum)
+        self.total += float(values.sum())
+
+    def result(self):
+        return self.total
+
+
+@register_serializable()
+class MeanMetricWrapper(Mean):
+    """The mean of `fn(y_true, y_pred, **kwargs)` over samples (how a loss becomes a metric)."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        if isinstance(fn, str):
+            fn = _FUNCTIONS.get(fn) or _loss_function(fn)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+        super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
+        if self.direction is None and _is_loss_function(fn):
+            self.direction = "down"
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self._fn(_np(y_true), _np(y_pred), **self._fn_kwargs)
+        super().update_state(_np(values), sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        if type(self) is MeanMetricWrapper:
+            config["fn"] = getattr(self._fn, "__name__", repr(self._fn))
+            config.update(self._fn_kwargs)
+        return config
+
+
+# -- accuracies ------------------------------------------------------------------------------------
+def accuracy(y_true, y_pred):
+    """1.0 where y_pred equals y_true exactly, else 0.0 (elementwise)."""
+    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    return (y_true == y_pred).astype(np.float64)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Mean over the last axis of (y_pred > threshold) == y_true."""
+    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    return ((y_pred > threshold).astype(y_true.dtype) == y_true).astype(np.float64).mean(axis=-1)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """argmax(y_true) == argmax(y_pred) per sample (one-hot targets)."""
+    return sparse_categorical_accuracy(np.argmax(_np(y_true), axis=-1), y_pred)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """y_true == argmax(y_pred) per sample (integer targets, shape (N,) or (N, 1))."""
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    shape = y_true.shape
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(shape[:-1])
+    matches = (y_true == np.argmax(y_pred, axis=-1)).astype(np.float64)
+    return matches.reshape(shape) if matches.size == int(np.prod(shape)) else matches
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the target class (argmax of y_true) is among the k largest predictions."""
+    return sparse_top_k_categorical_accuracy(np.argmax(_np(y_true), axis=-1), y_pred, k=k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the integer target's score is at least the k-th largest score (ties count, as Keras)."""
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape[:-1])
+    classes = y_pred.shape[-1]
+    scores = y_pred.reshape(-1, classes)
+    targets = y_true.reshape(-1).astype(np.int64)
+    k = min(k, classes)
+    kth = np.partition(scores, classes - k, axis=-1)[:, classes - k]
+    hit = scores[np.arange(len(targets)), targets] >= kth
+    return hit.astype(np.float64).reshape(y_true.shape)
+
+
+def mean_squared_error(y_true, y_pred):
+    """mean((y_true - y_pred) ** 2, axis=-1)."""
+    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    return np.mean((y_pred - y_true) ** 2, axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """mean(|y_true - y_pred|, axis=-1)."""
+    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    return np.mean(np.abs(y_pred - y_true), axis=-1)
+
+
+@register_serializable()
+class Accuracy(MeanMetricWrapper):
+    """How often predictions equal labels exactly."""
+    direction = "up"
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+@register_serializable()
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often (y_pred > threshold) matches binary labels."""
+    direction = "up"
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = threshold
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
+
+
+@register_serializable()
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) matches argmax of one-hot labels."""
+    direction = "up"
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+@register_serializable()
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) matches integer labels."""
+    direction = "up"
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+@register_serializable()
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target is in the top k predictions (k=5)."""
+    direction = "up"
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+
+
+@register_serializable()
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer target is in the top k predictions (k=5)."""
+    direction = "up"
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+
+
+# -- regression ------------------------------------------------------------------------------------
+@register_serializable(name="metrics>MeanSquaredError")
+class MeanSquaredError(MeanMetricWrapper):
+    """Mean of squared errors (the mean over the last axis, then over samples)."""
+    direction = "down"
+
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+@register_serializable(name="metrics>MeanAbsoluteError")
+class MeanAbsoluteError(MeanMetricWrapper):
+    """Mean of absolute errors."""
+    direction = "down"
+
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+@register_serializable()
+class RootMeanSquaredError(Mean):
+    """sqrt of the (weighted) mean squared error over everything seen."""
+    direction = "down"
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+        super().update_state((y_pred - y_true) ** 2, sample_weight=sample_weight)
+
+    def result(self):
+        return float(np.sqrt(super().result()))
+
+
+# -- confusion-matrix metrics ----------------------------------------------------------------------
+class _Confusion(Metric):
+    """Shared update of true/false positive/negative counts at thresholds (Keras's metrics_utils)."""
+    direction = "up"
+
+    def _counts(self, y_true, y_pred, sample_weight, thresholds, evenly, top_k=None, class_id=None):
+        y_true, y_pred = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
+        y_pred, y_true = _same_rank(y_pred, y_true)
+        if top_k is not None:
+            y_pred = _filter_top_k(y_pred, top_k)
+        if class_id is not None:
+            y_true, y_pred = y_true[..., class_id], y_pred[..., class_id]
+        weight = np.ones_like(y_pred) if sample_weight is None else _broadcast_weight(sample_weight, y_pred)
+        y_true, y_pred, weight = y_true.reshape(-1), y_pred.reshape(-1), weight.reshape(-1)
+        if evenly:
+            positive, negative = y_true * weight, (1.0 - y_true) * weight
+            n = len(thresholds)
+            buckets = np.ceil(y_pred * (n - 1)) - 1
+            if thresholds[0] < 0 or thresholds[-1] > 1:
+                buckets = np.maximum(buckets, 0)
+            buckets = np.clip(buckets, 0, n - 1).astype(np.int64)
+            pos_hist = np.bincount(buckets, weights=positive, minlength=n)
+            neg_hist = np.bincount(buckets, weights=negative, minlength=n)
+            tp = np.cumsum(pos_hist[::-1])[::-1]
+            fp = np.cumsum(neg_hist[::-1])[::-1]
+            return tp, fp, positive.sum() - tp, negative.sum() - fp
+        label = y_true.astype(bool)
+        above = y_pred[None, :] > np.asarray(thresholds, dtype=np.float64)[:, None]
+        w = weight[None, :]
+        tp = ((above & label) * w).sum(axis=1)
+        fp = ((above & ~label) * w).sum(axis=1)
+        fn = ((~above & label) * w).sum(axis=1)
+        tn = ((~above & ~label) * w).sum(axis=1)
+        return tp, fp, fn, tn
+
+
+class _PrecisionRecall(_Confusion):
+    """Precision or Recall at one or more thresholds (default 0.5), with Keras's top_k and class_id."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        self.init_thresholds = thresholds
+        self.top_k, self.class_id = top_k, class_id
+        default = 0.5 if top_k is None else -np.inf
+        if thresholds is None:
+            thresholds = [default]
+        self._single = not isinstance(thresholds, (list, tuple, np.ndarray))
+        self.thresholds = [float(thresholds)] if self._single else [float(t) for t in thresholds]
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        n = len(self.thresholds)
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.false_negatives = np.zeros(n)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        tp, fp, fn, _ = self._counts(y_true, y_pred, sample_weight, self.thresholds, False, self.top_k, self.class_id)
+        self.true_positives += tp
+        self.false_positives += fp
+        self.false_negatives += fn
+
+    def result(self):
+        values = _divide_no_nan(self.true_positives, self.true_positives + self._other())
+        return float(values[0]) if len(values) == 1 else [float(v) for v in values]
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "thresholds": self.init_thresholds, "top_k": self.top_k,
+                "class_id": self.class_id}
+
+
+@register_serializable()
+class Precision(_PrecisionRecall):
+    """tp / (tp + fp) with predictions above the threshold counted positive."""
+
+    def _other(self):
+        return self.false_positives
+
+
+@register_serializable()
+class Recall(_PrecisionRecall):
+    """tp / (tp + fn) with predictions above the threshold counted positive."""
+
+    def _other(self):
+        return self.false_negatives
+
+
+@register_serializable()
+class AUC(_Confusion):
+    """Area under the ROC (or PR) curve from confusion counts at `num_thresholds` thresholds (Keras 3).
+
+    Thresholds are -1e-7, 1/(n-1), ..., (n-2)/(n-1), 1 + 1e-7; the ROC area is the trapezoid sum
+    ('interpolation', the default), or 'minoring'/'majoring' rectangles; PR with 'interpolation' uses
+    Keras's Davis & Goadrich interpolation.
+    """
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
+                 thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
+        if multi_label:
+            raise NotImplementedError("AUC(multi_label=True) is not supported by tinydl")
+        curve, summation_method = str(curve).upper(), str(summation_method).lower()
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or 'majoring', "
+                             f"got {summation_method!r}")
+        self._init_thresholds = thresholds
+        if thresholds is not None:
+            inner = sorted(float(t) for t in thresholds)
+            self.num_thresholds = len(inner) + 2
+            grid = np.array([0.0] + inner + [1.0])
+            self._evenly = len(grid) >= 3 and np.allclose(grid, np.linspace(0, 1, len(grid)), atol=EPSILON)
+        else:
+            if num_thresholds <= 1:
+                raise ValueError(f"AUC: num_thresholds must be an integer > 1, got {num_thresholds}")
+            self.num_thresholds = num_thresholds
+            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            self._evenly = True
+        self._thresholds = [0.0 - EPSILON] + inner + [1.0 + EPSILON]
+        self.curve, self.summation_method = curve, summation_method
+        self.multi_label, self.num_labels, self.label_weights = False, num_labels, label_weights
+        self.from_logits = from_logits
+        super().__init__(name=name, dtype=dtype)
+
+    @property
+    def thresholds(self):
+        return list(self._thresholds)
+
+    def reset_state(self):
+        n = self.num_thresholds
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = _np(y_pred)
+        if self.from_logits:
+            y_pred = 1.0 / (1.0 + np.exp(-y_pred.astype(np.float64)))
+        tp, fp, fn, tn = self._counts(y_true, y_pred, sample_weight, self._thresholds, self._evenly)
+        self.true_positives += tp
+        self.false_positives += fp
+        self.false_negatives += fn
+        self.true_negatives += tn
+
+    def result(self):
+        tp, fp, fn, tn = self.true_positives, self.false_positives, self.false_negatives, self.true_negatives
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._interpolate_pr_auc()
+        recall = _divide_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(fp, fp + tn), recall
+        else:
+            x, y = recall, _divide_no_nan(tp, tp + fp)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2.0
+        elif self.summation_method == "minoring":
+            heights = np.minimum(y[:-1], y[1:])
+        else:
+            heights = np.maximum(y[:-1], y[1:])
+        return float(((x[:-1] - x[1:]) * heights).sum())
+
+    def _interpolate_pr_auc(self):
+        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = _divide_no_nan(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - slope * p[1:]
+        both = (p[:-1] > 0) & (p[1:] > 0)
+        ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        increment = _divide_no_nan(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))
+        return float(increment.sum())
+
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype, "num_thresholds": self.num_thresholds,
+                  "curve": self.curve, "summation_method": self.summation_method, "multi_label": self.multi_label,
+                  "num_labels": self.num_labels, "label_weights": self.label_weights,
+                  "from_logits": self.from_logits}
+        if self._init_thresholds is not None:
+            config["thresholds"] = self._thresholds[1:-1]
+        return config
+
+
+# -- lookup ----------------------------------------------------------------------------------------
+_CLASSES = {cls.__name__: cls for cls in (
+    Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, MeanSquaredError,
+    MeanAbsoluteError, RootMeanSquaredError)}
+_NAMES = {**{_snake(name): cls for name, cls in _CLASSES.items() if cls is not MeanMetricWrapper},
+          "auc": AUC, "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
+          "MAE": MeanAbsoluteError}
+_FUNCTIONS = {fn.__name__: fn for fn in (
+    accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
+    sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error)}
+_LOSS_METRICS = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+                 "kl_divergence", "huber")
+
+
+def get(identifier, loss=None, output_shape=None, y_true=None, y_pred=None):
+    """A Metric from a Keras name, config, instance or callable; a string keeps its name as the metric name.
+
+    'accuracy' / 'acc' pick the accuracy that fits, as Keras's compile does: with `y_true` and `y_pred`
+    (arrays or shapes), Keras 3's rule (prediction last dim 1 -> binary; labels of lower rank, or last
+    dim 1 against more classes -> sparse; else categorical); otherwise from `loss` (a name or a Loss)
+    and `output_shape`: binary crossentropy or an output of last dim 1 -> BinaryAccuracy, sparse
+    categorical crossentropy -> SparseCategoricalAccuracy, else CategoricalAccuracy. With no hint at
+    all it is the exact-match Accuracy, as `keras.metrics.get('accuracy')`.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            return _accuracy_for(identifier, loss, output_shape, y_true, y_pred)
+        cls = _NAMES.get(identifier) or _CLASSES.get(identifier)
+        if cls is not None and cls is not MeanMetricWrapper:
+            metric = cls()
+        elif identifier in _LOSS_METRICS:
+            metric = MeanMetricWrapper(_loss_function(identifier))
+        else:
+            known = sorted(set(_NAMES) | {"accuracy", "acc"} | set(_LOSS_METRICS))
+            raise ValueError(f"unknown metric {identifier!r}; known: {', '.join(known)}")
+        metric.name = identifier
+        return metric
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if callable(identifier):
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
+    raise ValueError(f"could not interpret metric {identifier!r}: expected a name, a Metric, a config or a callable")
+
+
+def serialize(metric):
+    """A metric as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
+    from tinydl.io import config
+    return config.serialize(metric)
+
+
+def deserialize(config, custom_objects=None):
+    """Build a metric from a config dict (this module's class names first) or a name."""
+    if isinstance(config, str):
+        return get(config)
+    cls = _CLASSES.get(config.get("class_name"))
+    if cls is None:
+        from tinydl.io import config as cfg
+        return cfg.deserialize(config, custom_objects)
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def _accuracy_for(name, loss, output_shape, y_true, y_pred):
+    """The accuracy metric Keras's compile would choose, named `name`."""
+    if y_true is not None and y_pred is not None:
+        t_shape, p_shape = _shape_of(y_true), _shape_of(y_pred)
+        is_binary = p_shape[-1] == 1
+        is_sparse = len(t_shape) < len(p_shape) or (t_shape[-1] == 1 and p_shape[-1] > 1)
+        cls = BinaryAccuracy if is_binary else SparseCategoricalAccuracy if is_sparse else CategoricalAccuracy
+        return cls(name=name)
+    loss_name = _loss_kind(loss)
+    if loss_name is None and output_shape is None:
+        return Accuracy(name=name)
+    if loss_name == "binary_crossentropy" or (output_shape is not None and tuple(output_shape)[-1] == 1):
+        return BinaryAccuracy(name=name)
+    if loss_name == "sparse_categorical_crossentropy":
+        return SparseCategoricalAccuracy(name=name)
+    return CategoricalAccuracy(name=name)
+
+
+def _loss_kind(loss):
+    """'binary_crossentropy', 'sparse_categorical_crossentropy', ... for a loss name/object, or None."""
+    if loss is None:
+        return None
+    from tinydl import losses
+    kinds = {losses.BinaryCrossentropy: "binary_crossentropy", losses.CategoricalCrossentropy:
+             "categorical_crossentropy", losses.SparseCategoricalCrossentropy: "sparse_categorical_crossentropy"}
+    if isinstance(loss, str):
+        try:
+            loss = losses.get(loss)
+        except ValueError:
+            return loss
+    for cls, kind in kinds.items():
+        if isinstance(loss, cls):
+            return kind
+    fn = getattr(loss, "fn", loss)
+    return getattr(fn, "__name__", None)
+
+
+def _shape_of(x):
+    """A shape tuple from an array, a Tensor or a shape."""
+    if hasattr(x, "shape"):
+        return tuple(x.shape)
+    return tuple(x)
+
+
+def _loss_function(name):
+    """A loss function (per-sample) by name, turned into NumPy in and out for metrics."""
+    from tinydl import losses
+    from tinydl.autograd import no_grad
+    fn = losses._FUNCTIONS.get(name)
+    if fn is None:
+        raise ValueError(f"unknown metric function {name!r}; known: {sorted(_FUNCTIONS) + sorted(losses._FUNCTIONS)}")
+
+    def metric_fn(y_true, y_pred, **kwargs):
+        with no_grad():
+            return _np(fn(y_true, np.asarray(y_pred, dtype=np.float64), **kwargs))
+    metric_fn.__name__ = name
+    metric_fn._loss_function = True
+    return metric_fn
+
+
+def _is_loss_function(fn):
+    """True for loss functions, whose metric should go down."""
+    from tinydl import losses
+    return getattr(fn, "_loss_function", False) or fn in losses._FUNCTIONS.values()
+
+
+def _np(x):
+    """Any array-like (Tensor, cupy, list) as a NumPy array."""
+    if hasattr(x, "numpy") and callable(x.numpy):
+        x = x.numpy()
+    elif hasattr(x, "get") and type(x).__module__.startswith("cupy"):
+        x = x.get()
+    return np.asarray(x)
+
+
+def _same_rank(x1, x2):
+    """Squeeze or expand a trailing axis of size 1 when ranks differ by one (Keras's rule)."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1:
+            x2 = x2[..., None]
+        else:
+            x1 = x1[..., 0]
+    elif r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1:
+            x1 = x1[..., None]
+        else:
+            x2 = x2[..., 0]
+    return x1, x2
+
+
+def _samplewise(values, sample_weight, reduce_fn):
+    """Keras's reduce_to_samplewise_values: weighted per-sample values and the matching weights."""
+    values = values.astype(np.float64)
+    weight = None
+    if sample_weight is not None:
+        weight = _np(sample_weight).astype(np.float64)
+        values, weight = _same_rank(values, weight)
+        if values.ndim > weight.ndim:
+            values = reduce_fn(values, axis=tuple(range(weight.ndim, values.ndim)))
+        try:
+            weight = np.broadcast_to(weight, values.shape)
+        except ValueError:
+            raise ValueError(f"sample_weight of shape {weight.shape} does not fit metric values of shape "
+                             f"{values.shape}: expected one weight per sample") from None
+        values = values * weight
+        if weight.ndim > 1:
+            weight = reduce_fn(weight, axis=tuple(range(1, weight.ndim)))
+    if values.ndim > 1:
+        values = reduce_fn(values, axis=tuple(range(1, values.ndim)))
+    return values, weight
+
+
+def _broadcast_weight(sample_weight, like):
+    """Sample weights broadcast to the predictions' shape (a trailing axis added when needed)."""
+    w = _np(sample_weight).astype(np.float64)
+    if 0 < w.ndim < like.ndim and w.shape == like.shape[:w.ndim]:
+        w = w.reshape(w.shape + (1,) * (like.ndim - w.ndim))
+    return np.broadcast_to(w, like.shape)
+
+
+def _filter_top_k(x, k):
+    """x with everything but the k largest entries of the last axis set to -inf."""
+    order = np.argsort(-x, axis=-1, kind="stable")[..., :k]
+    out = np.full_like(x, -np.inf)
+    np.put_along_axis(out, order, np.take_along_axis(x, order, axis=-1), axis=-1)
+    return out
+
+
+def _divide_no_nan(a, b):
+    """a / b, 0 where b == 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    out = np.zeros(np.broadcast(a, b).shape)
+    np.divide(a, b, out=out, where=b != 0)
+    return out
