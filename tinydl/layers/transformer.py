@@ -161,11 +161,15 @@ class _TransformerBlock(Layer):
         from tinydl.layers.core import Dropout
         return Dropout(self.dropout, dtype=self.dtype, name=name)
 
-    def _feedforward_layers(self, hidden_dim):
-        self._feedforward_layer_norm = self._norm("feedforward_layer_norm")
+    def _feedforward_layers(self, hidden_dim, norm_first):
+        """keras_hub makes the encoder's feed-forward norm before its dense layers, the decoder's after."""
+        if norm_first:
+            self._feedforward_layer_norm = self._norm("feedforward_layer_norm")
         self._feedforward_intermediate_dense = self._dense(self.intermediate_dim, "feedforward_intermediate_dense",
                                                            self.activation)
         self._feedforward_output_dense = self._dense(hidden_dim, "feedforward_output_dense")
+        if not norm_first:
+            self._feedforward_layer_norm = self._norm("feedforward_layer_norm")
         self._feedforward_dropout = self._dropout("feedforward_dropout")
 
     def _attention_step(self, x, attention, norm, dropout, training, **attention_kwargs):
@@ -206,28 +210,36 @@ class TransformerEncoder(_TransformerBlock):
     dropout and layer norm (after, or before with normalize_first). `encoder(x, padding_mask=None,
     attention_mask=None)`; the padding mask defaults to the input's implicit mask.
 
-    Weights in keras_hub's order: self_attention (8), self_attention_layer_norm (2),
+    Weights in keras_hub's order: self_attention_layer (8), self_attention_layer_norm (2),
     feedforward_layer_norm (2), feedforward_intermediate_dense (2), feedforward_output_dense (2).
     """
 
     def build(self, input_shape):
         hidden = input_shape[-1]
         self._hidden_dim = hidden
-        self._self_attention_layer = self._attention("self_attention", hidden)
+        self._self_attention_layer = self._attention("self_attention_layer", hidden)
         self._self_attention_layer_norm = self._norm("self_attention_layer_norm")
         self._self_attention_dropout = self._dropout("self_attention_dropout")
-        self._feedforward_layers(hidden)
+        self._feedforward_layers(hidden, norm_first=True)
         self.built = True
 
     def call(self, inputs, padding_mask=None, attention_mask=None, training=None, return_attention_scores=False):
         self._check_width(inputs, "inputs")
         mask = _merge_padding_and_attention_mask(inputs, padding_mask, attention_mask)
+        scores = []
         x = self._attention_step(inputs, self._self_attention_attend, self._self_attention_layer_norm,
-                                 self._self_attention_dropout, training, mask=mask)
-        return self._feedforward_step(x, training)
+                                 self._self_attention_dropout, training, mask=mask,
+                                 scores=scores if return_attention_scores else None)
+        x = self._feedforward_step(x, training)
+        return (x, scores[0]) if return_attention_scores else x
 
-    def _self_attention_attend(self, x, training, mask):
-        return self._self_attention_layer(x, x, attention_mask=mask, training=training)
+    def _self_attention_attend(self, x, training, mask, scores):
+        if scores is None:
+            return self._self_attention_layer(x, x, attention_mask=mask, training=training)
+        out, weights = self._self_attention_layer(x, x, attention_mask=mask, training=training,
+                                                  return_attention_scores=True)
+        scores.append(weights)
+        return out
 
 
 class TransformerDecoder(_TransformerBlock):
@@ -238,6 +250,10 @@ class TransformerDecoder(_TransformerBlock):
     [decoder_sequence, encoder_sequence]. Padding masks of both sequences (implicit or given as
     decoder_padding_mask / encoder_padding_mask) hide padded keys. A decoder made without an
     encoder sequence has no cross-attention weights, as in keras_hub.
+
+    Weights in keras_hub's order: self_attention (8), self_attention_layer_norm (2), cross_attention (8)
+    and cross_attention_layer_norm (2) when built with an encoder sequence, feedforward_intermediate_dense
+    (2), feedforward_output_dense (2), feedforward_layer_norm (2).
     """
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
@@ -259,7 +275,7 @@ class TransformerDecoder(_TransformerBlock):
             self._cross_attention_layer = self._attention("cross_attention", hidden)
             self._cross_attention_layer_norm = self._norm("cross_attention_layer_norm")
             self._cross_attention_dropout = self._dropout("cross_attention_dropout")
-        self._feedforward_layers(hidden)
+        self._feedforward_layers(hidden, norm_first=False)
         self._has_cross = with_cross
 
     def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None, decoder_attention_mask=None,
