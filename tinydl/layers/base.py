@@ -435,7 +435,19 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _marks_built(cls.__dict__["build"])
         register_serializable()(cls)
+
+
+def _marks_built(build):
+    """`build` that also sets `built`, so calling `layer.build(shape)` directly does not build twice (as Keras)."""
+    def wrapper(self, *args, **kwargs):
+        out = build(self, *args, **kwargs)
+        self.built = True
+        return out
+    wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = build.__name__, build.__doc__, build
+    return wrapper
 
 
 def _unique(items):
