@@ -269,3 +269,20 @@ def test_channel_mismatch_names_the_shapes():
 def test_bad_padding_is_refused():
     with pytest.raises(ValueError, match="padding must be one of"):
         td.conv(td.tensor(np.ones((1, 4, 4, 1))), td.tensor(np.ones((3, 3, 1, 1))), padding="full")
+
+
+def test_threaded_kernels_match_serial_ones():
+    from tinydl.backend.cpu import conv, pool
+    x = np.random.default_rng(0).standard_normal((3, 6, 5, 4))
+    serial = conv.im2col(x, 3, 2, 2, 1, 1, 2, 1, 1, 3, 4, 1)
+    threaded = np.empty_like(serial[0])
+    conv._im2col_parallel(x, threaded, 3, 4, 3, 2, 2, 1, 1, 2, 1, 1)
+    np.testing.assert_array_equal(threaded, serial[0])
+    dx = np.zeros_like(x)
+    conv._col2im_parallel(serial[0], dx, 3, 4, 3, 2, 2, 1, 1, 2, 1, 1)
+    np.testing.assert_allclose(dx, conv.col2im(serial, x.shape, 3, 2, 2, 1, 1, 2, 1, 1, 3, 4))
+    y, arg = pool.max_pool2d(x, 2, 2, 2, 2, 0, 0, 3, 2)
+    y2, arg2 = np.empty_like(y), np.empty_like(arg)
+    pool._max_fwd_parallel(x, y2, arg2, 2, 2, 2, 2, 0, 0)
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(arg, arg2)

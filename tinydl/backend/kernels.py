@@ -13,6 +13,7 @@ KERNELS = {
     # convolution and pooling
     "im2col": "conv",
     "col2im": "conv",
+    "conv2d_direct": "conv",
     "max_pool2d": "pool",
     "max_pool2d_backward": "pool",
     "avg_pool2d": "pool",

@@ -112,22 +112,36 @@ def conv_output_length(n, k, s, d, padding):
 
 
 class Conv(Function):
-    """Grouped 2D cross-correlation through im2col and one BLAS product per group."""
+    """Grouped 2D cross-correlation through im2col and one BLAS product per group.
+
+    Tiny patches (C*KH*KW <= DIRECT_MAX, a first layer on grey images) use a direct loop forward
+    instead (faster there, see backend/cpu/conv.py); backward then builds the patches it needs.
+    """
+
+    DIRECT_MAX = 16
 
     def forward(self, x, w):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
         self.x_shape, self.w_shape = x.shape, w.shape
         x4 = x[:, None] if self.rank == 1 else x
         w4 = w[None] if self.rank == 1 else w
-        self.x4_shape = x4.shape
-        self.cols = backend.kernel("im2col", x4)(x4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, self.groups)
+        self.x4, self.x4_shape = x4, x4.shape
         self.wg = _grouped(w4, self.groups)
+        spatial = (ow,) if self.rank == 1 else (oh, ow)
+        if self.groups == 1 and kh * kw * x4.shape[3] <= self.DIRECT_MAX:
+            self.cols = None
+            y = backend.kernel("conv2d_direct", x4)(x4, w4, sh, sw, dh, dw, pt, pl, oh, ow)
+            return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
+        self.cols = self._patches()
         if self.groups == 1:
             y = self.cols[0] @ self.wg[0]
         else:
             y = (self.cols @ self.wg).transpose(1, 0, 2)
-        spatial = (ow,) if self.rank == 1 else (oh, ow)
         return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
+
+    def _patches(self):
+        (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
+        return backend.kernel("im2col", self.x4)(self.x4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, self.groups)
 
     def backward(self, g):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
@@ -136,9 +150,13 @@ class Conv(Function):
         gg = gm[None] if groups == 1 else gm.reshape(gm.shape[0], groups, out // groups).transpose(1, 0, 2)
         grad_x = grad_w = None
         if self.needs_grad[1]:
-            grad_w = (self.cols.transpose(0, 2, 1) @ gg).transpose(1, 0, 2).reshape(self.w_shape)
+            cols = self.cols if self.cols is not None else self._patches()
+            if groups == 1:
+                grad_w = (cols[0].T @ gm).reshape(self.w_shape)
+            else:
+                grad_w = (cols.transpose(0, 2, 1) @ gg).transpose(1, 0, 2).reshape(self.w_shape)
         if self.needs_grad[0]:
-            dcols = gg @ self.wg.transpose(0, 2, 1)
+            dcols = (gm @ self.wg[0].T)[None] if groups == 1 else gg @ self.wg.transpose(0, 2, 1)
             col2im = backend.kernel("col2im", dcols)
             grad_x = col2im(dcols, self.x4_shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow).reshape(self.x_shape)
         return grad_x, grad_w

@@ -42,3 +42,10 @@ def _far_padding(h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     pb = max((oh - 1) * sh + (kh - 1) * dh + 1 - h - pt, 0)
     pr = max((ow - 1) * sw + (kw - 1) * dw + 1 - w - pl, 0)
     return pb, pr
+
+
+def conv2d_direct(x, w, sh, sw, dh, dw, pt, pl, oh, ow):
+    """Ungrouped conv of x (N, H, W, C) with w (KH, KW, C, O); on the GPU simply im2col + one matmul."""
+    kh, kw, _, out = w.shape
+    cols = im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, 1)[0]
+    return (cols @ w.reshape(-1, out)).reshape(x.shape[0], oh, ow, out)
