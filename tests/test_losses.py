@@ -212,3 +212,12 @@ def test_get_by_keras_names_and_clear_error():
     assert float(custom(YT, t(YP))) == pytest.approx(2 * np.abs(YT - YP).mean())
     with pytest.raises(ValueError, match=r"unknown loss 'msee'; known: .*mean_squared_error"):
         losses.get("msee")
+
+
+def test_fused_probability_xent_clips_like_keras_and_stops_gradient_when_clipped():
+    p = t([[0.0, 1.0, 0.0], [0.2, 0.3, 0.5]], grad=True)
+    loss = td.sparse_probability_cross_entropy(p, np.array([0, 2]))
+    np.testing.assert_allclose(val(loss), [-np.log(1e-7), -np.log(0.5)])
+    loss.sum().backward()
+    # row 0 is clipped: no gradient; row 1: d(-log(p2 / sum p))/dp = -(onehot - p2) / (p2 * sum p)
+    np.testing.assert_allclose(p.grad.numpy(), [[0, 0, 0], [1.0, 1.0, -1.0]], atol=1e-12)

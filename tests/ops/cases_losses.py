@@ -17,3 +17,15 @@ CASES = [
     OpCase("sparse_softmax_cross_entropy", lambda x, y: td.sparse_softmax_cross_entropy(x, y),
            logits_and_labels(), wrt=[0]),
 ]
+
+
+def probabilities_and_labels():
+    """Positive scores (not normalised: the op divides by their sum) with integer labels."""
+    rows = st.sampled_from([(1,), (3,), (2, 2)])
+    classes = st.integers(2, 4)
+    return st.tuples(rows, classes).flatmap(
+        lambda rc: st.tuples(arrays(rc[0] + (rc[1],), (0.1, 1.0)), index_arrays(rc[1], rc[0])))
+
+
+CASES.append(OpCase("sparse_probability_cross_entropy", lambda p, y: td.sparse_probability_cross_entropy(p, y),
+                    probabilities_and_labels(), wrt=[0]))

@@ -1,9 +1,10 @@
-"""Loss cores that deserve a fused kernel: softmax cross-entropy with integer labels."""
+"""Loss cores fused into one op each: softmax cross-entropy on logits and cross-entropy on probabilities,
+both with integer labels."""
 from tinydl import backend
 from tinydl.autograd import Function
 from tinydl.backend import array_module
 
-__all__ = ["sparse_softmax_cross_entropy"]
+__all__ = ["sparse_softmax_cross_entropy", "sparse_probability_cross_entropy"]
 
 
 class SparseSoftmaxCrossEntropy(Function):
@@ -33,6 +34,42 @@ def sparse_softmax_cross_entropy(logits, labels):
     Tensor (float labels holding integers are accepted, as Keras's). Only the logits get a gradient.
     """
     return SparseSoftmaxCrossEntropy.apply(logits, labels)
+
+
+class SparseProbabilityCrossEntropy(Function):
+    def forward(self, probs, labels):
+        if tuple(labels.shape) != tuple(probs.shape[:-1]):
+            raise ValueError(f"sparse_probability_cross_entropy: labels of shape {tuple(labels.shape)} do not match "
+                             f"probabilities of shape {tuple(probs.shape)} (expected labels of shape "
+                             f"{tuple(probs.shape[:-1])})")
+        xp = array_module(probs)
+        classes = probs.shape[-1]
+        self.shape = probs.shape
+        p = probs.reshape(-1, classes)
+        self.labels = _int_labels(labels.reshape(-1), classes)
+        self.rows = xp.arange(p.shape[0])
+        self.total = p.sum(axis=-1)
+        self.picked = p[self.rows, self.labels] / self.total
+        lo, hi = self.epsilon, 1.0 - self.epsilon
+        self.clipped = xp.clip(self.picked, lo, hi)
+        self.inside = (self.picked >= lo) & (self.picked <= hi)
+        return (-xp.log(self.clipped)).reshape(probs.shape[:-1])
+
+    def backward(self, g):
+        xp = array_module(g)
+        coef = xp.where(self.inside, -g.reshape(-1) / self.clipped, 0) / self.total
+        grad = xp.empty((len(coef), self.shape[-1]), dtype=g.dtype)
+        grad[...] = (-coef * self.picked)[:, None]
+        grad[self.rows, self.labels] += coef
+        return grad.reshape(self.shape), None
+
+
+def sparse_probability_cross_entropy(probs, labels, epsilon=1e-7):
+    """-log(clip(p[label] / sum(p), epsilon, 1 - epsilon)) along the last axis, as Keras on probabilities.
+
+    One fused op (instead of normalise, clip, log, one-hot, multiply, sum); only `probs` gets a gradient.
+    """
+    return SparseProbabilityCrossEntropy.apply(probs, labels, epsilon=float(epsilon))
 
 
 def _int_labels(labels, classes):
