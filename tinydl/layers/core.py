@@ -36,6 +36,13 @@ class InputLayer(Layer):
         return {"batch_shape": list(self.batch_shape), "dtype": self.input_dtype, "sparse": False,
                 "name": self.name}
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)  # keeps batch_shape, which Layer.from_config drops for other layers
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = config["dtype"].get("config", {}).get("name", "float32")
+        return cls(**config)
+
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=False):  # noqa: N802
     """A symbolic input of a functional model: `Input(shape=(28, 28, 1))` (the batch dim is left out)."""
