@@ -6,5 +6,10 @@ redistributed by scikit-learn:
 - digits: 1,797 8x8 grey-scale handwritten digits (Alpaydin & Kaynak, "Optical Recognition of
   Handwritten Digits"), pixel values 0..16.
 - iris: 150 iris flowers, 4 measurements, 3 species (Fisher, 1936).
+
+A graph data set follows its own shape (see its module):
+- karate: Zachary's karate club (1977, public domain), 34 members, 78 friendships, 2 communities;
+  `load_data()` returns `(edge_index, labels)`.
 """
 from tinydl.datasets import digits, iris  # noqa: F401
+from tinydl.datasets import karate  # noqa: F401,E402
