@@ -221,3 +221,23 @@ def test_fused_probability_xent_clips_like_keras_and_stops_gradient_when_clipped
     loss.sum().backward()
     # row 0 is clipped: no gradient; row 1: d(-log(p2 / sum p))/dp = -(onehot - p2) / (p2 * sum p)
     np.testing.assert_allclose(p.grad.numpy(), [[0, 0, 0], [1.0, 1.0, -1.0]], atol=1e-12)
+
+
+def test_more_keras_losses_match_numpy():
+    yt = np.abs(YT) + 0.1
+    yp = np.abs(YP) + 0.1
+    np.testing.assert_allclose(val(losses.get("mape")(yt, t(yp))), 100 * np.mean(np.abs(yt - yp) / yt))
+    np.testing.assert_allclose(val(losses.get("msle")(yt, t(yp))), np.mean((np.log1p(yp) - np.log1p(yt)) ** 2))
+    np.testing.assert_allclose(val(losses.get("logcosh")(YT, t(YP))), np.mean(np.log(np.cosh(YP - YT))))
+    np.testing.assert_allclose(val(losses.get("poisson")(yt, t(yp))), np.mean(yp - yt * np.log(yp + EPS)))
+    labels = np.array([[0.0, 1.0], [0.0, 0.0]])
+    scores = np.array([[0.6, 0.4], [0.4, 0.6]])
+    assert float(losses.get("hinge")(labels, t(scores))) == pytest.approx(1.3)       # Keras's documented value
+    signs = 2 * labels - 1
+    np.testing.assert_allclose(val(losses.get("squared_hinge")(labels, t(scores))),
+                               np.mean(np.maximum(1 - signs * scores, 0) ** 2))
+    onehot = np.eye(3)[[0, 2]]
+    z = YP[:2]
+    expected = np.maximum(((1 - onehot) * z).max(-1) - (onehot * z).sum(-1) + 1, 0).mean()
+    np.testing.assert_allclose(val(losses.get("categorical_hinge")(onehot, t(z))), expected)
+    assert losses.get("log_cosh").name == "log_cosh"

@@ -188,3 +188,10 @@ def test_configs_round_trip_with_keras_keys():
     assert isinstance(config.deserialize({"class_name": "MeanSquaredError", "config": {}}), losses.MeanSquaredError)
     assert isinstance(config.deserialize({"class_name": "metrics>MeanSquaredError", "config": {}}),
                       metrics.MeanSquaredError)
+
+
+def test_loss_names_as_metrics():
+    m = metrics.get("mape")
+    m.update_state([[1.0, 2.0]], [[1.5, 2.0]])
+    assert m.name == "mape" and m.direction == "down" and m.result() == pytest.approx(25.0)
+    assert metrics.get("logcosh").name == "logcosh"

@@ -21,7 +21,9 @@ from tinydl.tensor import Tensor, as_tensor
 __all__ = [
     "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "KLDivergence", "CosineSimilarity",
-    "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
+    "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "LogCosh", "Poisson", "Hinge", "SquaredHinge",
+    "CategoricalHinge", "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "log_cosh", "poisson",
+    "hinge", "squared_hinge", "categorical_hinge", "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "kl_divergence", "cosine_similarity", "get", "serialize",
     "deserialize", "reduce_weighted_values", "EPSILON",
 ]
@@ -180,6 +182,62 @@ class CosineSimilarity(LossFunctionWrapper):
         return {**super().get_config(), "axis": self.axis}
 
 
+@register_serializable()
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7)) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class LogCosh(LossFunctionWrapper):
+    """mean(log(cosh(y_pred - y_true))) over the last axis, computed without overflow."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class Poisson(LossFunctionWrapper):
+    """mean(y_pred - y_true * log(y_pred + 1e-7)) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(poisson, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class Hinge(LossFunctionWrapper):
+    """mean(max(1 - y_true * y_pred, 0)) over the last axis; 0/1 labels become -1/1."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class SquaredHinge(LossFunctionWrapper):
+    """mean(max(1 - y_true * y_pred, 0) ** 2) over the last axis; 0/1 labels become -1/1."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class CategoricalHinge(LossFunctionWrapper):
+    """max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0) per sample."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
 # -- function forms: one loss value per sample ---------------------------------------------------
 def mean_squared_error(y_true, y_pred):
     """mean((y_true - y_pred) ** 2, axis=-1)."""
@@ -263,6 +321,54 @@ def cosine_similarity(y_true, y_pred, axis=-1):
     return -ops.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
 
 
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7), axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    diff = ops.abs(y_true - y_pred) / ops.maximum(ops.abs(y_true), EPSILON)
+    return 100.0 * ops.mean(diff, axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)) ** 2, axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    first = ops.log(ops.maximum(y_pred, EPSILON) + 1.0)
+    second = ops.log(ops.maximum(y_true, EPSILON) + 1.0)
+    return ops.mean(ops.square(first - second), axis=-1)
+
+
+def log_cosh(y_true, y_pred):
+    """mean(log(cosh(y_pred - y_true)), axis=-1) as x + softplus(-2x) - log(2)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    x = y_pred - y_true
+    return ops.mean(x + ops.softplus(x * -2.0) - float(np.log(2.0)), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    """mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ops.mean(y_pred - y_true * ops.log(y_pred + EPSILON), axis=-1)
+
+
+def hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0), axis=-1), 0/1 labels taken as -1/1."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ops.mean(ops.relu(1.0 - _hinge_labels(y_true) * y_pred), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0) ** 2, axis=-1), 0/1 labels taken as -1/1."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ops.mean(ops.square(ops.relu(1.0 - _hinge_labels(y_true) * y_pred)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """max(max((1 - y_true) * y_pred, axis=-1) - sum(y_true * y_pred, axis=-1) + 1, 0)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    pos = ops.sum(y_true * y_pred, axis=-1)
+    neg = ops.max((1.0 - y_true) * y_pred, axis=-1)
+    return ops.relu(neg - pos + 1.0)
+
+
 # -- reduction (Keras's reduce_weighted_values) ----------------------------------------------------
 def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size"):
     """Weight per-sample losses and reduce them as Keras does (mask folded into the weights)."""
@@ -307,7 +413,8 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
 # -- lookup and serialization ----------------------------------------------------------------------
 _CLASSES = {cls.__name__: cls for cls in (
     MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy, KLDivergence, CosineSimilarity, LossFunctionWrapper)}
+    SparseCategoricalCrossentropy, KLDivergence, CosineSimilarity, LossFunctionWrapper, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, LogCosh, Poisson, Hinge, SquaredHinge, CategoricalHinge)}
 _ALIASES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
@@ -318,10 +425,17 @@ _ALIASES = {
     "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
     "kullback_leibler_divergence": KLDivergence,
     "cosine_similarity": CosineSimilarity,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError,
+    "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson, "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
 }
 _FUNCTIONS = {fn.__name__: fn for fn in (
     mean_squared_error, mean_absolute_error, huber, binary_crossentropy, categorical_crossentropy,
-    sparse_categorical_crossentropy, kl_divergence, cosine_similarity)}
+    sparse_categorical_crossentropy, kl_divergence, cosine_similarity, mean_absolute_percentage_error,
+    mean_squared_logarithmic_error, log_cosh, poisson, hinge, squared_hinge, categorical_hinge)}
 
 
 def get(identifier):
@@ -474,6 +588,15 @@ def _same_rank(x1, x2, expand_rank_1=True):
         else:
             x2 = x2.reshape(tuple(x2.shape[:-1]))
     return x1, x2
+
+
+def _hinge_labels(y_true):
+    """Binary 0/1 labels mapped to -1/1 (other labels kept), as Keras's hinge losses."""
+    raw = y_true.data
+    xp = array_module(raw)
+    if bool(xp.all((raw == 0) | (raw == 1))):
+        return y_true * 2.0 - 1.0
+    return y_true
 
 
 def _l2_normalize(x, axis):

@@ -499,8 +499,12 @@ _NAMES = {**{_snake(name): cls for name, cls in _CLASSES.items() if cls is not M
 _FUNCTIONS = {fn.__name__: fn for fn in (
     accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
     sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error)}
-_LOSS_METRICS = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-                 "kl_divergence", "huber")
+_LOSS_METRICS = {name: name for name in (
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "huber",
+    "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "log_cosh", "poisson", "hinge",
+    "squared_hinge", "categorical_hinge")}
+_LOSS_METRICS.update({"kld": "kl_divergence", "mape": "mean_absolute_percentage_error",
+                      "msle": "mean_squared_logarithmic_error", "logcosh": "log_cosh"})
 
 
 def get(identifier, loss=None, output_shape=None, y_true=None, y_pred=None):
@@ -526,7 +530,7 @@ def get(identifier, loss=None, output_shape=None, y_true=None, y_pred=None):
         if cls is not None and cls is not MeanMetricWrapper:
             metric = cls()
         elif identifier in _LOSS_METRICS:
-            metric = MeanMetricWrapper(_loss_function(identifier))
+            metric = MeanMetricWrapper(_loss_function(_LOSS_METRICS[identifier]))
         else:
             known = sorted(set(_NAMES) | {"accuracy", "acc"} | set(_LOSS_METRICS))
             raise ValueError(f"unknown metric {identifier!r}; known: {', '.join(known)}")
