@@ -185,3 +185,42 @@ def test_layernorm_wrong_feature_size_is_a_clear_error():
     ln(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=r"LayerNormalization 'ln'.*size 3.*\(2, 5\)"):
         ln(np.zeros((2, 5), np.float32))
+
+
+def test_batchnorm_with_a_mask_takes_statistics_over_unmasked_steps_only():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 3))
+    mask = np.array([[True, True, True, False], [True, False, False, False]])
+    bn = L.BatchNormalization(momentum=0.5, dtype="float64")
+    xt = td.tensor(x, requires_grad=True)
+    out = bn(xt, training=True, mask=mask)
+    kept = x[mask]  # (4, 3): the unmasked steps
+    mean, var = kept.mean(axis=0), kept.var(axis=0)
+    np.testing.assert_allclose(out.numpy(), bn_reference(x, np.ones(3), np.zeros(3), mean, var), atol=1e-6)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.5 * mean, atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.5 + 0.5 * var, atol=1e-6)
+    out.sum().backward()
+    assert xt.grad is not None
+    np.testing.assert_array_equal(out._keras_mask, mask)
+
+
+def test_batchnorm_mask_flows_from_embedding():
+    ids = np.array([[3, 1, 0], [2, 0, 0]])
+    emb = L.Embedding(5, 2, mask_zero=True, dtype="float64")
+    bn = L.BatchNormalization(dtype="float64")
+    out = bn(emb(ids), training=True)
+    table = emb.get_weights()[0]
+    kept = table[ids[ids != 0]]
+    expected = (table[ids] - kept.mean(0)) / np.sqrt(kept.var(0) + EPS)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)
+
+
+def test_masked_batchnorm_gradient_matches_finite_differences():
+    from tinydl.testing import gradcheck
+    rng = np.random.default_rng(6)
+    mask = np.array([[True, True, False], [True, False, True]])
+    bn = L.BatchNormalization(dtype="float64")
+    bn.build((None, 3, 2))
+    bn.set_weights([np.array([1.5, 0.5]), np.array([0.1, -0.3]), np.zeros(2), np.ones(2)])
+    report = gradcheck(lambda x: bn(x, training=True, mask=mask), [rng.standard_normal((2, 3, 2))])
+    assert report.ok, report

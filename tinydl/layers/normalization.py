@@ -3,6 +3,7 @@ from tinydl import ops
 from tinydl.autograd import no_grad
 from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import InputSpec, Layer
+from tinydl.tensor import Tensor
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -59,14 +60,36 @@ class BatchNormalization(Layer):
                                                trainable=False)
         self.input_spec = InputSpec(ndim=ndim, axes={self.axis: channels})
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None and mask.ndim != inputs.ndim - 1:
+            raise ValueError(f"BatchNormalization '{self.name}' expects a mask with one dimension less than its "
+                             f"input, got mask shape {tuple(mask.shape)} for input shape {tuple(inputs.shape)}")
         if training and self.trainable:
+            if mask is not None:
+                mean, var = self._masked_moments(inputs, mask)
+                self._update_moving(mean.data, var.data)
+                return ops.batch_norm(inputs, self.gamma, self.beta, mean=mean, variance=var, axis=self.axis,
+                                      epsilon=self.epsilon)
             y, mean, var = ops.batch_norm(inputs, self.gamma, self.beta, axis=self.axis, epsilon=self.epsilon,
                                           return_stats=True)
             self._update_moving(mean.data, var.data)
             return y
         return ops.batch_norm(inputs, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
                               axis=self.axis, epsilon=self.epsilon)
+
+    def _masked_moments(self, inputs, mask):
+        """Mean and variance over the unmasked positions only, as Keras's BatchNormalization with a mask."""
+        axes = tuple(a for a in range(inputs.ndim) if a != self.axis % inputs.ndim)
+        if self.axis % inputs.ndim != inputs.ndim - 1:
+            raise ValueError(f"BatchNormalization '{self.name}' supports masks only with axis=-1, got axis={self.axis}")
+        weights = Tensor._wrap(mask.astype(inputs.dtype)[..., None], False)
+        weighted = inputs * weights
+        count = ops.sum(weights, axis=axes) + 1e-7
+        mean = ops.sum(weighted, axis=axes) / count
+        shape = [1 if a in axes else -1 for a in range(inputs.ndim)]
+        diff = weighted - ops.reshape(mean, shape)
+        var = ops.sum(weights * diff * diff, axis=axes) / count
+        return ops.reshape(mean, (-1,)), ops.reshape(var, (-1,))
 
     def _update_moving(self, mean, var):
         """moving = moving * momentum + batch * (1 - momentum), in place and off the tape."""
