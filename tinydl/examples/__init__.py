@@ -5,3 +5,4 @@ Every example module has `build_model()` (an uncompiled model, used by the ONNX 
 results (at least `history` and the final figures it prints).
 """
 EXAMPLES = ["mlp", "multi_io", "siamese", "autoencoder"]
+EXAMPLES += ["cnn", "resnet", "conv_autoencoder"]

@@ -9,7 +9,7 @@ split the batch once the input is big enough (each image writes only its own gra
 import numba
 import numpy as np
 
-PARALLEL_MIN = 1 << 18
+PARALLEL_MIN = 1 << 24  # threads fight OpenBLAS for the cores below this (see cpu/conv.py)
 
 
 def max_pool2d(x, ph, pw, sh, sw, pt, pl, oh, ow):
