@@ -129,6 +129,28 @@ class Model(Trainer, Layer):
         return cls(inputs=inputs, outputs=outputs, name=config.get("name"))
 
     # summary, saving and export live in their own modules
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Save to `.h5` (legacy Keras layout) or `.keras` (Keras 3 archive); see tinydl.io.hdf5."""
+        from tinydl.io import hdf5
+        hdf5.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights: `*.weights.h5` in Keras 3's format, other `.h5` in the legacy layout."""
+        from tinydl.io import hdf5
+        hdf5.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, by_name=False, skip_mismatch=False):
+        """Load weights from a `.weights.h5`, legacy `.h5` or `.keras` file."""
+        from tinydl.io import hdf5
+        hdf5.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+
+    def export(self, filepath, format="onnx", opset=17, **kwargs):
+        """Export for inference; `format='onnx'` writes an ONNX model (see tinydl.io.onnx)."""
+        if format != "onnx":
+            raise ValueError(f"unsupported export format {format!r}: tinydl exports 'onnx'")
+        from tinydl.io import onnx
+        return onnx.export(self, filepath, opset=opset, **kwargs)
+
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print a Keras-style table: layer (type), output shape, parameter count, connections."""
         from tinydl.models.summary import summary
