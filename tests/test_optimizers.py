@@ -171,6 +171,41 @@ def test_float32_tensors_and_layer_weights_update_in_place():
     np.testing.assert_allclose(x.numpy(), [1.0 - 0.001, 2.0 - 0.001], rtol=1e-6)
 
 
+RESUMABLE = {
+    "adam": lambda: optimizers.Adam(0.05, amsgrad=True),
+    "sgd": lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: optimizers.RMSprop(0.05, momentum=0.5, centered=True),
+    "adamw": lambda: optimizers.AdamW(0.05, use_ema=True),
+    "adagrad": lambda: optimizers.Adagrad(0.05, clipnorm=0.1),
+    "adadelta": lambda: optimizers.Adadelta(1.0),
+    "adamax": lambda: optimizers.Adamax(0.05),
+    "nadam": lambda: optimizers.Nadam(0.05),
+    "lion": lambda: optimizers.Lion(0.05),
+    "scheduled": lambda: optimizers.Adam(schedules.ExponentialDecay(0.1, 2, 0.5)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RESUMABLE))
+def test_every_optimizer_resumes_bit_exactly_from_its_state(kind):
+    def make():
+        return RESUMABLE[kind](), [Var(W0, "a/kernel"), Var(W0[:2] * 3, "a/bias")]
+    grads = [[g, g[:2] * 2] for g in GRADS * 2]
+    full_opt, full_vars = make()
+    for gs in grads:
+        full_opt.apply(gs, full_vars)
+    opt, vs = make()
+    for gs in grads[:3]:
+        opt.apply(gs, vs)
+    opt2, vs2 = make()
+    opt2.set_state(opt.get_state())
+    for a, b in zip(vs2, vs):
+        a.data[...] = b.data
+    for gs in grads[3:]:
+        opt2.apply(gs, vs2)
+    for a, b in zip(vs2, full_vars):
+        assert np.array_equal(a.data, b.data)
+
+
 def test_state_round_trip_resumes_bit_exactly():
     def make():
         return optimizers.Adam(0.05, amsgrad=True), [Var(W0, "a/kernel"), Var(W0[:2] * 3, "a/bias")]
@@ -252,7 +287,7 @@ def test_configs_round_trip_and_get_by_name():
                    "momentum": 0.9, "nesterov": True}
     from tinydl.io import config
     assert isinstance(config.deserialize(config.serialize(optimizers.RMSprop())), optimizers.RMSprop)
-    with pytest.raises(ValueError, match="unknown optimizer 'adamm'; known: adadelta, adagrad, adam, adamw"):
+    with pytest.raises(ValueError, match="unknown optimizer .adamm.; known: adadelta, adagrad, adam, adamax, adamw"):
         optimizers.get("adamm")
 
 
@@ -264,3 +299,41 @@ def test_bad_inputs_are_clear_errors():
         opt.apply([np.ones(2)], [Var(W0)])
     with pytest.raises(ValueError, match="argument\\(s\\) not recognized: \\['lr'\\]"):
         optimizers.Adam(lr=0.1)
+
+
+def test_adamax():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
+    w, m, u = W0.copy(), np.zeros(3), np.zeros(3)
+    for t, g in enumerate(GRADS, start=1):
+        m = m + (g - m) * (1 - b1)
+        u = np.maximum(b2 * u, np.abs(g))
+        w = w - lr * m / ((1 - b1 ** t) * (u + eps))
+    np.testing.assert_allclose(run(optimizers.Adamax(lr)), w, rtol=1e-13)
+
+
+def test_nadam_with_keras_momentum_schedule():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
+    w, m, v, u_product = W0.copy(), np.zeros(3), np.zeros(3), 1.0
+    for t, g in enumerate(GRADS, start=1):
+        u_t = b1 * (1 - 0.5 * 0.96 ** t)
+        u_next = b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        u_product *= u_t
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        m_hat = u_next * m / (1 - u_product * u_next) + (1 - u_t) * g / (1 - u_product)
+        w = w - lr * m_hat / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    opt = optimizers.Nadam(lr)
+    np.testing.assert_allclose(run(opt), w, rtol=1e-13)
+    state = opt.get_state()
+    assert state["extra"] == {"u_product": pytest.approx(u_product)}
+    assert opt.variable_names()[-1] == "u_product"
+
+
+def test_lion():
+    lr, b1, b2 = 0.01, 0.9, 0.99
+    w, m = W0.copy(), np.zeros(3)
+    for g in GRADS:
+        w = w - lr * np.sign(b1 * m + (1 - b1) * g)
+        m = b2 * m + (1 - b2) * g
+    np.testing.assert_allclose(run(optimizers.Lion(lr)), w, rtol=1e-14)
+    assert isinstance(optimizers.get("lion"), optimizers.Lion)

@@ -18,6 +18,7 @@ variable object, in the order the variables first appear. Saved state, for exact
     # {"iterations": int,                 number of updates applied so far
     #  "learning_rate": float or None,    the float rate (None when it is a schedule or callable)
     #  "slots": {slot_name: [array, ...]} one NumPy array per variable, in variable order
+    #  "extra": {name: float}             optimizer-wide scalars, only where there are some (Nadam)
     #  }                                  slot names: see `slot_names` (e.g. ["momentum", "velocity"])
     opt2.set_state(state)                 # before or after its first apply; shapes are checked
 
@@ -35,7 +36,8 @@ from tinydl.backend import array_module
 from tinydl.io.config import register_serializable
 from tinydl.tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "get", "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "get",
+           "serialize", "deserialize"]
 
 
 class Optimizer:
@@ -134,6 +136,7 @@ class Optimizer:
             for v in variables:
                 if self._decays(v):
                     v.data -= v.data * self.weight_decay * lr
+        self._before_updates()
         for g, v in zip(grads, variables):
             i = self._index[id(v)]
             self._update(g, v.data, lr, {name: arrays[i] for name, arrays in self._state.items()})
@@ -165,6 +168,16 @@ class Optimizer:
 
     def _update(self, g, w, lr, slots):
         raise NotImplementedError(f"{type(self).__name__} must implement _update")
+
+    def _before_updates(self):
+        """Optimizer-wide state updated once per step, before the per-variable updates (Nadam)."""
+
+    def _extra_state(self):
+        """Optimizer-wide scalars saved with the state ({} for most optimizers)."""
+        return {}
+
+    def _set_extra_state(self, extra):
+        pass
 
     def _slots(self):
         """(slot name, initial fill value) pairs of this optimizer."""
@@ -234,12 +247,17 @@ class Optimizer:
     def get_state(self):
         """A plain dict of the optimizer's state (format in the module docstring); arrays are NumPy copies."""
         lr = self._learning_rate if isinstance(self._learning_rate, float) else None
-        return {"iterations": int(self.iterations), "learning_rate": lr,
-                "slots": {name: [_to_numpy(a) for a in arrays] for name, arrays in self._state.items()}}
+        state = {"iterations": int(self.iterations), "learning_rate": lr,
+                 "slots": {name: [_to_numpy(a) for a in arrays] for name, arrays in self._state.items()}}
+        if self._extra_state():
+            state["extra"] = dict(self._extra_state())
+        return state
 
     def set_state(self, state):
         """Restore a dict from `get_state()`; before the first apply it is kept until the variables are known."""
         self.iterations = int(state["iterations"])
+        if state.get("extra"):
+            self._set_extra_state(state["extra"])
         if state.get("learning_rate") is not None and isinstance(self._learning_rate, float):
             self._learning_rate = float(state["learning_rate"])
         slots = state.get("slots") or {}
@@ -266,13 +284,14 @@ class Optimizer:
         out = [np.array(self.iterations, dtype=np.int64)]
         if isinstance(self._learning_rate, float):
             out.append(np.array(self._learning_rate, dtype=np.float32))
-        return out + [_to_numpy(self._state[name][i]) for name, i in self._slot_order()]
+        out += [_to_numpy(self._state[name][i]) for name, i in self._slot_order()]
+        return out + [np.array(v, dtype=np.float32) for v in self._extra_state().values()]
 
     def variable_names(self):
         """Keras-style names of `variables()`: 'iteration', 'learning_rate', '<var path>_<slot>'."""
         names = ["iteration"] + (["learning_rate"] if isinstance(self._learning_rate, float) else [])
-        return names + [f"{_var_name(self._variables[i], i).replace('/', '_')}_{name}"
-                        for name, i in self._slot_order()]
+        names += [f"{_var_name(self._variables[i], i).replace('/', '_')}_{name}" for name, i in self._slot_order()]
+        return names + list(self._extra_state())
 
     def set_weights(self, weights):
         """Load a list shaped like `variables()` (the optimizer must have been built on its variables)."""
@@ -281,6 +300,10 @@ class Optimizer:
             raise ValueError("set_weights() on an optimizer that has not been built: apply it once, or call "
                              "build(variables) first")
         order = self._slot_order()
+        extra = list(self._extra_state())
+        if extra:
+            self._set_extra_state({k: float(np.asarray(v)) for k, v in zip(extra, weights[len(weights) - len(extra):])})
+            weights = weights[:len(weights) - len(extra)]
         head = len(weights) - len(order)
         if head not in (1, 2):
             raise ValueError(f"expected {len(order) + 1 + isinstance(self._learning_rate, float)} optimizer "
@@ -511,7 +534,103 @@ class Adadelta(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
+@register_serializable()
+class Adamax(Optimizer):
+    """m += (g - m)(1 - b1); u = max(b2 u, |g|); w -= lr m / ((1 - b1^t)(u + eps))."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name="adamax", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def _slots(self):
+        return [("momentum", 0.0), ("norm", 0.0)]
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        m, u = slots["momentum"], slots["norm"]
+        m += (g - m) * (1 - self.beta_1)
+        xp.maximum(u * self.beta_2, xp.abs(g), out=u)
+        w -= (lr * m) / ((1 - self.beta_1 ** (self.iterations + 1)) * (u + self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+@register_serializable()
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum and Keras's momentum schedule u_t = b1 (1 - 0.5 * 0.96^t)."""
+
+    _interleaved = False
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name="nadam", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self._u_product = 1.0
+
+    def _slots(self):
+        return [("momentum", 0.0), ("velocity", 0.0)]
+
+    def _before_updates(self):
+        self._u_product *= self.beta_1 * (1.0 - 0.5 * 0.96 ** (self.iterations + 1))
+
+    def _extra_state(self):
+        return {"u_product": self._u_product}
+
+    def _set_extra_state(self, extra):
+        self._u_product = float(extra["u_product"])
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        b1, b2 = self.beta_1, self.beta_2
+        u_t = b1 * (1.0 - 0.5 * 0.96 ** (self.iterations + 1))
+        u_t_1 = b1 * (1.0 - 0.5 * 0.96 ** (self.iterations + 2))
+        u_product_t = self._u_product
+        u_product_t_1 = u_product_t * u_t_1
+        m, v = slots["momentum"], slots["velocity"]
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        m_hat = (u_t_1 * m) / (1 - u_product_t_1) + ((1 - u_t) * g) / (1 - u_product_t)
+        v_hat = v / (1 - b2 ** (self.iterations + 1))
+        w -= (m_hat * lr) / (xp.sqrt(v_hat) + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+@register_serializable()
+class Lion(Optimizer):
+    """w -= lr sign(b1 m + (1 - b1) g); m = b2 m + (1 - b2) g (Keras defaults b1 0.9, b2 0.99)."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name="lion", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        if not 0 < beta_1 <= 1:
+            raise ValueError(f"Lion: beta_1 must be in (0, 1], got {beta_1} (0 makes it SignSGD)")
+        self.beta_1, self.beta_2 = beta_1, beta_2
+
+    def _slots(self):
+        return [("momentum", 0.0)]
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        m = slots["momentum"]
+        w -= lr * xp.sign(m * self.beta_1 + g * (1.0 - self.beta_1))
+        m *= self.beta_2
+        m += g * (1.0 - self.beta_2)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion)}
 _LOWER = {name.lower(): cls for name, cls in _CLASSES.items()}
 
 
