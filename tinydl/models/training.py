@@ -107,7 +107,10 @@ class Trainer:
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
+        self._initial_epoch = None
         cbs.on_train_begin()
+        if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumes an interrupted run
+            initial_epoch, self._initial_epoch = max(initial_epoch, self._initial_epoch), None
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self._compiled.reset()

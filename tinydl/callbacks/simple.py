@@ -1,0 +1,112 @@
+"""Small callbacks: TerminateOnNaN, LambdaCallback, CSVLogger."""
+import csv
+import math
+import os
+
+import numpy as np
+
+from tinydl.callbacks.callback import Callback
+
+__all__ = ["TerminateOnNaN", "LambdaCallback", "CSVLogger"]
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: `LambdaCallback(on_epoch_end=lambda epoch, logs: ...)`.
+
+    Any hook name may be given; `on_batch_begin`/`on_batch_end` are Keras's names for the training
+    batch hooks.
+    """
+
+    def __init__(self, **hooks):
+        super().__init__()
+        aliases = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
+        self._hooks = {}
+        for name, fn in hooks.items():
+            name = aliases.get(name, name)
+            if not hasattr(Callback, name) or not name.startswith("on_"):
+                raise ValueError(f"LambdaCallback got an unknown hook {name!r}")
+            if fn is not None:
+                self._hooks[name] = fn
+
+
+def _lambda_hook(name, with_index):
+    """A LambdaCallback method that calls the user's function for hook `name`, if given."""
+    if with_index:
+        def hook(self, index, logs=None):
+            fn = self._hooks.get(name)
+            if fn is not None:
+                fn(index, logs)
+    else:
+        def hook(self, logs=None):
+            fn = self._hooks.get(name)
+            if fn is not None:
+                fn(logs)
+    hook.__name__ = name
+    return hook
+
+
+for _name in [n for n in vars(Callback) if n.startswith("on_")]:
+    setattr(LambdaCallback, _name, _lambda_hook(_name, with_index="epoch" in _name or "batch" in _name))
+
+
+class CSVLogger(Callback):
+    """One CSV row per epoch: `epoch` then every log key (sorted); header once; flushed each epoch.
+
+    With `append=True` a rerun adds rows to the existing file without repeating the header.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys = None
+        self.writer = None
+        self.file = None
+
+    def on_train_begin(self, logs=None):
+        append_header = True
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename) as f:
+                append_header = not bool(f.readline())
+        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        self.append_header = append_header
+        self.keys = None
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        if self.model is not None and self.model.stop_training:
+            logs = {k: logs.get(k, "NA") for k in self.keys}
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.file, fieldnames=["epoch"] + self.keys, delimiter=self.sep)
+            if self.append_header:
+                self.writer.writeheader()
+        row = {"epoch": epoch}
+        row.update((k, _csv_value(logs.get(k, "NA"))) for k in self.keys)
+        self.writer.writerow(row)
+        self.file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.file is not None:
+            self.file.close()
+        self.writer = None
+
+
+def _csv_value(value):
+    """Numbers as they are; arrays as '[a, b]' like Keras."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return f"[{', '.join(str(v) for v in value.tolist())}]"
+    return value
