@@ -3,7 +3,6 @@ when the monitored quantity improves. Each file is written under a temporary nam
 place, so a crash never leaves a half-written checkpoint."""
 import os
 import re
-import warnings
 
 from tinydl.callbacks.monitor import MonitorCallback
 
@@ -33,12 +32,6 @@ class ModelCheckpoint(MonitorCallback):
         self._batches_since_save = 0
         self._current_epoch = 0
 
-    def on_train_begin(self, logs=None):
-        if self.minimize is None:
-            self.minimize = self._direction()
-            if self.best is None:
-                self.best = float("inf") if self.minimize else -float("inf")
-
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
 
@@ -58,11 +51,10 @@ class ModelCheckpoint(MonitorCallback):
         logs = dict(logs or {})
         path = self._file_path(epoch, batch, logs)
         if self.save_best_only:
-            current = self._monitor_value(logs, "Can save best model only with"
-                                          ) if self.monitor in logs else None
+            if self.minimize is None:  # decided once metrics exist; best then carries over between fits, as Keras
+                self._reset_best()
+            current = self._monitor_value(logs, "Saving the best model")
             if current is None:
-                if self.monitor not in logs:
-                    warnings.warn(f"Can save best model only with {self.monitor} available, skipping.", stacklevel=2)
                 return
             if not self._is_improvement(current, self.best):
                 if self.verbose > 0:

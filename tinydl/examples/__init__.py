@@ -4,5 +4,5 @@ Every example module has `build_model()` (an uncompiled model, used by the ONNX 
 `main(epochs=None, verbose=2)` that trains it on bundled or generated data and returns a dict of
 results (at least `history` and the final figures it prints).
 """
-EXAMPLES = ["mlp", "multi_io", "siamese", "autoencoder"]
+EXAMPLES = ["mlp", "multi_io", "siamese", "autoencoder", "callbacks_tour"]
 EXAMPLES += ["cnn", "resnet", "conv_autoencoder"]
