@@ -138,18 +138,23 @@ def test_fused_xent_matches_log_softmax_and_kernels_directly():
     assert backend.kernel("softmax_xent_fwd")(z32, labels)[0].dtype == np.float32
 
 
-def test_fused_xent_parallel_path_matches_serial():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_xent_numpy_path_for_wide_rows_matches_numba_path(dtype):
     from tinydl.backend.cpu import losses as cpu
-    z = rng.normal(size=(700, 100)).astype(np.float32)
-    labels = rng.integers(0, 100, size=700)
+    z = (rng.normal(size=(6, cpu._NUMPY_MIN_CLASSES + 3)) * 3).astype(dtype)
+    z[0, :] = 1e4
+    labels = rng.integers(0, z.shape[1], size=6)
     loss, lse = cpu.softmax_xent_fwd(z, labels)
-    assert z.size >= cpu._PARALLEL_MIN_ELEMENTS
-    ref = np.empty_like(loss)
-    cpu._fwd_serial(z, labels, ref, np.empty_like(loss))
-    np.testing.assert_allclose(loss, ref, rtol=1e-6)
-    g = np.ones(700, np.float32)
-    out = cpu.softmax_xent_bwd(z, labels, lse, g)
-    np.testing.assert_allclose(out.sum(-1), 0, atol=1e-5)
+    ref_loss, ref_lse = np.empty_like(loss), np.empty_like(lse)
+    cpu._fwd(z, labels, ref_loss, ref_lse)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+    np.testing.assert_allclose(lse, ref_lse, rtol=1e-7 if dtype == "float32" else 1e-12)
+    g = rng.normal(size=6).astype(dtype)
+    ref = np.empty_like(z)
+    cpu._bwd(z, labels, lse, g, ref)
+    np.testing.assert_allclose(cpu.softmax_xent_bwd(z, labels, lse, g), ref, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ref[0], g[0] * (np.full(z.shape[1], 1 / z.shape[1]) - np.eye(z.shape[1])[labels[0]]),
+                               rtol=1e-5)
 
 
 def test_fused_xent_rank3_and_gradcheck():

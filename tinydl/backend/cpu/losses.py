@@ -1,31 +1,38 @@
-"""Fused softmax + cross-entropy kernels for integer labels (numba).
+"""Fused softmax + cross-entropy kernels for integer labels (numba, with a NumPy path for wide rows).
 
 Rows of logits (n, c) with labels (n,): the forward pass returns each row's loss
-`logsumexp(x) - x[label]` and the log-sum-exp it used, so the backward pass rebuilds the softmax
-without storing it: d loss / d x = (softmax(x) - onehot(label)) * g. The max is subtracted before
-exponentiating, so logits of 1e4 neither overflow nor lose the loss.
+`logsumexp(x) - x[label]` and the log-sum-exp it used (float64), so the backward pass rebuilds the
+softmax without storing it: d loss / d x = (softmax(x) - onehot(label)) * g. The row max is
+subtracted before exponentiating, so logits of 1e4 neither overflow nor lose precision, in float32
+too: exponentials are taken of `(x - max) - (lse - max)`, both small, never of `x - lse`.
+
+Measured here (2 shared cores): the numba loops win for narrow rows (10 classes: 2 us against 14 us
+for a batch of 32), NumPy's SIMD exp wins from a few hundred classes on (512 x 1000: 3.1 ms against
+4.7 ms forward), so wide rows take the NumPy path. numba's parallel loops were 5x slower here, so
+none are used.
 """
 import math
 
 import numba
 import numpy as np
 
-_PARALLEL_MIN_ELEMENTS = 1 << 16  # below this, numba's thread start-up costs more than it saves
+_NUMPY_MIN_CLASSES = 256   # from this many classes per row NumPy's vectorised exp is faster
 
 
 def softmax_xent_fwd(logits, labels):
     """(loss, lse) for logits (n, c) float32/float64 and int labels (n,) in [0, c).
 
-    loss has x's dtype; lse is float64 so that exp(x - lse) stays exact in float32 at logits of 1e4.
+    loss has x's dtype; lse (float64) is the row's log-sum-exp, kept for the backward pass.
     """
     logits = np.ascontiguousarray(logits)
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     n = logits.shape[0]
+    if n and logits.shape[1] >= _NUMPY_MIN_CLASSES:
+        return _fwd_numpy(logits, labels)
     loss = np.empty(n, dtype=logits.dtype)
     lse = np.empty(n, dtype=np.float64)
     if n:
-        fwd = _fwd_parallel if logits.size >= _PARALLEL_MIN_ELEMENTS else _fwd_serial
-        fwd(logits, labels, loss, lse)
+        _fwd(logits, labels, loss, lse)
     return loss, lse
 
 
@@ -35,57 +42,62 @@ def softmax_xent_bwd(logits, labels, lse, grad):
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     lse = np.ascontiguousarray(lse, dtype=np.float64)
     grad = np.ascontiguousarray(grad, dtype=logits.dtype)
+    if logits.shape[0] and logits.shape[1] >= _NUMPY_MIN_CLASSES:
+        return _bwd_numpy(logits, labels, lse, grad)
     out = np.empty_like(logits)
     if logits.shape[0]:
-        bwd = _bwd_parallel if logits.size >= _PARALLEL_MIN_ELEMENTS else _bwd_serial
-        bwd(logits, labels, lse, grad, out)
+        _bwd(logits, labels, lse, grad, out)
     return out
 
 
 @numba.njit(cache=True)
-def _fwd_row(logits, labels, loss, lse, i):
-    c = logits.shape[1]
-    m = logits[i, 0]
-    for j in range(1, c):
-        if logits[i, j] > m:
-            m = logits[i, j]
-    m64 = np.float64(m)
-    s = 0.0
-    for j in range(c):
-        s += math.exp(np.float64(logits[i, j]) - m64)
-    total = m64 + math.log(s)
-    lse[i] = total
-    loss[i] = total - np.float64(logits[i, labels[i]])
+def _fwd(logits, labels, loss, lse):
+    n, c = logits.shape
+    for i in range(n):
+        m = logits[i, 0]
+        for j in range(1, c):
+            if logits[i, j] > m:
+                m = logits[i, j]
+        s = 0.0
+        for j in range(c):
+            s += math.exp(logits[i, j] - m)
+        total = np.float64(m) + math.log(s)
+        lse[i] = total
+        loss[i] = total - np.float64(logits[i, labels[i]])
 
 
 @numba.njit(cache=True)
-def _fwd_serial(logits, labels, loss, lse):
-    for i in range(logits.shape[0]):
-        _fwd_row(logits, labels, loss, lse, i)
+def _bwd(logits, labels, lse, grad, out):
+    n, c = logits.shape
+    for i in range(n):
+        g = grad[i]
+        m = logits[i, 0]
+        for j in range(1, c):
+            if logits[i, j] > m:
+                m = logits[i, j]
+        shift = lse[i] - np.float64(m)          # log(sum(exp(x - max))), in [0, log c]
+        for j in range(c):
+            d = logits[i, j] - m                # small and exact enough in the input dtype
+            out[i, j] = math.exp(d - shift) * g
+        out[i, labels[i]] -= g
 
 
-@numba.njit(cache=True, parallel=True)
-def _fwd_parallel(logits, labels, loss, lse):
-    for i in numba.prange(logits.shape[0]):
-        _fwd_row(logits, labels, loss, lse, i)
+def _fwd_numpy(logits, labels):
+    """The forward pass with NumPy's vectorised exp (wide rows)."""
+    m = logits.max(axis=1, keepdims=True)
+    s = np.exp(logits - m).sum(axis=1, dtype=np.float64)
+    lse = m[:, 0].astype(np.float64) + np.log(s)
+    loss = lse - logits[np.arange(len(labels)), labels]
+    return loss.astype(logits.dtype), lse
 
 
-@numba.njit(cache=True)
-def _bwd_row(logits, labels, lse, grad, out, i):
-    g = grad[i]
-    total = lse[i]
-    for j in range(logits.shape[1]):
-        out[i, j] = math.exp(np.float64(logits[i, j]) - total) * g
-    out[i, labels[i]] -= g
-
-
-@numba.njit(cache=True)
-def _bwd_serial(logits, labels, lse, grad, out):
-    for i in range(logits.shape[0]):
-        _bwd_row(logits, labels, lse, grad, out, i)
-
-
-@numba.njit(cache=True, parallel=True)
-def _bwd_parallel(logits, labels, lse, grad, out):
-    for i in numba.prange(logits.shape[0]):
-        _bwd_row(logits, labels, lse, grad, out, i)
+def _bwd_numpy(logits, labels, lse, grad):
+    """The backward pass with NumPy's vectorised exp (wide rows)."""
+    m = logits.max(axis=1, keepdims=True)
+    shift = (lse - m[:, 0]).astype(logits.dtype)
+    out = logits - m
+    out -= shift[:, None]
+    np.exp(out, out=out)
+    out *= grad[:, None]
+    out[np.arange(len(labels)), labels] -= grad
+    return out
