@@ -211,3 +211,15 @@ def test_csv_logger_header_once_rows_flushed_and_appends_on_resume(tmp_path):
     semi = tmp_path / "semi.csv"
     model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(semi, separator=";")])
     assert semi.read_text().splitlines()[0] == "epoch;loss;mae"
+
+
+def test_verbose_messages_as_keras(capsys):
+    drive(EarlyStopping(patience=0, verbose=1, restore_best_weights=True), [1, 2, 3])
+    out = capsys.readouterr().out
+    assert "Epoch 2: early stopping" in out and "Restoring model weights from the end of the best epoch: 1." in out
+    drive(ReduceLROnPlateau(patience=1, factor=0.5, verbose=1), [1, 1])
+    assert "Epoch 2: ReduceLROnPlateau reducing learning rate to 0.5." in capsys.readouterr().out
+    drive(LearningRateScheduler(lambda epoch: 0.3, verbose=1), [1])
+    assert "Epoch 1: LearningRateScheduler setting learning rate to 0.3." in capsys.readouterr().out
+    drive(EarlyStopping(patience=0, verbose=0), [1, 2])
+    assert capsys.readouterr().out == ""

@@ -198,3 +198,25 @@ def test_tensorboard_writes_no_validation_folder_without_validation_data(tmp_pat
     assert os.listdir(tmp_path) == ["train"]
     name = os.listdir(tmp_path / "train")[0]
     assert name.startswith("events.out.tfevents.")
+
+
+def test_checkpoint_mode_max_and_verbose(tmp_path, capsys):
+    model = small_model()
+    x, y = data()
+    scores = [0.2, 0.5, 0.4]
+    feed = LambdaCallback(on_epoch_end=lambda e, logs: logs.__setitem__("val_score", scores[e]))
+    path = str(tmp_path / "best-{epoch}.weights.h5")
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[feed, ModelCheckpoint(
+        path, monitor="val_score", mode="max", save_best_only=True, save_weights_only=True, verbose=1)])
+    assert sorted(os.listdir(tmp_path)) == ["best-1.weights.h5", "best-2.weights.h5"]
+    out = capsys.readouterr().out
+    assert "Epoch 2: val_score improved from 0.20000 to 0.50000" in out
+    assert "Epoch 3: val_score did not improve from 0.50000" in out
+
+
+def test_backup_with_save_freq_false_writes_nothing(tmp_path):
+    model = small_model()
+    x, y = data()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[BackupAndRestore(str(tmp_path / "b"), save_freq=False,
+                                                                     delete_checkpoint=False)])
+    assert not os.path.exists(tmp_path / "b")
