@@ -119,6 +119,15 @@ X = np.array([[-3.0, -0.5, 0.0, 0.5, 2.0, 7.0]])
     ("mish", X * np.tanh(np.log1p(np.exp(X)))),
     ("softmax", np.exp(X) / np.exp(X).sum(-1, keepdims=True)),
     ("log_softmax", X - np.log(np.exp(X).sum(-1, keepdims=True))),
+    ("celu", np.maximum(X, 0) + np.expm1(np.minimum(X, 0))),
+    ("hard_tanh", np.clip(X, -1, 1)),
+    ("hard_shrink", np.where(np.abs(X) > 0.5, X, 0)),
+    ("soft_shrink", np.where(X > 0.5, X - 0.5, np.where(X < -0.5, X + 0.5, 0))),
+    ("tanh_shrink", X - np.tanh(X)),
+    ("log_sigmoid", -np.log1p(np.exp(-X))),
+    ("squareplus", (X + np.sqrt(X ** 2 + 4)) / 2),
+    ("sparse_plus", np.where(X <= -1, 0, np.where(X >= 1, X, (X + 1) ** 2 / 4))),
+    ("glu", X[:, :3] / (1 + np.exp(-X[:, 3:]))),
 ])
 def test_activation_values_by_keras_name(name, expected):
     out = activations.get(name)(td.tensor(X, dtype="float64"))

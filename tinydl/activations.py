@@ -12,7 +12,8 @@ from tinydl.tensor import Tensor, as_tensor
 __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish",
     "hard_sigmoid", "hard_silu", "hard_swish", "sigmoid", "tanh", "softmax", "log_softmax", "exponential",
-    "linear", "mish", "get", "serialize", "deserialize",
+    "linear", "mish", "celu", "glu", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid",
+    "squareplus", "sparse_plus", "get", "serialize", "deserialize",
 ]
 
 
@@ -143,9 +144,76 @@ def mish(x):
     return x * ops.tanh(ops.softplus(x))
 
 
+@register_serializable()
+def celu(x, alpha=1.0):
+    """max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)."""
+    x = _t(x)
+    return ops.relu(x) + alpha * (ops.exp(ops.minimum(x, 0.0) / alpha) - 1.0)
+
+
+@register_serializable()
+def glu(x, axis=-1):
+    """a * sigmoid(b), where a and b are the two halves of x along `axis`."""
+    x = _t(x)
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu: axis {axis} of shape {x.shape} must have an even length")
+    a, b = ops.split(x, 2, axis=axis)
+    return a * ops.sigmoid(b)
+
+
+@register_serializable()
+def hard_tanh(x):
+    """clip(x, -1, 1)."""
+    return ops.clip(_t(x), -1.0, 1.0)
+
+
+@register_serializable()
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+    x = _t(x)
+    return ops.where(ops.greater(ops.abs(x), threshold), x, 0.0)
+
+
+@register_serializable()
+def soft_shrink(x, threshold=0.5):
+    """x - threshold above it, x + threshold below -threshold, 0 between."""
+    x = _t(x)
+    return ops.where(ops.greater(x, threshold), x - threshold,
+                     ops.where(ops.less(x, -threshold), x + threshold, 0.0))
+
+
+@register_serializable()
+def tanh_shrink(x):
+    """x - tanh(x)."""
+    x = _t(x)
+    return x - ops.tanh(x)
+
+
+@register_serializable()
+def log_sigmoid(x):
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    return -ops.softplus(-_t(x))
+
+
+@register_serializable()
+def squareplus(x, b=4):
+    """(x + sqrt(x^2 + b)) / 2."""
+    x = _t(x)
+    return (x + ops.sqrt(ops.square(x) + float(b))) * 0.5
+
+
+@register_serializable()
+def sparse_plus(x):
+    """0 for x <= -1, (x + 1)^2 / 4 between, x for x >= 1."""
+    x = _t(x)
+    middle = ops.square(x + 1.0) * 0.25
+    return ops.where(ops.less_equal(x, -1.0), 0.0, ops.where(ops.greater_equal(x, 1.0), x, middle))
+
+
 _BY_NAME = {fn.__name__: fn for fn in (
     relu, relu6, leaky_relu, elu, selu, gelu, softplus, softsign, silu, hard_sigmoid, hard_silu, sigmoid,
-    tanh, softmax, log_softmax, exponential, linear, mish)}
+    tanh, softmax, log_softmax, exponential, linear, mish, celu, glu, hard_tanh, hard_shrink, soft_shrink,
+    tanh_shrink, log_sigmoid, squareplus, sparse_plus)}
 _BY_NAME.update({"swish": silu, "hard_swish": hard_silu})
 
 
