@@ -7,6 +7,9 @@ Kernels take and return raw arrays and know nothing of Tensors.
 KERNELS = {
     # core
     "erf": "math",
+    # normalization (core layers)
+    "layer_norm_fwd": "norm",
+    "layer_norm_bwd": "norm",
     # losses (layers/models issue)
     "softmax_xent_fwd": "losses",
     "softmax_xent_bwd": "losses",

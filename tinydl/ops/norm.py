@@ -3,6 +3,7 @@
 Both normalise `x` over some axes, `xhat = (x - mean) / sqrt(var + epsilon)` with the biased
 variance, then scale and shift with `gamma` and `beta`, which vary along the other ("parameter") axes.
 """
+from tinydl import backend
 from tinydl.autograd import Function
 from tinydl.backend import array_module
 from tinydl.ops._util import norm_axes
@@ -77,30 +78,63 @@ class Normalize(_NormBase):
     """y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics over `stat_axes`; outputs y, mean, var."""
 
     def forward(self, x, *params):
-        xp = array_module(x)
         gamma, beta = self._split_params(params)
         axes = self.stat_axes
         self.pshape = tuple(x.shape[a] for a in self.param_axes)
+        out_shape = tuple(n for a, n in enumerate(x.shape) if a not in axes)
+        self.rows = _trailing_rows(x, axes, self.param_axes)
+        if self.rows is not None:
+            y, mean, var = self._forward_rows(x, gamma, beta)
+        else:
+            y, mean, var = self._forward_generic(x, gamma, beta)
+        self.gamma = gamma
+        self.count = x.size // max(mean.size, 1)
+        return y.astype(x.dtype, copy=False), mean.reshape(out_shape), var.reshape(out_shape)
+
+    def _forward_rows(self, x, gamma, beta):
+        """Layer norm over trailing axes: the fused row kernel on a (rows, d) view."""
+        xp = array_module(x)
+        rows, d = self.rows
+        ones = xp.ones(d, dtype=x.dtype) if gamma is None or beta is None else None
+        g = ones if gamma is None else gamma.reshape(d)
+        b = ones * 0 if beta is None else beta.reshape(d)
+        y, xhat, mean, var, inv = backend.kernel("layer_norm_fwd", x)(x.reshape(rows, d), g, b, self.epsilon)
+        self.xhat = xhat.reshape(x.shape)
+        self.inv = inv.reshape(inv.shape + (1,) * len(self.stat_axes))
+        return y.reshape(x.shape), mean, var
+
+    def _forward_generic(self, x, gamma, beta):
+        """Any axes: NumPy/CuPy reductions."""
+        xp = array_module(x)
+        axes = self.stat_axes
         mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
         var = (xc * xc).mean(axis=axes, keepdims=True)
         inv = 1.0 / xp.sqrt(var + self.epsilon)
         xhat = xc * inv
-        self.xhat, self.inv, self.gamma = xhat, inv, gamma
-        self.count = x.size // mean.size
+        self.xhat, self.inv = xhat, inv
         y = xhat if gamma is None else xhat * self._param_view(x, gamma)
         if beta is not None:
             y = y + self._param_view(x, beta)
-        out_shape = tuple(n for a, n in enumerate(x.shape) if a not in axes)
-        return y.astype(x.dtype, copy=False), mean.reshape(out_shape), var.reshape(out_shape)
+        return y, mean, var
 
     def backward(self, gy, gmean, gvar):
         xhat, inv, gamma, axes = self.xhat, self.inv, self.gamma, self.stat_axes
         grads = []
+        param_grads = None
         if self.needs_grad[0]:
-            gx = gy if gamma is None else gy * self._param_view(xhat, gamma)
-            dx = inv * (gx - gx.mean(axis=axes, keepdims=True)
-                        - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
+            if self.rows is not None:
+                rows, d = self.rows
+                xp = array_module(gy)
+                gam = xp.ones(d, dtype=xhat.dtype) if gamma is None else gamma.reshape(d)
+                dx, dgamma, dbeta = backend.kernel("layer_norm_bwd", gy)(
+                    gy.reshape(rows, d), xhat.reshape(rows, d), inv.reshape(rows), gam)
+                dx = dx.reshape(xhat.shape)
+                param_grads = (dgamma.reshape(self.pshape), dbeta.reshape(self.pshape))
+            else:
+                gx = gy if gamma is None else gy * self._param_view(xhat, gamma)
+                dx = inv * (gx - gx.mean(axis=axes, keepdims=True)
+                            - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
             # the mean and variance outputs (used when a caller differentiates through the statistics)
             kshape = inv.shape
             if gmean.any():
@@ -112,10 +146,25 @@ class Normalize(_NormBase):
             grads.append(None)
         rest = iter(self.needs_grad[1:])
         if self.has_gamma:
-            grads.append(self._param_grad(gy * xhat) if next(rest) else None)
+            wanted = next(rest)
+            grads.append(None if not wanted else param_grads[0] if param_grads else self._param_grad(gy * xhat))
         if self.has_beta:
-            grads.append(self._param_grad(gy) if next(rest) else None)
+            wanted = next(rest)
+            grads.append(None if not wanted else param_grads[1] if param_grads else self._param_grad(gy))
         return tuple(grads)
+
+
+def _trailing_rows(x, stat_axes, param_axes):
+    """(rows, d) when the statistics and parameters both run over the trailing axes (layer norm), else None."""
+    k = len(stat_axes)
+    if k == 0 or stat_axes != param_axes or stat_axes != tuple(range(x.ndim - k, x.ndim)) or x.size == 0:
+        return None
+    d = 1
+    for n in x.shape[x.ndim - k:]:
+        d *= n
+    if x.dtype.kind != "f":
+        return None
+    return x.size // d, d
 
 
 class NormalizeWith(_NormBase):

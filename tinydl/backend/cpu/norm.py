@@ -1,0 +1,107 @@
+"""Layer-norm kernels over the rows of a 2-D array (numba): one pass per row for the statistics,
+one for the output; the backward needs two row sums and one pass. Sums are kept in float64."""
+import math
+
+import numba
+import numpy as np
+
+# below this many elements the parallel versions cost more to start than they save
+_PARALLEL_MIN = 1 << 21
+# reassociation lets the row sums vectorise; NaN and inf keep their IEEE behaviour (no 'nnan'/'ninf')
+_FAST = {"reassoc", "contract", "arcp", "nsz"}
+
+
+def layer_norm_fwd(x, gamma, beta, epsilon):
+    """Normalise each row of x (rows, d), then `* gamma + beta` (each (d,)).
+
+    Returns (y, xhat, mean, var, inv) with mean, var (biased) and inv = 1/sqrt(var + eps) per row.
+    """
+    x = np.ascontiguousarray(x)
+    rows, d = x.shape
+    y, xhat = np.empty_like(x), np.empty_like(x)
+    mean, var, inv = (np.empty(rows, dtype=x.dtype) for _ in range(3))
+    gamma = np.ascontiguousarray(gamma, dtype=x.dtype)
+    beta = np.ascontiguousarray(beta, dtype=x.dtype)
+    run = _ln_fwd_parallel if x.size >= _PARALLEL_MIN else _ln_fwd_serial
+    run(x, gamma, beta, float(epsilon), y, xhat, mean, var, inv)
+    return y, xhat, mean, var, inv
+
+
+def layer_norm_bwd(g, xhat, inv, gamma):
+    """Gradients of layer_norm for dy = g (rows, d): (dx, dgamma, dbeta), with
+    dx = inv * (g*gamma - mean(g*gamma) - xhat * mean(g*gamma*xhat)), dgamma = sum(g*xhat), dbeta = sum(g)."""
+    g = np.ascontiguousarray(g, dtype=xhat.dtype)
+    xhat = np.ascontiguousarray(xhat)
+    dx = np.empty_like(xhat)
+    gamma = np.ascontiguousarray(gamma, dtype=xhat.dtype)
+    if g.size >= _PARALLEL_MIN:
+        _ln_bwd_parallel(g, xhat, inv, gamma, dx)
+        return dx, (g * xhat).sum(axis=0), g.sum(axis=0)
+    dgamma = np.zeros(g.shape[1], dtype=np.float64)
+    dbeta = np.zeros(g.shape[1], dtype=np.float64)
+    _ln_bwd_serial(g, xhat, inv, gamma, dx, dgamma, dbeta)
+    return dx, dgamma.astype(xhat.dtype), dbeta.astype(xhat.dtype)
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _ln_row_fwd(x, gamma, beta, eps, y, xhat, mean, var, inv, i):
+    d = x.shape[1]
+    s = 0.0
+    for j in range(d):
+        s += x[i, j]
+    m = s / d
+    v = 0.0
+    for j in range(d):
+        c = x[i, j] - m
+        v += c * c
+    v /= d
+    r = 1.0 / math.sqrt(v + eps)
+    mean[i], var[i], inv[i] = m, v, r
+    for j in range(d):
+        h = (x[i, j] - m) * r
+        xhat[i, j] = h
+        y[i, j] = h * gamma[j] + beta[j]
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _ln_fwd_serial(x, gamma, beta, eps, y, xhat, mean, var, inv):
+    for i in range(x.shape[0]):
+        _ln_row_fwd(x, gamma, beta, eps, y, xhat, mean, var, inv, i)
+
+
+@numba.njit(cache=True, parallel=True, fastmath=_FAST)
+def _ln_fwd_parallel(x, gamma, beta, eps, y, xhat, mean, var, inv):
+    for i in numba.prange(x.shape[0]):
+        _ln_row_fwd(x, gamma, beta, eps, y, xhat, mean, var, inv, i)
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _ln_row_bwd(g, xhat, inv, gamma, dx, i):
+    d = g.shape[1]
+    a = 0.0
+    b = 0.0
+    for j in range(d):
+        gx = g[i, j] * gamma[j]
+        a += gx
+        b += gx * xhat[i, j]
+    a /= d
+    b /= d
+    r = inv[i]
+    for j in range(d):
+        dx[i, j] = r * (g[i, j] * gamma[j] - a - xhat[i, j] * b)
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _ln_bwd_serial(g, xhat, inv, gamma, dx, dgamma, dbeta):
+    d = g.shape[1]
+    for i in range(g.shape[0]):
+        _ln_row_bwd(g, xhat, inv, gamma, dx, i)
+        for j in range(d):
+            dgamma[j] += g[i, j] * xhat[i, j]
+            dbeta[j] += g[i, j]
+
+
+@numba.njit(cache=True, parallel=True, fastmath=_FAST)
+def _ln_bwd_parallel(g, xhat, inv, gamma, dx):
+    for i in numba.prange(g.shape[0]):
+        _ln_row_bwd(g, xhat, inv, gamma, dx, i)
