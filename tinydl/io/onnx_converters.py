@@ -1,0 +1,513 @@
+"""ONNX converters of tinydl's built-in layers (one function per layer family; see tinydl/io/onnx.py).
+
+Each converter gets the context, the layer, the functional-graph node (for shapes and call arguments)
+and the ONNX names of the node's input tensors, and returns the names of its outputs.
+"""
+import numpy as np
+
+from tinydl import layers as L
+from tinydl.io.onnx import OnnxExportError, onnx_converter
+
+_INT_MAX = np.iinfo(np.int64).max
+
+
+def _rank(node, i=0):
+    return len(node.input_tensors[i].shape)
+
+
+def _no_masks(layer, node):
+    """Call-time masks and options that change the math cannot be exported: say so."""
+    for key in ("mask", "attention_mask", "padding_mask", "decoder_padding_mask", "encoder_padding_mask",
+                "decoder_attention_mask", "encoder_attention_mask", "query_mask", "value_mask", "key_mask"):
+        value = node.kwargs.get(key)
+        if value is not None and not hasattr(value, "_keras_history"):
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' was called with a constant "
+                                  f"{key}; pass masks as model inputs to export it")
+
+
+# -- core --------------------------------------------------------------------------------------------------------
+@onnx_converter(L.InputLayer, L.Identity, L.Dropout)
+def _identity(ctx, layer, node, inputs):
+    return [ctx.op("Identity", [x]) for x in inputs[:max(1, len(node.output_tensors))]]
+
+
+@onnx_converter(L.Dense)
+def _dense(ctx, layer, node, inputs):
+    y = ctx.matmul_add(inputs[0], layer.kernel, layer.bias)
+    return ctx.activation(y, layer.activation)
+
+
+@onnx_converter(L.Activation)
+def _activation_layer(ctx, layer, node, inputs):
+    y = ctx.activation(inputs[0], layer.activation)
+    return ctx.op("Identity", [y]) if y == inputs[0] else y
+
+
+@onnx_converter(L.Flatten)
+def _flatten(ctx, layer, node, inputs):
+    return ctx.op("Flatten", [inputs[0]], axis=1)
+
+
+@onnx_converter(L.Reshape)
+def _reshape(ctx, layer, node, inputs):
+    return ctx.reshape(inputs[0], [0] + [int(d) for d in layer.target_shape])
+
+
+@onnx_converter(L.Permute)
+def _permute(ctx, layer, node, inputs):
+    return ctx.transpose(inputs[0], (0,) + tuple(layer.dims))
+
+
+@onnx_converter(L.RepeatVector)
+def _repeat_vector(ctx, layer, node, inputs):
+    return ctx.op("Tile", [ctx.unsqueeze(inputs[0], [1]), ctx.ints([1, layer.n, 1], "repeats")])
+
+
+@onnx_converter(L.Embedding)
+def _embedding(ctx, layer, node, inputs):
+    ids = inputs[0]
+    if np.dtype(node.input_tensors[0].dtype).kind == "f":
+        ids = ctx.op("Cast", [ids], to=7)  # INT64
+    return ctx.op("Gather", [ctx.weight(layer.embeddings), ids], axis=0)
+
+
+# -- normalization -----------------------------------------------------------------------------------------------
+@onnx_converter(L.BatchNormalization)
+def _batch_norm(ctx, layer, node, inputs):
+    """Inference: x * gamma / sqrt(var + eps) + (beta - mean * that), folded into one scale and shift."""
+    rank = _rank(node)
+    axis = layer.axis % rank
+    var = layer.moving_variance.numpy().astype(np.float64)
+    mean = layer.moving_mean.numpy().astype(np.float64)
+    gamma = layer.gamma.numpy().astype(np.float64) if layer.gamma is not None else 1.0
+    beta = layer.beta.numpy().astype(np.float64) if layer.beta is not None else 0.0
+    scale = gamma / np.sqrt(var + layer.epsilon)
+    shift = beta - mean * scale
+    shape = [1] * rank
+    shape[axis] = -1
+    y = ctx.op("Mul", [inputs[0], ctx.const(scale.reshape(shape), f"{layer.name}.scale")])
+    return ctx.op("Add", [y, ctx.const(shift.reshape(shape), f"{layer.name}.shift")])
+
+
+@onnx_converter(L.LayerNormalization)
+def _layer_norm(ctx, layer, node, inputs):
+    rank = _rank(node)
+    axes = layer._axes(rank)
+    return _layer_norm_nodes(ctx, inputs[0], axes, rank, layer.gamma, layer.beta, layer.epsilon)
+
+
+def _layer_norm_nodes(ctx, x, axes, rank, gamma, beta, epsilon):
+    """(x - mean) / sqrt(var + eps) * gamma + beta over `axes` (mean and var over the same axes)."""
+    mean = ctx.reduce("ReduceMean", x, axes)
+    d = ctx.op("Sub", [x, mean])
+    var = ctx.reduce("ReduceMean", ctx.op("Mul", [d, d]), axes)
+    y = ctx.op("Div", [d, ctx.op("Sqrt", [ctx.op("Add", [var, ctx.const(np.float32(epsilon))])])])
+    shape = [1] * rank
+    for a in axes:
+        shape[a] = -1
+    if gamma is not None:
+        y = ctx.op("Mul", [y, ctx.const(gamma.numpy().reshape([s if s != -1 else n for s, n in
+                                                              zip(shape, _fill(shape, gamma.shape))]))])
+    if beta is not None:
+        y = ctx.op("Add", [y, ctx.const(beta.numpy().reshape([s if s != -1 else n for s, n in
+                                                             zip(shape, _fill(shape, beta.shape))]))])
+    return y
+
+
+def _fill(shape, sizes):
+    """`sizes` placed at the -1 entries of `shape` (1 elsewhere)."""
+    it = iter(sizes)
+    return [next(it) if s == -1 else 1 for s in shape]
+
+
+# -- merge ----------------------------------------------------------------------------------------------------------
+@onnx_converter(L.Add)
+def _add(ctx, layer, node, inputs):
+    return ctx.op("Sum", inputs) if len(inputs) > 1 else ctx.op("Identity", inputs)
+
+
+@onnx_converter(L.Subtract)
+def _subtract(ctx, layer, node, inputs):
+    return ctx.op("Sub", inputs[:2])
+
+
+@onnx_converter(L.Multiply)
+def _multiply(ctx, layer, node, inputs):
+    y = inputs[0]
+    for x in inputs[1:]:
+        y = ctx.op("Mul", [y, x])
+    return y if y != inputs[0] else ctx.op("Identity", [y])
+
+
+@onnx_converter(L.Average)
+def _average(ctx, layer, node, inputs):
+    return ctx.op("Mul", [ctx.op("Sum", inputs), ctx.const(np.float32(1.0 / len(inputs)))])
+
+
+@onnx_converter(L.Maximum)
+def _maximum(ctx, layer, node, inputs):
+    return ctx.op("Max", inputs)
+
+
+@onnx_converter(L.Minimum)
+def _minimum(ctx, layer, node, inputs):
+    return ctx.op("Min", inputs)
+
+
+@onnx_converter(L.Concatenate)
+def _concatenate(ctx, layer, node, inputs):
+    return ctx.op("Concat", inputs, axis=layer.axis % _rank(node))
+
+
+@onnx_converter(L.Dot)
+def _dot(ctx, layer, node, inputs):
+    """Keras's batch_dot as one Einsum: batch axis shared, the two `axes` contracted."""
+    shapes = [t.shape for t in node.input_tensors]
+    a, b = layer._axes_for(shapes)
+    x, y = inputs
+    if layer.normalize:
+        x, y = _l2_normalize(ctx, x, a), _l2_normalize(ctx, y, b)
+    letters = iter("cdefghijklmnopqrstuvwxyz")
+    xs = ["b"] + [next(letters) for _ in shapes[0][1:]]
+    ys = ["b"] + [next(letters) for _ in shapes[1][1:]]
+    ys[b] = xs[a]
+    out = [c for i, c in enumerate(xs) if i != a] + [c for i, c in enumerate(ys) if i not in (0, b)]
+    z = ctx.op("Einsum", [x, y], equation=f"{''.join(xs)},{''.join(ys)}->{''.join(out)}")
+    return ctx.unsqueeze(z, [1]) if len(out) == 1 else z
+
+
+def _l2_normalize(ctx, x, axis):
+    sq = ctx.op("ReduceSum", [ctx.op("Mul", [x, x]), ctx.ints([axis], "axes")], keepdims=1)
+    return ctx.op("Div", [x, ctx.op("Sqrt", [ctx.op("Max", [sq, ctx.const(np.float32(1e-14))])])])
+
+
+# -- convolution and pooling (channels-last in, NCHW inside) -----------------------------------------------------------
+def _to_nchw(ctx, x, rank):
+    return ctx.transpose(x, [0, rank + 1] + list(range(1, rank + 1)))
+
+
+def _to_nhwc(ctx, x, rank):
+    return ctx.transpose(x, [0] + list(range(2, rank + 2)) + [1])
+
+
+def _conv_padding(layer, rank):
+    """ONNX padding attributes for Keras's 'valid' / 'same' / 'causal'."""
+    if layer.padding == "valid":
+        return {"pads": [0] * (2 * rank)}
+    if layer.padding == "same":
+        return {"auto_pad": "SAME_UPPER"}
+    keff = (layer.kernel_size[0] - 1) * layer.dilation_rate[0] + 1  # causal: all padding on the left
+    return {"pads": [keff - 1, 0]}
+
+
+def _finish_conv(ctx, layer, y, rank):
+    y = _to_nhwc(ctx, y, rank)
+    if layer.use_bias:
+        y = ctx.op("Add", [y, ctx.weight(layer.bias)])
+    return ctx.activation(y, layer.activation)
+
+
+@onnx_converter(L.Conv1D, L.Conv2D)
+def _conv(ctx, layer, node, inputs):
+    rank = layer.rank
+    kernel = layer.kernel.numpy()  # (k..., in/groups, filters)
+    w = np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
+    y = ctx.op("Conv", [_to_nchw(ctx, inputs[0], rank), ctx.const(w, f"{layer.name}.kernel")],
+               kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+               dilations=list(layer.dilation_rate), group=layer.groups, **_conv_padding(layer, rank))
+    return _finish_conv(ctx, layer, y, rank)
+
+
+@onnx_converter(L.Conv2DTranspose)
+def _conv_transpose(ctx, layer, node, inputs):
+    from tinydl.ops.convolution import transposed_length
+    kernel = layer.kernel.numpy()  # (kh, kw, filters, in)
+    w = np.transpose(kernel, (3, 2, 0, 1))
+    pads_begin, pads_end, out_pad = [], [], []
+    for i in range(2):
+        k, s, d = layer.kernel_size[i], layer.strides[i], layer.dilation_rate[i]
+        op = None if layer.output_padding is None else layer.output_padding[i]
+        keff = (k - 1) * d + 1
+        delta = keff - transposed_length(1, k, s, d, layer.padding, op)  # full length minus Keras's length
+        if delta >= 0:
+            pads_begin.append(delta // 2)
+            pads_end.append(delta - delta // 2)
+            out_pad.append(0)
+        else:
+            pads_begin.append(0)
+            pads_end.append(0)
+            out_pad.append(-delta)
+    y = ctx.op("ConvTranspose", [_to_nchw(ctx, inputs[0], 2), ctx.const(w, f"{layer.name}.kernel")],
+               kernel_shape=list(layer.kernel_size), strides=list(layer.strides), dilations=list(layer.dilation_rate),
+               pads=pads_begin + pads_end, output_padding=out_pad if any(out_pad) else None)
+    return _finish_conv(ctx, layer, y, 2)
+
+
+def _depthwise(ctx, layer, x):
+    kernel = layer.depthwise_kernel.numpy()  # (kh, kw, in, multiplier): output channel c * m + j
+    kh, kw, cin, mult = kernel.shape
+    w = np.transpose(kernel.reshape(kh, kw, cin * mult), (2, 0, 1)).reshape(cin * mult, 1, kh, kw)
+    return ctx.op("Conv", [x, ctx.const(w, f"{layer.name}.depthwise_kernel")], kernel_shape=[kh, kw],
+                  strides=list(layer.strides), dilations=list(layer.dilation_rate), group=cin,
+                  **_conv_padding(layer, 2))
+
+
+@onnx_converter(L.DepthwiseConv2D)
+def _depthwise_conv(ctx, layer, node, inputs):
+    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _to_nchw(ctx, inputs[0], 2)), 2)
+
+
+@onnx_converter(L.SeparableConv2D)
+def _separable_conv(ctx, layer, node, inputs):
+    mid = _depthwise(ctx, layer, _to_nchw(ctx, inputs[0], 2))
+    pointwise = np.transpose(layer.pointwise_kernel.numpy(), (3, 2, 0, 1))
+    y = ctx.op("Conv", [mid, ctx.const(pointwise, f"{layer.name}.pointwise_kernel")], kernel_shape=[1, 1])
+    return _finish_conv(ctx, layer, y, 2)
+
+
+@onnx_converter(L.MaxPooling1D, L.MaxPooling2D, L.AveragePooling1D, L.AveragePooling2D)
+def _pool(ctx, layer, node, inputs):
+    rank = layer.rank
+    op = "MaxPool" if "Max" in type(layer).__name__ else "AveragePool"
+    pad = {"auto_pad": "SAME_UPPER"} if layer.padding == "same" else {"pads": [0] * (2 * rank)}
+    extra = {"count_include_pad": 0} if op == "AveragePool" else {}
+    y = ctx.op(op, [_to_nchw(ctx, inputs[0], rank)], kernel_shape=list(layer.pool_size),
+               strides=list(layer.strides), **pad, **extra)
+    return _to_nhwc(ctx, y, rank)
+
+
+@onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D, L.GlobalMaxPooling2D)
+def _global_pool(ctx, layer, node, inputs):
+    op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
+    return ctx.reduce(op, inputs[0], list(range(1, layer.rank + 1)), keepdims=int(layer.keepdims))
+
+
+@onnx_converter(L.UpSampling2D)
+def _upsampling(ctx, layer, node, inputs):
+    scales = ctx.const(np.array([1, 1, layer.size[0], layer.size[1]], np.float32), "scales")
+    y = ctx.op("Resize", [_to_nchw(ctx, inputs[0], 2), "", scales], mode="nearest",
+               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    return _to_nhwc(ctx, y, 2)
+
+
+@onnx_converter(L.ZeroPadding2D)
+def _zero_padding(ctx, layer, node, inputs):
+    (t, b), (left, r) = layer.padding
+    return ctx.op("Pad", [inputs[0], ctx.ints([0, t, left, 0, 0, b, r, 0], "pads")], mode="constant")
+
+
+@onnx_converter(L.Cropping2D)
+def _cropping(ctx, layer, node, inputs):
+    (t, b), (left, r) = layer.cropping
+    ends = [-b if b else _INT_MAX, -r if r else _INT_MAX]
+    return ctx.op("Slice", [inputs[0], ctx.ints([t, left], "starts"), ctx.ints(ends, "ends"),
+                            ctx.ints([1, 2], "axes")])
+
+
+# -- attention ----------------------------------------------------------------------------------------------------------
+def _causal(ctx, scores, fill=-1e9):
+    """Scores with the future (key index > query index) set to a large negative number."""
+    tail = ctx.op("Shape", [scores], start=-2)
+    ones = ctx.op("ConstantOfShape", [tail], value=_tensor_value(np.array([1], np.float32)))
+    keep = ctx.op("Cast", [ctx.op("Trilu", [ones], upper=0)], to=9)  # BOOL
+    return ctx.op("Where", [keep, scores, ctx.const(np.float32(fill))])
+
+
+def _tensor_value(array):
+    from onnx import numpy_helper
+    return numpy_helper.from_array(array)
+
+
+def _masked(ctx, scores, mask_name, fill=-1e9):
+    keep = ctx.op("Cast", [mask_name], to=9)
+    return ctx.op("Where", [keep, scores, ctx.const(np.float32(fill))])
+
+
+def _mha(ctx, layer, query, value, key=None, causal=False, attention_mask=None, return_scores=False):
+    """Keras's MultiHeadAttention: project to heads, softmax(q k^T / sqrt(key_dim)), merge heads, project out."""
+    key = value if key is None else key
+    h = layer.num_heads
+
+    def project(x, kernel, bias):
+        dim, heads, size = kernel.shape
+        w = ctx.const(kernel.numpy().reshape(dim, heads * size), kernel.path.replace("/", "."))
+        y = ctx.op("MatMul", [x, w])
+        if bias is not None:
+            y = ctx.op("Add", [y, ctx.const(bias.numpy().reshape(heads * size), bias.path.replace("/", "."))])
+        return ctx.transpose(ctx.reshape(y, [0, 0, heads, size]), [0, 2, 1, 3])
+
+    q = project(query, layer.query_kernel, layer.query_bias)
+    k = project(key, layer.key_kernel, layer.key_bias)
+    v = project(value, layer.value_kernel, layer.value_bias)
+    scores = ctx.op("MatMul", [q, ctx.transpose(k, [0, 1, 3, 2])])
+    scores = ctx.op("Mul", [scores, ctx.const(np.float32(1.0 / np.sqrt(layer.key_dim)))])
+    if attention_mask is not None:
+        scores = _masked(ctx, scores, ctx.unsqueeze(attention_mask, [1]))
+    if causal:
+        scores = _causal(ctx, scores)
+    weights = ctx.op("Softmax", [scores], axis=-1)
+    attended = ctx.transpose(ctx.op("MatMul", [weights, v]), [0, 2, 1, 3])
+    merged = ctx.reshape(attended, [0, 0, h * layer.value_dim])
+    out_kernel = layer.output_kernel.numpy()
+    out = ctx.op("MatMul", [merged, ctx.const(out_kernel.reshape(h * layer.value_dim, out_kernel.shape[-1]),
+                                              layer.output_kernel.path.replace("/", "."))])
+    if layer.output_bias is not None:
+        out = ctx.op("Add", [out, ctx.weight(layer.output_bias)])
+    return (out, weights) if return_scores else out
+
+
+def _arg(ctx, node, position, key):
+    """The ONNX name of a call argument given by position or keyword (None when absent)."""
+    value = node.args[position] if len(node.args) > position else node.kwargs.get(key)
+    if value is None or not hasattr(value, "_keras_history"):
+        return None
+    return ctx.name_of(value)
+
+
+@onnx_converter(L.MultiHeadAttention)
+def _multi_head_attention(ctx, layer, node, inputs):
+    _no_masks(layer, node)
+    first = node.args[0]
+    if isinstance(first, (list, tuple)):
+        names = [ctx.name_of(t) for t in first]
+        query, value, key = (names + [None, None])[:3]
+    else:
+        query, value, key = ctx.name_of(first), _arg(ctx, node, 1, "value"), _arg(ctx, node, 2, "key")
+    mask = node.kwargs.get("attention_mask")
+    mask = ctx.name_of(mask) if mask is not None and hasattr(mask, "_keras_history") else None
+    out = _mha(ctx, layer, query, value, key, causal=bool(node.kwargs.get("use_causal_mask")), attention_mask=mask,
+               return_scores=bool(node.kwargs.get("return_attention_scores")))
+    return list(out) if isinstance(out, tuple) else out
+
+
+@onnx_converter(L.Attention, L.AdditiveAttention)
+def _attention(ctx, layer, node, inputs):
+    _no_masks(layer, node)
+    query, value = inputs[0], inputs[1]
+    key = inputs[2] if len(inputs) > 2 else value
+    if isinstance(layer, L.AdditiveAttention) or layer.score_mode == "concat":
+        hidden = ctx.op("Add", [ctx.unsqueeze(query, [2]), ctx.unsqueeze(key, [1])])
+        if isinstance(layer, L.AdditiveAttention):
+            hidden = ctx.op("Tanh", [hidden])
+            if layer.scale is not None:
+                hidden = ctx.op("Mul", [hidden, ctx.weight(layer.scale)])
+            scores = ctx.op("ReduceSum", [hidden, ctx.ints([-1], "axes")], keepdims=0)
+        else:
+            if layer.scale is not None:
+                hidden = ctx.op("Mul", [hidden, ctx.weight(layer.scale)])
+            scores = ctx.op("ReduceSum", [ctx.op("Tanh", [hidden]), ctx.ints([-1], "axes")], keepdims=0)
+            scores = ctx.op("Mul", [scores, ctx.weight(layer.concat_score_weight)])
+    else:
+        scores = ctx.op("MatMul", [query, ctx.transpose(key, [0, 2, 1])])
+        if layer.scale is not None:
+            scores = ctx.op("Mul", [scores, ctx.weight(layer.scale)])
+    if node.kwargs.get("use_causal_mask"):
+        scores = _causal(ctx, scores)
+    weights = ctx.op("Softmax", [scores], axis=-1)
+    out = ctx.op("MatMul", [weights, value])
+    return [out, weights] if node.kwargs.get("return_attention_scores") else out
+
+
+# -- transformer blocks ---------------------------------------------------------------------------------------------------
+def _positions(ctx, layer, x, node_shape, table):
+    """`table[:T]` broadcast to x's shape (T must be known when exporting)."""
+    length = node_shape[-2]
+    if length is None:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' needs a fixed sequence length "
+                              "(give the Input a known length)")
+    rows = ctx.const(np.asarray(table)[:length], f"{layer.name}.positions")
+    return ctx.op("Expand", [rows, ctx.op("Shape", [x])])
+
+
+@onnx_converter(L.PositionEmbedding)
+def _position_embedding(ctx, layer, node, inputs):
+    if node.kwargs.get("start_index"):
+        raise OnnxExportError(f"ONNX export: PositionEmbedding '{layer.name}' with start_index is not supported")
+    return _positions(ctx, layer, inputs[0], node.input_tensors[0].shape, layer.position_embeddings.numpy())
+
+
+@onnx_converter(L.SinusoidalPositionEncoding)
+def _sinusoidal(ctx, layer, node, inputs):
+    shape = node.input_tensors[0].shape
+    length, dim = shape[-2], shape[-1]
+    if length is None:
+        raise OnnxExportError(f"ONNX export: SinusoidalPositionEncoding '{layer.name}' needs a fixed sequence length")
+    position = np.arange(length, dtype=np.float64)
+    features = np.arange(dim)
+    timescales = (1.0 / layer.max_wavelength) ** (2 * (features // 2) / dim)
+    angles = position[:, None] * timescales[None, :]
+    table = np.where(features % 2 == 1, np.cos(angles), np.sin(angles))
+    return _positions(ctx, layer, inputs[0], shape, table)
+
+
+@onnx_converter(L.TokenAndPositionEmbedding)
+def _token_and_position(ctx, layer, node, inputs):
+    ids = inputs[0]
+    if np.dtype(node.input_tensors[0].dtype).kind == "f":
+        ids = ctx.op("Cast", [ids], to=7)
+    tokens = ctx.op("Gather", [ctx.weight(layer.token_embedding.embeddings), ids], axis=0)
+    shape = tuple(node.input_tensors[0].shape) + (layer.embedding_dim,)
+    pos = _positions(ctx, layer, tokens, shape, layer.position_embedding.position_embeddings.numpy())
+    return ctx.op("Add", [tokens, pos])
+
+
+def _norm(ctx, norm, x):
+    return _layer_norm_nodes(ctx, x, norm._axes(3), 3, norm.gamma, norm.beta, norm.epsilon)
+
+
+def _residual_attention(ctx, block, x, attention, norm, **kwargs):
+    residual = x
+    if block.normalize_first:
+        x = _norm(ctx, norm, x)
+    x = ctx.op("Add", [_mha(ctx, attention, x, **kwargs), residual])
+    return x if block.normalize_first else _norm(ctx, norm, x)
+
+
+def _feedforward(ctx, block, x):
+    residual = x
+    if block.normalize_first:
+        x = _norm(ctx, block._feedforward_layer_norm, x)
+    inner = block._feedforward_intermediate_dense
+    x = ctx.activation(ctx.matmul_add(x, inner.kernel, inner.bias), inner.activation)
+    outer = block._feedforward_output_dense
+    x = ctx.op("Add", [ctx.matmul_add(x, outer.kernel, outer.bias), residual])
+    return x if block.normalize_first else _norm(ctx, block._feedforward_layer_norm, x)
+
+
+def _mask_arg(ctx, node, key):
+    value = node.kwargs.get(key)
+    return ctx.name_of(value) if value is not None and hasattr(value, "_keras_history") else None
+
+
+@onnx_converter(L.TransformerEncoder)
+def _transformer_encoder(ctx, layer, node, inputs):
+    _no_masks(layer, node)
+    if node.kwargs.get("padding_mask") is not None or node.kwargs.get("return_attention_scores"):
+        raise OnnxExportError(f"ONNX export: TransformerEncoder '{layer.name}' with a padding mask or attention "
+                              "scores is not supported; pass attention_mask instead")
+    x = inputs[0]
+    x = _residual_attention(ctx, layer, x, layer._self_attention_layer, layer._self_attention_layer_norm,
+                            value=x, attention_mask=_mask_arg(ctx, node, "attention_mask"))
+    return _feedforward(ctx, layer, x)
+
+
+@onnx_converter(L.TransformerDecoder)
+def _transformer_decoder(ctx, layer, node, inputs):
+    _no_masks(layer, node)
+    for key in ("decoder_padding_mask", "encoder_padding_mask"):
+        if node.kwargs.get(key) is not None:
+            raise OnnxExportError(f"ONNX export: TransformerDecoder '{layer.name}' with {key} is not supported")
+    first = node.args[0]
+    if isinstance(first, (list, tuple)):
+        names = [ctx.name_of(t) for t in first]
+        x, encoder = (names + [None])[:2]
+    else:
+        x, encoder = ctx.name_of(first), _arg(ctx, node, 1, "encoder_sequence")
+    causal = node.kwargs.get("use_causal_mask", True)
+    x = _residual_attention(ctx, layer, x, layer._self_attention_layer, layer._self_attention_layer_norm,
+                            value=x, causal=bool(causal),
+                            attention_mask=_mask_arg(ctx, node, "decoder_attention_mask"))
+    if encoder is not None:
+        x = _residual_attention(ctx, layer, x, layer._cross_attention_layer, layer._cross_attention_layer_norm,
+                                value=encoder, attention_mask=_mask_arg(ctx, node, "encoder_attention_mask"))
+    return _feedforward(ctx, layer, x)
