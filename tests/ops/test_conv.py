@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import tinydl as td
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None)
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None)
 
 
 # -- references ------------------------------------------------------------------------------------
@@ -286,3 +286,20 @@ def test_threaded_kernels_match_serial_ones():
     pool._max_fwd_parallel(x, y2, arg2, 2, 2, 2, 2, 0, 0)
     np.testing.assert_array_equal(y, y2)
     np.testing.assert_array_equal(arg, arg2)
+
+
+def test_import_compiles_nothing_and_a_second_process_reuses_numba_cache(tmp_path):
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, tinydl; assert 'numba' not in sys.modules; "
+            "from tinydl.backend.cpu import conv; x = np.ones((1, 4, 4, 2), np.float32); "
+            "conv.im2col(x, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4, 1); s = conv._im2col_serial.stats; "
+            "print(len(s.cache_hits), len(s.cache_misses))")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return tuple(int(v) for v in out.stdout.split())
+    assert run() == (0, 1)  # cold: compiled once and written to the cache
+    assert run() == (1, 0)  # warm: loaded, nothing compiled
