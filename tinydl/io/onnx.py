@@ -341,3 +341,4 @@ def _load_converters():
         return
     _loaded.append(True)
     from tinydl.io import onnx_converters  # noqa: F401
+    from tinydl.io import onnx_recurrent  # noqa: F401

@@ -1,0 +1,175 @@
+"""ONNX converters of the recurrent layers: SimpleRNN, LSTM, GRU as ONNX RNN/LSTM/GRU nodes, Bidirectional,
+TimeDistributed and Masking.
+
+onnxruntime's CPU kernels reject `layout=1`, so sequences are transposed to time-major around each node.
+Keras's LSTM gates i, f, c, o become ONNX's i, o, f, c; GRU's z, r, h are ONNX's order and
+`reset_after=True` is `linear_before_reset=1`. `go_backwards` reverses the input along time and runs
+forwards, which gives Keras's reversed output order. Masked sequences (Masking, Embedding(mask_zero))
+cannot be expressed exactly (ONNX knows only per-sample lengths) and are refused with a clear error.
+"""
+import types
+
+import numpy as np
+
+from tinydl import layers as L
+from tinydl.io.onnx import OnnxExportError, onnx_converter
+from tinydl.layers.base import KerasTensor
+
+_INT_MIN = np.iinfo(np.int64).min
+
+_ONNX_ACTIVATIONS = {"tanh": ("Tanh", None, None), "sigmoid": ("Sigmoid", None, None), "relu": ("Relu", None, None),
+                     "hard_sigmoid": ("HardSigmoid", 1.0 / 6, 0.5), "linear": ("Affine", 1.0, 0.0),
+                     "softplus": ("Softplus", None, None), "softsign": ("Softsign", None, None),
+                     "elu": ("Elu", 1.0, None)}
+
+
+@onnx_converter(L.SimpleRNN, L.LSTM, L.GRU)
+def _recurrent(ctx, layer, node, inputs):
+    _refuse_masks(layer, node)
+    seq, states = _scan(ctx, layer, inputs[0], inputs[1:])
+    out = seq if layer.return_sequences else states[0]
+    return [out] + states if layer.return_state else out
+
+
+@onnx_converter(L.Bidirectional)
+def _bidirectional(ctx, layer, node, inputs):
+    _refuse_masks(layer, node)
+    init = inputs[1:]
+    half = len(init) // 2
+    fw_seq, fw_states = _scan(ctx, layer.forward_layer, inputs[0], init[:half])
+    bw_seq, bw_states = _scan(ctx, layer.backward_layer, inputs[0], init[half:])
+    if layer.return_sequences:
+        y, y_rev = fw_seq, _reverse_time(ctx, bw_seq, axis=1)
+    else:
+        y, y_rev = fw_states[0], bw_states[0]
+    mode = layer.merge_mode
+    if mode == "concat":
+        out = [ctx.op("Concat", [y, y_rev], axis=-1)]
+    elif mode == "sum":
+        out = [ctx.op("Add", [y, y_rev])]
+    elif mode == "mul":
+        out = [ctx.op("Mul", [y, y_rev])]
+    elif mode == "ave":
+        out = [ctx.op("Mul", [ctx.op("Add", [y, y_rev]), ctx.const(np.float32(0.5))])]
+    else:
+        out = [y, y_rev]
+    if layer.return_state:
+        out += fw_states + bw_states
+    return out if len(out) > 1 else out[0]
+
+
+@onnx_converter(L.TimeDistributed)
+def _time_distributed(ctx, layer, node, inputs):
+    from tinydl.io.onnx import _CONVERTERS
+    x = inputs[0]
+    in_shape = node.input_tensors[0].shape
+    out_shape = node.output_tensors[0].shape
+    flat = ctx.reshape(x, [-1] + [int(d) for d in in_shape[2:]])
+    inner_node = types.SimpleNamespace(
+        input_tensors=[KerasTensor((None,) + tuple(in_shape[2:]), node.input_tensors[0].dtype)],
+        output_tensors=[KerasTensor((None,) + tuple(out_shape[2:]), node.output_tensors[0].dtype)],
+        args=(), kwargs={}, layer=layer.layer)
+    converter = _CONVERTERS.get(type(layer.layer))
+    if converter is None:
+        raise OnnxExportError(f"ONNX export: TimeDistributed '{layer.name}' wraps {type(layer.layer).__name__}, "
+                              "which has no ONNX converter")
+    y = converter(ctx, layer.layer, inner_node, [flat])
+    y = y if isinstance(y, str) else y[0]
+    lead = ctx.op("Slice", [ctx.op("Shape", [x]), ctx.ints([0], "starts"), ctx.ints([2], "ends")])
+    shape = ctx.op("Concat", [lead, ctx.ints([int(d) for d in out_shape[2:]])], axis=0)
+    return ctx.op("Reshape", [y, shape])
+
+
+@onnx_converter(L.Masking)
+def _masking(ctx, layer, node, inputs):
+    x = inputs[0]
+    differs = ctx.op("Not", [ctx.op("Equal", [x, ctx.const(np.float32(layer.mask_value))])])
+    keep = ctx.op("Cast", [differs], to=1)  # FLOAT
+    keep = ctx.reduce("ReduceMax", keep, [-1], keepdims=1)
+    return ctx.op("Mul", [x, keep])
+
+
+# -- pieces -------------------------------------------------------------------------------------------------------
+
+def _scan(ctx, layer, x, initial):
+    """One recurrent layer on (N, T, F) input `x`: (sequence (N, T, u) in Keras's order, [final states])."""
+    kind = {L.LSTM: "LSTM", L.GRU: "GRU", L.SimpleRNN: "RNN"}[type(layer)]
+    u = layer.units
+    if layer.go_backwards:
+        x = _reverse_time(ctx, x, axis=1)
+    xt = ctx.transpose(x, [1, 0, 2])
+    kernel, recurrent = layer.kernel.numpy(), layer.recurrent_kernel.numpy()
+    bias = layer.bias.numpy() if layer.bias is not None else None
+    order = [0, 3, 1, 2] if kind == "LSTM" else list(range(layer.gates))  # Keras i,f,c,o -> ONNX i,o,f,c
+
+    def reorder(w):
+        return np.concatenate([w[..., k * u:(k + 1) * u] for k in order], axis=-1)
+    W = reorder(kernel).T[None]
+    R = reorder(recurrent).T[None]
+    width = layer.gates * u
+    if bias is None:
+        b_in, b_rec = np.zeros(width), np.zeros(width)
+    elif kind == "GRU" and layer.reset_after:
+        b_in, b_rec = bias[0], bias[1]
+    else:
+        b_in, b_rec = reorder(bias), np.zeros(width)
+    B = np.concatenate([b_in, b_rec])[None]
+    names, alphas, betas = [], [], []
+    acts = [layer.recurrent_activation, layer.activation, layer.activation] if kind == "LSTM" else \
+        [layer.recurrent_activation, layer.activation] if kind == "GRU" else [layer.activation]
+    for fn in acts:
+        name = getattr(fn, "__name__", None)
+        if name not in _ONNX_ACTIVATIONS:
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' uses activation {name!r}, "
+                                  f"which ONNX recurrent nodes lack")
+        op, alpha, beta = _ONNX_ACTIVATIONS[name]
+        names.append(op)
+        if alpha is not None:
+            alphas.append(alpha)
+        if beta is not None:
+            betas.append(beta)
+    args = [xt, ctx.const(W, f"{layer.name}.W"), ctx.const(R, f"{layer.name}.R"), ctx.const(B, f"{layer.name}.B"), ""]
+    args += [ctx.unsqueeze(s, [0]) for s in initial]
+    attrs = {"hidden_size": u, "activations": names}
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
+    if kind == "GRU":
+        attrs["linear_before_reset"] = int(layer.reset_after)
+    n_out = 3 if kind == "LSTM" else 2
+    while args and args[-1] == "":
+        args.pop()
+    outs = ctx.op(kind, args, outputs=n_out, name=layer.name, **attrs)
+    y = ctx.transpose(ctx.op("Squeeze", [outs[0], ctx.ints([1], "axes")]), [1, 0, 2])
+    states = [ctx.op("Squeeze", [s, ctx.ints([0], "axes")]) for s in outs[1:]]
+    return y, states
+
+
+def _reverse_time(ctx, x, axis):
+    return ctx.op("Slice", [x, ctx.ints([-1], "starts"), ctx.ints([_INT_MIN], "ends"), ctx.ints([axis], "axes"),
+                            ctx.ints([-1], "steps")])
+
+
+def _refuse_masks(layer, node):
+    """Masked steps carry state in Keras; ONNX's per-sample lengths cannot say that: refuse, clearly."""
+    if node.kwargs.get("mask") is not None:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' was called with a mask, which ONNX "
+                              "recurrent nodes cannot express")
+    seen, stack = set(), [node.input_tensors[0]] if node.input_tensors else []
+    while stack:
+        kt = stack.pop()
+        history = getattr(kt, "_keras_history", None)
+        if history is None or id(kt) in seen:
+            continue
+        seen.add(id(kt))
+        producer = history[0]
+        if isinstance(producer, L.Masking) or getattr(producer, "mask_zero", False):
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' reads a masked sequence "
+                                  f"(from {type(producer).__name__} '{producer.name}'); masks have no exact ONNX "
+                                  "form: export a model without masking")
+        if getattr(producer, "supports_masking", False):
+            nodes = producer._inbound_nodes
+            index = history[1]
+            if index < len(nodes):
+                stack.extend(nodes[index].input_tensors)
