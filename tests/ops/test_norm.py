@@ -96,6 +96,43 @@ def test_cuda_twins_match_the_numba_kernels(cuda_norm, dtype):
         np.testing.assert_allclose(a, b, **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_cuda_twins_match_the_numba_kernels(cuda_norm, dtype):
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    x, g = rng.standard_normal((9, 4)).astype(dtype), rng.standard_normal((9, 4)).astype(dtype)
+    gamma, beta = rng.standard_normal(4).astype(dtype), rng.standard_normal(4).astype(dtype)
+    fwd_gpu, fwd_cpu = cuda_norm.batch_norm_fwd(x, gamma, beta, 1e-3), cpu_norm.batch_norm_fwd(x, gamma, beta, 1e-3)
+    for a, b in zip(fwd_gpu, fwd_cpu):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, **tol)
+    mean, inv = fwd_cpu[1], fwd_cpu[3]
+    bwd_gpu, bwd_cpu = cuda_norm.batch_norm_bwd(g, x, mean, inv, gamma), cpu_norm.batch_norm_bwd(g, x, mean, inv, gamma)
+    for a, b in zip(bwd_gpu, bwd_cpu):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, **tol)
+
+
+def test_batch_norm_kernel_and_generic_paths_agree_for_channels_last_images():
+    x = rng.standard_normal((3, 4, 5, 2))
+    g = rng.standard_normal(x.shape)
+    gamma, beta = rng.standard_normal(2), rng.standard_normal(2)
+
+    def run(layout_off):
+        import tinydl.ops.norm as norm
+        original = norm._layout
+        if layout_off:
+            norm._layout = lambda *a: (None, None)
+        try:
+            xt, gt, bt = (td.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+            y = td.batch_norm(xt, gt, bt)
+            y.backward(g)
+            return [y.numpy(), xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()]
+        finally:
+            norm._layout = original
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_parallel_kernels_match_the_serial_ones(monkeypatch):
     x, g = rng.standard_normal((40, 6)), rng.standard_normal((40, 6))
     gamma, beta = rng.standard_normal(6), rng.standard_normal(6)

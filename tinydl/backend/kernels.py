@@ -10,6 +10,8 @@ KERNELS = {
     # normalization (core layers)
     "layer_norm_fwd": "norm",
     "layer_norm_bwd": "norm",
+    "batch_norm_fwd": "norm",
+    "batch_norm_bwd": "norm",
     # losses (layers/models issue)
     "softmax_xent_fwd": "losses",
     "softmax_xent_bwd": "losses",

@@ -75,32 +75,51 @@ class _NormBase(Function):
 
 
 class Normalize(_NormBase):
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics over `stat_axes`; outputs y, mean, var."""
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics over `stat_axes`; outputs y, mean, var.
+
+    Two common layouts run fused kernels on a 2-D view: statistics over the trailing axes (layer
+    norm: one row per sample) and over every axis but the last (batch norm, channels last: one
+    column per channel). Anything else uses array reductions.
+    """
 
     def forward(self, x, *params):
         gamma, beta = self._split_params(params)
         axes = self.stat_axes
         self.pshape = tuple(x.shape[a] for a in self.param_axes)
-        out_shape = tuple(n for a, n in enumerate(x.shape) if a not in axes)
-        self.rows = _trailing_rows(x, axes, self.param_axes)
-        if self.rows is not None:
+        self.kshape = tuple(1 if a in axes else n for a, n in enumerate(x.shape))
+        self.layout, self.view = _layout(x, axes, self.param_axes)
+        self.gamma, self.shape = gamma, x.shape
+        if self.layout == "rows":
             y, mean, var = self._forward_rows(x, gamma, beta)
+        elif self.layout == "cols":
+            y, mean, var = self._forward_cols(x, gamma, beta)
         else:
             y, mean, var = self._forward_generic(x, gamma, beta)
-        self.gamma = gamma
         self.count = x.size // max(mean.size, 1)
+        out_shape = tuple(n for a, n in enumerate(x.shape) if a not in axes)
         return y.astype(x.dtype, copy=False), mean.reshape(out_shape), var.reshape(out_shape)
+
+    def _affine(self, x, gamma, beta, d):
+        """gamma and beta as (d,) arrays, ones and zeros where absent."""
+        xp = array_module(x)
+        g = xp.ones(d, dtype=x.dtype) if gamma is None else gamma.reshape(d)
+        b = xp.zeros(d, dtype=x.dtype) if beta is None else beta.reshape(d)
+        return g, b
 
     def _forward_rows(self, x, gamma, beta):
         """Layer norm over trailing axes: the fused row kernel on a (rows, d) view."""
-        xp = array_module(x)
-        rows, d = self.rows
-        ones = xp.ones(d, dtype=x.dtype) if gamma is None or beta is None else None
-        g = ones if gamma is None else gamma.reshape(d)
-        b = ones * 0 if beta is None else beta.reshape(d)
-        y, xhat, mean, var, inv = backend.kernel("layer_norm_fwd", x)(x.reshape(rows, d), g, b, self.epsilon)
-        self.xhat = xhat.reshape(x.shape)
-        self.inv = inv.reshape(inv.shape + (1,) * len(self.stat_axes))
+        rows, d = self.view
+        y, xhat, mean, var, inv = backend.kernel("layer_norm_fwd", x)(x.reshape(rows, d),
+                                                                      *self._affine(x, gamma, beta, d), self.epsilon)
+        self.xhat, self.inv = xhat, inv.reshape(self.kshape)
+        return y.reshape(x.shape), mean, var
+
+    def _forward_cols(self, x, gamma, beta):
+        """Batch norm over every axis but the last: the fused column kernel on a (rows, c) view."""
+        rows, c = self.view
+        x2 = x.reshape(rows, c)
+        y, mean, var, inv = backend.kernel("batch_norm_fwd", x)(x2, *self._affine(x, gamma, beta, c), self.epsilon)
+        self.x2, self.mean, self.inv = x2, mean, inv.reshape(self.kshape)
         return y.reshape(x.shape), mean, var
 
     def _forward_generic(self, x, gamma, beta):
@@ -118,53 +137,60 @@ class Normalize(_NormBase):
             y = y + self._param_view(x, beta)
         return y, mean, var
 
+    def _xhat(self):
+        """The normalised input, shaped like x (recomputed in the column layout, which does not keep it)."""
+        if self.layout == "cols":
+            return ((self.x2 - self.mean) * self.inv.reshape(-1)).reshape(self.shape)
+        return self.xhat.reshape(self.shape)
+
     def backward(self, gy, gmean, gvar):
-        xhat, inv, gamma, axes = self.xhat, self.inv, self.gamma, self.stat_axes
-        grads = []
-        param_grads = None
-        if self.needs_grad[0]:
-            if self.rows is not None:
-                rows, d = self.rows
-                xp = array_module(gy)
-                gam = xp.ones(d, dtype=xhat.dtype) if gamma is None else gamma.reshape(d)
-                dx, dgamma, dbeta = backend.kernel("layer_norm_bwd", gy)(
-                    gy.reshape(rows, d), xhat.reshape(rows, d), inv.reshape(rows), gam)
-                dx = dx.reshape(xhat.shape)
-                param_grads = (dgamma.reshape(self.pshape), dbeta.reshape(self.pshape))
+        gamma, axes = self.gamma, self.stat_axes
+        if self.layout is not None:
+            rows, d = self.view
+            g2 = gy.reshape(rows, d)
+            gam = self._affine(gy, gamma, None, d)[0]
+            if self.layout == "rows":
+                dx, dgamma, dbeta = backend.kernel("layer_norm_bwd", gy)(g2, self.xhat, self.inv.reshape(rows), gam)
             else:
-                gx = gy if gamma is None else gy * self._param_view(xhat, gamma)
-                dx = inv * (gx - gx.mean(axis=axes, keepdims=True)
-                            - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
-            # the mean and variance outputs (used when a caller differentiates through the statistics)
-            kshape = inv.shape
-            if gmean.any():
-                dx = dx + gmean.reshape(kshape) / self.count
-            if gvar.any():
-                dx = dx + gvar.reshape(kshape) * (2.0 / self.count) * (xhat / inv)
-            grads.append(dx)
+                dx, dgamma, dbeta = backend.kernel("batch_norm_bwd", gy)(g2, self.x2, self.mean,
+                                                                         self.inv.reshape(d), gam)
+            dx = dx.reshape(gy.shape)
+            dgamma, dbeta = dgamma.reshape(self.pshape), dbeta.reshape(self.pshape)
         else:
-            grads.append(None)
+            xhat, inv = self.xhat, self.inv
+            gx = gy if gamma is None else gy * self._param_view(xhat, gamma)
+            dx = inv * (gx - gx.mean(axis=axes, keepdims=True) - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
+            dgamma = self._param_grad(gy * xhat) if self.has_gamma else None
+            dbeta = self._param_grad(gy) if self.has_beta else None
+        # the mean and variance outputs (used when a caller differentiates through the statistics)
+        if gmean.any():
+            dx = dx + gmean.reshape(self.kshape) / self.count
+        if gvar.any():
+            dx = dx + gvar.reshape(self.kshape) * (2.0 / self.count) * (self._xhat() / self.inv)
+        grads = [dx if self.needs_grad[0] else None]
         rest = iter(self.needs_grad[1:])
         if self.has_gamma:
-            wanted = next(rest)
-            grads.append(None if not wanted else param_grads[0] if param_grads else self._param_grad(gy * xhat))
+            grads.append(dgamma if next(rest) else None)
         if self.has_beta:
-            wanted = next(rest)
-            grads.append(None if not wanted else param_grads[1] if param_grads else self._param_grad(gy))
+            grads.append(dbeta if next(rest) else None)
         return tuple(grads)
 
 
-def _trailing_rows(x, stat_axes, param_axes):
-    """(rows, d) when the statistics and parameters both run over the trailing axes (layer norm), else None."""
-    k = len(stat_axes)
-    if k == 0 or stat_axes != param_axes or stat_axes != tuple(range(x.ndim - k, x.ndim)) or x.size == 0:
-        return None
-    d = 1
-    for n in x.shape[x.ndim - k:]:
-        d *= n
-    if x.dtype.kind != "f":
-        return None
-    return x.size // d, d
+def _layout(x, stat_axes, param_axes):
+    """('rows', (rows, d)) for statistics over the trailing axes with parameters on them (layer norm),
+    ('cols', (rows, c)) for statistics over all axes but the last (batch norm, channels last),
+    (None, None) otherwise."""
+    k, ndim = len(stat_axes), x.ndim
+    if x.dtype.kind != "f" or x.size == 0 or k == 0:
+        return None, None
+    if stat_axes == param_axes and stat_axes == tuple(range(ndim - k, ndim)):
+        d = 1
+        for n in x.shape[ndim - k:]:
+            d *= n
+        return "rows", (x.size // d, d)
+    if stat_axes == tuple(range(ndim - 1)) and param_axes == (ndim - 1,):
+        return "cols", (x.size // x.shape[-1], x.shape[-1])
+    return None, None
 
 
 class NormalizeWith(_NormBase):

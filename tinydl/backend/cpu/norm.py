@@ -105,3 +105,79 @@ def _ln_bwd_serial(g, xhat, inv, gamma, dx, dgamma, dbeta):
 def _ln_bwd_parallel(g, xhat, inv, gamma, dx):
     for i in numba.prange(g.shape[0]):
         _ln_row_bwd(g, xhat, inv, gamma, dx, i)
+
+
+def batch_norm_fwd(x, gamma, beta, epsilon):
+    """Normalise each column of x (rows, c) with its mean and biased variance, then `* gamma + beta`.
+
+    Returns (y, mean, var, inv) with inv = 1/sqrt(var + eps) per column.
+    """
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    c = x.shape[1]
+    mean, var, inv = (np.empty(c, dtype=x.dtype) for _ in range(3))
+    _bn_fwd(x, np.ascontiguousarray(gamma, dtype=x.dtype), np.ascontiguousarray(beta, dtype=x.dtype),
+            float(epsilon), y, mean, var, inv)
+    return y, mean, var, inv
+
+
+def batch_norm_bwd(g, x, mean, inv, gamma):
+    """Gradients of batch_norm with batch statistics for dy = g (rows, c): (dx, dgamma, dbeta), with
+    xhat = (x - mean) * inv, dx = gamma * inv * (g - mean(g) - xhat * mean(g * xhat)) per column."""
+    g = np.ascontiguousarray(g, dtype=x.dtype)
+    x = np.ascontiguousarray(x)
+    dx = np.empty_like(x)
+    c = x.shape[1]
+    dgamma, dbeta = np.empty(c, dtype=x.dtype), np.empty(c, dtype=x.dtype)
+    _bn_bwd(g, x, mean, inv, np.ascontiguousarray(gamma, dtype=x.dtype), dx, dgamma, dbeta)
+    return dx, dgamma, dbeta
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _bn_fwd(x, gamma, beta, eps, y, mean, var, inv):
+    rows, c = x.shape
+    s = np.zeros(c)
+    for i in range(rows):
+        for j in range(c):
+            s[j] += x[i, j]
+    m = s / max(rows, 1)
+    v = np.zeros(c)
+    for i in range(rows):
+        for j in range(c):
+            d = x[i, j] - m[j]
+            v[j] += d * d
+    v /= max(rows, 1)
+    scale = np.empty(c)
+    shift = np.empty(c)
+    for j in range(c):
+        r = 1.0 / math.sqrt(v[j] + eps)
+        mean[j], var[j], inv[j] = m[j], v[j], r
+        scale[j] = r * gamma[j]
+        shift[j] = beta[j] - m[j] * r * gamma[j]
+    for i in range(rows):
+        for j in range(c):
+            y[i, j] = x[i, j] * scale[j] + shift[j]
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _bn_bwd(g, x, mean, inv, gamma, dx, dgamma, dbeta):
+    rows, c = x.shape
+    sg = np.zeros(c)
+    sgx = np.zeros(c)
+    for i in range(rows):
+        for j in range(c):
+            sg[j] += g[i, j]
+            sgx[j] += g[i, j] * (x[i, j] - mean[j])
+    n = max(rows, 1)
+    a = np.empty(c)
+    b = np.empty(c)
+    k = np.empty(c)
+    for j in range(c):
+        dbeta[j] = sg[j]
+        dgamma[j] = sgx[j] * inv[j]
+        k[j] = gamma[j] * inv[j]
+        a[j] = sg[j] / n
+        b[j] = sgx[j] * inv[j] * inv[j] / n  # mean(g * xhat) * inv, applied to (x - mean)
+    for i in range(rows):
+        for j in range(c):
+            dx[i, j] = k[j] * (g[i, j] - a[j] - (x[i, j] - mean[j]) * b[j])
