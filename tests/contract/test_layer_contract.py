@@ -104,3 +104,64 @@ def test_config_round_trip_gives_same_outputs(case):
     after = [o.numpy() for o in _outputs(clone, case, arrays)]
     for a, b in zip(before, after):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def _case_model(case, arrays):
+    """A functional model around one fresh layer: fixed-shape Inputs (batch included) -> layer(**call_kwargs)."""
+    from tinydl.layers import Input
+    from tinydl.models import Model
+    layer = case.make()
+    symbolic = [Input(batch_shape=a.shape, dtype=a.dtype.name) for a in arrays]
+    # Array-valued call arguments (masks) cannot live in a saved graph: the model leaves them out.
+    kwargs = {k: v for k, v in case.call_kwargs.items()
+              if k != "training" and not isinstance(v, (list, tuple, np.ndarray, td.Tensor))}
+    outputs = layer(case.pack(symbolic), **kwargs)
+    return Model(symbolic if len(symbolic) > 1 else symbolic[0], outputs)
+
+
+def _run(model, arrays):
+    from tinydl.layers.base import flatten
+    with td.no_grad():
+        out = model(arrays if len(arrays) > 1 else arrays[0], training=False)
+    return [t.numpy() for t in flatten(out)]
+
+
+def _skip_reason(value):
+    if value is True:
+        return None
+    return value if isinstance(value, str) else "the case turns this part off"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_hdf5_round_trip(case, tmp_path):
+    if _skip_reason(case.hdf5):
+        pytest.skip(_skip_reason(case.hdf5))
+    from tinydl.models import load_model
+    td.set_seed(0)
+    arrays = case.inputs(np.random.default_rng(2))
+    model = _case_model(case, arrays)
+    before = _run(model, arrays)
+    model.save(tmp_path / "m.h5")
+    clone = load_model(tmp_path / "m.h5", safe_mode=False)
+    for a, b in zip(before, _run(clone, arrays)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    for w, v in zip(model.get_weights(), clone.get_weights()):
+        np.testing.assert_array_equal(w, v)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_onnx_export_matches_onnxruntime(case, tmp_path):
+    if _skip_reason(case.onnx):
+        pytest.skip(_skip_reason(case.onnx))
+    ort = pytest.importorskip("onnxruntime")
+    td.set_seed(0)
+    arrays = case.inputs(np.random.default_rng(3))
+    model = _case_model(case, arrays)
+    expected = _run(model, arrays)
+    model.export(tmp_path / "m.onnx", format="onnx", opset=17)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {i.name: a for i, a in zip(session.get_inputs(), arrays)}
+    got = session.run(None, feeds)
+    assert len(got) == len(expected)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b, a, rtol=case.rtol, atol=max(case.atol, 1e-5))

@@ -455,11 +455,12 @@ def _norm(ctx, norm, x):
     return _layer_norm_nodes(ctx, x, norm._axes(3), 3, norm.gamma, norm.beta, norm.epsilon)
 
 
-def _residual_attention(ctx, block, x, attention, norm, **kwargs):
+def _residual_attention(ctx, block, x, attention, norm, value=None, **kwargs):
+    """keras_hub's residual step; self-attention (value None) attends to the (normalised) query itself."""
     residual = x
     if block.normalize_first:
         x = _norm(ctx, norm, x)
-    x = ctx.op("Add", [_mha(ctx, attention, x, **kwargs), residual])
+    x = ctx.op("Add", [_mha(ctx, attention, x, x if value is None else value, **kwargs), residual])
     return x if block.normalize_first else _norm(ctx, norm, x)
 
 
@@ -487,7 +488,7 @@ def _transformer_encoder(ctx, layer, node, inputs):
                               "scores is not supported; pass attention_mask instead")
     x = inputs[0]
     x = _residual_attention(ctx, layer, x, layer._self_attention_layer, layer._self_attention_layer_norm,
-                            value=x, attention_mask=_mask_arg(ctx, node, "attention_mask"))
+                            attention_mask=_mask_arg(ctx, node, "attention_mask"))
     return _feedforward(ctx, layer, x)
 
 
@@ -505,9 +506,183 @@ def _transformer_decoder(ctx, layer, node, inputs):
         x, encoder = ctx.name_of(first), _arg(ctx, node, 1, "encoder_sequence")
     causal = node.kwargs.get("use_causal_mask", True)
     x = _residual_attention(ctx, layer, x, layer._self_attention_layer, layer._self_attention_layer_norm,
-                            value=x, causal=bool(causal),
+                            causal=bool(causal),
                             attention_mask=_mask_arg(ctx, node, "decoder_attention_mask"))
     if encoder is not None:
         x = _residual_attention(ctx, layer, x, layer._cross_attention_layer, layer._cross_attention_layer_norm,
                                 value=encoder, attention_mask=_mask_arg(ctx, node, "encoder_attention_mask"))
     return _feedforward(ctx, layer, x)
+
+
+# -- recurrent ------------------------------------------------------------------------------------------------------------
+_RNN_ACTIVATIONS = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu"}
+_INT_MIN = np.iinfo(np.int64).min
+
+
+def _check_no_implicit_mask(layer, node):
+    """Masks from Masking / Embedding(mask_zero=True) upstream change the result and are not exported."""
+    stack, seen = list(node.input_tensors), set()
+    while stack:
+        kt = stack.pop()
+        history = getattr(kt, "_keras_history", None)
+        if history is None or id(kt) in seen:
+            continue
+        seen.add(id(kt))
+        source = history[0]
+        if isinstance(source, L.Masking) or getattr(source, "mask_zero", False):
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' receives a mask from "
+                                  f"{type(source).__name__} '{source.name}'; masks are not exported to ONNX")
+        if getattr(source, "supports_masking", False) and not isinstance(source, L.InputLayer) and \
+                history[1] < len(source._inbound_nodes):
+            stack.extend(source._inbound_nodes[history[1]].input_tensors)
+
+
+def _rnn_activation(layer, fn):
+    name = getattr(fn, "__name__", "")
+    if name not in _RNN_ACTIVATIONS:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' uses activation {name!r}; the ONNX "
+                              f"recurrent ops support {sorted(_RNN_ACTIVATIONS)}")
+    return _RNN_ACTIVATIONS[name]
+
+
+def _gates(matrix, order, units):
+    """Columns of a Keras (in, gates*units) matrix regrouped in `order`, transposed to ONNX's (gates*units, in)."""
+    blocks = [matrix[..., g * units:(g + 1) * units] for g in order]
+    return np.concatenate(blocks, axis=-1).T
+
+
+def _rnn_core(ctx, layer, x, initial_states=None):
+    """One Keras recurrent layer over x (batch, time, features) with the ONNX RNN/LSTM/GRU op.
+
+    Returns (output, [states]): output (batch, time, units) with return_sequences (in processing order,
+    as Keras returns it for go_backwards), else (batch, units)."""
+    units = layer.units
+    kind = type(layer).__name__
+    seq = ctx.transpose(x, [1, 0, 2])  # time-major: onnxruntime's CPU ops reject layout=1
+    if layer.go_backwards:
+        seq = ctx.op("Slice", [seq, ctx.ints([-1], "starts"), ctx.ints([_INT_MIN], "ends"), ctx.ints([0], "axes"),
+                               ctx.ints([-1], "steps")])
+    kernel, recurrent = layer.kernel.numpy(), layer.recurrent_kernel.numpy()
+    bias = layer.bias.numpy() if getattr(layer, "bias", None) is not None else None
+    act = _rnn_activation(layer, layer.activation)
+    if kind == "LSTM":
+        order, op, n_gates = (0, 3, 1, 2), "LSTM", 4  # Keras i, f, c, o -> ONNX i, o, f, c
+        acts = [_rnn_activation(layer, layer.recurrent_activation), act, act]
+        b = np.zeros(8 * units, np.float32) if bias is None else np.concatenate(
+            [_gates(bias, order, units), np.zeros(4 * units)])
+        extra = {}
+    elif kind == "GRU":
+        order, op, n_gates = (0, 1, 2), "GRU", 3  # z, r, h in both
+        acts = [_rnn_activation(layer, layer.recurrent_activation), act]
+        if bias is None:
+            b = np.zeros(6 * units, np.float32)
+        elif layer.reset_after:
+            b = np.concatenate([bias[0], bias[1]])
+        else:
+            b = np.concatenate([bias, np.zeros(3 * units)])
+        extra = {"linear_before_reset": int(layer.reset_after)}
+    else:
+        order, op, n_gates = (0,), "RNN", 1
+        acts = [act]
+        b = np.zeros(2 * units, np.float32) if bias is None else np.concatenate([bias, np.zeros(units)])
+        extra = {}
+    w = _gates(kernel, order, units)[None]
+    r = _gates(recurrent, order, units)[None]
+    inputs = [seq, ctx.const(w, f"{layer.name}.W"), ctx.const(r, f"{layer.name}.R"),
+              ctx.const(np.asarray(b)[None], f"{layer.name}.B"), ""]
+    if initial_states:
+        inputs.append(ctx.unsqueeze(initial_states[0], [0]))
+        if op == "LSTM" and len(initial_states) > 1:
+            inputs.append(ctx.unsqueeze(initial_states[1], [0]))
+    while inputs and inputs[-1] == "":
+        inputs.pop()
+    n_out = 3 if op == "LSTM" else 2
+    outs = ctx.op(op, inputs, outputs=n_out, hidden_size=units, activations=acts, direction="forward", **extra)
+    y, states = outs[0], [ctx.op("Squeeze", [s, ctx.ints([0], "axes")]) for s in outs[1:]]
+    if layer.return_sequences:
+        y = ctx.transpose(ctx.op("Squeeze", [y, ctx.ints([1], "axes")]), [1, 0, 2])
+    else:
+        y = states[0]
+    return y, states
+
+
+def _initial_state_names(ctx, node):
+    state = node.kwargs.get("initial_state")
+    if state is None and len(node.args) > 1:
+        state = node.args[1]
+    if state is None:
+        return None
+    state = list(state) if isinstance(state, (list, tuple)) else [state]
+    return [ctx.name_of(s) for s in state]
+
+
+@onnx_converter(L.SimpleRNN, L.LSTM, L.GRU)
+def _recurrent(ctx, layer, node, inputs):
+    _check_no_implicit_mask(layer, node)
+    if node.kwargs.get("mask") is not None:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' was called with a mask; masks are "
+                              "not exported to ONNX")
+    y, states = _rnn_core(ctx, layer, inputs[0], _initial_state_names(ctx, node))
+    return [y] + states if layer.return_state else y
+
+
+@onnx_converter(L.Bidirectional)
+def _bidirectional(ctx, layer, node, inputs):
+    _check_no_implicit_mask(layer, node)
+    if node.kwargs.get("mask") is not None:
+        raise OnnxExportError(f"ONNX export: Bidirectional '{layer.name}' was called with a mask; masks are not "
+                              "exported to ONNX")
+    states = _initial_state_names(ctx, node)
+    half = len(states) // 2 if states else 0
+    y, fw_states = _rnn_core(ctx, layer.forward_layer, inputs[0], states[:half] if states else None)
+    y_rev, bw_states = _rnn_core(ctx, layer.backward_layer, inputs[0], states[half:] if states else None)
+    if layer.return_sequences:
+        y_rev = ctx.op("Slice", [y_rev, ctx.ints([-1], "starts"), ctx.ints([_INT_MIN], "ends"),
+                                 ctx.ints([1], "axes"), ctx.ints([-1], "steps")])
+    mode = layer.merge_mode
+    if mode == "concat":
+        out = [ctx.op("Concat", [y, y_rev], axis=-1)]
+    elif mode == "sum":
+        out = [ctx.op("Add", [y, y_rev])]
+    elif mode == "ave":
+        out = [ctx.op("Mul", [ctx.op("Add", [y, y_rev]), ctx.const(np.float32(0.5))])]
+    elif mode == "mul":
+        out = [ctx.op("Mul", [y, y_rev])]
+    else:
+        out = [y, y_rev]
+    if layer.return_state:
+        out += fw_states + bw_states
+    return out
+
+
+class _InnerNode:
+    """A stand-in functional node for a layer applied inside a wrapper (TimeDistributed)."""
+
+    def __init__(self, input_shape, output_shape, dtype):
+        from tinydl.layers.base import KerasTensor
+        self.input_tensors = [KerasTensor(input_shape, dtype)]
+        self.output_tensors = [KerasTensor(output_shape, dtype)]
+        self.args, self.kwargs = (self.input_tensors[0],), {}
+
+
+@onnx_converter(L.TimeDistributed)
+def _time_distributed(ctx, layer, node, inputs):
+    in_shape = tuple(node.input_tensors[0].shape)
+    out_shape = tuple(node.output_tensors[0].shape)
+    if None in in_shape[2:] or None in out_shape[2:]:
+        raise OnnxExportError(f"ONNX export: TimeDistributed '{layer.name}' needs fixed sizes after the time axis")
+    flat = ctx.reshape(inputs[0], [-1] + list(in_shape[2:]))
+    inner = _InnerNode((None,) + in_shape[2:], (None,) + out_shape[2:], node.input_tensors[0].dtype)
+    y = ctx.emit_layer(layer.layer, inner, [flat])
+    y = y if isinstance(y, str) else y[0]
+    head = ctx.op("Shape", [inputs[0]], start=0, end=2)
+    shape = ctx.op("Concat", [head, ctx.ints(list(out_shape[2:]), "shape")], axis=0)
+    return ctx.op("Reshape", [y, shape])
+
+
+@onnx_converter(L.Masking)
+def _masking(ctx, layer, node, inputs):
+    x = inputs[0]
+    differs = ctx.op("Not", [ctx.op("Equal", [x, ctx.const(np.float32(layer.mask_value))])])
+    keep = ctx.reduce("ReduceMax", ctx.op("Cast", [differs], to=1), [-1], keepdims=1)
+    return ctx.op("Mul", [x, keep])
