@@ -194,7 +194,11 @@ def _layout(x, stat_axes, param_axes):
 
 
 class NormalizeWith(_NormBase):
-    """y = gamma * (x - mean) / sqrt(variance + eps) + beta with given mean and variance (inference)."""
+    """y = gamma * (x - mean) / sqrt(variance + eps) + beta with given mean and variance (inference).
+
+    Forward is one multiply-add, `x * scale + shift`; backward centres x only when the gradients of
+    gamma or the variance need it.
+    """
 
     def forward(self, x, mean, variance, *params):
         xp = array_module(x)
@@ -203,23 +207,23 @@ class NormalizeWith(_NormBase):
         m, v = self._param_view(x, mean), self._param_view(x, variance)
         inv = 1.0 / xp.sqrt(v + self.epsilon)
         scale = inv if gamma is None else inv * self._param_view(x, gamma)
-        xc = x - m
-        self.xc, self.inv, self.scale = xc, inv, scale
-        y = xc * scale
-        if beta is not None:
-            y = y + self._param_view(x, beta)
-        return y.astype(x.dtype, copy=False)
+        shift = -m * scale if beta is None else self._param_view(x, beta) - m * scale
+        self.x, self.m, self.inv, self.scale = x, m, inv, scale
+        return (x * scale + shift).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        xc, inv, scale = self.xc, self.inv, self.scale
+        inv, scale = self.inv, self.scale
         need = self.needs_grad
-        dx = g * scale if need[0] else None
-        dmean = self._param_grad(-g * scale) if need[1] else None
-        dvar = self._param_grad(g * xc * (-0.5) * scale * inv * inv) if need[2] else None
-        grads = [dx, dmean, dvar]
-        rest = iter(need[3:])
+        rest = list(need[3:])
+        gamma_wanted = self.has_gamma and rest[0]
+        sg = self._param_grad(g) if need[1] or (self.has_beta and rest[-1]) else None
+        sgxc = self._param_grad(g * (self.x - self.m)) if need[2] or gamma_wanted else None
+        scale_p, inv_p = scale.reshape(self.pshape), inv.reshape(self.pshape)
+        grads = [g * scale if need[0] else None,
+                 -sg * scale_p if need[1] else None,
+                 sgxc * (-0.5) * scale_p * inv_p * inv_p if need[2] else None]
         if self.has_gamma:
-            grads.append(self._param_grad(g * xc * inv) if next(rest) else None)
+            grads.append(sgxc * inv_p if gamma_wanted else None)
         if self.has_beta:
-            grads.append(self._param_grad(g) if next(rest) else None)
+            grads.append(sg if rest[-1] else None)
         return tuple(grads)
