@@ -243,3 +243,29 @@ def test_set_weights_checks_counts_and_shapes():
         layer.set_weights([np.ones(3), np.ones(3)])
     with pytest.raises(ValueError, match=r"shape \(4,\).*'bn7/beta' of shape \(3,\)"):
         layer.set_weights([np.ones(3), np.ones(4), np.ones(3), np.ones(3)])
+
+
+def test_merging_inputs_of_different_ranks_expands_after_the_batch_axis_as_keras():
+    a, b = rng.standard_normal((2, 4)), rng.standard_normal((2, 3, 4))
+    np.testing.assert_allclose(L.Add(dtype="float64")([a, b]).numpy(), a[:, None, :] + b)
+    x1, x2 = L.Input(shape=(4,)), L.Input(shape=(3, 4))
+    assert L.Multiply()([x1, x2]).shape == (None, 3, 4)
+    with pytest.raises(ValueError, match=r"incompatible shapes \[\(2, 3\), \(2, 3, 4\)\]"):
+        L.Add()([np.zeros((2, 3)), np.zeros((2, 3, 4))])
+
+
+def test_dropout_noise_shape_shares_the_mask_along_size_one_axes():
+    td.set_seed(3)
+    x = np.ones((4, 5, 6), np.float32)
+    out = L.Dropout(0.5, noise_shape=(None, 1, 6))(x, training=True).numpy()
+    np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1, :], out.shape))  # same along time
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert L.Dropout(0.5, noise_shape=(None, 1, 6)).get_config()["noise_shape"] == [None, 1, 6]
+
+
+def test_lambda_mask_argument_sets_the_output_mask():
+    x = td.tensor(np.ones((2, 3), np.float32))
+    x._keras_mask = np.array([[True, False, True], [True, True, False]])
+    keep = L.Lambda(lambda t: t * 2, mask=lambda inputs, mask: mask)(x)
+    np.testing.assert_array_equal(keep._keras_mask, x._keras_mask)
+    assert L.Lambda(lambda t: t * 2)(x)._keras_mask is None

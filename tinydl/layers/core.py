@@ -5,9 +5,10 @@ import types
 
 import numpy as np
 
-from tinydl import activations, ops
+from tinydl import activations, backend, ops
 from tinydl.io.config import safe_mode
 from tinydl.layers.base import InputSpec, KerasTensor, Layer, unique_name
+from tinydl.tensor import Tensor
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Lambda", "Identity"]
 
@@ -131,11 +132,17 @@ class Dropout(Layer):
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout '{self.name}' needs 0 <= rate < 1, got {rate}")
         self.rate = float(rate)
-        self.noise_shape = noise_shape
+        self.noise_shape = None if noise_shape is None else list(noise_shape)
         self.seed = seed
 
     def call(self, inputs, training=None):
-        return ops.dropout(inputs, self.rate, training=bool(training))
+        if self.noise_shape is None or not training or self.rate == 0:
+            return ops.dropout(inputs, self.rate, training=bool(training))
+        # one draw per noise_shape entry (None: the input's size), shared along the axes of size 1
+        shape = tuple(d if n is None else int(n) for n, d in zip(self.noise_shape, inputs.shape))
+        keep = backend.rng().random(shape) < 1.0 - self.rate
+        scale = backend.to_device((keep / (1.0 - self.rate)).astype(inputs.dtype), inputs.device)
+        return inputs * Tensor._wrap(scale, False)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape}
@@ -203,6 +210,10 @@ class Lambda(Layer):
 
     def call(self, inputs):
         return self.function(inputs, **self.arguments)
+
+    def compute_mask(self, inputs, mask=None):
+        """`mask(inputs, mask)` when the Lambda was given a mask function, else that mask value (Keras)."""
+        return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
     def get_config(self):
         # a Lambda built from a config keeps that config's code: re-marshalling loaded code gives other bytes

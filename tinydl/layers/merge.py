@@ -12,7 +12,8 @@ __all__ = ["Merge", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimu
 class Merge(Layer):
     """Base of the elementwise merges: checks the list of inputs, merges them, ANDs their masks.
 
-    Shapes must be equal or broadcast together (NumPy rules), batch sizes equal.
+    Batch sizes must be equal. Lower-rank inputs get new axes after the batch axis, as in Keras
+    ((batch, 4) with (batch, 3, 4) is (batch, 1, 4)); the shapes must then broadcast together.
     """
 
     supports_masking = True
@@ -23,8 +24,9 @@ class Merge(Layer):
         self._check_shapes(input_shape)
 
     def call(self, inputs, mask=None):
-        self._check_shapes([tuple(x.shape) for x in self._as_list(inputs)])
-        return self._merge(list(inputs))
+        inputs = self._as_list(inputs)
+        self._check_shapes([tuple(x.shape) for x in inputs])
+        return self._merge(_same_rank(inputs))
 
     def _merge(self, inputs):
         raise NotImplementedError
@@ -52,8 +54,9 @@ class Merge(Layer):
         batches = {s[0] for s in shapes if s and s[0] is not None}
         if len(batches) > 1:
             raise ValueError(f"{where} got inputs with different batch sizes: {shapes}")
+        rank = max(len(s) for s in shapes)
         try:
-            np.broadcast_shapes(*[tuple(1 if d is None else d for d in s) for s in shapes])
+            np.broadcast_shapes(*[tuple(1 if d is None else d for d in _expanded(s, rank)) for s in shapes])
         except ValueError:
             raise ValueError(f"{where} got inputs with incompatible shapes {shapes}: they must be equal "
                              "or broadcast together") from None
@@ -250,6 +253,18 @@ class Dot(Merge):
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def _expanded(shape, rank):
+    """A shape with length-1 axes inserted after the batch axis up to `rank` (Keras's merge reshaping)."""
+    shape = tuple(shape)
+    return shape[:1] + (1,) * (rank - len(shape)) + shape[1:]
+
+
+def _same_rank(inputs):
+    """Inputs reshaped to the highest rank among them by `_expanded`."""
+    rank = max(x.ndim for x in inputs)
+    return [x if x.ndim == rank else ops.reshape(x, _expanded(x.shape, rank)) for x in inputs]
 
 
 def _l2_normalize(x, axis):

@@ -8,6 +8,8 @@ __all__ = ["Permute", "RepeatVector"]
 class Permute(Layer):
     """Permute the non-batch axes: `dims` is 1-based, e.g. Permute((2, 1)) swaps axes 1 and 2."""
 
+    supports_masking = True  # passes a mask on unchanged, as Keras 3
+
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
         dims = tuple(int(d) for d in dims)
