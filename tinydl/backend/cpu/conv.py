@@ -5,10 +5,13 @@ m = (n*OH + i)*OW + j, column (a*KW + b)*C/G + c. With G=1 this is the usual (M,
 `cols[0] @ kernel.reshape(K, out)` is the convolution with a (KH, KW, C, out) kernel. Padding is
 virtual in the numba loops (out-of-image taps read as zero and are never written back).
 
-Measured choices (2 shared cores, float32, conv 3x3; scripts in benchmarks/conv.py and the numbers in
-its docstring):
-- im2col + OpenBLAS GEMM, not a direct loop nest: a scalar numba loop nest reaches a small fraction of
-  BLAS's rate once C*KH*KW >= ~27, and the patch copy costs 5-15% of the GEMMs.
+Measured choices (2 shared cores, float32, 3x3 kernels, forward; the scripts are benchmarks/conv.py and
+the loops timed side by side):
+- im2col + OpenBLAS GEMM wherever C*KH*KW > 16: at 64x13x13x32 -> 64 a direct numba loop nest took
+  18.8-34.7 ms against 7.1-19 ms for im2col + GEMM (BLAS blocks for cache and SIMD, the loop nest
+  does not). For C*KH*KW <= 16 (a first layer on grey images, 64x28x28x1 -> 32) the direct loop wins,
+  2.3 ms against 6-22 ms: the patch matrix is as big as the output and the K=9 GEMM is memory-bound.
+  So `conv2d_direct` below serves the forward pass there; backward still builds patches for dW.
 - numba loops beat NumPy strided slicing (one slice copy per tap) 2-10x for C >= 3 (im2col 0.34 vs
   0.71 ms at 64x13x13x32; col2im 0.36 vs 3.6 ms), but lose 4x for C == 1 (the first layer of a CNN on
   grey images: 1.45 vs 0.32 ms), where a numba element loop pays its per-element bookkeeping for one
