@@ -218,3 +218,15 @@ def test_wrong_shape_in_a_graph_call_names_the_layer():
         dense(L.Input(shape=(5,)))
     with pytest.raises(ValueError, match=r"Subtract.*exactly 2 inputs, got 3"):
         L.Subtract()([x, x, x])
+
+
+def test_a_nested_model_passes_its_output_mask_on():
+    inner_ids = L.Input(shape=(4,), dtype="int64")
+    encoder = Model(inner_ids, L.Embedding(6, 2, mask_zero=True, name="emb")(inner_ids), name="encoder")
+    ids_in = L.Input(shape=(4,), dtype="int64")
+    model = Model(ids_in, MaskedMean()(encoder(ids_in)))
+    ids = np.array([[5, 2, 0, 0], [3, 0, 0, 0]])
+    np.testing.assert_array_equal(encoder(ids)._keras_mask, ids != 0)
+    table = encoder.get_layer("emb").get_weights()[0]
+    expected = np.stack([table[[5, 2]].mean(0), table[3]])
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-6)

@@ -76,7 +76,16 @@ class Model(Trainer, Layer):
     def call(self, inputs, training=None, mask=None):
         if self._graph is None:
             raise NotImplementedError(f"subclassed model '{self.name}' must override call(inputs, training=None)")
-        return self._graph.run(self._check_inputs(inputs), training=bool(training))
+        outputs = self._graph.run(self._check_inputs(inputs), training=bool(training))
+        self._output_masks = [getattr(t, "_keras_mask", None) for t in flatten(outputs)]
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        """The masks the graph's last layers put on the outputs (a functional model passes them on, as Keras)."""
+        masks = getattr(self, "_output_masks", None) if self._graph is not None else None
+        if not masks or all(m is None for m in masks):
+            return None
+        return masks[0] if len(masks) == 1 else masks
 
     def _check_inputs(self, inputs):
         """Inputs in the graph's nesting, with ranks and fixed sizes checked against the Input shapes."""
