@@ -50,6 +50,18 @@ def test_cosine_decay_plain_and_with_warmup():
     assert w(100) == pytest.approx(0.0)
 
 
+def test_cosine_decay_restarts():
+    plain = schedules.CosineDecayRestarts(1.0, first_decay_steps=10, t_mul=1.0, m_mul=0.5)
+    assert plain(0) == pytest.approx(1.0) and plain(5) == pytest.approx(0.5)
+    assert plain(10) == pytest.approx(0.5)            # restart: peak halved
+    assert plain(15) == pytest.approx(0.25)
+    grow = schedules.CosineDecayRestarts(1.0, first_decay_steps=10, t_mul=2.0)
+    # first period 10 steps, second 20: step 20 is a quarter into the second period
+    assert grow(10) == pytest.approx(1.0)
+    assert grow(20) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert grow(30) == pytest.approx(1.0)
+
+
 def test_configs_round_trip_with_keras_keys():
     cases = [
         schedules.ExponentialDecay(0.1, 10, 0.9, staircase=True),
@@ -57,6 +69,7 @@ def test_configs_round_trip_with_keras_keys():
         schedules.PolynomialDecay(0.1, 100, power=0.5, cycle=True),
         schedules.InverseTimeDecay(0.1, 10, 0.5),
         schedules.CosineDecay(0.1, 100, alpha=0.01, warmup_target=0.2, warmup_steps=10),
+        schedules.CosineDecayRestarts(0.1, 10, t_mul=1.5, m_mul=0.9, alpha=0.1),
     ]
     assert cases[4].get_config() == {"initial_learning_rate": 0.1, "decay_steps": 100, "alpha": 0.01,
                                       "name": "CosineDecay", "warmup_target": 0.2, "warmup_steps": 10}
