@@ -1,7 +1,7 @@
 """Max and average pooling over channels-last images (numba), forward and backward.
 
 Windows are PH x PW with strides SH, SW and virtual padding (top PT, left PL): taps outside the image
-are skipped, so max pooling never sees the padding and average pooling divides by the number of taps
+are skipped (a 'same' window always keeps at least one tap inside), so max pooling never sees the padding and average pooling divides by the number of taps
 inside the image (Keras/TF 'same' semantics). Max pooling keeps, per output, the flat index ih*W + iw
 of the first maximum, and its backward sends each gradient there. Loops run over images; threads
 split the batch once the input is big enough (each image writes only its own gradient, so no races).
@@ -27,7 +27,7 @@ def max_pool2d_backward(g, argmax, x_shape):
     g = np.ascontiguousarray(g)
     dx = np.zeros(tuple(x_shape), dtype=g.dtype)
     run = _max_bwd_parallel if dx.size >= PARALLEL_MIN and dx.shape[0] > 1 else _max_bwd_serial
-    run(g, np.ascontiguousarray(argmax), dx)
+    run(g, np.ascontiguousarray(argmax), dx.reshape(dx.shape[0], -1, dx.shape[3]))
     return dx
 
 
@@ -51,25 +51,24 @@ def avg_pool2d_backward(g, x_shape, ph, pw, sh, sw, pt, pl):
 
 @numba.njit(cache=True)
 def _max_fwd_image(x, y, arg, n, ph, pw, sh, sw, pt, pl):
+    # the window's first in-image tap seeds the maximum, so the channel loops stay branch-light
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     for i in range(y.shape[1]):
+        h0, h1 = _window(i, sh, pt, ph, height)
         for j in range(y.shape[2]):
+            w0, w1 = _window(j, sw, pl, pw, width)
+            first = h0 * width + w0
             for c in range(channels):
-                y[n, i, j, c] = -np.inf
-                arg[n, i, j, c] = -1
-            for a in range(ph):
-                ih = i * sh - pt + a
-                if ih < 0 or ih >= height:
-                    continue
-                for b in range(pw):
-                    iw = j * sw - pl + b
-                    if iw < 0 or iw >= width:
-                        continue
+                y[n, i, j, c] = x[n, h0, w0, c]
+                arg[n, i, j, c] = first
+            for ih in range(h0, h1):
+                for iw in range(w0, w1):
+                    k = ih * width + iw
                     for c in range(channels):
                         v = x[n, ih, iw, c]
-                        if v > y[n, i, j, c] or arg[n, i, j, c] < 0:
+                        if v > y[n, i, j, c]:
                             y[n, i, j, c] = v
-                            arg[n, i, j, c] = ih * width + iw
+                            arg[n, i, j, c] = k
 
 
 @numba.njit(cache=True)
@@ -86,13 +85,11 @@ def _max_fwd_parallel(x, y, arg, ph, pw, sh, sw, pt, pl):
 
 @numba.njit(cache=True)
 def _max_bwd_image(g, arg, dx, n):
-    width = dx.shape[2]
+    """dx is (N, H*W, C) here, so the flat argmax indexes it without a division."""
     for i in range(g.shape[1]):
         for j in range(g.shape[2]):
             for c in range(g.shape[3]):
-                k = arg[n, i, j, c]
-                if k >= 0:
-                    dx[n, k // width, k % width, c] += g[n, i, j, c]
+                dx[n, arg[n, i, j, c], c] += g[n, i, j, c]
 
 
 @numba.njit(cache=True)
