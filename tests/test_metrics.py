@@ -200,3 +200,28 @@ def test_loss_names_as_metrics():
     m.update_state([[1.0, 2.0]], [[1.5, 2.0]])
     assert m.name == "mape" and m.direction == "down" and m.result() == pytest.approx(25.0)
     assert metrics.get("logcosh").name == "logcosh"
+
+
+def test_keras_style_custom_metric_with_add_variable():
+    class CountPositives(metrics.Metric):
+        direction = "up"
+
+        def __init__(self, name="positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+            self.seen = self.add_weight(name="seen")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.count.assign_add(np.sum(np.asarray(y_pred) > 0))
+            self.seen.assign_add(np.size(y_pred))
+
+        def result(self):
+            return self.count / self.seen
+
+    m = CountPositives()
+    m.update_state(None, [1.0, -1.0, 2.0, 0.0])
+    assert float(m.result()) == 0.5 and len(m.variables) == 2
+    m.reset_state()
+    assert float(m.count) == 0.0
+    m.update_state(None, [3.0])
+    assert float(m.result()) == 1.0

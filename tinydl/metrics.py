@@ -20,7 +20,7 @@ import numpy as np
 from tinydl.io.config import register_serializable
 
 __all__ = [
-    "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+    "Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
     "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision",
     "Recall", "AUC", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError",
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
@@ -38,8 +38,36 @@ def _snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+class MetricVariable(np.ndarray):
+    """A metric's state array with Keras's `assign`, `assign_add`, `assign_sub` and `numpy()`."""
+
+    def assign(self, value):
+        self[...] = _np(value)
+        return self
+
+    def assign_add(self, value):
+        self[...] += _np(value)
+        return self
+
+    def assign_sub(self, value):
+        self[...] -= _np(value)
+        return self
+
+    def numpy(self):
+        return np.array(self)
+
+    @property
+    def value(self):
+        return self
+
+
 class Metric:
-    """Base class: `update_state`, `result() -> float`, `reset_state()`, `name`, `direction`, `get_config()`."""
+    """Base class: `update_state`, `result() -> float`, `reset_state()`, `name`, `direction`, `get_config()`.
+
+    Subclasses written the Keras way work too: create state with `self.add_variable(shape, initializer,
+    name=...)` (arrays with `assign_add`), update it in `update_state`, compute `result()` from it;
+    the default `reset_state()` puts every such variable back to its initial value.
+    """
 
     direction = None
 
@@ -55,7 +83,24 @@ class Metric:
         raise NotImplementedError(f"{type(self).__name__} must implement result")
 
     def reset_state(self):
-        pass
+        for variable, initial in self.__dict__.get("_metric_variables", []):
+            variable[...] = initial
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state array (float64 unless `dtype`), reset to its initial value by `reset_state()`."""
+        from tinydl import initializers
+        shape = tuple(shape) if not isinstance(shape, int) else (shape,)
+        initial = np.asarray(initializers.get(initializer)(shape, dtype=dtype or "float64"))
+        variable = np.array(initial).view(MetricVariable)
+        self.__dict__.setdefault("_metric_variables", []).append((variable, initial))
+        return variable
+
+    add_weight = add_variable
+
+    @property
+    def variables(self):
+        """The arrays made with `add_variable`, in creation order."""
+        return [v for v, _ in self.__dict__.get("_metric_variables", [])]
 
     def __call__(self, *args, **kwargs):
         """Update with one batch and return the running result."""
