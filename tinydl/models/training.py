@@ -64,8 +64,8 @@ class Trainer:
     def train_step(self, x, y, sample_weight=None):
         """One optimisation step on a batch; updates the compiled metrics and returns nothing."""
         with learning_phase(True):
-            y_pred = self(x, training=True)
-        loss = self._compiled.loss(self, y, y_pred, sample_weight, batch_size_of(x))
+            y_pred = self(self._on_device(x), training=True)
+        loss = self._compiled.loss(self, self._on_device(y), y_pred, self._on_device(sample_weight), batch_size_of(x))
         variables = self.trainable_weights
         for v in variables:
             v.grad = None
@@ -81,16 +81,23 @@ class Trainer:
         """Forward in inference mode; updates the compiled loss trackers and metrics."""
         from tinydl.autograd import no_grad
         with no_grad():
-            y_pred = self(x, training=False)
-            self._compiled.loss(self, y, y_pred, sample_weight, batch_size_of(x))
+            y_pred = self(self._on_device(x), training=False)
+            self._compiled.loss(self, self._on_device(y), y_pred, self._on_device(sample_weight), batch_size_of(x))
         self._compiled.update_metrics(y, y_pred, sample_weight)
 
     def predict_step(self, x):
         """Outputs for one batch as NumPy arrays (same nesting as the model's outputs)."""
         from tinydl.autograd import no_grad
         with no_grad():
-            y_pred = self(x, training=False)
+            y_pred = self(self._on_device(x), training=False)
         return pack_like(y_pred, [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in flatten(y_pred)])
+
+    def _on_device(self, struct):
+        """Batch arrays moved to the model's device (`model.to('cuda')`); unchanged on the CPU."""
+        device = getattr(self, "_device_name", None)
+        if struct is None or device in (None, "cpu"):
+            return struct
+        return pack_like(struct, [backend.to_device(a, device) if hasattr(a, "shape") else a for a in flatten(struct)])
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
