@@ -246,3 +246,15 @@ def test_more_keras_losses_match_numpy():
     expected = np.maximum(((1 - onehot) * z).max(-1) - (onehot * z).sum(-1) + 1, 0).mean()
     np.testing.assert_allclose(val(losses.get("categorical_hinge")(onehot, t(z))), expected)
     assert losses.get("log_cosh").name == "log_cosh"
+
+
+def test_keras_style_loss_subclass_gets_tensors_of_the_prediction_dtype():
+    class Quartic(losses.Loss):
+        def call(self, y_true, y_pred):
+            assert isinstance(y_true, td.Tensor) and y_true.dtype == y_pred.dtype
+            return td.mean(td.square(td.square(y_pred - y_true)), axis=-1)
+
+    out = Quartic()(YT, td.tensor(YP, dtype="float32"))
+    assert out.dtype == np.float32 and out.shape == ()
+    assert float(out) == pytest.approx(((YP - YT) ** 4).mean(), rel=1e-5)
+    assert Quartic().name == "quartic"

@@ -48,8 +48,11 @@ class Loss:
         return reduce_weighted_values(values, sample_weight=sample_weight, mask=mask, reduction=self.reduction)
 
     def _call_with_mask(self, y_true, y_pred):
-        """Per-sample losses and an optional boolean mask of the samples that count."""
-        return self.call(y_true, y_pred), None
+        """Per-sample losses and an optional boolean mask of the samples that count.
+
+        A user subclass's `call` gets y_true as a Tensor of y_pred's dtype and device, as in Keras.
+        """
+        return self.call(_true(y_true, y_pred), y_pred), None
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
@@ -75,6 +78,9 @@ class LossFunctionWrapper(Loss):
         super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
         self.fn = fn
         self._fn_kwargs = kwargs
+
+    def _call_with_mask(self, y_true, y_pred):
+        return self.call(y_true, y_pred), None
 
     def call(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
