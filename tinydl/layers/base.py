@@ -111,7 +111,6 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __getitem__(self, index):
-        from tinydl.layers.core import Lambda
         return _symbolic_op(lambda t: t[index], self, "getitem")
 
     def __add__(self, other):
