@@ -65,8 +65,26 @@ def _ln_row_fwd(x, gamma, beta, eps, y, xhat, mean, var, inv, i):
 
 @numba.njit(cache=True, fastmath=_FAST)
 def _ln_fwd_serial(x, gamma, beta, eps, y, xhat, mean, var, inv):
-    for i in range(x.shape[0]):
-        _ln_row_fwd(x, gamma, beta, eps, y, xhat, mean, var, inv, i)
+    # the row helper's body, inlined by hand: a call per row costs about 2x on short rows
+    rows, d = x.shape
+    for i in range(rows):
+        xi, yi, hi = x[i], y[i], xhat[i]
+        s = 0.0
+        for j in range(d):
+            s += xi[j]
+        m = s / d
+        v = 0.0
+        for j in range(d):
+            c = xi[j] - m
+            v += c * c
+        v /= d
+        r = 1.0 / math.sqrt(v + eps)
+        mean[i], var[i], inv[i] = m, v, r
+        mf, rf = xi.dtype.type(m), xi.dtype.type(r)
+        for j in range(d):
+            h = (xi[j] - mf) * rf
+            hi[j] = h
+            yi[j] = h * gamma[j] + beta[j]
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FAST)
@@ -93,12 +111,20 @@ def _ln_row_bwd(g, xhat, inv, gamma, dx, i):
 
 @numba.njit(cache=True, fastmath=_FAST)
 def _ln_bwd_serial(g, xhat, inv, gamma, dx, dgamma, dbeta):
-    d = g.shape[1]
-    for i in range(g.shape[0]):
-        _ln_row_bwd(g, xhat, inv, gamma, dx, i)
+    rows, d = g.shape
+    for i in range(rows):
+        gi, hi, di = g[i], xhat[i], dx[i]
+        a = 0.0
+        b = 0.0
         for j in range(d):
-            dgamma[j] += g[i, j] * xhat[i, j]
-            dbeta[j] += g[i, j]
+            gx = gi[j] * gamma[j]
+            a += gx
+            b += gx * hi[j]
+        af, bf, rf = gi.dtype.type(a / d), gi.dtype.type(b / d), inv[i]
+        for j in range(d):
+            di[j] = rf * (gi[j] * gamma[j] - af - hi[j] * bf)
+            dgamma[j] += gi[j] * hi[j]
+            dbeta[j] += gi[j]
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FAST)
