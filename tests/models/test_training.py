@@ -209,3 +209,26 @@ def test_stop_training_flag_ends_fit_after_the_current_batch():
     history = model.fit(np.zeros((40, 3)), np.zeros((40, 1)), batch_size=4, epochs=5, verbose=0,
                         callbacks=[StopAtSecondBatch()])
     assert history.epoch == [0]
+
+
+def test_subclassed_model_trains_and_tracks_its_layers():
+    class TwoLayer(Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = Dense(8, activation="tanh")
+            self.out = Dense(1)
+
+        def call(self, inputs, training=None):
+            return self.out(self.hidden(inputs))
+
+    td.clear_session()
+    td.set_seed(0)
+    model = TwoLayer()
+    assert model.name == "two_layer"
+    x = np.random.default_rng(0).standard_normal((32, 3)).astype(np.float32)
+    y = x[:, :1] - x[:, 1:2]
+    model.compile(td.optimizers.Adam(0.05), "mean_squared_error")
+    history = model.fit(x, y, epochs=10, batch_size=8, verbose=0)
+    assert [w.path for w in model.weights] == ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+    assert model.count_params() == 3 * 8 + 8 + 8 + 1
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
