@@ -409,13 +409,11 @@ def _attention(ctx, layer, node, inputs):
 
 
 # -- transformer blocks ---------------------------------------------------------------------------------------------------
-def _positions(ctx, layer, x, node_shape, table):
-    """`table[:T]` broadcast to x's shape (T must be known when exporting)."""
-    length = node_shape[-2]
-    if length is None:
-        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' needs a fixed sequence length "
-                              "(give the Input a known length)")
-    rows = ctx.const(np.asarray(table)[:length], f"{layer.name}.positions")
+def _positions(ctx, layer, x, table):
+    """`table[:T]` (T = x's sequence length, read at run time) broadcast to x's shape."""
+    length = ctx.op("Shape", [x], start=-2, end=-1)
+    rows = ctx.op("Slice", [ctx.const(np.asarray(table), f"{layer.name}.positions"), ctx.ints([0], "starts"), length,
+                            ctx.ints([0], "axes")])
     return ctx.op("Expand", [rows, ctx.op("Shape", [x])])
 
 
@@ -423,21 +421,26 @@ def _positions(ctx, layer, x, node_shape, table):
 def _position_embedding(ctx, layer, node, inputs):
     if node.kwargs.get("start_index"):
         raise OnnxExportError(f"ONNX export: PositionEmbedding '{layer.name}' with start_index is not supported")
-    return _positions(ctx, layer, inputs[0], node.input_tensors[0].shape, layer.position_embeddings.numpy())
+    return _positions(ctx, layer, inputs[0], layer.position_embeddings.numpy())
 
 
 @onnx_converter(L.SinusoidalPositionEncoding)
 def _sinusoidal(ctx, layer, node, inputs):
-    shape = node.input_tensors[0].shape
-    length, dim = shape[-2], shape[-1]
-    if length is None:
-        raise OnnxExportError(f"ONNX export: SinusoidalPositionEncoding '{layer.name}' needs a fixed sequence length")
-    position = np.arange(length, dtype=np.float64)
+    """sin/cos of position * timescale, computed for the run-time length (even features sin, odd cos)."""
+    if node.kwargs.get("start_index"):
+        raise OnnxExportError(f"ONNX export: SinusoidalPositionEncoding '{layer.name}' with start_index is not "
+                              "supported")
+    x = inputs[0]
+    dim = node.input_tensors[0].shape[-1]
     features = np.arange(dim)
     timescales = (1.0 / layer.max_wavelength) ** (2 * (features // 2) / dim)
-    angles = position[:, None] * timescales[None, :]
-    table = np.where(features % 2 == 1, np.cos(angles), np.sin(angles))
-    return _positions(ctx, layer, inputs[0], shape, table)
+    ones = ctx.op("ConstantOfShape", [ctx.op("Shape", [x], start=-2, end=-1)],
+                  value=_tensor_value(np.array([1], np.float32)))
+    steps = ctx.op("Sub", [ctx.op("CumSum", [ones, ctx.const(np.int64(0), "axis")]), ctx.const(np.float32(1))])
+    angles = ctx.op("Mul", [ctx.unsqueeze(steps, [1]), ctx.const(timescales[None, :], f"{layer.name}.timescales")])
+    odd = ctx.const((features % 2 == 1)[None, :], f"{layer.name}.odd", dtype=np.bool_)
+    table = ctx.op("Where", [odd, ctx.op("Cos", [angles]), ctx.op("Sin", [angles])])
+    return ctx.op("Expand", [table, ctx.op("Shape", [x])])
 
 
 @onnx_converter(L.TokenAndPositionEmbedding)
@@ -446,8 +449,7 @@ def _token_and_position(ctx, layer, node, inputs):
     if np.dtype(node.input_tensors[0].dtype).kind == "f":
         ids = ctx.op("Cast", [ids], to=7)
     tokens = ctx.op("Gather", [ctx.weight(layer.token_embedding.embeddings), ids], axis=0)
-    shape = tuple(node.input_tensors[0].shape) + (layer.embedding_dim,)
-    pos = _positions(ctx, layer, tokens, shape, layer.position_embedding.position_embeddings.numpy())
+    pos = _positions(ctx, layer, tokens, layer.position_embedding.position_embeddings.numpy())
     return ctx.op("Add", [tokens, pos])
 
 
