@@ -142,6 +142,9 @@ class Optimizer:
             self._update(g, v.data, lr, {name: arrays[i] for name, arrays in self._state.items()})
             constraint = getattr(v, "constraint", None)
             if constraint is not None:
+                if isinstance(constraint, (str, dict)):
+                    from tinydl import constraints
+                    constraint = constraints.get(constraint)
                 out = constraint(v)
                 v.data[...] = out.data if isinstance(out, Tensor) else out
         if self.use_ema:
