@@ -13,3 +13,4 @@ A graph data set follows its own shape (see its module):
 """
 from tinydl.datasets import digits, iris  # noqa: F401
 from tinydl.datasets import karate  # noqa: F401,E402
+from tinydl.datasets import poems  # noqa: F401,E402  (public-domain English poems, for character models)
