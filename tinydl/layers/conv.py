@@ -273,7 +273,9 @@ class SeparableConv2D(_BaseConv):
         mid = self._run(ops.depthwise_conv, inputs, self.depthwise_kernel, strides=self.strides,
                         padding=self.padding, dilation_rate=self.dilation_rate)
         pointwise = ops.reshape(self.pointwise_kernel, self.pointwise_kernel.shape[2:])
-        return self._finish(ops.matmul(mid, pointwise))
+        # one (pixels, mid) @ (mid, filters) product, not one small product per image row
+        flat = ops.matmul(ops.reshape(mid, (-1, mid.shape[-1])), pointwise)
+        return self._finish(ops.reshape(flat, tuple(mid.shape[:-1]) + (self.filters,)))
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
