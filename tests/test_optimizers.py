@@ -247,15 +247,20 @@ def test_keras_variables_order_names_and_set_weights():
     opt = optimizers.Adam(0.01)
     k, b = Var(np.ones((2, 2)), "dense/kernel"), Var(np.ones(2), "dense/bias")
     opt.apply([np.ones((2, 2)), np.ones(2)], [k, b])
-    assert opt.variable_names() == ["iteration", "learning_rate", "dense_kernel_momentum", "dense_kernel_velocity",
-                                    "dense_bias_momentum", "dense_bias_velocity"]
+    assert opt.variable_names() == ["adam/iteration", "adam/learning_rate", "adam/dense_kernel_momentum",
+                                    "adam/dense_kernel_velocity", "adam/dense_bias_momentum", "adam/dense_bias_velocity"]
     values = opt.variables()
     assert values[0] == 1 and values[0].dtype == np.int64 and values[1].dtype == np.float32
     assert [v.shape for v in values[2:]] == [(2, 2), (2, 2), (2,), (2,)]
     rms = optimizers.RMSprop(momentum=0.5)
     rms.apply([np.ones((2, 2)), np.ones(2)], [k, b])
-    assert rms.variable_names()[2:] == ["dense_kernel_velocity", "dense_bias_velocity", "dense_kernel_momentum",
-                                        "dense_bias_momentum"]
+    assert rms.variable_names()[2:] == ["rmsprop/dense_kernel_velocity", "rmsprop/dense_bias_velocity",
+                                        "rmsprop/dense_kernel_momentum", "rmsprop/dense_bias_momentum"]
+    ams = optimizers.Adam(amsgrad=True)
+    ams.build([k, b])
+    assert [n.split("/")[1] for n in ams.variable_names()[2:]] == [
+        "dense_kernel_momentum", "dense_kernel_velocity", "dense_bias_momentum", "dense_bias_velocity",
+        "dense_kernel_velocity_hat", "dense_bias_velocity_hat"]
     other = optimizers.Adam(0.01)
     k2, b2 = Var(np.ones((2, 2)), "dense/kernel"), Var(np.ones(2), "dense/bias")
     other.build([k2, b2])
@@ -326,7 +331,7 @@ def test_nadam_with_keras_momentum_schedule():
     np.testing.assert_allclose(run(opt), w, rtol=1e-13)
     state = opt.get_state()
     assert state["extra"] == {"u_product": pytest.approx(u_product)}
-    assert opt.variable_names()[-1] == "u_product"
+    assert opt.variable_names()[-1] == "nadam/u_product"
 
 
 def test_lion():

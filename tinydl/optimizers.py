@@ -23,7 +23,8 @@ variable object, in the order the variables first appear. Saved state, for exact
     opt2.set_state(state)                 # before or after its first apply; shapes are checked
 
 `variables()` gives the same state as Keras's `optimizer.variables` list (iteration, learning_rate,
-then the slots in Keras's creation order) and `variable_names()` their Keras-style names, which is
+then the slots in Keras 3.15's creation order, checked against Keras) and `variable_names()` their
+Keras-style paths, which is
 what the legacy HDF5 `optimizer_weights` group stores; `set_weights(list)` loads that list back.
 """
 import math
@@ -291,10 +292,10 @@ class Optimizer:
         return out + [np.array(v, dtype=np.float32) for v in self._extra_state().values()]
 
     def variable_names(self):
-        """Keras-style names of `variables()`: 'iteration', 'learning_rate', '<var path>_<slot>'."""
+        """Keras 3 paths of `variables()`: '<name>/iteration', '<name>/learning_rate', '<name>/<var>_<slot>'."""
         names = ["iteration"] + (["learning_rate"] if isinstance(self._learning_rate, float) else [])
         names += [f"{_var_name(self._variables[i], i).replace('/', '_')}_{name}" for name, i in self._slot_order()]
-        return names + list(self._extra_state())
+        return [f"{self.name}/{n}" for n in names + list(self._extra_state())]
 
     def set_weights(self, weights):
         """Load a list shaped like `variables()` (the optimizer must have been built on its variables)."""
@@ -322,14 +323,18 @@ class Optimizer:
                                  f"expected {dst.shape}")
             dst[...] = backend.to_device(src.astype(dst.dtype, copy=False), backend.device_of(dst))
 
+    def _slot_groups(self):
+        """Slot names grouped as Keras creates them: each group interleaved per variable, groups in turn."""
+        names = [name for name, _ in self._slots()]
+        return [names] if self._interleaved else [[name] for name in names]
+
     def _slot_order(self):
         """(slot name, variable index) pairs in Keras's creation order."""
         n = len(self._variables)
-        base = [("average", i) for i in range(n)] if self.use_ema else []
-        names = [name for name, _ in self._slots()]
-        if self._interleaved:
-            return base + [(name, i) for i in range(n) for name in names]
-        return base + [(name, i) for name in names for i in range(n)]
+        order = [("average", i) for i in range(n)] if self.use_ema else []
+        for group in self._slot_groups():
+            order += [(name, i) for i in range(n) for name in group]
+        return order
 
     # -- config ----------------------------------------------------------------------------------
     def get_config(self):
@@ -403,6 +408,9 @@ class Adam(Optimizer):
 
     def _slots(self):
         return [("momentum", 0.0), ("velocity", 0.0)] + ([("velocity_hat", 0.0)] if self.amsgrad else [])
+
+    def _slot_groups(self):
+        return [["momentum", "velocity"]] + ([["velocity_hat"]] if self.amsgrad else [])
 
     def _update(self, g, w, lr, slots):
         t = self.iterations + 1
@@ -565,8 +573,6 @@ class Adamax(Optimizer):
 @register_serializable()
 class Nadam(Optimizer):
     """Adam with Nesterov momentum and Keras's momentum schedule u_t = b1 (1 - 0.5 * 0.96^t)."""
-
-    _interleaved = False
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
