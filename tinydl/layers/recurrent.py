@@ -205,6 +205,11 @@ class SimpleRNN(_Recurrent):
         kwargs.pop("recurrent_activation", None)
         super().__init__(units, activation=activation, **kwargs)
 
+    def get_config(self):
+        config = super().get_config()
+        del config["seed"]  # Keras's SimpleRNN has no seed key
+        return config
+
     def _scan(self, x, states, mask, rec_mask, zero_output):
         return ops.simple_rnn(x, states[0], self.kernel, self.recurrent_kernel, self.bias,
                               **self._common(mask, rec_mask, zero_output))
