@@ -50,12 +50,34 @@ def get_registered(name, custom_objects=None, module=None):
     for scope in ([custom_objects or {}] + _custom_stack[::-1]):
         if name in scope:
             return scope[name]
-    if module and (_area(module), name) in _BY_AREA:
-        return _BY_AREA[(_area(module), name)]
-    if name in _REGISTRY:
-        return _REGISTRY[name]
+    for attempt in range(2):
+        if module and (_area(module), name) in _BY_AREA:
+            return _BY_AREA[(_area(module), name)]
+        candidates = [(_PRIORITY.index(a) if a in _PRIORITY else len(_PRIORITY), obj)
+                      for (a, n), obj in _BY_AREA.items() if n == name]
+        if len(candidates) > 1:  # the same name in several areas and no module: layers first, then ...
+            return min(candidates, key=lambda c: c[0])[1]
+        if name in _REGISTRY:
+            return _REGISTRY[name]
+        if attempt == 0:
+            _import_library()  # tinydl's submodules load lazily; a config may name a class not yet imported
     raise KeyError(f"unknown object {name!r}: register it with @tinydl.io.config.register_serializable() "
                    "or pass it in custom_objects={...}")
+
+
+# which area wins when a bare name (no config "module") exists in several
+_PRIORITY = ("layers", "models", "losses", "metrics", "optimizers", "schedules", "callbacks", "initializers",
+             "regularizers", "activations")
+
+
+def _import_library():
+    """Import every tinydl module that registers serializable objects."""
+    import importlib
+    for area in _PRIORITY:
+        try:
+            importlib.import_module(f"tinydl.{area}")
+        except ImportError:
+            pass
 
 
 @contextlib.contextmanager
