@@ -77,3 +77,48 @@ def test_initial_state_same_as_keras():
                          ids=["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Masking", "TimeDistributed"])
 def test_config_keys_are_keras_keys(make):
     assert set(make(L).get_config()) == set(make(keras.layers).get_config())
+
+
+def _models():
+    import tinydl as td
+
+    def ours():
+        return td.models.Sequential([L.Input(shape=(5,), dtype="int64"), L.Embedding(10, 3, mask_zero=True),
+                                     L.Bidirectional(L.LSTM(4, return_sequences=True)), L.GRU(3, reset_after=False),
+                                     L.Dense(2)])
+
+    def theirs():
+        return keras.Sequential([keras.Input(shape=(5,), dtype="int64"), keras.layers.Embedding(10, 3, mask_zero=True),
+                                 keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True)),
+                                 keras.layers.GRU(3, reset_after=False), keras.layers.Dense(2)])
+    return ours, theirs
+
+
+@pytest.mark.parametrize("filename", ["m.weights.h5", "m.h5"])
+def test_hdf5_files_move_between_keras_and_tinydl(tmp_path, filename):
+    import tinydl as td
+    ours, theirs = _models()
+    ids = np.array([[3, 1, 4, 0, 0], [2, 7, 1, 8, 2]])
+    mine = ours()
+    mine(ids)
+    path = str(tmp_path / filename)
+    if filename.endswith(".weights.h5"):
+        mine.save_weights(path)
+        loaded = theirs()
+        loaded.load_weights(path)
+    else:
+        mine.save(path)
+        loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(_numpy(loaded(ids))[0], mine(ids).numpy(), rtol=1e-5, atol=1e-6)
+    source = theirs()
+    source(ids)
+    back = str(tmp_path / ("k_" + filename))
+    if filename.endswith(".weights.h5"):
+        source.save_weights(back)
+        again = ours()
+        again(ids)
+        again.load_weights(back)
+    else:
+        source.save(back)
+        again = td.models.load_model(back)
+    np.testing.assert_allclose(again(ids).numpy(), _numpy(source(ids))[0], rtol=1e-5, atol=1e-6)
