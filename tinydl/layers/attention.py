@@ -137,7 +137,8 @@ class MultiHeadAttention(Layer):
     def _project(self, x, kernel, bias):
         """(batch, T, dim) -> (batch, heads, T, size) through a (dim, heads, size) kernel."""
         dim, heads, size = kernel.shape
-        y = ops.matmul(x, ops.reshape(kernel, (dim, heads * size)))
+        # one (batch*T, dim) @ (dim, heads*size) product: NumPy runs a 3-D @ 2-D matmul as a loop of small ones
+        y = ops.matmul(ops.reshape(x, (-1, dim)), ops.reshape(kernel, (dim, heads * size)))
         if bias is not None:
             y = y + ops.reshape(bias, (heads * size,))
         y = ops.reshape(y, (x.shape[0], x.shape[1], heads, size))
@@ -146,9 +147,12 @@ class MultiHeadAttention(Layer):
     def _merge_heads(self, attended):
         """(batch, heads, T, value_dim) -> (batch, T, out_dim) through the output kernel."""
         b, h, t, size = attended.shape
-        merged = ops.reshape(ops.transpose(attended, (0, 2, 1, 3)), (b, t, h * size))
-        out = ops.matmul(merged, ops.reshape(self.output_kernel, (h * size, self.output_kernel.shape[-1])))
-        return out + self.output_bias if self.output_bias is not None else out
+        out_dim = self.output_kernel.shape[-1]
+        merged = ops.reshape(ops.transpose(attended, (0, 2, 1, 3)), (b * t, h * size))
+        out = ops.matmul(merged, ops.reshape(self.output_kernel, (h * size, out_dim)))
+        if self.output_bias is not None:
+            out = out + self.output_bias
+        return ops.reshape(out, (b, t, out_dim))
 
     def _check_shapes(self, query, value, key):
         """Clear errors for inputs this layer cannot attend."""
