@@ -43,8 +43,10 @@ class Loss:
         self.dtype = dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        keras_mask = getattr(y_pred, "_keras_mask", None)
         y_pred = _pred(y_pred, self.dtype)
         values, mask = self._call_with_mask(y_true, y_pred)
+        mask = fold_keras_mask(mask, keras_mask, values)
         return reduce_weighted_values(values, sample_weight=sample_weight, mask=mask, reduction=self.reduction)
 
     def _call_with_mask(self, y_true, y_pred):
@@ -376,6 +378,18 @@ def categorical_hinge(y_true, y_pred):
 
 
 # -- reduction (Keras's reduce_weighted_values) ----------------------------------------------------
+def fold_keras_mask(mask, keras_mask, values):
+    """`mask` and the predictions' `_keras_mask` (padding steps from Embedding(mask_zero)/Masking) as one
+    boolean mask of the per-step values they both fit, as Keras masks losses and metrics."""
+    if keras_mask is None:
+        return mask
+    keras_mask = keras_mask.data if isinstance(keras_mask, Tensor) else keras_mask
+    if tuple(keras_mask.shape) != tuple(values.shape):
+        return mask
+    keras_mask = keras_mask.astype(bool)
+    return keras_mask if mask is None else (mask & keras_mask)
+
+
 def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size"):
     """Weight per-sample losses and reduce them as Keras does (mask folded into the weights)."""
     if reduction not in _REDUCTIONS:

@@ -347,3 +347,16 @@ def test_onnx_export_refuses_masked_sequences_clearly(tmp_path):
     model = Model(inp, L.LSTM(2, name="masked_lstm")(L.Embedding(10, 3, mask_zero=True)(inp)))
     with pytest.raises(OnnxExportError, match="LSTM 'masked_lstm' reads a masked sequence"):
         model.export(tmp_path / "m.onnx", format="onnx")
+
+
+def test_padding_steps_count_in_neither_loss_nor_metrics():
+    td.set_seed(12)
+    ids = np.random.default_rng(12).integers(1, 10, (16, 6))
+    ids[:8, 4:] = 0
+    y = (ids % 2).astype("float32")[..., None]
+    model = Sequential([L.Input(shape=(6,), dtype="int64"), L.Embedding(10, 4, mask_zero=True),
+                        L.GRU(5, return_sequences=True), L.TimeDistributed(L.Dense(1, activation="sigmoid"))])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    flipped = y.copy()
+    flipped[:8, 4:] = 1 - flipped[:8, 4:]  # targets at padding steps must not matter
+    np.testing.assert_allclose(model.evaluate(ids, y, verbose=0), model.evaluate(ids, flipped, verbose=0), rtol=1e-6)

@@ -326,10 +326,11 @@ class _CompiledTargets:
 
     def update_metrics(self, y, y_pred, sample_weight):
         preds = [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in flatten(y_pred)]
+        masks = [getattr(t, "_keras_mask", None) for t in flatten(y_pred)]
         trues = _match(y, self.names, "y")
         sws = _match(sample_weight, self.names, "sample_weight", broadcast=True)
         for label, i, metric, weighted in self.metrics:
-            metric.update_state(trues[i], preds[i], sample_weight=sws[i])
+            metric.update_state(trues[i], preds[i], sample_weight=_mask_weight(masks[i], sws[i]))
 
     def named_metrics(self):
         if not self.built:
@@ -388,3 +389,16 @@ def _match(struct, names, what, broadcast=False):
     if n == 1 or broadcast:
         return [struct] * n
     raise ValueError(f"{what} must give one array per output {names} (a list or a dict), got {type(struct).__name__}")
+
+
+def _mask_weight(mask, sample_weight):
+    """The predictions' padding mask (Embedding(mask_zero), Masking) folded into the sample weights, so
+    masked steps do not count in metrics, as Keras."""
+    if mask is None:
+        return sample_weight
+    m = np.asarray(mask.get() if hasattr(mask, "get") else mask, dtype=np.float64)
+    if sample_weight is None:
+        return m
+    w = np.asarray(sample_weight, dtype=np.float64)
+    w = w.reshape(w.shape + (1,) * max(m.ndim - w.ndim, 0))
+    return m * w
