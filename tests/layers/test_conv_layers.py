@@ -27,6 +27,9 @@ def test_weight_names_are_keras_names():
     sep = L.SeparableConv2D(4, 3)
     sep(np.zeros((1, 5, 5, 2), dtype="float32"))
     assert [w.name for w in sep.weights] == ["depthwise_kernel", "pointwise_kernel", "bias"]
+    depthwise = L.DepthwiseConv2D(3)
+    depthwise(np.zeros((1, 5, 5, 2), dtype="float32"))
+    assert [w.name for w in depthwise.weights] == ["kernel", "bias"]  # Keras 3 (Keras 2: depthwise_kernel)
     conv = L.Conv2D(4, 3)
     conv(np.zeros((1, 5, 5, 2), dtype="float32"))
     assert [w.name for w in conv.weights] == ["kernel", "bias"]
@@ -101,3 +104,20 @@ def test_functional_residual_block_shows_its_skip_connection():
     out = L.GlobalAveragePooling2D()(h + inp)
     model = Model(inp, out)
     assert model(np.ones((2, 8, 8, 4), dtype="float32")).shape == (2, 4)
+
+
+def test_layers_match_keras_3_outputs_weights_and_configs():
+    """Real Keras 3 (torch backend) layers with the same weights give the same outputs and configs."""
+    import os
+    import subprocess
+    import sys
+    import importlib.util
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None:
+        pytest.skip("needs keras and torch installed (benchmark/dev extras)")
+    script = os.path.join(os.path.dirname(__file__), "keras_conv_parity.py")
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True)
+    if "No module named" in out.stderr:
+        pytest.skip(f"keras with the torch backend is not importable: {out.stderr.strip().splitlines()[-1]}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("checked 24") and out.stdout.count("\n") == 1, out.stdout

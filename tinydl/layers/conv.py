@@ -1,7 +1,7 @@
 """Convolution layers: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (channels-last).
 
 Names, arguments, defaults, weight names and layouts are Keras 3's: Conv kernel (k..., in/groups, filters),
-Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D depthwise_kernel (kh, kw, in, multiplier),
+Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D kernel (kh, kw, in, multiplier) (Keras 3's name),
 SeparableConv2D depthwise_kernel, pointwise_kernel (1, 1, in*multiplier, filters), bias.
 """
 from tinydl import activations, ops
@@ -222,13 +222,19 @@ class DepthwiseConv2D(_BaseConv):
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
         shape = self.kernel_size + (self.in_channels, self.depth_multiplier)
-        self.depthwise_kernel = self.add_weight("depthwise_kernel", shape, self.depthwise_initializer,
-                                                regularizer=self.depthwise_regularizer)
+        # Keras 3 names this weight 'kernel' (Keras 2 said 'depthwise_kernel'; SeparableConv2D still does)
+        self.kernel = self.add_weight("kernel", shape, self.depthwise_initializer,
+                                      regularizer=self.depthwise_regularizer)
         self._make_bias(self.in_channels * self.depth_multiplier)
+
+    @property
+    def depthwise_kernel(self):
+        """The (kh, kw, in, depth_multiplier) kernel, under its Keras 2 name."""
+        return self.kernel
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
-        y = self._run(ops.depthwise_conv, inputs, self.depthwise_kernel, strides=self.strides,
+        y = self._run(ops.depthwise_conv, inputs, self.kernel, strides=self.strides,
                       padding=self.padding, dilation_rate=self.dilation_rate)
         return self._finish(y)
 
