@@ -14,6 +14,10 @@ def test_fans_follow_keras_for_dense_and_conv_kernels():
     assert initializers.compute_fans((64, 10)) == (64, 10)
     # Conv2D kernel (kh, kw, in, out): receptive field 3*3 times channels
     assert initializers.compute_fans((3, 3, 16, 32)) == (144, 288)
+    # Keras 3.15's explicit axes, as for an attention kernel (d_model, heads, key_dim)
+    assert initializers.compute_fans((64, 4, 16), input_axes=[0], output_axes=[1, 2]) == (64, 64)
+    w = initializers.GlorotUniform(input_axes=[0], output_axes=[1, 2])((64, 4, 16))
+    assert np.abs(w).max() <= math.sqrt(6 / 128)
 
 
 def test_glorot_uniform_limit_and_variance():
@@ -48,7 +52,9 @@ def test_keras_defaults_of_random_initializers():
     assert initializers.RandomUniform().get_config() == {"minval": -0.05, "maxval": 0.05, "seed": None}
     assert initializers.TruncatedNormal().get_config() == {"mean": 0.0, "stddev": 0.05, "seed": None}
     assert initializers.VarianceScaling().get_config() == {
-        "scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal", "seed": None}
+        "scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal", "seed": None, "input_axes": None,
+        "output_axes": None}
+    assert initializers.GlorotUniform().get_config() == {"seed": None, "input_axes": None, "output_axes": None}
     assert initializers.Orthogonal().get_config() == {"gain": 1.0, "seed": None}
     assert initializers.Constant().get_config() == {"value": 0.0}
     td.set_seed(3)

@@ -143,8 +143,11 @@ class VarianceScaling(_Random):
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        self.input_axes = None if input_axes is None else list(input_axes)
+        self.output_axes = None if output_axes is None else list(output_axes)
         if scale <= 0.0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
         if mode not in self._MODES:
@@ -159,7 +162,7 @@ class VarianceScaling(_Random):
 
     def __call__(self, shape, dtype=None):
         shape = _shape(shape)
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, n)
         rng = self._rng()
@@ -173,18 +176,19 @@ class VarianceScaling(_Random):
         return draw.astype(_dtype(dtype))
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"seed": self.seed, "scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class _FixedScaling(VarianceScaling):
-    """A VarianceScaling preset: only `seed` is configurable."""
+    """A VarianceScaling preset: `seed` and the fan axes are configurable."""
     _preset = {}
 
-    def __init__(self, seed=None):
-        super().__init__(seed=seed, **self._preset)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(seed=seed, input_axes=input_axes, output_axes=output_axes, **self._preset)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 @register_serializable()
@@ -265,9 +269,15 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
-def compute_fans(shape):
-    """(fan_in, fan_out) as Keras computes them: conv kernels multiply by the receptive field size."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """(fan_in, fan_out) as Keras computes them: conv kernels multiply by the receptive field size.
+
+    With both `input_axes` and `output_axes` (Keras 3.15's option for einsum kernels), the fans are
+    the products of those axes' sizes.
+    """
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return int(np.prod([shape[a] for a in input_axes])), int(np.prod([shape[a] for a in output_axes]))
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
