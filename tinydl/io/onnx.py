@@ -342,3 +342,4 @@ def _load_converters():
     _loaded.append(True)
     from tinydl.io import onnx_converters  # noqa: F401
     from tinydl.io import onnx_recurrent  # noqa: F401
+    from tinydl.io import onnx_graph  # noqa: F401
