@@ -8,8 +8,6 @@ from tinydl.layers.graph import (
     GATConv, GCNConv, GINConv, GlobalMaxPool, GlobalMeanPool, GlobalSumPool, SAGEConv,
 )
 
-NO_ONNX = True  # exported by tinydl/io/onnx_graph.py
-
 
 def graph_inputs(weighted=False):
     """x (6, 3) and 9 edges over nodes 0..4 (node 5 isolated), with a self loop and a duplicate edge."""
@@ -28,22 +26,22 @@ def pool_inputs(rng):
 
 
 CASES = [
-    LayerCase(lambda **kw: GCNConv(4, **kw), make_inputs=graph_inputs(), onnx=NO_ONNX),
+    LayerCase(lambda **kw: GCNConv(4, **kw), make_inputs=graph_inputs()),
     LayerCase(lambda **kw: GCNConv(4, activation="tanh", **kw), make_inputs=graph_inputs(weighted=True),
-              onnx=NO_ONNX, name="GCNConv[weighted]"),
+              name="GCNConv[weighted]"),
     LayerCase(lambda **kw: GCNConv(2, normalize=False, add_self_loops=False, **kw), make_inputs=graph_inputs(),
-              onnx=NO_ONNX, name="GCNConv[raw]"),
-    LayerCase(lambda **kw: GATConv(2, heads=2, **kw), make_inputs=graph_inputs(), onnx=NO_ONNX),
-    LayerCase(lambda **kw: GATConv(3, heads=2, concat=False, **kw), make_inputs=graph_inputs(), onnx=NO_ONNX,
+              name="GCNConv[raw]"),
+    LayerCase(lambda **kw: GATConv(2, heads=2, **kw), make_inputs=graph_inputs()),
+    LayerCase(lambda **kw: GATConv(3, heads=2, concat=False, **kw), make_inputs=graph_inputs(),
               name="GATConv[mean]"),
-    LayerCase(lambda **kw: SAGEConv(4, **kw), make_inputs=graph_inputs(), onnx=NO_ONNX),
+    LayerCase(lambda **kw: SAGEConv(4, **kw), make_inputs=graph_inputs()),
     LayerCase(lambda **kw: SAGEConv(3, root_weight=False, **kw), make_inputs=graph_inputs(weighted=True),
-              onnx=NO_ONNX, name="SAGEConv[weighted]"),
+              name="SAGEConv[weighted]"),
     LayerCase(lambda **kw: GINConv(Dense(4, activation="tanh", dtype=kw.get("dtype")), train_eps=True, **kw),
-              make_inputs=graph_inputs(), onnx=NO_ONNX),
+              make_inputs=graph_inputs()),
     LayerCase(lambda **kw: GINConv(Dense(2, dtype=kw.get("dtype")), eps=0.5, **kw),
-              make_inputs=graph_inputs(weighted=True), onnx=NO_ONNX, name="GINConv[weighted]"),
-    LayerCase(lambda **kw: GlobalSumPool(**kw), make_inputs=pool_inputs, onnx=NO_ONNX),
-    LayerCase(lambda **kw: GlobalMeanPool(**kw), make_inputs=pool_inputs, onnx=NO_ONNX),
-    LayerCase(lambda **kw: GlobalMaxPool(**kw), make_inputs=pool_inputs, onnx=NO_ONNX),
+              make_inputs=graph_inputs(weighted=True), name="GINConv[weighted]"),
+    LayerCase(lambda **kw: GlobalSumPool(**kw), make_inputs=pool_inputs),
+    LayerCase(lambda **kw: GlobalMeanPool(**kw), make_inputs=pool_inputs),
+    LayerCase(lambda **kw: GlobalMaxPool(**kw), make_inputs=pool_inputs),
 ]
