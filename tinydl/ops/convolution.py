@@ -52,11 +52,11 @@ def conv_transpose(x, kernel, strides=1, padding="valid", output_padding=None, d
                          f"expects {ks[3]} (kernel layout is (kh, kw, out, in))")
     strides, dilation = _tuple(strides, 2, "strides"), _tuple(dilation_rate, 2, "dilation_rate")
     padding = _padding("conv_transpose", padding, 2)
-    ops = (None, None) if output_padding is None else _tuple(output_padding, 2, "output_padding", minimum=0)
-    if any(op is not None and op >= s for op, s in zip(ops, strides)):
+    extra = (None, None) if output_padding is None else _tuple(output_padding, 2, "output_padding", minimum=0)
+    if any(op is not None and op >= s for op, s in zip(extra, strides)):
         raise ValueError(f"conv_transpose: output_padding {output_padding} must be smaller than strides {strides}")
     sizes, pads = [], []
-    for n, k, s, d, op in zip(xs[1:3], ks[:2], strides, dilation, ops):
+    for n, k, s, d, op in zip(xs[1:3], ks[:2], strides, dilation, extra):
         size = transposed_length(n, k, s, d, padding, op)
         keff = (k - 1) * d + 1
         total = max((n - 1) * s + keff - size, 0) if padding == "same" else 0
