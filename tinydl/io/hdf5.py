@@ -57,7 +57,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
             f.attrs["training_config"] = json.dumps(training, default=_json_default)
         _write_legacy_weights(f.create_group("model_weights"), model)
         if training is not None:
-            _write_optimizer_weights(f, model.optimizer)
+            _write_optimizer_weights(f, model)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -147,13 +147,16 @@ def model_from_config(config, custom_objects=None, safe_mode=True):
 
 # Config keys Keras 3 writes that have no tinydl counterpart; dropped when they hold their default.
 _KERAS_ONLY = {"optional": False, "quantization_config": None, "lora_rank": None, "lora_alpha": None,
-               "input_axes": None, "output_axes": None}
+               "input_axes": None, "output_axes": None, "sliding_window": None, "use_gate": False,
+               "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99}
 
 
 def _drop_keras_only(config):
     """A config without Keras-only keys at their default values (so Keras's files build tinydl layers)."""
     if isinstance(config, dict):
         out = {k: _drop_keras_only(v) for k, v in config.items()}
+        if isinstance(out.get("kwargs"), dict) and "args" in out and out["kwargs"].get("mask", 0) is None:
+            out["kwargs"] = {k: v for k, v in out["kwargs"].items() if k != "mask"}  # Keras records mask=None
         inner = out.get("config")
         if "class_name" in out and isinstance(inner, dict):
             out["config"] = {k: v for k, v in inner.items() if not (k in _KERAS_ONLY and v == _KERAS_ONLY[k])}
@@ -261,11 +264,50 @@ def _deserialize_nested(value, custom_objects):
     return value
 
 
-def _write_optimizer_weights(f, optimizer):
-    """`optimizer_weights/<name>/<var>` with weight_names, from optimizer.variables() (Keras's order)."""
+def optimizer_variables(model):
+    """(values, names) of the optimizer's state as Keras lists it: iteration, learning_rate, then the slots
+    with the model's trainable weights in Keras's layer order (the order Keras builds its optimizer in)."""
+    optimizer = model.optimizer
+    values, names = optimizer.variables(), optimizer.variable_names()
+    order = optimizer._slot_order()
+    head = len(values) - len(order)
+    perm = _keras_variable_permutation(model, optimizer)
+    position = {key: k for k, key in enumerate(order)}
+    picked = [head + position[(name, perm[i])] for name, i in order]
+    return values[:head] + [values[k] for k in picked], names[:head] + [names[k] for k in picked]
+
+
+def set_optimizer_variables(model, values):
+    """Inverse of `optimizer_variables`: load a Keras-ordered list into the (built) optimizer."""
+    optimizer = model.optimizer
+    order = optimizer._slot_order()
+    head = len(values) - len(order)
+    if head not in (1, 2):
+        raise ValueError(f"expected {len(order) + 2} optimizer values (iteration, learning_rate, slots), "
+                         f"got {len(values)}")
+    perm = _keras_variable_permutation(model, optimizer)
+    by_key = {(name, perm[i]): values[head + k] for k, (name, i) in enumerate(order)}
+    optimizer.set_weights(list(values[:head]) + [by_key[key] for key in order])
+
+
+def _keras_variable_permutation(model, optimizer):
+    """perm[i] = the optimizer's index of the i-th trainable variable in Keras's order."""
+    keras_order, seen = [], set()
+    for layer in keras_layer_order(model):
+        for w in layer.trainable_weights:
+            if id(w) in optimizer._index and id(w) not in seen:
+                seen.add(id(w))
+                keras_order.append(optimizer._index[id(w)])
+    rest = [i for i in range(len(optimizer._variables)) if i not in set(keras_order)]
+    return keras_order + rest
+
+
+def _write_optimizer_weights(f, model):
+    """`optimizer_weights/<name>/<var>` with weight_names, in Keras's order."""
+    optimizer = model.optimizer
     if not getattr(optimizer, "_variables", None):
         return  # never applied: nothing to save, Keras writes nothing either
-    values, names = optimizer.variables(), optimizer.variable_names()
+    values, names = optimizer_variables(model)
     prefix = re.sub(r"[^\w.-]", "_", str(optimizer.name or "optimizer"))
     full = _dedupe([f"{prefix}/{n}" for n in names])
     group = f.create_group("optimizer_weights")
@@ -281,7 +323,7 @@ def _read_optimizer_weights(group, model, training, filepath):
     optimizer = model.optimizer
     optimizer.build(model.trainable_weights)
     try:
-        optimizer.set_weights(values)
+        set_optimizer_variables(model, values)
     except ValueError as e:
         raise ValueError(f"{filepath}: the saved optimizer state does not fit the model: {e}") from e
     saved_lr = training.get("optimizer_config", {}).get("config", {}).get("learning_rate")
@@ -291,6 +333,56 @@ def _read_optimizer_weights(group, model, training, filepath):
 
 
 # -- legacy weights layout ---------------------------------------------------------------------------
+def keras_layer_order(model):
+    """`model.layers` in the order Keras 3 lists them for the same graph (weights are matched by it).
+
+    Keras orders a functional model's layers by depth from the outputs (deepest first), ties broken by
+    when a depth-first walk from the outputs first meets them; Sequential keeps its stack order."""
+    from tinydl.layers.core import InputLayer
+    graph = getattr(model, "_graph", None)
+    if graph is None or type(model).__name__ == "Sequential":
+        return model.layers
+    index, finished, ordered = {}, set(), []
+    input_ids = {id(t) for t in graph.input_tensors}
+    stack = [(t, False) for t in reversed(graph.output_tensors)]
+    while stack:  # iterative depth-first walk: pre-order numbers layers, post-order lists nodes
+        tensor, done = stack.pop()
+        layer, node_index, _ = tensor._keras_history
+        node = layer._inbound_nodes[node_index]
+        if done:
+            if id(node) not in finished:
+                finished.add(id(node))
+                ordered.append(node)
+            continue
+        if id(node) in finished:
+            continue
+        index.setdefault(id(layer), len(index))
+        stack.append((tensor, True))
+        if not isinstance(layer, InputLayer) and id(tensor) not in input_ids:
+            stack.extend((t, False) for t in reversed(node.input_tensors))
+    in_graph = {id(n) for n in ordered}
+    node_depth, layer_depth, layers = {}, {}, {}
+    for node in reversed(ordered):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        layers[id(node.layer)] = node.layer
+        node_depth[id(node)] = depth
+        if isinstance(node.layer, InputLayer):
+            continue
+        for t in node.input_tensors:
+            parent_layer, parent_index, _ = t._keras_history
+            parent = parent_layer._inbound_nodes[parent_index]
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for kt in graph.input_tensors:  # inputs no output needs still count, at depth 0
+        layer = kt._keras_history[0]
+        if id(layer) not in layers:
+            layers[id(layer)] = layer
+            layer_depth[id(layer)] = 0
+            index[id(layer)] = -1
+    return sorted(layers.values(), key=lambda l: (-layer_depth[id(l)], index[id(l)]))
+
+
 def _legacy_weights(layer):
     """A layer's weights in Keras's legacy order: trainable, then non-trainable."""
     trainable = layer.trainable_weights
@@ -300,7 +392,7 @@ def _legacy_weights(layer):
 
 def _write_legacy_weights(group, model):
     """`layer_names` and one group per layer holding `weight_names` and the arrays (Keras 2/3 layout)."""
-    layers = model.layers
+    layers = keras_layer_order(model)
     _write_attr_list(group, "layer_names", [layer.name for layer in layers])
     group.attrs["backend"] = "tinydl"
     group.attrs["keras_version"] = KERAS_VERSION
@@ -331,7 +423,7 @@ def _read_legacy_weights(group, model, filepath, by_name=False, skip_mismatch=Fa
         weight_names = _read_attr_list(group[name], "weight_names")
         if weight_names:
             saved.append((name, [_read_dataset(group[name], w, filepath) for w in weight_names]))
-    layers = [layer for layer in model.layers if layer.weights]
+    layers = [layer for layer in keras_layer_order(model) if layer.weights]
     if by_name:
         by = dict(saved)
         for layer in layers:
@@ -375,7 +467,7 @@ def write_keras3_weights(f, model):
     if optimizer is not None and getattr(optimizer, "_variables", None):
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = str(optimizer.name)
-        for i, value in enumerate(optimizer.variables()):
+        for i, value in enumerate(optimizer_variables(model)[0]):
             _write_dataset(group, str(i), np.asarray(value))
 
 
@@ -385,10 +477,39 @@ def _write_k3(f, layer, path, visited):
     visited.add(id(layer))
     group = f.require_group(f"{path}/vars" if path else "vars")
     group.attrs["name"] = layer.name
+    parts = _keras_parts(layer)
+    if parts is not None:  # a composite Keras layer: its weights live in sub-objects' vars
+        weights = layer.weights
+        for sub, start, stop in parts:
+            sub_group = f.require_group(f"{path}/{sub}/vars")
+            for i, w in enumerate(weights[start:stop]):
+                _write_dataset(sub_group, str(i), w.numpy())
+        visited.update(id(sub) for sub in _all_sublayers(layer))
+        return
     for i, w in enumerate(_own_weights(layer)):
         _write_dataset(group, str(i), w.numpy())
     for child_path, child in _k3_children(layer, path):
         _write_k3(f, child, child_path, visited)
+
+
+def _keras_parts(layer):
+    """Where Keras 3's weights tree keeps a composite layer's weights: (sub-path, start, stop) over
+    `layer.weights`, or None for layers whose own `vars` hold them."""
+    kind = type(layer).__name__
+    n = len(layer.weights)
+    if kind in ("LSTM", "GRU", "SimpleRNN"):
+        return [("cell", 0, n)]
+    if kind == "Bidirectional":
+        k = len(layer.forward_layer.weights)
+        return [("forward_layer/cell", 0, k), ("backward_layer/cell", k, n)]
+    if kind == "TimeDistributed":
+        return [("layer", 0, n)]
+    if kind == "MultiHeadAttention" and n in (4, 8):
+        step = n // 4
+        return [(part, i * step, (i + 1) * step)
+                for i, part in enumerate(("query_dense", "key_dense", "value_dense", "output_dense"))] + [
+            ("_dropout_layer", n, n), ("_softmax", n, n)]
+    return None
 
 
 def read_keras3_weights(f, model, filepath, by_name=False, skip_mismatch=False):
@@ -412,6 +533,14 @@ def _read_k3(f, layer, path, filepath, skip_mismatch, visited):
         return
     visited.add(id(layer))
     group = f[path] if path else f
+    parts = _keras_parts(layer)
+    if parts is not None and all(stop == start or (f"{sub}/vars" in group and len(group[f"{sub}/vars"]) == stop - start)
+                                 for sub, start, stop in parts):
+        values = [_read_dataset(group[f"{sub}/vars"], str(i), filepath)
+                  for sub, start, stop in parts for i in range(stop - start)]
+        _assign(layer, layer.weights, values, filepath, path or "/", skip_mismatch)
+        visited.update(id(sub) for sub in _all_sublayers(layer))
+        return
     own = _own_weights(layer)
     children = list(_k3_children(layer, path))
     structured = ("vars" in group or not own) and all(p in f for p, _ in children)
@@ -444,7 +573,7 @@ def _k3_children(layer, path):
     prefix = f"{path}/" if path else ""
     if isinstance(layer, Model):
         used = {}
-        for sub in layer.layers:
+        for sub in keras_layer_order(layer):
             if sub is layer:
                 continue
             base = _snake(type(sub).__name__ if _class_name(sub) != "Functional" else "Functional")

@@ -67,7 +67,7 @@ def _restore_optimizer(model, values, compile_config, filepath):
     """Optimizer iteration and slots from `optimizer/vars`; a mismatch only warns (training restarts fresh)."""
     model.optimizer.build(model.trainable_weights)
     try:
-        model.optimizer.set_weights(values)
+        hdf5.set_optimizer_variables(model, values)
     except ValueError as e:
         warnings.warn(f"{filepath}: the saved optimizer state was not restored ({e}); the optimizer starts fresh")
         return

@@ -1,0 +1,144 @@
+"""Keras 3 reads tinydl's files and tinydl reads Keras's, for .h5 and .keras, with the same predictions.
+
+Runs against the real `keras` package with the torch backend (`pip install torch keras`); skipped when
+keras is not installed. The same architecture is written once and built with either library's layers,
+so every layer type both libraries have is covered by one of the two models below.
+"""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+if keras.backend.backend() != "torch":  # pragma: no cover - another backend was configured first
+    pytest.skip("the interop tests run Keras with the torch backend", allow_module_level=True)
+
+import tinydl as td  # noqa: E402
+import tinydl.layers as tl  # noqa: E402
+from tinydl.models import Model as TdModel, load_model  # noqa: E402
+
+
+def image_model(L, Model):
+    """Conv2D, BatchNormalization, MaxPooling2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose,
+    AveragePooling2D, UpSampling2D, ZeroPadding2D, Cropping2D, GlobalMaxPooling2D, Flatten, Dropout,
+    Dense, Add, Concatenate, Reshape, Activation."""
+    x = L.Input(shape=(8, 8, 2), name="image")
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(x)
+    a = L.BatchNormalization()(a)
+    a = L.MaxPooling2D(2)(a)
+    b = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(a)
+    b = L.SeparableConv2D(4, 3, padding="same")(b)
+    a = L.Add()([a, b])
+    c = L.Conv2DTranspose(3, 3, strides=2, padding="same")(a)
+    c = L.AveragePooling2D(2)(L.UpSampling2D(2)(c))
+    c = L.Cropping2D(((1, 1), (1, 1)))(L.ZeroPadding2D(1)(c))
+    flat = L.Flatten()(L.Dropout(0.3)(c))
+    pooled = L.GlobalMaxPooling2D()(a)
+    joined = L.Concatenate()([flat, pooled])
+    h = L.Activation("tanh")(L.Dense(6)(joined))
+    return Model(x, L.Dense(3, activation="softmax", name="probs")(L.Reshape((6,))(h)))
+
+
+def sequence_model(L, Model):
+    """Embedding, Conv1D, MaxPooling1D, SimpleRNN, LSTM, GRU, Bidirectional, MultiHeadAttention,
+    LayerNormalization, GlobalAveragePooling1D, Permute, RepeatVector, Multiply, Subtract, Average,
+    Maximum, Minimum, Dot; two inputs, two outputs."""
+    ids = L.Input(shape=(6,), dtype="int32", name="ids")
+    extra = L.Input(shape=(4,), name="extra")
+    e = L.Embedding(10, 4)(ids)
+    c = L.MaxPooling1D(2)(L.Conv1D(4, 2, padding="same", activation="relu")(e))
+    s = L.SimpleRNN(3, return_sequences=True)(e)
+    s = L.LSTM(3, return_sequences=True)(s)
+    g = L.GRU(3)(s)
+    bi = L.Bidirectional(L.LSTM(2))(e)
+    att = L.MultiHeadAttention(num_heads=2, key_dim=2)(e, e)
+    att = L.GlobalAveragePooling1D()(L.LayerNormalization()(att))
+    perm = L.GlobalAveragePooling1D()(L.Permute((2, 1))(c))
+    rep = L.Flatten()(L.RepeatVector(2)(g))
+    mixed = L.Multiply()([att, extra])
+    diff = L.Subtract()([mixed, L.Dense(4)(bi)])
+    stats = [L.Average()([diff, extra]), L.Maximum()([diff, extra]), L.Minimum()([diff, extra])]
+    dot = L.Dot(axes=1)([diff, extra])
+    joined = L.Concatenate()(stats + [dot, rep, perm, g])
+    return Model([ids, extra], [L.Dense(2, name="value")(joined), L.Dense(3, activation="softmax",
+                                                                             name="kind")(joined)])
+
+
+MODELS = {"image": image_model, "sequence": sequence_model}
+
+
+def inputs_for(name, n=4):
+    rng = np.random.default_rng(0)
+    if name == "image":
+        return rng.standard_normal((n, 8, 8, 2)).astype("float32")
+    return [rng.integers(0, 10, size=(n, 6)).astype("int32"), rng.standard_normal((n, 4)).astype("float32")]
+
+
+def targets_for(name, n=4):
+    rng = np.random.default_rng(1)
+    if name == "image":
+        return np.eye(3, dtype="float32")[rng.integers(0, 3, n)]
+    return [rng.standard_normal((n, 2)).astype("float32"), np.eye(3, dtype="float32")[rng.integers(0, 3, n)]]
+
+
+def as_list(out):
+    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else [np.asarray(out)]
+
+
+def assert_same(a, b):
+    for x, y in zip(as_list(a), as_list(b)):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def losses_for(name):
+    return "categorical_crossentropy" if name == "image" else ["mean_squared_error", "categorical_crossentropy"]
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_tinydl_file_loads_in_keras_and_predicts_the_same(name, suffix, tmp_path):
+    td.set_seed(0)
+    model = MODELS[name](tl, TdModel)
+    model.compile(optimizer="adam", loss=losses_for(name))
+    model.fit(inputs_for(name), targets_for(name), epochs=1, batch_size=2, verbose=0)
+    path = str(tmp_path / f"m{suffix}")
+    model.save(path)
+    theirs = keras.models.load_model(path)
+    x = inputs_for(name, 5)
+    assert_same(theirs.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert int(theirs.optimizer.iterations) == model.optimizer.iterations == 2
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_keras_file_loads_in_tinydl_and_predicts_the_same(name, suffix, tmp_path):
+    keras.utils.set_random_seed(0)
+    theirs = MODELS[name](keras.layers, keras.Model)
+    theirs.compile(optimizer="adam", loss=losses_for(name))
+    theirs.fit(inputs_for(name), targets_for(name), epochs=1, batch_size=2, verbose=0)
+    path = str(tmp_path / f"k{suffix}")
+    theirs.save(path)
+    ours = load_model(path)
+    x = inputs_for(name, 5)
+    assert_same(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
+    if suffix == ".h5":  # Keras's .h5 keeps the optimizer config and state
+        assert type(ours.optimizer).__name__ == "Adam" and ours.optimizer.iterations == 2
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_weights_files_cross_both_ways(name, tmp_path):
+    td.set_seed(0)
+    ours = MODELS[name](tl, TdModel)
+    theirs = MODELS[name](keras.layers, keras.Model)
+    ours.save_weights(str(tmp_path / "ours.weights.h5"))
+    theirs.load_weights(str(tmp_path / "ours.weights.h5"))
+    x = inputs_for(name, 3)
+    assert_same(theirs.predict(x, verbose=0), ours.predict(x, verbose=0))
+    keras.utils.set_random_seed(1)
+    theirs = MODELS[name](keras.layers, keras.Model)
+    theirs.save_weights(str(tmp_path / "theirs.weights.h5"))
+    ours.load_weights(str(tmp_path / "theirs.weights.h5"))
+    assert_same(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
