@@ -57,8 +57,11 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
+        if lora_rank or quantization_config:
+            raise NotImplementedError(f"Dense '{self.name}': lora_rank and quantization are not supported")
         if int(units) <= 0:
             raise ValueError(f"Dense '{self.name}' needs a positive number of units, got {units}")
         self.units = int(units)

@@ -19,13 +19,13 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
-                 input_length=None, **kwargs):
+                 quantization_config=None, input_length=None, **kwargs):
         super().__init__(**kwargs)
         if int(input_dim) <= 0 or int(output_dim) <= 0:
             raise ValueError(f"Embedding '{self.name}' needs positive input_dim and output_dim, "
                              f"got input_dim={input_dim}, output_dim={output_dim}")
-        if lora_rank:
-            raise NotImplementedError(f"Embedding '{self.name}': lora_rank is not supported")
+        if lora_rank or quantization_config:
+            raise NotImplementedError(f"Embedding '{self.name}': lora_rank and quantization are not supported")
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.embeddings_initializer = deserialize(embeddings_initializer) if isinstance(
