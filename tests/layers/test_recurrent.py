@@ -229,6 +229,19 @@ def test_bidirectional_weights_are_forward_then_backward_and_config_round_trips(
     np.testing.assert_allclose(clone(x).numpy(), out, rtol=1e-6)
 
 
+def test_bidirectional_with_its_own_backward_layer():
+    x = np.random.default_rng(13).standard_normal((2, 4, 3)).astype("float32")
+    bi = L.Bidirectional(L.LSTM(2, return_sequences=True),
+                         backward_layer=L.GRU(3, return_sequences=True, go_backwards=True, name="back_gru"))
+    out = bi(x)
+    assert out.shape == (2, 4, 5) and bi.backward_layer.name == "back_gru"
+    np.testing.assert_allclose(out.numpy()[..., 2:], bi.backward_layer(x).numpy()[:, ::-1], rtol=1e-6)
+    clone = deserialize(json.loads(json.dumps(serialize(bi))))
+    assert type(clone.backward_layer) is L.GRU and clone.get_config() == bi.get_config()
+    with pytest.raises(ValueError, match="go_backwards must be the opposite"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2))
+
+
 def test_bidirectional_return_state_and_initial_state():
     x = np.random.default_rng(6).standard_normal((2, 3, 2)).astype("float32")
     bi = L.Bidirectional(L.LSTM(4, return_state=True))

@@ -230,6 +230,12 @@ def test_two_dimensional_input_is_a_clear_error():
         td.lstm(*args)
 
 
+def test_empty_sequence_is_a_clear_error():
+    args = _lstm_args(t=0)
+    with pytest.raises(ValueError, match="lstm: the input has no time steps"):
+        td.lstm(*args)
+
+
 def test_mask_of_the_wrong_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"gru: mask must be \(batch, timesteps\) = \(2, 3\), got \(2, 4\)"):
         td.gru(np.zeros((2, 3, 4)), np.zeros((2, 5)), np.zeros((4, 15)), np.zeros((5, 15)),

@@ -294,6 +294,8 @@ def _check(name, x, W, U, gates, u, bias, bias_shape, **states):
     """Clear errors for shapes that do not fit together."""
     if x.ndim != 3:
         raise ValueError(f"{name}: expected input of shape (batch, timesteps, features), got {tuple(x.shape)}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name}: the input has no time steps (shape {tuple(x.shape)}); a scan needs at least one")
     if U.shape != (u, gates * u):
         raise ValueError(f"{name}: recurrent_kernel must be (units, {gates}*units), got {tuple(U.shape)}")
     if W.shape != (x.shape[2], gates * u):
