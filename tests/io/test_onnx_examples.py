@@ -14,7 +14,6 @@ ort = pytest.importorskip("onnxruntime")
 
 # Examples whose models hold something ONNX cannot express, and the words the error must contain.
 NOT_EXPORTABLE = {
-    "siamese": "Lambda",             # the distance is a Python lambda
     "text_classifier": "mask",       # Embedding(mask_zero=True) feeds a masked RNN
 }
 

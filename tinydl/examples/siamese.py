@@ -1,10 +1,13 @@
 """A siamese network: one shared encoder applied to two digit images, trained with a contrastive
-loss so that same-digit pairs land close together and different-digit pairs at least `margin` apart."""
+loss so that same-digit pairs land close together and different-digit pairs at least `margin` apart.
+
+The model outputs the difference of the two embeddings (a `Subtract` layer, so it exports to ONNX);
+the loss and the evaluation turn that difference into a Euclidean distance."""
 import numpy as np
 
 import tinydl as td
 from tinydl.datasets import digits
-from tinydl.layers import Dense, Flatten, Input, Lambda
+from tinydl.layers import Dense, Flatten, Input, Subtract
 from tinydl.models import Model, Sequential
 
 MARGIN = 1.0
@@ -15,24 +18,24 @@ def build_encoder():
     return Sequential([Input(shape=(8, 8)), Flatten(), Dense(64, activation="relu"), Dense(16)], name="encoder")
 
 
-def euclidean_distance(pair):
-    """Distance between the two embeddings, shape (batch, 1)."""
-    a, b = pair
-    return td.sqrt(td.sum(td.square(a - b), axis=1, keepdims=True) + 1e-9)
-
-
 def build_model():
-    """Two inputs through one encoder (shared weights) and a distance head."""
+    """Two inputs through one encoder (shared weights); the output is the embeddings' difference."""
     encoder = build_encoder()
     left, right = Input(shape=(8, 8), name="left"), Input(shape=(8, 8), name="right")
-    distance = Lambda(euclidean_distance, name="distance")([encoder(left), encoder(right)])
-    return Model(inputs=[left, right], outputs=distance, name="siamese")
+    difference = Subtract(name="difference")([encoder(left), encoder(right)])
+    return Model(inputs=[left, right], outputs=difference, name="siamese")
 
 
-def contrastive_loss(y_true, distance):
+def distance(difference):
+    """Euclidean length of each row of the embeddings' difference, shape (batch,)."""
+    return td.sqrt(td.sum(td.square(difference), axis=-1) + 1e-9)
+
+
+def contrastive_loss(y_true, difference):
     """y_true 1 for same-digit pairs: d^2; 0 for different: max(margin - d, 0)^2 (Hadsell et al. 2006)."""
-    y = td.as_tensor(np.asarray(y_true, dtype=distance.dtype).reshape(distance.shape))
-    return td.mean(y * td.square(distance) + (1 - y) * td.square(td.relu(MARGIN - distance)), axis=-1)
+    d = distance(difference)
+    y = td.as_tensor(np.asarray(y_true, dtype=d.dtype).reshape(d.shape))
+    return y * td.square(d) + (1 - y) * td.square(td.relu(MARGIN - d))
 
 
 def make_pairs(x, y, n_pairs, rng):
@@ -53,9 +56,10 @@ def make_pairs(x, y, n_pairs, rng):
     return [x[a], x[b]], np.array(same, dtype=np.float32)[:, None]
 
 
-def pair_accuracy(distance, same):
+def pair_accuracy(difference, same):
     """Fraction of pairs classified right by thresholding the distance at margin / 2."""
-    return float(np.mean((distance < MARGIN / 2).astype(np.float32) == same))
+    d = np.sqrt((difference ** 2).sum(axis=-1))
+    return float(np.mean((d < MARGIN / 2).astype(np.float32) == same.reshape(-1)))
 
 
 def main(epochs=None, verbose=2):
