@@ -10,7 +10,7 @@ __all__ = ["Merge", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimu
 
 
 class Merge(Layer):
-    """Base of the elementwise merges: checks the list of inputs, merges them, ANDs their masks.
+    """Base of the elementwise merges: checks the list of inputs, merges them, ORs their masks.
 
     Batch sizes must be equal. Lower-rank inputs get new axes after the batch axis, as in Keras
     ((batch, 4) with (batch, 3, 4) is (batch, 1, 4)); the shapes must then broadcast together.
@@ -62,15 +62,16 @@ class Merge(Layer):
                              "or broadcast together") from None
 
     def compute_mask(self, inputs, mask=None):
-        """The AND of the inputs' masks (unmasked inputs are skipped); None when none has a mask."""
+        """The OR of the inputs' masks, None when any input is unmasked (Keras 3.15's rule: a step is
+        kept when any input keeps it)."""
         if mask is None:
             return None
-        masks = [m for m in mask if m is not None] if isinstance(mask, (list, tuple)) else [mask]
-        if not masks:
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if any(m is None for m in masks):
             return None
         out = masks[0]
         for m in masks[1:]:
-            out = array_module(out).logical_and(out, m)
+            out = array_module(out).logical_or(out, m)
         return out
 
 
