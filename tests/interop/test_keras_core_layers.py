@@ -124,3 +124,14 @@ def test_merge_masks_match_keras():
         k_mask = np_of(getattr(keras.layers, layer_name)(**kwargs).compute_mask(xs, [m1, m2]))
         t_mask = getattr(tl, layer_name)(**kwargs).compute_mask([td.tensor(x) for x in xs], [m1, m2])
         np.testing.assert_array_equal(t_mask, k_mask)
+
+
+def test_masked_batchnormalization_matches_keras():
+    x = (rng.standard_normal((2, 4, 3)) * 2 + 1).astype("float32")
+    mask = np.array([[True, True, True, False], [True, False, False, False]])
+    k_layer, t_layer = keras.layers.BatchNormalization(momentum=0.5), tl.BatchNormalization(momentum=0.5)
+    k_out = np_of(k_layer(x, training=True, mask=mask))
+    t_out = t_layer(x, training=True, mask=mask).numpy()
+    np.testing.assert_allclose(t_out, k_out, **TOL)
+    for a, b in zip(t_layer.get_weights(), k_layer.get_weights()):
+        np.testing.assert_allclose(a, np.asarray(b), **TOL)
