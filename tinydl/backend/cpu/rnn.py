@@ -477,11 +477,11 @@ def _rnn_fwd(xw, h0, U, mask, act, hs):
     for t in range(T):
         z = np.dot(h, U)
         for n in range(N):
+            hr = h[n]
             if mask[n, t]:
-                for j in range(u):
-                    h[n, j] = _act(xw[n, t, j] + z[n, j], act)
-            for j in range(u):
-                hs[n, t, j] = h[n, j]
+                _add_rows(hr, xw[n, t], z[n])
+                _act_inplace(hr, act)
+            _copy_row(hs[n, t], hr)
 
 
 @numba.njit(cache=True, fastmath=True, error_model="numpy")
@@ -491,15 +491,14 @@ def _rnn_bwd(dhs, dhT, hs, UT, mask, act, dz):
     dzt = np.empty((N, u), hs.dtype)
     for t in range(T - 1, -1, -1):
         for n in range(N):
-            keep = mask[n, t]
-            for j in range(u):
-                dht = dh[n, j] + dhs[n, t, j]
-                if keep:
-                    dzt[n, j] = dht * _dact(hs[n, t, j], act)
-                    dh[n, j] = 0
-                else:
-                    dzt[n, j] = 0
-                    dh[n, j] = dht
-                dz[n, t, j] = dzt[n, j]
+            dhr, dzr = dh[n], dzt[n]
+            _add_inplace(dhr, dhs[n, t])
+            if mask[n, t]:
+                _copy_row(dzr, dhr)
+                _dact_mul(dzr, hs[n, t], act)
+                dhr[:] = 0
+            else:
+                dzr[:] = 0
+            _copy_row(dz[n, t], dzr)
         dh += np.dot(dzt, UT)
     return dh
