@@ -42,13 +42,19 @@ class Var:
     ("Adamax", {"learning_rate": 0.01}),
     ("Nadam", {"learning_rate": 0.01}),
     ("Lion", {"learning_rate": 0.01, "use_ema": True}),
+    ("Adam", {"learning_rate": 0.01, "gradient_accumulation_steps": 2}),
+    ("Nadam", {"learning_rate": schedules.ExponentialDecay(0.01, 1, 0.5), "gradient_accumulation_steps": 2}),
 ])
 def test_optimizer_steps_and_state_match_keras(name, kwargs):
     kvars = [keras.Variable(w.copy()) for w in W0]
-    kopt = getattr(keras.optimizers, name)(**kwargs)
+    lr = kwargs.get("learning_rate")
+    kkwargs = dict(kwargs)
+    if isinstance(lr, schedules.LearningRateSchedule):
+        kkwargs["learning_rate"] = getattr(keras.optimizers.schedules, type(lr).__name__)(**lr.get_config())
+    kopt = getattr(keras.optimizers, name)(**kkwargs)
     tvars = [Var(w, f"v{i}") for i, w in enumerate(W0)]
     topt = getattr(optimizers, name)(**kwargs)
-    for grads in GRADS:
+    for grads in GRADS + GRADS[:1]:
         kopt.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in grads], kvars))
         topt.apply(grads, tvars)
     for kv, tv in zip(kvars, tvars):

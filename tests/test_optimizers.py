@@ -182,6 +182,7 @@ RESUMABLE = {
     "nadam": lambda: optimizers.Nadam(0.05),
     "lion": lambda: optimizers.Lion(0.05),
     "scheduled": lambda: optimizers.Adam(schedules.ExponentialDecay(0.1, 2, 0.5)),
+    "accumulating": lambda: optimizers.Nadam(0.05, gradient_accumulation_steps=2),   # resumed mid-accumulation
 }
 
 
@@ -342,3 +343,17 @@ def test_lion():
         m = b2 * m + (1 - b2) * g
     np.testing.assert_allclose(run(optimizers.Lion(lr)), w, rtol=1e-14)
     assert isinstance(optimizers.get("lion"), optimizers.Lion)
+
+
+def test_gradient_accumulation_updates_every_n_calls_with_the_mean():
+    opt = optimizers.SGD(0.1, gradient_accumulation_steps=2)
+    var = Var(W0)
+    opt.apply([GRADS[0]], [var])
+    np.testing.assert_array_equal(var.data, W0)                       # first call only accumulates
+    assert opt.iterations == 0 and opt.get_state()["iterations"] == 1
+    opt.apply([GRADS[1]], [var])
+    np.testing.assert_allclose(var.data, W0 - 0.1 * (GRADS[0] + GRADS[1]) / 2)
+    assert opt.iterations == 1
+    np.testing.assert_array_equal(opt.get_state()["slots"]["gradient_accumulator"][0], np.zeros(3))
+    with pytest.raises(ValueError, match="gradient_accumulation_steps must be an integer >= 2"):
+        optimizers.Adam(gradient_accumulation_steps=1)

@@ -8,14 +8,16 @@ with a `.data` array (a Tensor or a layer weight) updated IN PLACE. Each step, a
 BaseOptimizer: gradients are unscaled (`loss_scale_factor`), clipped (`clipnorm`, else
 `global_clipnorm`, else `clipvalue`), decoupled weight decay is applied (`w -= w * weight_decay * lr`),
 then the optimizer's own update, the variables' constraints, the EMA of the weights (`use_ema`), and
-finally `iterations += 1`. The learning rate is `learning_rate` (a float, a schedule called with
+finally the step counter goes up. With `gradient_accumulation_steps=n`, gradients are summed and the
+update runs on every n-th call with their mean; `iterations` then counts updates (calls // n) while
+learning-rate schedules see the count of calls, as in Keras. The learning rate is `learning_rate` (a float, a schedule called with
 `iterations`, or a no-argument callable); reading `optimizer.learning_rate` gives its current value.
 
 Per-variable state ("slots": momentum, velocity, ...) is created on the first `apply`, keyed by the
 variable object, in the order the variables first appear. Saved state, for exact resume:
 
     state = opt.get_state()
-    # {"iterations": int,                 number of updates applied so far
+    # {"iterations": int,                 number of apply() calls so far (Keras's `iteration` variable)
     #  "learning_rate": float or None,    the float rate (None when it is a schedule or callable)
     #  "slots": {slot_name: [array, ...]} one NumPy array per variable, in variable order
     #  "extra": {name: float}             optimizer-wide scalars, only where there are some (Nadam)
@@ -57,8 +59,8 @@ class Optimizer:
         if sum(a is not None for a in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set; got "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
-        if gradient_accumulation_steps:
-            raise NotImplementedError("gradient_accumulation_steps is not supported by tinydl's optimizers")
+        if gradient_accumulation_steps and not gradient_accumulation_steps >= 2:
+            raise ValueError(f"gradient_accumulation_steps must be an integer >= 2, got {gradient_accumulation_steps}")
         if use_ema and not 0 <= ema_momentum <= 1:
             raise ValueError(f"ema_momentum must be in [0, 1], got {ema_momentum}")
         self.name = name or _snake(type(self).__name__)
@@ -68,20 +70,31 @@ class Optimizer:
         self.loss_scale_factor = loss_scale_factor
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self._learning_rate = _check_learning_rate(learning_rate)
-        self.iterations = 0
+        self._iterations = 0
         self._variables = []          # the variables, in first-seen order
         self._index = {}              # id(variable) -> position in _variables
         self._state = {}              # slot name -> list of arrays, one per variable
         self._pending_state = None    # state set before the first apply
         self._exclude_ids, self._exclude_pattern = set(), None
 
-    # -- learning rate ---------------------------------------------------------------------------
+    # -- counters and learning rate --------------------------------------------------------------
+    @property
+    def iterations(self):
+        """Updates applied so far; with gradient accumulation, calls to apply() // accumulation steps."""
+        steps = self.gradient_accumulation_steps
+        return self._iterations // steps if steps else self._iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        """Set the raw counter of apply() calls (Keras's `iteration` variable)."""
+        self._iterations = int(value)
+
     @property
     def learning_rate(self):
-        """The current learning rate as a float (a schedule is evaluated at `iterations`)."""
+        """The current learning rate as a float (a schedule is evaluated at the count of apply() calls)."""
         lr = self._learning_rate
         if isinstance(lr, schedules.LearningRateSchedule):
-            return float(lr(self.iterations))
+            return float(lr(self._iterations))
         if callable(lr):
             return float(lr())
         return lr
@@ -131,6 +144,31 @@ class Optimizer:
                                  f"{_var_name(v, self._index[id(v)])!r} of shape {v.data.shape}")
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
+        steps = self.gradient_accumulation_steps
+        if steps:
+            grads = self._accumulate(grads, variables, steps)
+        if grads is not None:
+            self._step(grads, variables)
+            if steps:
+                for acc in self._state["gradient_accumulator"]:
+                    acc[...] = 0
+        for v in variables:
+            self._constrain(v)
+        if self.use_ema:
+            self._update_ema()
+        self._iterations += 1
+
+    def _accumulate(self, grads, variables, steps):
+        """Add grads to the accumulators; on every `steps`-th call return their mean, else None."""
+        accumulators = [self._state["gradient_accumulator"][self._index[id(v)]] for v in variables]
+        if (self._iterations + 1) % steps:
+            for acc, g in zip(accumulators, grads):
+                acc += g
+            return None
+        return [(g + acc) / steps for g, acc in zip(grads, accumulators)]
+
+    def _step(self, grads, variables):
+        """Clip, decay the weights, and apply this optimizer's update to each variable."""
         grads = self._clip(grads)
         lr = self.learning_rate
         if self.weight_decay:
@@ -141,16 +179,17 @@ class Optimizer:
         for g, v in zip(grads, variables):
             i = self._index[id(v)]
             self._update(g, v.data, lr, {name: arrays[i] for name, arrays in self._state.items()})
-            constraint = getattr(v, "constraint", None)
-            if constraint is not None:
-                if isinstance(constraint, (str, dict)):
-                    from tinydl import constraints
-                    constraint = constraints.get(constraint)
-                out = constraint(v)
-                v.data[...] = out.data if isinstance(out, Tensor) else out
-        if self.use_ema:
-            self._update_ema()
-        self.iterations += 1
+
+    def _constrain(self, v):
+        """Project a variable with its constraint, if it has one."""
+        constraint = getattr(v, "constraint", None)
+        if constraint is None:
+            return
+        if isinstance(constraint, (str, dict)):
+            from tinydl import constraints
+            constraint = constraints.get(constraint)
+        out = constraint(v)
+        v.data[...] = out.data if isinstance(out, Tensor) else out
 
     def build(self, variables):
         """Create the slots of any variable not seen before (called by `apply`)."""
@@ -189,6 +228,8 @@ class Optimizer:
 
     def _all_slots(self):
         base = [("average", "copy")] if self.use_ema else []
+        if self.gradient_accumulation_steps:
+            base.append(("gradient_accumulator", 0.0))
         return base + self._slots()
 
     @property
@@ -251,7 +292,7 @@ class Optimizer:
     def get_state(self):
         """A plain dict of the optimizer's state (format in the module docstring); arrays are NumPy copies."""
         lr = self._learning_rate if isinstance(self._learning_rate, float) else None
-        state = {"iterations": int(self.iterations), "learning_rate": lr,
+        state = {"iterations": int(self._iterations), "learning_rate": lr,
                  "slots": {name: [_to_numpy(a) for a in arrays] for name, arrays in self._state.items()}}
         if self._extra_state():
             state["extra"] = dict(self._extra_state())
@@ -259,14 +300,14 @@ class Optimizer:
 
     def set_state(self, state):
         """Restore a dict from `get_state()`; before the first apply it is kept until the variables are known."""
-        self.iterations = int(state["iterations"])
+        self._iterations = int(state["iterations"])
         if state.get("extra"):
             self._set_extra_state(state["extra"])
         if state.get("learning_rate") is not None and isinstance(self._learning_rate, float):
             self._learning_rate = float(state["learning_rate"])
         slots = state.get("slots") or {}
         if not self._variables:
-            self._pending_state = {"iterations": self.iterations, "learning_rate": None, "slots": slots} \
+            self._pending_state = {"iterations": self._iterations, "learning_rate": None, "slots": slots} \
                 if any(len(v) for v in slots.values()) else None
             return
         expected = self.slot_names
@@ -285,7 +326,7 @@ class Optimizer:
 
     def variables(self):
         """The state as Keras's `optimizer.variables`: iteration, learning_rate (float rates only), slots."""
-        out = [np.array(self.iterations, dtype=np.int64)]
+        out = [np.array(self._iterations, dtype=np.int64)]
         if isinstance(self._learning_rate, float):
             out.append(np.array(self._learning_rate, dtype=np.float32))
         out += [_to_numpy(self._state[name][i]) for name, i in self._slot_order()]
@@ -312,7 +353,7 @@ class Optimizer:
         if head not in (1, 2):
             raise ValueError(f"expected {len(order) + 1 + isinstance(self._learning_rate, float)} optimizer "
                              f"weights, got {len(weights)}")
-        self.iterations = int(np.asarray(weights[0]))
+        self._iterations = int(np.asarray(weights[0]))
         if head == 2 and isinstance(self._learning_rate, float):
             self._learning_rate = float(np.asarray(weights[1]))
         for (name, i), src in zip(order, weights[head:]):
@@ -332,6 +373,8 @@ class Optimizer:
         """(slot name, variable index) pairs in Keras's creation order."""
         n = len(self._variables)
         order = [("average", i) for i in range(n)] if self.use_ema else []
+        if self.gradient_accumulation_steps:
+            order += [("gradient_accumulator", i) for i in range(n)]
         for group in self._slot_groups():
             order += [(name, i) for i in range(n) for name in group]
         return order
