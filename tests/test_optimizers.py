@@ -198,7 +198,10 @@ def test_every_optimizer_resumes_bit_exactly_from_its_state(kind):
     for gs in grads[:3]:
         opt.apply(gs, vs)
     opt2, vs2 = make()
-    opt2.set_state(opt.get_state())
+    state = opt.get_state()
+    if kind == "nadam":
+        del state["extra"]   # a saved state without the optimizer-wide scalar: rebuilt from iterations
+    opt2.set_state(state)
     for a, b in zip(vs2, vs):
         a.data[...] = b.data
     for gs in grads[3:]:

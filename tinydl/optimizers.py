@@ -222,6 +222,9 @@ class Optimizer:
     def _set_extra_state(self, extra):
         pass
 
+    def _derive_extra_state(self):
+        """Rebuild optimizer-wide scalars from `iterations` when a saved state lacks them."""
+
     def _slots(self):
         """(slot name, initial fill value) pairs of this optimizer."""
         return []
@@ -303,6 +306,8 @@ class Optimizer:
         self._iterations = int(state["iterations"])
         if state.get("extra"):
             self._set_extra_state(state["extra"])
+        else:
+            self._derive_extra_state()
         if state.get("learning_rate") is not None and isinstance(self._learning_rate, float):
             self._learning_rate = float(state["learning_rate"])
         slots = state.get("slots") or {}
@@ -636,6 +641,12 @@ class Nadam(Optimizer):
 
     def _set_extra_state(self, extra):
         self._u_product = float(extra["u_product"])
+
+    def _derive_extra_state(self):
+        # u_product is the running product of the momentum schedule over the updates so far
+        self._u_product = 1.0
+        for t in range(1, self.iterations + 1):
+            self._u_product *= self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
 
     def _update(self, g, w, lr, slots):
         xp = array_module(w)
