@@ -25,6 +25,24 @@ def _no_masks(layer, node):
                                   f"{key}; pass masks as model inputs to export it")
 
 
+def _check_no_implicit_mask(layer, node):
+    """Masks from Masking / Embedding(mask_zero=True) upstream change the result and are not exported."""
+    stack, seen = list(node.input_tensors), set()
+    while stack:
+        kt = stack.pop()
+        history = getattr(kt, "_keras_history", None)
+        if history is None or id(kt) in seen:
+            continue
+        seen.add(id(kt))
+        source = history[0]
+        if isinstance(source, L.Masking) or getattr(source, "mask_zero", False):
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' receives a mask from "
+                                  f"{type(source).__name__} '{source.name}'; masks are not exported to ONNX")
+        if getattr(source, "supports_masking", False) and not isinstance(source, L.InputLayer) and \
+                history[1] < len(source._inbound_nodes):
+            stack.extend(source._inbound_nodes[history[1]].input_tensors)
+
+
 # -- core --------------------------------------------------------------------------------------------------------
 @onnx_converter(L.InputLayer, L.Identity, L.Dropout)
 def _identity(ctx, layer, node, inputs):
@@ -201,10 +219,15 @@ def _conv_padding(layer, rank):
 
 
 def _finish_conv(ctx, layer, y, rank):
-    y = _to_nhwc(ctx, y, rank)
+    """Bias and activation while still NCHW (so the transposes between two convolutions cancel), then NHWC."""
     if layer.use_bias:
-        y = ctx.op("Add", [y, ctx.weight(layer.bias)])
-    return ctx.activation(y, layer.activation)
+        bias = layer.bias.numpy().reshape((-1,) + (1,) * rank)
+        y = ctx.op("Add", [y, ctx.const(bias, f"{layer.name}.bias")])
+    channelwise = getattr(layer.activation, "__name__", "") in ("softmax", "log_softmax")
+    if not channelwise:
+        y = ctx.activation(y, layer.activation)
+    y = _to_nhwc(ctx, y, rank)
+    return ctx.activation(y, layer.activation) if channelwise else y
 
 
 @onnx_converter(L.Conv1D, L.Conv2D)
@@ -367,6 +390,7 @@ def _arg(ctx, node, position, key):
 @onnx_converter(L.MultiHeadAttention)
 def _multi_head_attention(ctx, layer, node, inputs):
     _no_masks(layer, node)
+    _check_no_implicit_mask(layer, node)
     first = node.args[0]
     if isinstance(first, (list, tuple)):
         names = [ctx.name_of(t) for t in first]
@@ -383,6 +407,7 @@ def _multi_head_attention(ctx, layer, node, inputs):
 @onnx_converter(L.Attention, L.AdditiveAttention)
 def _attention(ctx, layer, node, inputs):
     _no_masks(layer, node)
+    _check_no_implicit_mask(layer, node)
     query, value = inputs[0], inputs[1]
     key = inputs[2] if len(inputs) > 2 else value
     if isinstance(layer, L.AdditiveAttention) or layer.score_mode == "concat":
@@ -485,6 +510,7 @@ def _mask_arg(ctx, node, key):
 @onnx_converter(L.TransformerEncoder)
 def _transformer_encoder(ctx, layer, node, inputs):
     _no_masks(layer, node)
+    _check_no_implicit_mask(layer, node)
     if node.kwargs.get("padding_mask") is not None or node.kwargs.get("return_attention_scores"):
         raise OnnxExportError(f"ONNX export: TransformerEncoder '{layer.name}' with a padding mask or attention "
                               "scores is not supported; pass attention_mask instead")
@@ -497,6 +523,7 @@ def _transformer_encoder(ctx, layer, node, inputs):
 @onnx_converter(L.TransformerDecoder)
 def _transformer_decoder(ctx, layer, node, inputs):
     _no_masks(layer, node)
+    _check_no_implicit_mask(layer, node)
     for key in ("decoder_padding_mask", "encoder_padding_mask"):
         if node.kwargs.get(key) is not None:
             raise OnnxExportError(f"ONNX export: TransformerDecoder '{layer.name}' with {key} is not supported")
