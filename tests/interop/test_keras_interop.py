@@ -142,3 +142,26 @@ def test_weights_files_cross_both_ways(name, tmp_path):
     theirs.save_weights(str(tmp_path / "theirs.weights.h5"))
     ours.load_weights(str(tmp_path / "theirs.weights.h5"))
     assert_same(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
+
+
+def nested_shared_model(L, Model, Sequential):
+    """A Sequential tower used twice (shared) inside a functional model, plus a shared Dense."""
+    tower = Sequential([L.Input(shape=(3,)), L.Dense(4, activation="relu")], name="tower")
+    shared = L.Dense(2, name="shared")
+    a, b = L.Input(shape=(3,), name="a"), L.Input(shape=(3,), name="b")
+    return Model([a, b], L.Concatenate()([shared(tower(a)), shared(tower(b))]))
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_nested_and_shared_layers_cross_both_ways(suffix, tmp_path):
+    from tinydl.models import Sequential as TdSequential
+    x = [np.random.default_rng(i).standard_normal((4, 3)).astype("float32") for i in range(2)]
+    td.set_seed(0)
+    ours = nested_shared_model(tl, TdModel, TdSequential)
+    ours.save(str(tmp_path / f"ours{suffix}"))
+    assert_same(keras.models.load_model(str(tmp_path / f"ours{suffix}")).predict(x, verbose=0),
+                ours.predict(x, verbose=0))
+    keras.utils.set_random_seed(0)
+    theirs = nested_shared_model(keras.layers, keras.Model, keras.Sequential)
+    theirs.save(str(tmp_path / f"theirs{suffix}"))
+    assert_same(load_model(str(tmp_path / f"theirs{suffix}")).predict(x, verbose=0), theirs.predict(x, verbose=0))

@@ -259,3 +259,25 @@ def test_keras_archive_holds_config_metadata_and_weights(tmp_path):
         config = json.loads(zf.read("config.json"))
         assert config["class_name"] == "Sequential" and "compile_config" in config
         assert "keras_version" in json.loads(zf.read("metadata.json"))
+
+
+class Subclassed(Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = Dense(2)
+
+    def call(self, inputs, training=None):
+        return self.dense(inputs)
+
+
+def test_subclassed_models_save_weights_but_not_their_architecture(tmp_path):
+    model = Subclassed()
+    x = np.ones((2, 3), "float32")
+    expected = predict(model, x)[0]
+    with pytest.raises(ValueError, match="save_weights"):
+        model.save(tmp_path / "sub.h5")
+    model.save_weights(tmp_path / "sub.weights.h5")
+    fresh = Subclassed()
+    fresh(x)
+    fresh.load_weights(tmp_path / "sub.weights.h5")
+    np.testing.assert_array_equal(predict(fresh, x)[0], expected)

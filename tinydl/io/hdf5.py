@@ -128,6 +128,11 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
 # -- model configs ---------------------------------------------------------------------------------
 def model_to_config(model):
     """`{"class_name", "config"}` of a model, with Keras's class names (Functional, Sequential)."""
+    from tinydl.models.model import Model
+    if getattr(model, "_graph", None) is None and type(model).get_config is Model.get_config:
+        raise ValueError(f"cannot save subclassed model '{model.name}' ({type(model).__name__}) with its architecture: "
+                         "it has no functional graph and no get_config() of its own. Save its weights with "
+                         "model.save_weights('w.weights.h5') and rebuild it in code, or define get_config()")
     config = serialize(model)
     config["class_name"] = _class_name(model)
     return _keras_class_names(config)
