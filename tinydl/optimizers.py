@@ -8,10 +8,11 @@ with a `.data` array (a Tensor or a layer weight) updated IN PLACE. Each step, a
 BaseOptimizer: gradients are unscaled (`loss_scale_factor`), clipped (`clipnorm`, else
 `global_clipnorm`, else `clipvalue`), decoupled weight decay is applied (`w -= w * weight_decay * lr`),
 then the optimizer's own update, the variables' constraints, the EMA of the weights (`use_ema`), and
-finally the step counter goes up. With `gradient_accumulation_steps=n`, gradients are summed and the
-update runs on every n-th call with their mean; `iterations` then counts updates (calls // n) while
-learning-rate schedules see the count of calls, as in Keras. The learning rate is `learning_rate` (a float, a schedule called with
-`iterations`, or a no-argument callable); reading `optimizer.learning_rate` gives its current value.
+finally the step counter goes up. The learning rate is `learning_rate`: a float, a schedule called
+with the step count, or a no-argument callable; reading `optimizer.learning_rate` gives its current
+value. With `gradient_accumulation_steps=n`, gradients are summed and the update runs on every n-th
+call with their mean; `iterations` then counts updates (calls // n) while schedules see the count of
+calls, as in Keras.
 
 Per-variable state ("slots": momentum, velocity, ...) is created on the first `apply`, keyed by the
 variable object, in the order the variables first appear. Saved state, for exact resume:
@@ -26,8 +27,8 @@ variable object, in the order the variables first appear. Saved state, for exact
 
 `variables()` gives the same state as Keras's `optimizer.variables` list (iteration, learning_rate,
 then the slots in Keras 3.15's creation order, checked against Keras) and `variable_names()` their
-Keras-style paths, which is
-what the legacy HDF5 `optimizer_weights` group stores; `set_weights(list)` loads that list back.
+Keras-style paths: what the legacy HDF5 `optimizer_weights` group stores. `set_weights(list)` loads
+that list back.
 """
 import math
 import re
