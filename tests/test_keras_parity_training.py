@@ -79,7 +79,8 @@ SOFT = RNG.dirichlet(np.ones(5), size=6).astype(np.float32)
 SW = RNG.uniform(0, 2, size=6).astype(np.float32)
 LOSS_CASES = [
     ("MeanSquaredError", {}, YT, YP), ("MeanAbsoluteError", {}, YT, YP), ("Huber", {"delta": 0.7}, YT, YP),
-    ("LogCosh", {}, YT, YP), ("MeanAbsolutePercentageError", {}, YT, YP), ("MeanSquaredLogarithmicError", {}, POS_T, POS_P),
+    ("LogCosh", {}, YT, YP), ("MeanAbsolutePercentageError", {}, YT, YP),
+    ("MeanSquaredLogarithmicError", {}, POS_T, POS_P),
     ("Poisson", {}, POS_T, POS_P), ("Hinge", {}, BIN, YP), ("SquaredHinge", {}, BIN, YP),
     ("CategoricalHinge", {}, ONEHOT, LOGITS), ("KLDivergence", {}, SOFT, SOFT[::-1].copy()),
     ("CosineSimilarity", {}, YT, YP), ("BinaryCrossentropy", {"label_smoothing": 0.2}, BIN, PROBS),

@@ -32,7 +32,8 @@ def run(opt, grads=GRADS, w0=W0):
 def test_keras_defaults():
     assert optimizers.SGD().get_config()["learning_rate"] == 0.01
     adam = optimizers.Adam()
-    assert (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon, adam.amsgrad) == (0.001, 0.9, 0.999, 1e-7, False)
+    assert (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon) == (0.001, 0.9, 0.999, 1e-7)
+    assert adam.amsgrad is False
     assert optimizers.AdamW().weight_decay == 0.004
     rms = optimizers.RMSprop()
     assert (rms.learning_rate, rms.rho, rms.momentum, rms.epsilon, rms.centered) == (0.001, 0.9, 0.0, 1e-7, False)
@@ -251,8 +252,9 @@ def test_keras_variables_order_names_and_set_weights():
     opt = optimizers.Adam(0.01)
     k, b = Var(np.ones((2, 2)), "dense/kernel"), Var(np.ones(2), "dense/bias")
     opt.apply([np.ones((2, 2)), np.ones(2)], [k, b])
-    assert opt.variable_names() == ["adam/iteration", "adam/learning_rate", "adam/dense_kernel_momentum",
-                                    "adam/dense_kernel_velocity", "adam/dense_bias_momentum", "adam/dense_bias_velocity"]
+    assert opt.variable_names() == [
+        "adam/iteration", "adam/learning_rate", "adam/dense_kernel_momentum", "adam/dense_kernel_velocity",
+        "adam/dense_bias_momentum", "adam/dense_bias_velocity"]
     values = opt.variables()
     assert values[0] == 1 and values[0].dtype == np.int64 and values[1].dtype == np.float32
     assert [v.shape for v in values[2:]] == [(2, 2), (2, 2), (2,), (2,)]

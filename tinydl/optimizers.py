@@ -327,7 +327,8 @@ class Optimizer:
                 src = np.asarray(src.get() if hasattr(src, "get") else src)
                 if src.shape != dst.shape:
                     raise ValueError(f"optimizer state '{name}' for variable "
-                                     f"{_var_name(self._variables[i], i)!r} has shape {src.shape}, expected {dst.shape}")
+                                     f"{_var_name(self._variables[i], i)!r} has shape {src.shape}, "
+                                     f"expected {dst.shape}")
                 dst[...] = backend.to_device(src.astype(dst.dtype, copy=False), backend.device_of(dst))
 
     def variables(self):
@@ -549,7 +550,8 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
                          ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
         if initial_accumulator_value < 0:
-            raise ValueError(f"Adagrad: initial_accumulator_value must be non-negative, got {initial_accumulator_value}")
+            raise ValueError("Adagrad: initial_accumulator_value must be non-negative, got "
+                             f"{initial_accumulator_value}")
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
 
     def _slots(self):
