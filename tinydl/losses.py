@@ -24,8 +24,8 @@ __all__ = [
     "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "LogCosh", "Poisson", "Hinge", "SquaredHinge",
     "CategoricalHinge", "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "log_cosh", "poisson",
     "hinge", "squared_hinge", "categorical_hinge", "mean_squared_error", "mean_absolute_error", "huber",
-    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "cosine_similarity", "get", "serialize",
-    "deserialize", "reduce_weighted_values", "EPSILON",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence",
+    "cosine_similarity", "get", "serialize", "deserialize", "reduce_weighted_values", "EPSILON",
 ]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
