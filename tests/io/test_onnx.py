@@ -133,3 +133,17 @@ def test_only_onnx_format_and_recent_opsets(tmp_path):
         cnn().export(tmp_path / "m.tflite", format="tflite")
     with pytest.raises(OnnxExportError, match="opset"):
         cnn().export(tmp_path / "m.onnx", opset=9)
+
+
+def test_padding_masks_from_mask_zero_embeddings_reach_attention(tmp_path):
+    td.set_seed(4)
+    from tinydl.layers import Embedding, GlobalAveragePooling1D, MultiHeadAttention, TransformerEncoder
+    ids = Input(shape=(6,), dtype="int64", name="ids")
+    x = Embedding(9, 8, mask_zero=True)(ids)
+    x = TransformerEncoder(intermediate_dim=8, num_heads=2)(x)
+    x = MultiHeadAttention(num_heads=2, key_dim=3)(x, x)
+    model = Model(ids, Dense(2)(GlobalAveragePooling1D()(x)))
+    batch = np.array([[3, 4, 5, 0, 0, 0], [1, 2, 3, 4, 5, 6], [7, 0, 2, 0, 0, 0]], "int64")
+    model.export(tmp_path / "masked.onnx")
+    _, (got,) = run(tmp_path / "masked.onnx", {"ids": batch})
+    np.testing.assert_allclose(got, outputs(model, batch)[0], rtol=1e-4, atol=1e-5)

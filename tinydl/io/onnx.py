@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-__all__ = ["export", "onnx_converter", "OnnxContext", "OnnxExportError", "supported_layers"]
+__all__ = ["export", "onnx_converter", "onnx_masker", "OnnxContext", "OnnxExportError", "supported_layers"]
 
 IR_VERSION = 8
 _CONVERTERS = {}
@@ -89,6 +89,7 @@ class OnnxContext:
         self.nodes, self.initializers = [], []
         self.used = set()
         self.values = {}  # id(KerasTensor) -> ONNX name, for the graph being emitted
+        self.masks = {}   # id(KerasTensor) -> ONNX name of its (batch, time) bool mask, when it carries one
 
     # -- building blocks -----------------------------------------------------------------------------
     def fresh(self, base):
@@ -160,13 +161,19 @@ class OnnxContext:
         """The ONNX name of a KerasTensor of the graph being emitted."""
         return self.values[id(kt)]
 
+    def mask_of(self, kt):
+        """The ONNX name of the implicit (batch, time) bool mask a KerasTensor carries, or None."""
+        return None if kt is None else self.masks.get(id(kt))
+
     # -- graphs ----------------------------------------------------------------------------------------
-    def emit_graph(self, graph, input_names):
-        """Emit every node of a functional graph; returns the ONNX names of its outputs."""
-        saved = self.values
-        self.values = dict(saved)
-        for kt, name in zip(graph.input_tensors, input_names):
+    def emit_graph(self, graph, input_names, input_masks=None):
+        """Emit every node of a functional graph; returns the ONNX names of its outputs (masks follow in
+        `self.masks`, as Embedding(mask_zero=True) and Masking make them and mask-aware layers pass them)."""
+        saved, saved_masks = self.values, self.masks
+        self.values, self.masks = dict(saved), dict(saved_masks)
+        for kt, name, mask in zip(graph.input_tensors, input_names, input_masks or [None] * len(input_names)):
             self.values[id(kt)] = name
+            self.masks[id(kt)] = mask
         for node in graph.nodes:
             inputs = [self.values[id(t)] for t in node.input_tensors]
             outs = self.emit_layer(node.layer, node, inputs)
@@ -176,15 +183,28 @@ class OnnxContext:
                                       f"{len(outs)} outputs for {len(node.output_tensors)}")
             for kt, name in zip(node.output_tensors, outs):
                 self.values[id(kt)] = name
+            if not getattr(self, "_inner_masks", None):
+                masks = _output_masks(self, node.layer, node, inputs)
+                for kt, mask in zip(node.output_tensors, masks):
+                    self.masks[id(kt)] = mask
+            else:
+                for kt, mask in zip(node.output_tensors, self._inner_masks):
+                    self.masks[id(kt)] = mask
+                self._inner_masks = None
         result = [self.values[id(t)] for t in graph.output_tensors]
-        self.values = saved
+        result_masks = [self.masks.get(id(t)) for t in graph.output_tensors]
+        self.values, self.masks = saved, saved_masks
+        self._graph_masks = result_masks
         return result
 
     def emit_layer(self, layer, node, inputs):
         """ONNX names of the outputs of one layer call (nested models are inlined)."""
         from tinydl.models.model import Model
         if isinstance(layer, Model) and type(layer) not in _CONVERTERS:
-            return self.emit_graph(_graph_of(layer), inputs)
+            masks = [self.mask_of(t) for t in node.input_tensors]
+            out = self.emit_graph(_graph_of(layer), inputs, masks)
+            self._inner_masks = self._graph_masks
+            return out
         converter = _CONVERTERS.get(type(layer))
         if converter is None:
             raise OnnxExportError(
@@ -295,6 +315,31 @@ def _drop_dead(nodes, graph_outputs):
         if len(alive) == len(nodes):
             return alive
         nodes = alive
+
+
+# -- implicit masks -------------------------------------------------------------------------------------------
+_MASKERS = {}
+
+
+def onnx_masker(*classes):
+    """Register how these layers make or change implicit masks: `fn(ctx, layer, node, inputs)` returns one
+    mask name (or None) per output. Without one, mask-aware layers pass their first input's mask on."""
+    def register(fn):
+        for cls in classes:
+            _MASKERS[cls] = fn
+        return fn
+    return register
+
+
+def _output_masks(ctx, layer, node, inputs):
+    n = len(node.output_tensors)
+    fn = _MASKERS.get(type(layer))
+    if fn is not None:
+        masks = fn(ctx, layer, node, inputs)
+        return list(masks) + [None] * (n - len(masks))
+    if getattr(layer, "supports_masking", False) and node.input_tensors:
+        return [ctx.mask_of(node.input_tensors[0])] * n
+    return [None] * n
 
 
 # -- activations ----------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ and the ONNX names of the node's input tensors, and returns the names of its out
 import numpy as np
 
 from tinydl import layers as L
-from tinydl.io.onnx import OnnxExportError, onnx_converter
+from tinydl.io.onnx import OnnxExportError, onnx_converter, onnx_masker
 
 _INT_MAX = np.iinfo(np.int64).max
 
@@ -328,25 +328,46 @@ def _cropping(ctx, layer, node, inputs):
 
 
 # -- attention ----------------------------------------------------------------------------------------------------------
-def _causal(ctx, scores, fill=-1e9):
-    """Scores with the future (key index > query index) set to a large negative number."""
-    tail = ctx.op("Shape", [scores], start=-2)
-    ones = ctx.op("ConstantOfShape", [tail], value=_tensor_value(np.array([1], np.float32)))
-    keep = ctx.op("Cast", [ctx.op("Trilu", [ones], upper=0)], to=9)  # BOOL
-    return ctx.op("Where", [keep, scores, ctx.const(np.float32(fill))])
-
-
 def _tensor_value(array):
     from onnx import numpy_helper
     return numpy_helper.from_array(array)
 
 
-def _masked(ctx, scores, mask_name, fill=-1e9):
-    keep = ctx.op("Cast", [mask_name], to=9)
-    return ctx.op("Where", [keep, scores, ctx.const(np.float32(fill))])
+def _keep(ctx, query_mask=None, value_mask=None, key_mask=None, attention_mask=None):
+    """The (batch, T, S) bool 'may attend' mask from the query/value/key masks and an attention mask, or None."""
+    parts = []
+    if query_mask is not None:
+        parts.append(ctx.unsqueeze(query_mask, [2]))
+    for m in (value_mask, key_mask):
+        if m is not None:
+            parts.append(ctx.unsqueeze(m, [1]))
+    if attention_mask is not None:
+        parts.append(ctx.op("Cast", [attention_mask], to=9))  # BOOL
+    if not parts:
+        return None
+    keep = parts[0]
+    for part in parts[1:]:
+        keep = ctx.op("And", [keep, part])
+    return keep
 
 
-def _mha(ctx, layer, query, value, key=None, causal=False, attention_mask=None, return_scores=False):
+def _masked_softmax(ctx, scores, keep=None, causal=False):
+    """softmax over the last axis where `keep` (and, if causal, key <= query) allows; rows allowing nothing
+    get zero weights, as tinydl's masked softmax."""
+    if causal:
+        tail = ctx.op("Shape", [scores], start=-2)
+        ones = ctx.op("ConstantOfShape", [tail], value=_tensor_value(np.array([1], np.float32)))
+        lower = ctx.op("Cast", [ctx.op("Trilu", [ones], upper=0)], to=9)
+        keep = lower if keep is None else ctx.op("And", [keep, lower])
+    if keep is None:
+        return ctx.op("Softmax", [scores], axis=-1)
+    scores = ctx.op("Where", [keep, scores, ctx.const(np.float32(-1e9))])
+    weights = ctx.op("Softmax", [scores], axis=-1)
+    return ctx.op("Mul", [weights, ctx.op("Cast", [keep], to=1)])
+
+
+def _mha(ctx, layer, query, value, key=None, causal=False, attention_mask=None, return_scores=False,
+         query_mask=None, value_mask=None, key_mask=None):
     """Keras's MultiHeadAttention: project to heads, softmax(q k^T / sqrt(key_dim)), merge heads, project out."""
     key = value if key is None else key
     h = layer.num_heads
@@ -364,11 +385,8 @@ def _mha(ctx, layer, query, value, key=None, causal=False, attention_mask=None, 
     v = project(value, layer.value_kernel, layer.value_bias)
     scores = ctx.op("MatMul", [q, ctx.transpose(k, [0, 1, 3, 2])])
     scores = ctx.op("Mul", [scores, ctx.const(np.float32(1.0 / np.sqrt(layer.key_dim)))])
-    if attention_mask is not None:
-        scores = _masked(ctx, scores, ctx.unsqueeze(attention_mask, [1]))
-    if causal:
-        scores = _causal(ctx, scores)
-    weights = ctx.op("Softmax", [scores], axis=-1)
+    keep = _keep(ctx, query_mask, value_mask, key_mask, attention_mask)
+    weights = _masked_softmax(ctx, scores, None if keep is None else ctx.unsqueeze(keep, [1]), causal)
     attended = ctx.transpose(ctx.op("MatMul", [weights, v]), [0, 2, 1, 3])
     merged = ctx.reshape(attended, [0, 0, h * layer.value_dim])
     out_kernel = layer.output_kernel.numpy()
@@ -390,25 +408,27 @@ def _arg(ctx, node, position, key):
 @onnx_converter(L.MultiHeadAttention)
 def _multi_head_attention(ctx, layer, node, inputs):
     _no_masks(layer, node)
-    _check_no_implicit_mask(layer, node)
     first = node.args[0]
     if isinstance(first, (list, tuple)):
-        names = [ctx.name_of(t) for t in first]
-        query, value, key = (names + [None, None])[:3]
+        tensors = (list(first) + [None, None])[:3]
     else:
-        query, value, key = ctx.name_of(first), _arg(ctx, node, 1, "value"), _arg(ctx, node, 2, "key")
+        tensors = [first, node.args[1] if len(node.args) > 1 else node.kwargs.get("value"),
+                   node.args[2] if len(node.args) > 2 else node.kwargs.get("key")]
+    query, value, key = [None if t is None else ctx.name_of(t) for t in tensors]
     mask = node.kwargs.get("attention_mask")
     mask = ctx.name_of(mask) if mask is not None and hasattr(mask, "_keras_history") else None
     out = _mha(ctx, layer, query, value, key, causal=bool(node.kwargs.get("use_causal_mask")), attention_mask=mask,
-               return_scores=bool(node.kwargs.get("return_attention_scores")))
+               return_scores=bool(node.kwargs.get("return_attention_scores")), query_mask=ctx.mask_of(tensors[0]),
+               value_mask=ctx.mask_of(tensors[1]),
+               key_mask=ctx.mask_of(tensors[2]) if tensors[2] is not None and tensors[2] is not tensors[1] else None)
     return list(out) if isinstance(out, tuple) else out
 
 
 @onnx_converter(L.Attention, L.AdditiveAttention)
 def _attention(ctx, layer, node, inputs):
     _no_masks(layer, node)
-    _check_no_implicit_mask(layer, node)
     query, value = inputs[0], inputs[1]
+    query_mask, value_mask = ctx.mask_of(node.input_tensors[0]), ctx.mask_of(node.input_tensors[1])
     key = inputs[2] if len(inputs) > 2 else value
     if isinstance(layer, L.AdditiveAttention) or layer.score_mode == "concat":
         hidden = ctx.op("Add", [ctx.unsqueeze(query, [2]), ctx.unsqueeze(key, [1])])
@@ -426,10 +446,10 @@ def _attention(ctx, layer, node, inputs):
         scores = ctx.op("MatMul", [query, ctx.transpose(key, [0, 2, 1])])
         if layer.scale is not None:
             scores = ctx.op("Mul", [scores, ctx.weight(layer.scale)])
-    if node.kwargs.get("use_causal_mask"):
-        scores = _causal(ctx, scores)
-    weights = ctx.op("Softmax", [scores], axis=-1)
+    weights = _masked_softmax(ctx, scores, _keep(ctx, value_mask=value_mask), bool(node.kwargs.get("use_causal_mask")))
     out = ctx.op("MatMul", [weights, value])
+    if query_mask is not None:
+        out = ctx.op("Mul", [out, ctx.op("Cast", [ctx.unsqueeze(query_mask, [2])], to=1)])
     return [out, weights] if node.kwargs.get("return_attention_scores") else out
 
 
@@ -510,36 +530,90 @@ def _mask_arg(ctx, node, key):
 @onnx_converter(L.TransformerEncoder)
 def _transformer_encoder(ctx, layer, node, inputs):
     _no_masks(layer, node)
-    _check_no_implicit_mask(layer, node)
     if node.kwargs.get("padding_mask") is not None or node.kwargs.get("return_attention_scores"):
         raise OnnxExportError(f"ONNX export: TransformerEncoder '{layer.name}' with a padding mask or attention "
                               "scores is not supported; pass attention_mask instead")
     x = inputs[0]
+    mask = ctx.mask_of(node.input_tensors[0])  # the padding mask: queries and keys
     x = _residual_attention(ctx, layer, x, layer._self_attention_layer, layer._self_attention_layer_norm,
-                            attention_mask=_mask_arg(ctx, node, "attention_mask"))
+                            attention_mask=_mask_arg(ctx, node, "attention_mask"), query_mask=mask, value_mask=mask)
     return _feedforward(ctx, layer, x)
 
 
 @onnx_converter(L.TransformerDecoder)
 def _transformer_decoder(ctx, layer, node, inputs):
     _no_masks(layer, node)
-    _check_no_implicit_mask(layer, node)
     for key in ("decoder_padding_mask", "encoder_padding_mask"):
         if node.kwargs.get(key) is not None:
             raise OnnxExportError(f"ONNX export: TransformerDecoder '{layer.name}' with {key} is not supported")
     first = node.args[0]
     if isinstance(first, (list, tuple)):
-        names = [ctx.name_of(t) for t in first]
-        x, encoder = (names + [None])[:2]
+        tensors = (list(first) + [None])[:2]
     else:
-        x, encoder = ctx.name_of(first), _arg(ctx, node, 1, "encoder_sequence")
+        tensors = [first, node.args[1] if len(node.args) > 1 else node.kwargs.get("encoder_sequence")]
+    x, encoder = [None if t is None else ctx.name_of(t) for t in tensors]
     causal = node.kwargs.get("use_causal_mask", True)
+    mask = ctx.mask_of(tensors[0])
     x = _residual_attention(ctx, layer, x, layer._self_attention_layer, layer._self_attention_layer_norm,
-                            causal=bool(causal),
-                            attention_mask=_mask_arg(ctx, node, "decoder_attention_mask"))
+                            causal=bool(causal), attention_mask=_mask_arg(ctx, node, "decoder_attention_mask"),
+                            query_mask=mask, value_mask=mask)
     if encoder is not None:
+        # the residual sum loses the decoder's mask, so only the encoder's padding hides keys here
         x = _residual_attention(ctx, layer, x, layer._cross_attention_layer, layer._cross_attention_layer_norm,
-                                value=encoder, attention_mask=_mask_arg(ctx, node, "encoder_attention_mask"))
+                                value=encoder, attention_mask=_mask_arg(ctx, node, "encoder_attention_mask"),
+                                value_mask=ctx.mask_of(tensors[1]))
     return _feedforward(ctx, layer, x)
 
 # Recurrent layers (SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed, Masking): tinydl/io/onnx_recurrent.py
+
+
+# -- implicit masks -------------------------------------------------------------------------------------------------------
+@onnx_masker(L.Embedding, L.TokenAndPositionEmbedding)
+def _embedding_mask(ctx, layer, node, inputs):
+    """mask_zero: id 0 is padding."""
+    if not layer.mask_zero:
+        return [None]
+    ids = inputs[0]
+    if np.dtype(node.input_tensors[0].dtype) != np.int64:
+        ids = ctx.op("Cast", [ids], to=7)
+    return [ctx.op("Not", [ctx.op("Equal", [ids, ctx.const(np.int64(0), "zero")])])]
+
+
+@onnx_masker(L.Masking)
+def _masking_mask(ctx, layer, node, inputs):
+    differs = ctx.op("Not", [ctx.op("Equal", [inputs[0], ctx.const(np.float32(layer.mask_value))])])
+    any_differs = ctx.reduce("ReduceMax", ctx.op("Cast", [differs], to=1), [-1], keepdims=0)
+    return [ctx.op("Cast", [any_differs], to=9)]
+
+
+@onnx_masker(L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum)
+def _merge_mask(ctx, layer, node, inputs):
+    """Keras 3.15: the OR of the inputs' masks; none when any input is unmasked."""
+    masks = [ctx.mask_of(t) for t in node.input_tensors]
+    if not masks or any(m is None for m in masks):
+        return [None]
+    out = masks[0]
+    for m in masks[1:]:
+        out = ctx.op("Or", [out, m])
+    return [out]
+
+
+@onnx_masker(L.Concatenate)
+def _concatenate_mask(ctx, layer, node, inputs):
+    if any(ctx.mask_of(t) is not None for t in node.input_tensors):
+        raise OnnxExportError(f"ONNX export: Concatenate '{layer.name}' joins masked sequences; that mask is not "
+                              "exported to ONNX")
+    return [None]
+
+
+@onnx_masker(L.Dot, L.Lambda)
+def _no_mask(ctx, layer, node, inputs):
+    return [None]
+
+
+@onnx_masker(L.SimpleRNN, L.LSTM, L.GRU, L.Bidirectional)
+def _recurrent_mask(ctx, layer, node, inputs):
+    mask = ctx.mask_of(node.input_tensors[0]) if layer.return_sequences else None
+    if isinstance(layer, L.Bidirectional) and layer.merge_mode is None:
+        return [mask, mask]
+    return [mask]
