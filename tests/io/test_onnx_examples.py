@@ -40,6 +40,19 @@ def _inputs(model, rng, batch=3):
     return arrays
 
 
+def _graph_inputs(model, rng, nodes=5, edges=8):
+    """Graph examples: node features (nodes, F), edge_index (2, edges) and a sorted graph id per node."""
+    arrays = []
+    for kt in model._graph.input_tensors:
+        if np.dtype(kt.dtype).kind == "f":
+            arrays.append(rng.standard_normal((nodes,) + tuple(kt.shape[1:])).astype(kt.dtype))
+        elif len(kt.shape) == 2:
+            arrays.append(rng.integers(0, nodes, size=(2, edges)).astype(kt.dtype))
+        else:
+            arrays.append(np.array([0, 0, 0, 1, 1], dtype=kt.dtype))
+    return arrays
+
+
 @pytest.mark.parametrize("name", _examples())
 def test_example_model_exports_and_matches_onnxruntime(name, tmp_path):
     td.set_seed(0)
@@ -51,9 +64,8 @@ def test_example_model_exports_and_matches_onnxruntime(name, tmp_path):
     if model._graph is None:
         pytest.skip("a subclassed example that was never called")
     graph_inputs = any(kt.shape[0] is not None for kt in model._graph.input_tensors)
-    if graph_inputs:  # graph examples: node features and edge lists, not batches
-        pytest.skip("graph examples take (nodes, edges) inputs; see the graph-layer contract cases")
-    arrays = _inputs(model, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    arrays = _graph_inputs(model, rng) if graph_inputs else _inputs(model, rng)
     with td.no_grad():
         out = model(arrays if len(arrays) > 1 else arrays[0], training=False)
     from tinydl.layers.base import flatten
