@@ -269,3 +269,12 @@ def test_lambda_mask_argument_sets_the_output_mask():
     keep = L.Lambda(lambda t: t * 2, mask=lambda inputs, mask: mask)(x)
     np.testing.assert_array_equal(keep._keras_mask, x._keras_mask)
     assert L.Lambda(lambda t: t * 2)(x)._keras_mask is None
+
+
+def test_an_explicit_mask_may_be_a_tensor():
+    x = td.tensor(np.ones((1, 3, 2), np.float32))
+    mask = td.tensor(np.array([[True, False, True]]))
+    out = L.BatchNormalization(momentum=0.0)(x * td.tensor(np.array([1.0, 5.0, 3.0], np.float32)[None, :, None]),
+                                             training=True, mask=mask)
+    # mean 2 and variance 1, from steps 0 and 2 only
+    np.testing.assert_allclose(out.numpy()[0, :, 0], np.array([-1, 3, 1]) / np.sqrt(1 + 1e-3), rtol=1e-5)

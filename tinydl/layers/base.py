@@ -332,6 +332,9 @@ class Layer:
                 kwargs["training"] = _phase[0]
         else:
             kwargs.pop("training", None)
+        if kwargs.get("mask") is not None:  # an explicit mask may come as a Tensor (a graph value): use its array
+            kwargs["mask"] = pack_like(kwargs["mask"], [m.data if isinstance(m, Tensor) else m
+                                                        for m in flatten(kwargs["mask"])])
         if "mask" in accepted and kwargs.get("mask") is None:
             masks = [getattr(t, "_keras_mask", None) for t in flatten(inputs)]
             if any(m is not None for m in masks):
