@@ -295,3 +295,14 @@ def test_cuda_twins_match_the_numba_kernels(cuda_rnn, act, rec, dtype):
                                cpu_rnn.simple_rnn_fwd(xw, h0, U, mask, act), **tol)
     hs = cpu_rnn.simple_rnn_fwd(xw, h0, U, mask, act)
     same("simple_rnn_bwd", dhs, dh, hs, h0, U, mask, act)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_input_stays_nan(dtype):
+    """Fast math must not clamp a NaN into a finite gate: a diverged model has to show it."""
+    x = np.zeros((1, 2, 1), dtype)
+    x[0, 0, 0] = np.nan
+    h = np.zeros((1, 2), dtype)
+    assert np.isnan(td.lstm(x, h, h, np.ones((1, 8), dtype), np.ones((2, 8), dtype))[0].numpy()).all()
+    assert np.isnan(td.gru(x, h, np.ones((1, 6), dtype), np.ones((2, 6), dtype))[0].numpy()).all()
+    assert np.isnan(td.simple_rnn(x, h, np.ones((1, 2), dtype), np.ones((2, 2), dtype))[0].numpy()).all()

@@ -105,6 +105,8 @@ def _c(a, dtype=None):
 # keeps libm's tanh/exp so gradient checks in float64 see the exact functions.
 
 _F = np.float32
+# fast-math without 'nnan'/'ninf': a NaN must stay NaN (diverged training has to show), not be clamped away
+_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _A = tuple(_F(v) for v in (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
                            5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13,
                            -2.76076847742355e-16))
@@ -128,7 +130,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _tanh32(x):
     x = _LIM if x > _LIM else x
     x = -_LIM if x < -_LIM else x
@@ -159,7 +161,7 @@ def _sigmoid_typed(x):
     return lambda x: 1.0 / (1.0 + math.exp(-x))
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _act(x, code):
     if code == 1:
         return _tanh(x)
@@ -174,7 +176,7 @@ def _act(x, code):
     return x
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _dact(y, code):
     """The activation's derivative, from its output y."""
     if code == 1:
@@ -190,7 +192,7 @@ def _dact(y, code):
 
 # -- LSTM -----------------------------------------------------------------------------------------
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _lstm_fwd(xw, h0, c0, U, mask, act, rec_act, hs, cs, gates):
     N, T, G = xw.shape
     u = G // 4
@@ -207,7 +209,7 @@ def _lstm_fwd(xw, h0, c0, U, mask, act, rec_act, hs, cs, gates):
             _copy_row(hs[n, t], h[n])
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _lstm_cell(gr, cr, hr, keep, u, act, rec_act, cn, hn):
     """One row of one step, in place: gate pre-activations in gr become gates; c, h advance if keep.
 
@@ -227,7 +229,7 @@ def _lstm_cell(gr, cr, hr, keep, u, act, rec_act, cn, hn):
         hr[j] = go[j] * cn[j]
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _act_inplace(a, code):
     """a = act(a) elementwise, one branch per call rather than per element."""
     n = a.shape[0]
@@ -242,19 +244,19 @@ def _act_inplace(a, code):
             a[k] = _act(a[k], code)
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _add_rows(out, a, b):
     for k in range(out.shape[0]):
         out[k] = a[k] + b[k]
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _copy_row(out, a):
     for k in range(out.shape[0]):
         out[k] = a[k]
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _lstm_bwd(dhs, dhT, dcT, gates, cs, c0, UT, mask, act, rec_act, dz):
     N, T, G = gates.shape
     u = G // 4
@@ -276,7 +278,7 @@ def _lstm_bwd(dhs, dhT, dcT, gates, cs, c0, UT, mask, act, rec_act, dz):
     return dh, dc
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _lstm_cell_bwd(gr, cr, c_prev, dhr, dcr, dzr, ac, u, act, rec_act):
     """One row of one unmasked step backward: dz row from dh (then zeroed) and dc (then carried to t-1)."""
     gi, gf, gg, go = gr[:u], gr[u:2 * u], gr[2 * u:3 * u], gr[3 * u:]
@@ -305,7 +307,7 @@ def _lstm_cell_bwd(gr, cr, c_prev, dhr, dcr, dzr, ac, u, act, rec_act):
     dhr[:] = 0
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _dact_mul(out, y, code):
     """out *= act'(from output y), one branch per call."""
     n = out.shape[0]
@@ -320,7 +322,7 @@ def _dact_mul(out, y, code):
             out[k] *= _dact(y[k], code)
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _add_inplace(out, a):
     for k in range(out.shape[0]):
         out[k] += a[k]
@@ -328,7 +330,7 @@ def _add_inplace(out, a):
 
 # -- GRU ------------------------------------------------------------------------------------------
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _gru_fwd_after(xw, h0, U, b_rec, mask, act, rec_act, hs, gates, aux):
     N, T, G = xw.shape
     u = G // 3
@@ -350,14 +352,14 @@ def _gru_fwd_after(xw, h0, U, b_rec, mask, act, rec_act, hs, gates, aux):
             _copy_row(hs[n, t], hr)
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _gru_mix(hr, gz, gh, u):
     """h = z * h_prev + (1 - z) * hh, in place."""
     for j in range(u):
         hr[j] = gz[j] * hr[j] + (_ONE - gz[j]) * gh[j]
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _gru_fwd_before(xw, h0, Uzr, Uh, mask, act, rec_act, hs, gates, aux):
     N, T, G = xw.shape
     u = G // 3
@@ -384,7 +386,7 @@ def _gru_fwd_before(xw, h0, Uzr, Uh, mask, act, rec_act, hs, gates, aux):
             _copy_row(hs[n, t], h[n])
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _gru_bwd_after(dhs, dhT, gates, aux, hs, h0, UT, mask, act, rec_act, dx):
     N, T, G = gates.shape
     u = G // 3
@@ -416,7 +418,7 @@ def _gru_bwd_after(dhs, dhT, gates, aux, hs, h0, UT, mask, act, rec_act, dx):
     return dh
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _gru_gate_bwd(gr, h_prev, dhr, dxr, u, act, rec_act):
     """dx's z block and candidate block of one row (the r block needs the candidate's recurrent term)."""
     gz, gh = gr[:u], gr[2 * u:]
@@ -429,7 +431,7 @@ def _gru_gate_bwd(gr, h_prev, dhr, dxr, u, act, rec_act):
     _dact_mul(daz, gz, rec_act)
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _gru_bwd_before(dhs, dhT, gates, hs, h0, UzrT, UhT, mask, act, rec_act, dx):
     N, T, G = gates.shape
     u = G // 3
@@ -470,7 +472,7 @@ def _gru_bwd_before(dhs, dhT, gates, hs, h0, UzrT, UhT, mask, act, rec_act, dx):
 
 # -- simple RNN -----------------------------------------------------------------------------------
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _rnn_fwd(xw, h0, U, mask, act, hs):
     N, T, u = xw.shape
     h = h0.copy()
@@ -484,7 +486,7 @@ def _rnn_fwd(xw, h0, U, mask, act, hs):
             _copy_row(hs[n, t], hr)
 
 
-@numba.njit(cache=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _rnn_bwd(dhs, dhT, hs, UT, mask, act, dz):
     N, T, u = hs.shape
     dh = dhT.copy()
