@@ -89,6 +89,12 @@ LOSS_CASES = [
     ("CategoricalCrossentropy", {"from_logits": True}, ONEHOT, LOGITS),
     ("SparseCategoricalCrossentropy", {}, LABELS, SOFT),
     ("SparseCategoricalCrossentropy", {"from_logits": True, "ignore_class": 2}, LABELS, LOGITS),
+    ("BinaryFocalCrossentropy", {"apply_class_balancing": True, "gamma": 1.5, "label_smoothing": 0.1}, BIN, PROBS),
+    ("BinaryFocalCrossentropy", {"from_logits": True}, BIN, YP * 3),
+    ("CategoricalFocalCrossentropy", {"label_smoothing": 0.1}, ONEHOT, SOFT),
+    ("CategoricalFocalCrossentropy", {"from_logits": True, "alpha": 0.5}, ONEHOT, LOGITS),
+    ("Dice", {}, BIN, PROBS), ("Dice", {"axis": (1,)}, BIN, PROBS),
+    ("Tversky", {"alpha": 0.3, "beta": 0.7, "axis": (1,)}, BIN, PROBS),
 ]
 
 

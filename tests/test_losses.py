@@ -258,3 +258,21 @@ def test_keras_style_loss_subclass_gets_tensors_of_the_prediction_dtype():
     assert out.dtype == np.float32 and out.shape == ()
     assert float(out) == pytest.approx(((YP - YT) ** 4).mean(), rel=1e-5)
     assert Quartic().name == "quartic"
+
+
+def test_focal_dice_tversky_values_and_configs():
+    y = np.array([[1.0, 0.0, 1.0]])
+    p = np.array([[0.9, 0.2, 0.6]])
+    bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    p_t = y * p + (1 - y) * (1 - p)
+    np.testing.assert_allclose(val(losses.BinaryFocalCrossentropy(gamma=2.0)(y, t(p))), ((1 - p_t) ** 2 * bce).mean())
+    dice = 1 - 2 * (y * p).sum() / (y.sum() + p.sum() + EPS)
+    np.testing.assert_allclose(val(losses.Dice()(y, t(p))), dice)
+    np.testing.assert_allclose(val(losses.Tversky()(y, t(p))), dice, rtol=1e-6)   # alpha = beta = 0.5 is Dice
+    onehot, probs = np.eye(3)[[0]], np.array([[0.7, 0.2, 0.1]])
+    np.testing.assert_allclose(val(losses.CategoricalFocalCrossentropy()(onehot, t(probs))),
+                               0.25 * 0.3 ** 2 * -np.log(0.7))
+    for loss in (losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.4), losses.Dice(axis=(1,)),
+                 losses.CategoricalFocalCrossentropy(gamma=3.0), losses.Tversky(alpha=0.2, beta=0.8)):
+        again = losses.deserialize(losses.serialize(loss))
+        assert type(again) is type(loss) and again.get_config() == loss.get_config()

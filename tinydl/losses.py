@@ -25,7 +25,9 @@ __all__ = [
     "CategoricalHinge", "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "log_cosh", "poisson",
     "hinge", "squared_hinge", "categorical_hinge", "mean_squared_error", "mean_absolute_error", "huber",
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence",
-    "cosine_similarity", "get", "serialize", "deserialize", "reduce_weighted_values", "EPSILON",
+    "cosine_similarity", "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "Dice", "Tversky",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "dice", "tversky",
+    "get", "serialize", "deserialize", "reduce_weighted_values", "EPSILON",
 ]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -246,6 +248,64 @@ class CategoricalHinge(LossFunctionWrapper):
         super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
 
 
+@register_serializable()
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    """(1 - p_t)^gamma * binary crossentropy, optionally class-balanced by alpha; mean over `axis`."""
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
+        super().__init__(binary_focal_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.apply_class_balancing, self.alpha, self.gamma = apply_class_balancing, alpha, gamma
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self):
+        return {**super().get_config(), "apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
+                "gamma": self.gamma, "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis}
+
+
+@register_serializable()
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """sum(alpha * (1 - p)^gamma * -y_true log p) over `axis` (Lin et al.'s focal loss, Keras's form)."""
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(categorical_focal_crossentropy, reduction=reduction, name=name, dtype=dtype, alpha=alpha,
+                         gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.alpha, self.gamma, self.from_logits = alpha, gamma, from_logits
+        self.label_smoothing, self.axis = label_smoothing, axis
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "alpha": self.alpha, "gamma": self.gamma}
+
+
+@register_serializable()
+class Dice(LossFunctionWrapper):
+    """1 - 2 sum(y_true y_pred) / (sum(y_true) + sum(y_pred) + 1e-7), over `axis` (all axes when None)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+@register_serializable()
+class Tversky(LossFunctionWrapper):
+    """1 - tp / (tp + alpha fp + beta fn + 1e-7) with soft counts over `axis` (Dice when both are 0.5)."""
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None, dtype=None):
+        super().__init__(tversky, reduction=reduction, name=name, dtype=dtype, alpha=alpha, beta=beta, axis=axis)
+        self.alpha, self.beta, self.axis = alpha, beta, axis
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "beta": self.beta, "axis": self.axis}
+
+
 # -- function forms: one loss value per sample ---------------------------------------------------
 def mean_squared_error(y_true, y_pred):
     """mean((y_true - y_pred) ** 2, axis=-1)."""
@@ -377,6 +437,52 @@ def categorical_hinge(y_true, y_pred):
     return ops.relu(neg - pos + 1.0)
 
 
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Binary crossentropy on clipped probabilities times the focal factor (1 - p_t)^gamma, mean over `axis`."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = ops.sigmoid(y_pred)
+    p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    bce = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = ops.power(1.0 - p_t, float(gamma)) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return ops.mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """sum(alpha (1 - p)^gamma * -y_true log p, axis) with p renormalised and clipped to [1e-7, 1 - 1e-7]."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[axis]
+    if from_logits:
+        y_pred = ops.softmax(y_pred, axis=axis)
+    p = ops.clip(y_pred / ops.sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    cce = -y_true * ops.log(p)
+    return ops.sum(ops.power(1.0 - p, float(gamma)) * alpha * cce, axis=axis)
+
+
+def dice(y_true, y_pred, axis=None):
+    """1 - 2 sum(y_true y_pred) / (sum(y_true) + sum(y_pred) + 1e-7) over `axis`."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    intersection = ops.sum(y_true * y_pred, axis=axis)
+    return 1.0 - 2.0 * intersection / (ops.sum(y_true, axis=axis) + ops.sum(y_pred, axis=axis) + EPSILON)
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """1 - tp / (tp + alpha fp + beta fn + 1e-7), with tp = sum(t p), fp = sum((1 - p) t), fn = sum(p (1 - t))."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    tp = ops.sum(y_true * y_pred, axis=axis)
+    fp = ops.sum((1.0 - y_pred) * y_true, axis=axis)
+    fn = ops.sum(y_pred * (1.0 - y_true), axis=axis)
+    return 1.0 - tp / (tp + fp * alpha + fn * beta + EPSILON)
+
+
 # -- reduction (Keras's reduce_weighted_values) ----------------------------------------------------
 def fold_keras_mask(mask, keras_mask, values):
     """`mask` and the predictions' `_keras_mask` (padding steps from Embedding(mask_zero)/Masking) as one
@@ -434,7 +540,8 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
 _CLASSES = {cls.__name__: cls for cls in (
     MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, KLDivergence, CosineSimilarity, LossFunctionWrapper, MeanAbsolutePercentageError,
-    MeanSquaredLogarithmicError, LogCosh, Poisson, Hinge, SquaredHinge, CategoricalHinge)}
+    MeanSquaredLogarithmicError, LogCosh, Poisson, Hinge, SquaredHinge, CategoricalHinge, BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy, Dice, Tversky)}
 _ALIASES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
@@ -450,12 +557,14 @@ _ALIASES = {
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
     "MSLE": MeanSquaredLogarithmicError,
     "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson, "hinge": Hinge, "squared_hinge": SquaredHinge,
-    "categorical_hinge": CategoricalHinge,
+    "categorical_hinge": CategoricalHinge, "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy, "dice": Dice, "tversky": Tversky,
 }
 _FUNCTIONS = {fn.__name__: fn for fn in (
     mean_squared_error, mean_absolute_error, huber, binary_crossentropy, categorical_crossentropy,
     sparse_categorical_crossentropy, kl_divergence, cosine_similarity, mean_absolute_percentage_error,
-    mean_squared_logarithmic_error, log_cosh, poisson, hinge, squared_hinge, categorical_hinge)}
+    mean_squared_logarithmic_error, log_cosh, poisson, hinge, squared_hinge, categorical_hinge,
+    binary_focal_crossentropy, categorical_focal_crossentropy, dice, tversky)}
 
 
 def get(identifier):
