@@ -303,3 +303,17 @@ def test_import_compiles_nothing_and_a_second_process_reuses_numba_cache(tmp_pat
         return tuple(int(v) for v in out.stdout.split())
     assert run() == (0, 1)  # cold: compiled once and written to the cache
     assert run() == (1, 0)  # warm: loaded, nothing compiled
+
+
+@pytest.mark.parametrize("channels, strides", [(20, 1), (20, 2), (3, 1)])
+def test_pointwise_conv_is_a_matrix_product(channels, strides):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 5, 4, channels)), rng.standard_normal((1, 1, channels, 6))
+    xt, wt = td.tensor(x, requires_grad=True), td.tensor(w, requires_grad=True)
+    y = td.conv(xt, wt, strides=strides)
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    ref_y, ref_dx, ref_dw = ref_conv2d(x, w, gy, (strides, strides), "valid", (1, 1), 1)
+    np.testing.assert_allclose(y.numpy(), ref_y, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.numpy(), ref_dx, atol=1e-12)
+    np.testing.assert_allclose(wt.grad.numpy(), ref_dw, atol=1e-12)

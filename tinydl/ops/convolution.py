@@ -141,7 +141,13 @@ class Conv(Function):
 
     def _patches(self):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
+        if self._pointwise():  # a 1x1 stride-1 conv's patch matrix is the input itself: no copy
+            return self.x4.reshape(1, -1, self.x4.shape[3])
         return backend.kernel("im2col", self.x4)(self.x4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, self.groups)
+
+    def _pointwise(self):
+        (kh, kw), (sh, sw) = self.geo[0], self.geo[1]
+        return kh == kw == sh == sw == 1 and self.groups == 1
 
     def backward(self, g):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
@@ -157,6 +163,8 @@ class Conv(Function):
                 grad_w = (cols.transpose(0, 2, 1) @ gg).transpose(1, 0, 2).reshape(self.w_shape)
         if self.needs_grad[0]:
             dcols = (gm @ self.wg[0].T)[None] if groups == 1 else gg @ self.wg.transpose(0, 2, 1)
+            if self._pointwise():
+                return dcols.reshape(self.x_shape), grad_w
             col2im = backend.kernel("col2im", dcols)
             grad_x = col2im(dcols, self.x4_shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow).reshape(self.x_shape)
         return grad_x, grad_w
