@@ -135,9 +135,10 @@ def _gemm_rows(torch):
 
 
 def compile_cost(cache_dir):
-    """Seconds for the first conv + pool forward/backward in a fresh process using numba cache `cache_dir`."""
+    """Seconds for the first conv + pool forward/backward in a fresh process using numba cache `cache_dir`
+    (numba itself is imported before the clock starts: this is compiling or loading kernels only)."""
     import os
-    code = ("import time, numpy as np, tinydl as td; t = time.perf_counter(); "
+    code = ("import time, numba, numpy as np, tinydl as td; t = time.perf_counter(); "
             "x = td.tensor(np.ones((2, 6, 6, 3), np.float32), requires_grad=True); "
             "k = td.tensor(np.ones((3, 3, 3, 4), np.float32), requires_grad=True); "
             "y = td.max_pool(td.conv(x, k, padding='same'), 2).sum() + td.average_pool(x, 3, 3).sum(); "
