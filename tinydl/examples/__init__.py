@@ -7,4 +7,4 @@ results (at least `history` and the final figures it prints).
 EXAMPLES = ["mlp", "multi_io", "siamese", "autoencoder", "callbacks_tour"]
 EXAMPLES += ["cnn", "resnet", "conv_autoencoder"]
 EXAMPLES += ["rnn_timeseries", "text_classifier"]
-EXAMPLES += ["gpt"]
+EXAMPLES += ["gpt", "bert", "t5"]
