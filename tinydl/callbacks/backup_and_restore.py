@@ -46,7 +46,7 @@ class BackupAndRestore(Callback):
             slots = {name: [state[f"s_{name}_{i}"] for i in range(n)] for name, n in meta["slots"].items()}
         self.model.set_weights(weights)
         self.model.optimizer.set_state({"iterations": meta["iterations"], "learning_rate": meta["learning_rate"],
-                                        "slots": slots})
+                                        "slots": slots, "extra": meta.get("extra", {})})
         backend.set_rng_state(meta["rng"])
         self.model._initial_epoch = meta["epoch"] + 1
 
@@ -68,6 +68,7 @@ class BackupAndRestore(Callback):
             arrays.update({f"s_{name}_{i}": np.asarray(v) for i, v in enumerate(values)})
         meta = {"epoch": epoch, "n_weights": len(weights), "iterations": opt["iterations"],
                 "learning_rate": opt["learning_rate"], "slots": {k: len(v) for k, v in opt["slots"].items()},
+                "extra": {k: float(v) for k, v in opt.get("extra", {}).items()},
                 "rng": _jsonable(backend.get_rng_state())}
         arrays["meta"] = np.array(json.dumps(meta))
         tmp = os.path.join(self.backup_dir, f".{_FILE}.{os.getpid()}.tmp.npz")
