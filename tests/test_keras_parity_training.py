@@ -125,6 +125,9 @@ METRIC_CASES = [
     ("AUC", {}, YBIN, PBIN), ("AUC", {"curve": "PR", "num_thresholds": 9}, YBIN, PBIN),
     ("AUC", {"summation_method": "minoring", "thresholds": [0.1, 0.35, 0.8]}, YBIN, PBIN),
     ("MeanSquaredError", {}, YT, YP), ("MeanAbsoluteError", {}, YT, YP), ("RootMeanSquaredError", {}, YT, YP),
+    ("F1Score", {"average": "weighted"}, np.eye(6)[CLS], SCORES),
+    ("FBetaScore", {"beta": 2.0, "average": "macro", "threshold": 0.5}, np.eye(6)[CLS], SCORES),
+    ("R2Score", {"class_aggregation": "variance_weighted_average", "num_regressors": 2}, YT, YP),
 ]
 
 

@@ -225,3 +225,24 @@ def test_keras_style_custom_metric_with_add_variable():
     assert float(m.count) == 0.0
     m.update_state(None, [3.0])
     assert float(m.result()) == 1.0
+
+
+def test_f1_fbeta_and_r2_hand_worked():
+    y = np.array([[1, 0], [0, 1], [1, 0], [0, 1]])
+    p = np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2], [0.3, 0.7]])   # argmax picks: 0, 0, 0, 1
+    f1 = metrics.F1Score()
+    f1.update_state(y, p)
+    # class 0: tp 2, fp 1, fn 0 -> P 2/3, R 1, F1 0.8; class 1: tp 1, fp 0, fn 1 -> P 1, R 1/2, F1 2/3
+    np.testing.assert_allclose(f1.result(), [0.8, 2 / 3], rtol=1e-6)
+    macro = metrics.F1Score(average="macro")
+    macro.update_state(y, p)
+    assert macro.result() == pytest.approx((0.8 + 2 / 3) / 2, rel=1e-6)
+    f2 = metrics.FBetaScore(beta=2.0, average="micro")
+    f2.update_state(y, p)
+    # pooled: tp 3, fp 1, fn 1 -> P = R = 3/4 -> F2 = 3/4
+    assert f2.result() == pytest.approx(0.75, rel=1e-6)
+    r2 = metrics.R2Score()
+    r2.update_state(np.array([[1.0], [2.0], [3.0]]), np.array([[1.0], [2.0], [4.0]]))
+    assert r2.result() == pytest.approx(1 - 1 / 2)
+    assert metrics.F1Score().get_config() == {"name": "f1_score", "dtype": "float32", "average": None,
+                                              "threshold": None}

@@ -22,7 +22,8 @@ from tinydl.io.config import register_serializable
 __all__ = [
     "Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
     "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision",
-    "Recall", "AUC", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError",
+    "Recall", "AUC", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError", "FBetaScore", "F1Score",
+    "R2Score",
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error",
     "mean_absolute_error", "get", "serialize", "deserialize",
@@ -533,11 +534,151 @@ class AUC(_Confusion):
         return config
 
 
+@register_serializable()
+class FBetaScore(Metric):
+    """F-beta per class from thresholded predictions (the row max when threshold is None), as Keras 3.
+
+    average: None (one score per class), 'micro' (pooled counts), 'macro' (mean of class scores) or
+    'weighted' (class scores weighted by their share of positive labels).
+    """
+    direction = "up"
+
+    def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError(f"{type(self).__name__}: average must be None, 'micro', 'macro' or 'weighted', "
+                             f"got {average!r}")
+        if not beta > 0:
+            raise ValueError(f"{type(self).__name__}: beta must be > 0, got {beta}")
+        if threshold is not None and not 0 < threshold <= 1:
+            raise ValueError(f"{type(self).__name__}: threshold must be in (0, 1], got {threshold}")
+        self.average, self.beta, self.threshold = average, beta, threshold
+        self.true_positives = None
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        if self.true_positives is not None:
+            for counts in (self.true_positives, self.false_positives, self.false_negatives, self.intermediate_weights):
+                counts[...] = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
+        if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+            raise ValueError(f"{type(self).__name__} expects y_true and y_pred of one shape (batch, classes), got "
+                             f"{y_true.shape} and {y_pred.shape}")
+        if self.threshold is None:
+            y_pred = ((y_pred >= y_pred.max(axis=-1, keepdims=True)) & (np.abs(y_pred) > 1e-9)).astype(np.float64)
+        else:
+            y_pred = (y_pred > self.threshold).astype(np.float64)
+        weight = None if sample_weight is None else _np(sample_weight).astype(np.float64).reshape(-1, 1)
+        axis = None if self.average == "micro" else 0
+
+        def total(values):
+            return (values if weight is None else values * weight).sum(axis=axis)
+        counts = (total(y_pred * y_true), total(y_pred * (1 - y_true)), total((1 - y_pred) * y_true), total(y_true))
+        if self.true_positives is None:
+            self.true_positives, self.false_positives, self.false_negatives, self.intermediate_weights = (
+                np.zeros_like(np.asarray(c, dtype=np.float64)) for c in counts)
+        for acc, c in zip((self.true_positives, self.false_positives, self.false_negatives,
+                           self.intermediate_weights), counts):
+            acc += c
+
+    def result(self):
+        if self.true_positives is None:
+            return 0.0
+        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
+        precision = tp / (tp + fp + EPSILON)
+        recall = tp / (tp + fn + EPSILON)
+        b2 = self.beta ** 2
+        score = (1 + b2) * precision * recall / (b2 * precision + recall + EPSILON)
+        if self.average == "weighted":
+            weights = self.intermediate_weights / (self.intermediate_weights.sum() + EPSILON)
+            return float((score * weights).sum())
+        if self.average is not None:
+            return float(np.mean(score))
+        return [float(v) for v in np.atleast_1d(score)]
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "average": self.average, "beta": self.beta,
+                "threshold": self.threshold}
+
+
+@register_serializable()
+class F1Score(FBetaScore):
+    """FBetaScore with beta = 1."""
+
+    def __init__(self, average=None, threshold=None, name="f1_score", dtype=None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["beta"]
+        return config
+
+
+@register_serializable()
+class R2Score(Metric):
+    """Coefficient of determination per output, aggregated as Keras 3 ('uniform_average' by default)."""
+    direction = "up"
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
+        if class_aggregation not in ("uniform_average", "variance_weighted_average", None):
+            raise ValueError("R2Score: class_aggregation must be 'uniform_average', 'variance_weighted_average' or "
+                             f"None, got {class_aggregation!r}")
+        if num_regressors < 0:
+            raise ValueError(f"R2Score: num_regressors must be >= 0, got {num_regressors}")
+        self.class_aggregation, self.num_regressors = class_aggregation, num_regressors
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        self.sum = self.squared_sum = self.total_mse = self.count = 0.0
+        self.num_samples = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
+        if y_true.ndim == 1:
+            y_true = y_true[:, None]
+        if y_pred.ndim == 1:
+            y_pred = y_pred[:, None]
+        weight = np.ones(1) if sample_weight is None else _np(sample_weight).astype(np.float64)
+        if weight.ndim == 1:
+            weight = weight[:, None]
+        weight = np.broadcast_to(weight, y_true.shape)
+        weighted = y_true * weight
+        self.sum = self.sum + weighted.sum(axis=0)
+        self.squared_sum = self.squared_sum + (y_true * weighted).sum(axis=0)
+        self.total_mse = self.total_mse + ((y_true - y_pred) ** 2 * weight).sum(axis=0)
+        self.count = self.count + weight.sum(axis=0)
+        self.num_samples += y_true.size
+
+    def result(self):
+        if not self.num_samples:
+            return 0.0
+        mean = self.sum / self.count
+        total = self.squared_sum - self.sum * mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = 1 - self.total_mse / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            score = float(np.mean(raw))
+        elif self.class_aggregation == "variance_weighted_average":
+            score = float((total * raw).sum() / total.sum())
+        else:
+            score = raw
+        if self.num_regressors and self.num_regressors < self.num_samples - 1:
+            n, p = self.num_samples, self.num_regressors
+            score = 1 - (1 - score) * (n - 1) / (n - p - 1)
+        return score if self.class_aggregation is None else float(score)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
+
+
 # -- lookup ----------------------------------------------------------------------------------------
 _CLASSES = {cls.__name__: cls for cls in (
     Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, MeanSquaredError,
-    MeanAbsoluteError, RootMeanSquaredError)}
+    MeanAbsoluteError, RootMeanSquaredError, FBetaScore, F1Score, R2Score)}
 _NAMES = {**{_snake(name): cls for name, cls in _CLASSES.items() if cls is not MeanMetricWrapper},
           "auc": AUC, "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
           "MAE": MeanAbsoluteError}
