@@ -186,7 +186,9 @@ def test_configs_round_trip_with_keras_keys():
               metrics.CategoricalAccuracy(), metrics.SparseCategoricalAccuracy(), metrics.TopKCategoricalAccuracy(k=3),
               metrics.SparseTopKCategoricalAccuracy(k=2), metrics.Precision(thresholds=0.3), metrics.Recall(top_k=2),
               metrics.AUC(num_thresholds=50, curve="PR"), metrics.AUC(thresholds=[0.2, 0.7]),
-              metrics.MeanSquaredError(), metrics.MeanAbsoluteError(), metrics.RootMeanSquaredError()]:
+              metrics.MeanSquaredError(), metrics.MeanAbsoluteError(), metrics.RootMeanSquaredError(),
+              metrics.F1Score(average="macro", threshold=0.4), metrics.FBetaScore(beta=0.5),
+              metrics.R2Score(class_aggregation=None, num_regressors=2)]:
         again = metrics.deserialize(metrics.serialize(m))
         assert type(again) is type(m) and again.get_config() == m.get_config(), type(m).__name__
     # the global registry keeps the loss under the shared class name, the metric under metrics>...
