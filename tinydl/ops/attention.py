@@ -83,6 +83,8 @@ class ScaledDotProductAttention(Function):
 
     def backward(self, g, gw=None):
         xp = array_module(g)
+        # upstream gradients may be broadcast views (zero strides), which BLAS cannot take
+        g = xp.ascontiguousarray(g)
         q, k, v, w = self.q, self.k, self.v, self.w
         p = w if self.keep is None else w * self.keep
         dq = dk = dv = None
