@@ -16,8 +16,9 @@ def softmax_xent_fwd(logits, labels):
     """
     logits = cupy.ascontiguousarray(logits)
     labels = cupy.ascontiguousarray(labels, dtype=cupy.int64)
-    m = logits.max(axis=1, keepdims=True).astype(cupy.float64)
-    lse = m[:, 0] + cupy.log(cupy.exp(logits - m).sum(axis=1))
+    m = logits.max(axis=1, keepdims=True)
+    s = cupy.exp(logits - m).sum(axis=1, dtype=cupy.float64)   # terms in (0, 1]: exp in the input dtype
+    lse = m[:, 0].astype(cupy.float64) + cupy.log(s)
     picked = cupy.take_along_axis(logits, labels[:, None], axis=1)[:, 0]
     return (lse - picked).astype(logits.dtype), lse
 
