@@ -89,10 +89,10 @@ class _Recurrent(Layer):
         states = self._initial_states(initial_state, sequences)
         x = sequences
         if training and self.dropout > 0:
-            x = x * self._dropout_mask((n, 1, sequences.shape[2]), self.dropout, x.dtype)
+            x = x * self._dropout_mask((n, 1, sequences.shape[2]), self.dropout, x)
         rec_mask = None
         if training and self.recurrent_dropout > 0:
-            rec_mask = self._dropout_mask((n, self.units), self.recurrent_dropout, x.dtype)
+            rec_mask = self._dropout_mask((n, self.units), self.recurrent_dropout, x)
         zero_output = self.zero_output_for_mask and mask is not None
         seq, *final = self._scan(x, states, mask, rec_mask, zero_output)
         if self.return_sequences:
@@ -165,17 +165,19 @@ class _Recurrent(Layer):
                              f"got {len(states)}")
         out = []
         for s in states:
-            s = s if isinstance(s, Tensor) else Tensor(s, dtype=sequences.dtype)
+            s = s if isinstance(s, Tensor) else Tensor(s, dtype=sequences.dtype, device=sequences.device)
             if tuple(s.shape) != (n, self.units):
                 raise ValueError(f"{self._where()} expects each initial state of shape (batch, units) = "
                                  f"{(n, self.units)}, got {tuple(s.shape)}")
             out.append(s.astype(sequences.dtype) if s.dtype != sequences.dtype else s)
         return out
 
-    def _dropout_mask(self, shape, rate, dtype):
-        """Inverted-dropout scale, one draw per sequence (shared by every step), from tinydl's generator."""
+    def _dropout_mask(self, shape, rate, like):
+        """Inverted-dropout scale, one draw per sequence (shared by every step), from tinydl's generator,
+        on the device of Tensor `like`."""
         keep = backend.rng().random(shape) >= rate
-        return Tensor._wrap((keep / (1.0 - rate)).astype(dtype), False)
+        scale = (keep / (1.0 - rate)).astype(like.dtype)
+        return Tensor._wrap(backend.to_device(scale, backend.device_of(like.data)), False)
 
     # -- config ------------------------------------------------------------------------------
     def get_config(self):
