@@ -362,3 +362,11 @@ def test_gradient_accumulation_updates_every_n_calls_with_the_mean():
     np.testing.assert_array_equal(opt.get_state()["slots"]["gradient_accumulator"][0], np.zeros(3))
     with pytest.raises(ValueError, match="gradient_accumulation_steps must be an integer >= 2"):
         optimizers.Adam(gradient_accumulation_steps=1)
+
+
+def test_minimize_matches_keras_rmsprop_doc_example():
+    var = td.tensor([10.0], requires_grad=True)
+    opt = optimizers.RMSprop(learning_rate=0.1)
+    opt.minimize(lambda: (var ** 2) / 2.0, [var])          # d loss / d var = var
+    assert float(var.numpy()[0]) == pytest.approx(9.683772, rel=1e-6)   # Keras's documented value
+    assert var.grad is None and opt.iterations == 1

@@ -114,6 +114,19 @@ class Optimizer:
         return None if isinstance(self._learning_rate, float) else self._learning_rate
 
     # -- applying gradients ----------------------------------------------------------------------
+    def minimize(self, loss, var_list):
+        """One step on `var_list` (Tensors requiring grad) down the gradient of `loss`: a scalar Tensor or a
+        no-argument callable returning one; returns the loss value (as Keras's `optimizer.minimize`)."""
+        for v in var_list:
+            v.grad = None
+        value = loss() if callable(loss) else loss
+        value.backward()
+        grads = [v.grad.data if v.grad is not None else None for v in var_list]
+        for v in var_list:
+            v.grad = None
+        self.apply(grads, var_list)
+        return value
+
     def apply_gradients(self, grads_and_vars):
         """Apply `(gradient, variable)` pairs; returns `iterations`."""
         pairs = list(grads_and_vars)
