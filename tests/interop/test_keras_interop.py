@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 keras = pytest.importorskip("keras")
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.filterwarnings("ignore::UserWarning")]
 if keras.backend.backend() != "torch":  # pragma: no cover - another backend was configured first
     pytest.skip("the interop tests run Keras with the torch backend", allow_module_level=True)
 
@@ -67,13 +67,31 @@ def sequence_model(L, Model):
                                                                              name="kind")(joined)])
 
 
-MODELS = {"image": image_model, "sequence": sequence_model}
+def masked_model(L, Model):
+    """Masking, masked LSTM, TimeDistributed, Attention, AdditiveAttention, AveragePooling1D,
+    GlobalMaxPooling1D, GlobalAveragePooling2D, Identity; padded steps are all-zero."""
+    x = L.Input(shape=(5, 3), name="steps")
+    h = L.LSTM(4, return_sequences=True)(L.Masking(0.0)(x))
+    h = L.TimeDistributed(L.Dense(4, activation="tanh"))(h)
+    a = L.Attention(use_scale=True)([h, h])
+    b = L.AdditiveAttention()([h, h])
+    pooled = L.GlobalMaxPooling1D()(L.AveragePooling1D(2, padding="same")(L.Identity()(a)))
+    grid = L.GlobalAveragePooling2D()(L.Reshape((5, 4, 1))(b))
+    return Model(x, L.Dense(2, name="out")(L.Concatenate()([pooled, grid])))
+
+
+MODELS = {"image": image_model, "sequence": sequence_model, "masked": masked_model}
 
 
 def inputs_for(name, n=4):
     rng = np.random.default_rng(0)
     if name == "image":
         return rng.standard_normal((n, 8, 8, 2)).astype("float32")
+    if name == "masked":
+        x = rng.standard_normal((n, 5, 3)).astype("float32")
+        x[0, 3:] = 0.0
+        x[-1, 4:] = 0.0
+        return x
     return [rng.integers(0, 10, size=(n, 6)).astype("int32"), rng.standard_normal((n, 4)).astype("float32")]
 
 
@@ -81,6 +99,8 @@ def targets_for(name, n=4):
     rng = np.random.default_rng(1)
     if name == "image":
         return np.eye(3, dtype="float32")[rng.integers(0, 3, n)]
+    if name == "masked":
+        return rng.standard_normal((n, 2)).astype("float32")
     return [rng.standard_normal((n, 2)).astype("float32"), np.eye(3, dtype="float32")[rng.integers(0, 3, n)]]
 
 
@@ -94,7 +114,8 @@ def assert_same(a, b):
 
 
 def losses_for(name):
-    return "categorical_crossentropy" if name == "image" else ["mean_squared_error", "categorical_crossentropy"]
+    return {"image": "categorical_crossentropy", "masked": "mean_squared_error"}.get(
+        name, ["mean_squared_error", "categorical_crossentropy"])
 
 
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])

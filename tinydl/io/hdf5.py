@@ -160,8 +160,11 @@ def _drop_keras_only(config):
     """A config without Keras-only keys at their default values (so Keras's files build tinydl layers)."""
     if isinstance(config, dict):
         out = {k: _drop_keras_only(v) for k, v in config.items()}
-        if isinstance(out.get("kwargs"), dict) and "args" in out and out["kwargs"].get("mask", 0) is None:
-            out["kwargs"] = {k: v for k, v in out["kwargs"].items() if k != "mask"}  # Keras records mask=None
+        if isinstance(out.get("kwargs"), dict) and "args" in out and "mask" in out["kwargs"] and \
+                out["kwargs"]["mask"] is None:  # Keras records mask=None
+            out["kwargs"] = {k: v for k, v in out["kwargs"].items() if k != "mask"}
+        if isinstance(out.get("layers"), list) and "output_layers" in out:
+            out["layers"] = _drop_mask_ops(out)
         inner = out.get("config")
         if "class_name" in out and isinstance(inner, dict):
             out["config"] = {k: v for k, v in inner.items() if not (k in _KERAS_ONLY and v == _KERAS_ONLY[k])}
@@ -169,6 +172,52 @@ def _drop_keras_only(config):
     if isinstance(config, list):
         return [_drop_keras_only(v) for v in config]
     return config
+
+
+_KERAS_MASK_OPS = {"NotEqual", "Any", "Equal", "LogicalAnd", "LogicalOr", "LogicalNot", "Squeeze", "ExpandDims"}
+
+
+def _is_keras_tensor_ref(value):
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _drop_mask_ops(config):
+    """A functional config's layers without the ops Keras records to compute masks (Masking's NotEqual and
+    Any, passed on as `mask=` arguments): tinydl's layers carry masks implicitly, so those arguments go,
+    then op layers that nothing uses any more."""
+    ops = {e.get("name") for e in config["layers"] if e.get("class_name") in _KERAS_MASK_OPS}
+    layers = []
+    for entry in config["layers"]:
+        nodes = []
+        for node in entry.get("inbound_nodes", []):
+            mask = node.get("kwargs", {}).get("mask") if isinstance(node, dict) else None
+            if _is_keras_tensor_ref(mask) and mask["config"]["keras_history"][0] in ops:
+                node = dict(node, kwargs={k: v for k, v in node["kwargs"].items() if k != "mask"})
+            nodes.append(node)
+        layers.append(dict(entry, inbound_nodes=nodes) if "inbound_nodes" in entry else entry)
+    config = dict(config, layers=layers)
+    while True:
+        used = set(_referenced_layers(config["output_layers"]))
+        for entry in layers:
+            used.update(_referenced_layers(entry.get("inbound_nodes", [])))
+        keep = [e for e in layers if e.get("class_name") not in _KERAS_MASK_OPS or e.get("name") in used]
+        if len(keep) == len(layers):
+            return keep
+        layers = keep
+        config = dict(config, layers=layers)
+
+
+def _referenced_layers(value):
+    """Names of layers a config fragment refers to (node arguments and [name, node, tensor] refs)."""
+    if _is_keras_tensor_ref(value):
+        return [value["config"]["keras_history"][0]]
+    if isinstance(value, list) and len(value) >= 3 and isinstance(value[0], str) and isinstance(value[1], int):
+        return [value[0]]
+    if isinstance(value, list):
+        return [n for v in value for n in _referenced_layers(v)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _referenced_layers(v)]
+    return []
 
 
 def _class_name(model):
