@@ -232,3 +232,26 @@ def test_subclassed_model_trains_and_tracks_its_layers():
     assert [w.path for w in model.weights] == ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
     assert model.count_params() == 3 * 8 + 8 + 8 + 1
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_sample_weights_reach_only_weighted_metrics_and_unused_weights_stay_put():
+    x = np.array([[1.0], [2.0]], np.float32)
+    y = np.array([[0.0], [0.0]], np.float32)
+    model = linear_model(inputs=1, kernel=[[1.0]])
+    model.compile(optimizer=td.optimizers.SGD(0.0), loss="mean_squared_error", metrics=["mae"],
+                  weighted_metrics=["mae"])
+    logs = model.test_on_batch(x, y, sample_weight=np.array([1.0, 3.0]), return_dict=True)
+    assert logs["mae"] == pytest.approx(1.5)                       # (1 + 2) / 2, unweighted as Keras
+    assert logs["weighted_mae"] == pytest.approx((1 + 3 * 2) / 4)  # weighted mean
+
+    a, b = Input(shape=(1,)), Input(shape=(1,))
+    unused = Dense(1, name="unused")
+    unused(b)  # built, but not on the path to the output
+    out = Dense(1, name="used")(a)
+    two = Model([a, b], out)
+    two._layers.append(unused)  # its weights are trainable weights of the model
+    two.compile(td.optimizers.AdamW(0.1), "mean_squared_error")
+    before = unused.get_weights()
+    two.train_on_batch([x, x], y)
+    for w0, w1 in zip(before, unused.get_weights()):
+        np.testing.assert_array_equal(w0, w1)  # no gradient: no update, no weight decay (as Keras)

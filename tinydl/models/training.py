@@ -70,8 +70,7 @@ class Trainer:
         for v in variables:
             v.grad = None
         loss.backward()
-        xp = backend.array_module(variables[0].data) if variables else np
-        grads = [v.grad.data if v.grad is not None else xp.zeros_like(v.data) for v in variables]
+        grads = [v.grad.data if v.grad is not None else None for v in variables]  # None: no update, as Keras
         for v in variables:
             v.grad = None
         self.optimizer.apply(grads, variables)
@@ -272,7 +271,7 @@ class _CompiledTargets:
         self.loss_weights_arg, self.weighted_metrics_arg = loss_weights, weighted_metrics
         self.built = False
 
-    def build(self, model, y_pred):
+    def build(self, model, y, y_pred):
         """Resolve names and objects now that the outputs (and their names) are known."""
         from tinydl import losses, metrics as metrics_mod
         outputs = flatten(y_pred)
@@ -286,12 +285,14 @@ class _CompiledTargets:
             raise ValueError(f"model '{model.name}' was compiled without a loss: pass loss=... to compile()")
         weights = _per_output(self.loss_weights_arg, names, "loss_weights")
         self.loss_weights = [1.0 if w is None else float(w) for w in weights]
+        trues = _match(y, names, "y")
         self.metrics = []
         for spec_arg, weighted in ((self.metrics_arg, False), (self.weighted_metrics_arg, True)):
             per = _per_output(spec_arg, names, "metrics", nested=True)
             for i, specs in enumerate(per):
                 for spec in specs or []:
-                    m = metrics_mod.get(spec, loss=self.losses[i], output_shape=tuple(outputs[i].shape))
+                    m = metrics_mod.get(spec, loss=self.losses[i], output_shape=tuple(outputs[i].shape),
+                                        y_true=trues[i], y_pred=outputs[i])
                     if isinstance(spec, str):
                         m.name = spec
                     label = ("weighted_" if weighted else "") + m.name
@@ -304,7 +305,7 @@ class _CompiledTargets:
     def loss(self, model, y, y_pred, sample_weight, batch_size):
         """Total loss Tensor (weighted output losses + regularisation); also updates the loss trackers."""
         if not self.built:
-            self.build(model, y_pred)
+            self.build(model, y, y_pred)
         preds = flatten(y_pred)
         trues = _match(y, self.names, "y")
         sws = _match(sample_weight, self.names, "sample_weight", broadcast=True)
@@ -330,7 +331,8 @@ class _CompiledTargets:
         trues = _match(y, self.names, "y")
         sws = _match(sample_weight, self.names, "sample_weight", broadcast=True)
         for label, i, metric, weighted in self.metrics:
-            metric.update_state(trues[i], preds[i], sample_weight=_mask_weight(masks[i], sws[i]))
+            # masks apply to every metric; sample weights only to weighted_metrics, as Keras 3
+            metric.update_state(trues[i], preds[i], sample_weight=_mask_weight(masks[i], sws[i] if weighted else None))
 
     def named_metrics(self):
         if not self.built:
