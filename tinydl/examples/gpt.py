@@ -23,7 +23,7 @@ HEADS = 4
 LAYERS = 2
 
 
-def build_model(vocabulary_size=73, context=CONTEXT, width=WIDTH, layers=LAYERS, dropout=0.1):
+def build_model(vocabulary_size=73, context=CONTEXT, width=WIDTH, layers=LAYERS, dropout=0.2):
     """The decoder-only transformer, uncompiled: ids (batch, T) -> next-character logits (batch, T, vocab)."""
     ids = Input(shape=(None,), dtype="int64", name="ids")
     x = TokenAndPositionEmbedding(vocabulary_size, context, width, name="embedding")(ids)
@@ -44,7 +44,7 @@ def main(epochs=None, verbose=2, windows_per_epoch=1600, sample_length=240, temp
     model.compile(optimizer=td.optimizers.Adam(2e-3), loss=SparseCategoricalCrossentropy(from_logits=True))
     x_valid, y_valid = _windows(valid, np.arange(0, len(valid) - CONTEXT - 1, CONTEXT))
     histories = {"loss": [], "val_loss": []}
-    for _ in range(epochs or 25):
+    for _ in range(epochs or 10):
         starts = rng.integers(0, len(train) - CONTEXT - 1, size=windows_per_epoch)
         x, y = _windows(train, starts)
         h = model.fit(x, y, batch_size=32, epochs=1, validation_data=(x_valid, y_valid), verbose=verbose)
