@@ -106,7 +106,9 @@ def test_weights_files_in_both_layouts_load_into_a_fresh_model(tmp_path):
     with h5py.File(tmp_path / "w.weights.h5") as f:
         assert f["layers/dense/vars/0"].shape == (4, 8) and f["layers/dense_1/vars/1"].shape == (3,)
         assert f["layers/batch_normalization/vars"].attrs["name"] == model.layers[1].name
-    for path in ("w.weights.h5", "w.h5"):
+    model.save(tmp_path / "whole.keras")
+    model.save(tmp_path / "whole.h5")
+    for path in ("w.weights.h5", "w.h5", "whole.keras", "whole.h5"):
         td.set_seed(7)
         fresh = Sequential([Input(shape=(4,)), Dense(8, activation="relu"), BatchNormalization(), Dropout(0.2),
                             Dense(3, activation="softmax")])
@@ -234,7 +236,8 @@ def _resume_model():
     return model
 
 
-def test_load_then_fit_in_a_fresh_process_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_load_then_fit_in_a_fresh_process_resumes_exactly(tmp_path, suffix):
     x, y = data(40)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
@@ -242,8 +245,8 @@ def test_load_then_fit_in_a_fresh_process_resumes_exactly(tmp_path):
     straight.fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0)
     first = _resume_model()
     first.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
-    first.save(tmp_path / "half.h5")
-    script = RESUME.format(repo=REPO, data=str(tmp_path), path=str(tmp_path / "half.h5"))
+    first.save(tmp_path / f"half{suffix}")
+    script = RESUME.format(repo=REPO, data=str(tmp_path), path=str(tmp_path / f"half{suffix}"))
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     resumed = np.load(tmp_path / "resumed.npy")
     expected = np.concatenate([w.ravel() for w in straight.get_weights()])
@@ -281,3 +284,15 @@ def test_subclassed_models_save_weights_but_not_their_architecture(tmp_path):
     fresh(x)
     fresh.load_weights(tmp_path / "sub.weights.h5")
     np.testing.assert_array_equal(predict(fresh, x)[0], expected)
+
+
+def test_keras3_weights_by_name_and_no_silent_overwrite(tmp_path):
+    td.set_seed(0)
+    source = Sequential([Input(shape=(4,)), Dense(3, name="first"), Dense(2, name="second")])
+    source.save_weights(tmp_path / "w.weights.h5")
+    target = Sequential([Input(shape=(4,)), Dense(3, name="first"), Dense(7, name="third")])
+    target.load_weights(tmp_path / "w.weights.h5", by_name=True)
+    np.testing.assert_array_equal(target.get_layer("first").get_weights()[0], source.get_layer("first").get_weights()[0])
+    source.save(tmp_path / "m.h5")
+    with pytest.raises(FileExistsError, match="overwrite=False"):
+        source.save(tmp_path / "m.h5", overwrite=False)
