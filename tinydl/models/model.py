@@ -169,3 +169,8 @@ class Model(Trainer, Layer):
 def _snake_class(obj):
     from tinydl.layers.base import _snake
     return _snake(type(obj).__name__)
+
+
+# Keras names graph models "Functional" in configs: build a Model from those too.
+from tinydl.io.config import register_serializable  # noqa: E402
+register_serializable(name="Functional")(Model)
