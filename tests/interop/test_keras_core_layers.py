@@ -135,3 +135,14 @@ def test_masked_batchnormalization_matches_keras():
     np.testing.assert_allclose(t_out, k_out, **TOL)
     for a, b in zip(t_layer.get_weights(), k_layer.get_weights()):
         np.testing.assert_allclose(a, np.asarray(b), **TOL)
+
+
+def test_keras_model_with_a_masked_embedding_loads_and_predicts_the_same(tmp_path):
+    from tinydl.models import load_model
+    ids = keras.layers.Input((5,), dtype="int32")
+    e = keras.layers.LayerNormalization()(keras.layers.Embedding(7, 3, mask_zero=True)(ids))
+    model = keras.Model(ids, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(e)))
+    model.save(tmp_path / "masked.keras")
+    data = np.array([[1, 2, 0, 0, 0], [3, 3, 3, 0, 0], [1, 2, 3, 4, 5]], "int32")
+    ours = load_model(tmp_path / "masked.keras").predict(data, verbose=0)
+    np.testing.assert_allclose(ours, np_of(model.predict(data, verbose=0)), **TOL)

@@ -230,3 +230,11 @@ def test_a_nested_model_passes_its_output_mask_on():
     table = encoder.get_layer("emb").get_weights()[0]
     expected = np.stack([table[[5, 2]].mean(0), table[3]])
     np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-6)
+
+
+def test_global_average_pooling_averages_only_unmasked_steps():
+    ids_in = L.Input(shape=(4,), dtype="int64")
+    model = Model(ids_in, L.GlobalAveragePooling1D()(L.Embedding(6, 2, mask_zero=True, name="emb")(ids_in)))
+    ids = np.array([[5, 2, 0, 0], [3, 0, 0, 0]])
+    table = model.get_layer("emb").get_weights()[0]
+    np.testing.assert_allclose(model.predict(ids, verbose=0), [table[[5, 2]].mean(0), table[3]], rtol=1e-6)

@@ -6,6 +6,7 @@ Keras 3 names, arguments, defaults and config keys; channels-last only. strides=
 from tinydl import ops
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.ops.convolution import conv_output_length
+from tinydl.tensor import Tensor
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D",
@@ -99,9 +100,20 @@ class _GlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over steps: (batch, steps, channels) -> (batch, channels)."""
+    """Mean over steps: (batch, steps, channels) -> (batch, channels); with a mask, over unmasked steps."""
 
     rank, reduce = 1, staticmethod(ops.mean)
+    supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        weights = Tensor._wrap(mask.astype(inputs.dtype)[:, :, None], False)
+        total = ops.sum(inputs * weights, axis=1, keepdims=self.keepdims)
+        return total / ops.sum(weights, axis=1, keepdims=self.keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
