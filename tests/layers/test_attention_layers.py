@@ -133,3 +133,16 @@ def test_bad_inputs_give_errors_naming_the_layer():
         mha(np.zeros((2, 3, 6), "float32"), v[:2])
     with pytest.raises(ValueError, match="must be divisible by num_heads=3"):
         layers.TransformerEncoder(8, 3)(q)
+
+
+def test_attention_dropout_acts_only_in_training_and_follows_the_seed():
+    rng = np.random.default_rng(6)
+    q = rng.standard_normal((2, 5, 8)).astype("float32")
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=4, dropout=0.5)
+    inference = mha(q, q).numpy()
+    np.testing.assert_array_equal(mha(q, q, training=False).numpy(), inference)
+    td.set_seed(7)
+    first = mha(q, q, training=True).numpy()
+    td.set_seed(7)
+    np.testing.assert_array_equal(mha(q, q, training=True).numpy(), first)
+    assert not np.allclose(first, inference)
