@@ -214,7 +214,8 @@ def test_wrong_shape_in_a_graph_call_names_the_layer():
     x = L.Input(shape=(4,))
     dense = L.Dense(2, name="d")
     dense(x)
-    with pytest.raises(ValueError, match=r"Dense 'd' expected input with dimension -1 of size 4, got shape \(None, 5\)"):
+    with pytest.raises(ValueError, match=r"Dense 'd' expected input with dimension -1 of size 4, "
+                                         r"got shape \(None, 5\)"):
         dense(L.Input(shape=(5,)))
     with pytest.raises(ValueError, match=r"Subtract.*exactly 2 inputs, got 3"):
         L.Subtract()([x, x, x])
