@@ -1,5 +1,6 @@
 """A small CNN on the bundled 8x8 digits: Conv -> MaxPool -> Conv -> MaxPool -> Dense -> Dense(10)."""
 import tinydl as td
+from tinydl import optimizers
 from tinydl.datasets import digits
 from tinydl.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D, Reshape
 from tinydl.models import Sequential
@@ -20,8 +21,9 @@ def main(epochs=None, verbose=2):
     td.set_seed(0)
     (x_train, y_train), (x_test, y_test) = digits.load_data()
     model = build_model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs or 15, verbose=verbose)
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.003), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs or 8, verbose=verbose)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"digits CNN: test loss {loss:.4f}, test accuracy {accuracy:.4f}")
     return {"history": history.history, "test_loss": loss, "test_accuracy": accuracy, "model": model}
