@@ -45,6 +45,9 @@ CASES = [
     LayerCase(lambda **kw: L.LayerNormalization(**kw), (3, 5)),
     LayerCase(lambda **kw: L.LayerNormalization(axis=[1, 2], scale=False, **kw), (2, 3, 4),
               name="LayerNormalization[axes 1,2]"),
+    LayerCase(lambda **kw: L.LayerNormalization(rms_scaling=True, **kw), (3, 4), name="LayerNormalization[rms_scaling]"),
+    LayerCase(lambda **kw: L.LayerNormalization(axis=[1, 2], rms_scaling=True, **kw), (2, 3, 4),
+              name="LayerNormalization[rms_scaling,axes 1,2]"),
     # embedding
     LayerCase(lambda **kw: L.Embedding(7, 3, **kw), (2, 4), input_dtypes="int64", int_high=7),
     LayerCase(lambda **kw: L.Embedding(7, 3, mask_zero=True, **kw), make_inputs=_ids_with_padding,

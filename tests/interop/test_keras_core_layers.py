@@ -58,7 +58,8 @@ def test_batchnormalization_matches_keras(shape, axis, training):
         np.testing.assert_allclose(a, np.asarray(b), **TOL)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"center": False, "epsilon": 1e-5}])
+@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"center": False, "epsilon": 1e-5}, {"rms_scaling": True},
+                                    {"rms_scaling": True, "axis": [1, 2]}])
 def test_layernormalization_matches_keras(kwargs):
     x = (rng.standard_normal((3, 4, 5)) * 3).astype("float32")
     k, t, k_layer, t_layer = both("LayerNormalization", inputs=x, **kwargs)

@@ -224,3 +224,16 @@ def test_masked_batchnorm_gradient_matches_finite_differences():
     bn.set_weights([np.array([1.5, 0.5]), np.array([0.1, -0.3]), np.zeros(2), np.ones(2)])
     report = gradcheck(lambda x: bn(x, training=True, mask=mask), [rng.standard_normal((2, 3, 2))])
     assert report.ok, report
+
+
+def test_layernorm_rms_scaling_divides_by_the_root_variance_and_has_only_gamma():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 4)) + 2
+    ln = L.LayerNormalization(rms_scaling=True, dtype="float64")
+    ln.build((None, 3, 4))
+    gamma = rng.standard_normal(4)
+    ln.set_weights([gamma])
+    assert [w.name for w in ln.weights] == ["gamma"]
+    expected = x / np.sqrt(x.var(axis=-1, keepdims=True) + EPS) * gamma  # Keras: the variance, x not centred
+    np.testing.assert_allclose(ln(x).numpy(), expected, rtol=1e-12)
+    assert ln.get_config()["rms_scaling"] is True

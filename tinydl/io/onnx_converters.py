@@ -111,6 +111,13 @@ def _batch_norm(ctx, layer, node, inputs):
 def _layer_norm(ctx, layer, node, inputs):
     rank = _rank(node)
     axes = layer._axes(rank)
+    if getattr(layer, "rms_scaling", False):  # Keras: x / sqrt(var(x) + eps) * gamma, x not centred
+        x = inputs[0]
+        d = ctx.op("Sub", [x, ctx.reduce("ReduceMean", x, axes)])
+        var = ctx.reduce("ReduceMean", ctx.op("Mul", [d, d]), axes)
+        y = ctx.op("Div", [x, ctx.op("Sqrt", [ctx.op("Add", [var, ctx.const(np.float32(layer.epsilon))])])])
+        shape = [n if a in axes else 1 for a, n in enumerate(node.input_tensors[0].shape)]
+        return ctx.op("Mul", [y, ctx.const(layer.gamma.numpy().reshape(shape))])
     return _layer_norm_nodes(ctx, inputs[0], axes, rank, layer.gamma, layer.beta, layer.epsilon)
 
 

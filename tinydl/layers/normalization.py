@@ -120,7 +120,8 @@ class BatchNormalization(Layer):
 class LayerNormalization(Layer):
     """Normalise each sample over `axis` (an int or a list), then scale by gamma and shift by beta.
 
-    Weights in Keras's order: gamma, beta, each shaped like the input on `axis`.
+    Weights in Keras's order: gamma, beta, each shaped like the input on `axis`. With
+    `rms_scaling=True` (Keras 3): `x / sqrt(var(x) + eps) * gamma`, with gamma only.
     """
 
     supports_masking = True
@@ -129,13 +130,11 @@ class LayerNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        if rms_scaling:
-            raise NotImplementedError(f"LayerNormalization '{self.name}': rms_scaling=True is not supported")
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
-        self.rms_scaling = False
+        self.rms_scaling = bool(rms_scaling)
         self.beta_initializer = _maybe_deserialize(beta_initializer)
         self.gamma_initializer = _maybe_deserialize(gamma_initializer)
         self.beta_regularizer = _maybe_deserialize(beta_regularizer)
@@ -156,14 +155,25 @@ class LayerNormalization(Layer):
         if None in shape:
             raise ValueError(f"LayerNormalization '{self.name}' needs known sizes on axis {self.axis}, "
                              f"got input shape {tuple(input_shape)}")
-        if self.scale:
+        if self.scale or self.rms_scaling:
             self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer)
-        if self.center:
+        if self.center and not self.rms_scaling:
             self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer)
         self.input_spec = InputSpec(ndim=len(input_shape), axes={a: input_shape[a] for a in axes})
 
     def call(self, inputs):
-        return ops.layer_norm(inputs, self.gamma, self.beta, axis=self._axes(inputs.ndim), epsilon=self.epsilon)
+        axes = self._axes(inputs.ndim)
+        if self.rms_scaling:
+            return self._rms_scaled(inputs, axes)
+        return ops.layer_norm(inputs, self.gamma, self.beta, axis=axes, epsilon=self.epsilon)
+
+    def _rms_scaled(self, inputs, axes):
+        """Keras's rms_scaling: `x / sqrt(var(x) + eps) * gamma` (the variance, so not centred, no beta)."""
+        out = inputs / ops.sqrt(ops.var(inputs, axis=axes, keepdims=True) + self.epsilon)
+        if self.gamma is None:
+            return out
+        shape = [inputs.shape[a] if a in axes else 1 for a in range(inputs.ndim)]
+        return out * ops.reshape(self.gamma, shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
