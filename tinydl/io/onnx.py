@@ -49,8 +49,8 @@ def export(model, filepath=None, opset=17, batch_dim="batch"):
     import onnx
     from onnx import helper
     _load_converters()
-    if opset < 13:
-        raise OnnxExportError(f"opset {opset} is too old: tinydl exports opset 13 or newer (17 by default)")
+    if opset < 15:  # Shape(start, end), Trilu and ScatterND reduction need 14-16; 17 is the default
+        raise OnnxExportError(f"opset {opset} is too old: tinydl exports opset 15 or newer (17 by default)")
     graph = _graph_of(model)
     ctx = OnnxContext(opset)
     inputs = []
