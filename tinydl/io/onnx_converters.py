@@ -308,6 +308,11 @@ def _pool(ctx, layer, node, inputs):
 
 @onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D, L.GlobalMaxPooling2D)
 def _global_pool(ctx, layer, node, inputs):
+    mask = ctx.mask_of(node.input_tensors[0]) if isinstance(layer, L.GlobalAveragePooling1D) else None
+    if mask is not None:  # the mean over unmasked steps only
+        weights = ctx.unsqueeze(ctx.op("Cast", [mask], to=1), [2])
+        total = ctx.reduce("ReduceSum", ctx.op("Mul", [inputs[0], weights]), [1], keepdims=int(layer.keepdims))
+        return ctx.op("Div", [total, ctx.reduce("ReduceSum", weights, [1], keepdims=int(layer.keepdims))])
     op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
     return ctx.reduce(op, inputs[0], list(range(1, layer.rank + 1)), keepdims=int(layer.keepdims))
 
@@ -613,7 +618,7 @@ def _concatenate_mask(ctx, layer, node, inputs):
     return [None]
 
 
-@onnx_masker(L.Dot, L.Lambda)
+@onnx_masker(L.Dot, L.Lambda, L.GlobalAveragePooling1D)
 def _no_mask(ctx, layer, node, inputs):
     return [None]
 
