@@ -147,3 +147,16 @@ def test_keras_model_with_a_masked_embedding_loads_and_predicts_the_same(tmp_pat
     data = np.array([[1, 2, 0, 0, 0], [3, 3, 3, 0, 0], [1, 2, 3, 4, 5]], "int32")
     ours = load_model(tmp_path / "masked.keras").predict(data, verbose=0)
     np.testing.assert_allclose(ours, np_of(model.predict(data, verbose=0)), **TOL)
+
+
+def test_keras_model_with_concatenated_masks_loads_and_predicts_the_same(tmp_path):
+    from tinydl.models import load_model
+    ids, x = keras.layers.Input((5,), dtype="int32"), keras.layers.Input((5, 2))
+    e = keras.layers.Embedding(7, 3, mask_zero=True)(ids)
+    joined = keras.layers.Concatenate()([e, keras.layers.Masking()(x)])  # Keras records its mask ops in the graph
+    model = keras.Model([ids, x], keras.layers.GlobalAveragePooling1D()(joined))
+    model.save(tmp_path / "concat.keras")
+    data = [np.array([[1, 2, 0, 0, 0], [3, 3, 3, 0, 0]], "int32"), rng.standard_normal((2, 5, 2)).astype("float32")]
+    data[1][0, 4] = 0.0  # step 4 of row 0: hidden by both masks
+    ours = load_model(tmp_path / "concat.keras").predict(data, verbose=0)
+    np.testing.assert_allclose(ours, np_of(model.predict(data, verbose=0)), **TOL)

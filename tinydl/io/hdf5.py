@@ -177,6 +177,12 @@ def _drop_keras_only(config):
 _KERAS_MASK_OPS = {"NotEqual", "Any", "Equal", "LogicalAnd", "LogicalOr", "LogicalNot", "Squeeze", "ExpandDims"}
 
 
+def _is_mask_op(entry):
+    """An op node Keras may record for a mask: a known mask op, or any keras.ops node (Concatenate's mask
+    uses ZerosLike, LogicalOr and the Concatenate op); those still used by real layers are kept."""
+    return entry.get("class_name") in _KERAS_MASK_OPS or str(entry.get("module", "")).startswith("keras.src.ops")
+
+
 def _is_keras_tensor_ref(value):
     return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
 
@@ -185,7 +191,7 @@ def _drop_mask_ops(config):
     """A functional config's layers without the ops Keras records to compute masks (Masking's NotEqual and
     Any, passed on as `mask=` arguments): tinydl's layers carry masks implicitly, so those arguments go,
     then op layers that nothing uses any more."""
-    ops = {e.get("name") for e in config["layers"] if e.get("class_name") in _KERAS_MASK_OPS}
+    ops = {e.get("name") for e in config["layers"] if _is_mask_op(e)}
     layers = []
     for entry in config["layers"]:
         nodes = []
@@ -200,7 +206,7 @@ def _drop_mask_ops(config):
         used = set(_referenced_layers(config["output_layers"]))
         for entry in layers:
             used.update(_referenced_layers(entry.get("inbound_nodes", [])))
-        keep = [e for e in layers if e.get("class_name") not in _KERAS_MASK_OPS or e.get("name") in used]
+        keep = [e for e in layers if not _is_mask_op(e) or e.get("name") in used]
         if len(keep) == len(layers):
             return keep
         layers = keep
