@@ -38,9 +38,11 @@ class PositionEmbedding(Layer):
         length = inputs.shape[-2]
         if start_index + length > self.sequence_length:
             raise ValueError(f"PositionEmbedding '{self.name}' has sequence_length={self.sequence_length}, got a "
-                             f"sequence of length {length} starting at {start_index} (input shape {tuple(inputs.shape)})")
-        if inputs.shape[-1] != self.position_embeddings.shape[-1]:
-            raise ValueError(f"PositionEmbedding '{self.name}' was built for width {self.position_embeddings.shape[-1]}, "
+                             f"sequence of length {length} starting at {start_index} "
+                             f"(input shape {tuple(inputs.shape)})")
+        width = self.position_embeddings.shape[-1]
+        if inputs.shape[-1] != width:
+            raise ValueError(f"PositionEmbedding '{self.name}' was built for width {width}, "
                              f"got input of shape {tuple(inputs.shape)}")
         rows = self.position_embeddings[start_index:start_index + length]
         return ops.broadcast_to(rows, tuple(inputs.shape))

@@ -32,9 +32,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout=0.0, 
         mask = _as_mask(mask.data if isinstance(mask, Tensor) else mask, q, target, "scaled_dot_product_attention")
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] else 1.0
-    out = ScaledDotProductAttention.apply(q, k, v, mask=mask, causal=bool(causal), rate=float(dropout), scale=float(scale),
-                          with_weights=bool(return_weights))
-    return out
+    return ScaledDotProductAttention.apply(q, k, v, mask=mask, causal=bool(causal), rate=float(dropout),
+                                           scale=float(scale), with_weights=bool(return_weights))
 
 
 def masked_softmax(scores, mask=None, causal=False):
