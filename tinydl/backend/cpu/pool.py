@@ -1,10 +1,11 @@
 """Max and average pooling over channels-last images (numba), forward and backward.
 
 Windows are PH x PW with strides SH, SW and virtual padding (top PT, left PL): taps outside the image
-are skipped (a 'same' window always keeps at least one tap inside), so max pooling never sees the padding and average pooling divides by the number of taps
-inside the image (Keras/TF 'same' semantics). Max pooling keeps, per output, the flat index ih*W + iw
-of the first maximum, and its backward sends each gradient there. Loops run over images; threads
-split the batch once the input is big enough (each image writes only its own gradient, so no races).
+are skipped (a 'same' window always keeps at least one tap inside), so max pooling never sees the
+padding and average pooling divides by the number of taps inside the image (Keras/TF 'same'
+semantics). Max pooling keeps, per output, the flat index ih*W + iw of the first maximum, and its
+backward sends each gradient there. Loops run over images; threads split the batch only for very
+large inputs (each image writes only its own gradient, so no races).
 """
 import numba
 import numpy as np
