@@ -84,3 +84,15 @@ def test_loader_passes_node_masks_as_sample_weight():
 def test_bad_graphs_are_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_loader_feeds_fit_validation_and_predict():
+    from tinydl.examples import gnn_graph
+    td.set_seed(0)
+    model = gnn_graph.build_model(hidden=8)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    train = GraphLoader(gnn_graph.make_graphs(24), batch_size=8, shuffle=True)
+    val = GraphLoader(gnn_graph.make_graphs(10, seed=5), batch_size=4)
+    history = model.fit(train, validation_data=val, epochs=2, verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert model.predict(val, verbose=0).shape == (10, 3)  # one row per graph, batches concatenated
