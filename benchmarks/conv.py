@@ -5,7 +5,7 @@
 - CNN step: batch 64 of 28x28x1, Conv32(3x3, relu) - MaxPool2 - Conv64(3x3, relu) - MaxPool2 - Dense128
   (relu) - Dense10, softmax cross-entropy from logits, Adam; tinydl's `train_on_batch` against the same
   model and optimizer step in torch.
-- GEMM step: a Dense(2048 -> 2048) forward + backward on a batch of 1024 (three float32 GEMMs of
+- GEMM step: a Dense(2048 -> 2048) layer's forward + backward on a batch of 1024 (three float32 GEMMs of
   1024x2048x2048 plus a bias). Reference: the same three products done by bare `numpy.matmul`, i.e. the
   machine's measured float32 matmul rate at this size, so 1 / ratio is the fraction of that rate tinydl
   reaches (the aim is >= 0.7). torch is shown for comparison.
@@ -110,11 +110,15 @@ def _gemm_rows(torch):
     w = (rng.standard_normal((k, n)) * 0.02).astype(np.float32)
     b = np.zeros(n, np.float32)
     g = rng.standard_normal((m, n)).astype(np.float32)
-    xt, wt, bt = (td.tensor(a, requires_grad=True) for a in (x, w, b))
+    from tinydl.layers import Dense
+    layer = Dense(n)
+    layer.build((m, k))
+    layer.set_weights([w, b])
+    xt = td.tensor(x, requires_grad=True)
 
     def ours():
-        xt.grad = wt.grad = bt.grad = None
-        (td.matmul(xt, wt) + bt).backward(g)
+        xt.grad = layer.kernel.grad = layer.bias.grad = None
+        layer(xt).backward(g)
 
     def three_matmuls():
         np.matmul(x, w)
