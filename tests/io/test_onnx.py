@@ -147,3 +147,33 @@ def test_padding_masks_from_mask_zero_embeddings_reach_attention(tmp_path):
     model.export(tmp_path / "masked.onnx")
     _, (got,) = run(tmp_path / "masked.onnx", {"ids": batch})
     np.testing.assert_allclose(got, outputs(model, batch)[0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.LSTM(3, return_sequences=True),
+    lambda L: L.LSTM(3, go_backwards=True),
+    lambda L: L.GRU(3, return_sequences=True, go_backwards=True),
+    lambda L: L.GRU(3, reset_after=False, return_sequences=True),
+    lambda L: L.SimpleRNN(3, return_sequences=True),
+    lambda L: L.Bidirectional(L.LSTM(2, return_sequences=True)),
+    lambda L: L.Bidirectional(L.GRU(2), merge_mode="sum"),
+], ids=["lstm-seq", "lstm-back", "gru-back-seq", "gru-reset-before", "simple-rnn", "bi-lstm-seq", "bi-gru-sum"])
+def test_masked_recurrent_layers_export_as_unrolled_steps(make, tmp_path):
+    """Masked steps (padding anywhere, from Embedding(mask_zero=True) or Masking) keep the state."""
+    import tinydl.layers as L
+    td.set_seed(5)
+    ids = Input(shape=(5,), dtype="int64", name="ids")
+    model = Model(ids, make(L)(L.Embedding(6, 4, mask_zero=True)(ids)))
+    batch = np.array([[1, 2, 0, 3, 0], [4, 5, 1, 2, 3], [0, 0, 2, 0, 0]], "int64")
+    model.export(tmp_path / "rnn.onnx")
+    _, got = run(tmp_path / "rnn.onnx", {"ids": batch})
+    for g, e in zip(got, outputs(model, batch)):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+    steps = Input(shape=(4, 3), name="steps")
+    masked = Model(steps, make(L)(L.Masking(0.0)(steps)))
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype("float32")
+    x[0, 2:] = 0.0
+    masked.export(tmp_path / "masking.onnx")
+    _, got = run(tmp_path / "masking.onnx", {"steps": x})
+    for g, e in zip(got, outputs(masked, x)):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)

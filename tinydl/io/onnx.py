@@ -121,7 +121,7 @@ class OnnxContext:
         elif value.dtype.kind in "iu":
             value = value.astype(np.int64)
         name = self.fresh(name)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.initializers.append(numpy_helper.from_array(np.array(value, order="C"), name))  # 0-d stays 0-d
         return name
 
     def ints(self, values, name="shape"):

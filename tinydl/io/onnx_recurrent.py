@@ -25,19 +25,25 @@ _ONNX_ACTIVATIONS = {"tanh": ("Tanh", None, None), "sigmoid": ("Sigmoid", None, 
 
 @onnx_converter(L.SimpleRNN, L.LSTM, L.GRU)
 def _recurrent(ctx, layer, node, inputs):
-    _refuse_masks(layer, node)
-    seq, states = _scan(ctx, layer, inputs[0], inputs[1:])
+    mask = _input_mask(ctx, layer, node)
+    seq, states = _scan(ctx, layer, inputs[0], inputs[1:]) if mask is None else \
+        _unrolled(ctx, layer, inputs[0], inputs[1:], mask, node.input_tensors[0].shape)
     out = seq if layer.return_sequences else states[0]
     return [out] + states if layer.return_state else out
 
 
 @onnx_converter(L.Bidirectional)
 def _bidirectional(ctx, layer, node, inputs):
-    _refuse_masks(layer, node)
+    mask = _input_mask(ctx, layer, node)
     init = inputs[1:]
     half = len(init) // 2
-    fw_seq, fw_states = _scan(ctx, layer.forward_layer, inputs[0], init[:half])
-    bw_seq, bw_states = _scan(ctx, layer.backward_layer, inputs[0], init[half:])
+    if mask is None:
+        fw_seq, fw_states = _scan(ctx, layer.forward_layer, inputs[0], init[:half])
+        bw_seq, bw_states = _scan(ctx, layer.backward_layer, inputs[0], init[half:])
+    else:
+        shape = node.input_tensors[0].shape
+        fw_seq, fw_states = _unrolled(ctx, layer.forward_layer, inputs[0], init[:half], mask, shape)
+        bw_seq, bw_states = _unrolled(ctx, layer.backward_layer, inputs[0], init[half:], mask, shape)
     if layer.return_sequences:
         y, y_rev = fw_seq, _reverse_time(ctx, bw_seq, axis=1)
     else:
@@ -149,6 +155,86 @@ def _scan(ctx, layer, x, initial):
 def _reverse_time(ctx, x, axis):
     return ctx.op("Slice", [x, ctx.ints([-1], "starts"), ctx.ints([_INT_MIN], "ends"), ctx.ints([axis], "axes"),
                             ctx.ints([-1], "steps")])
+
+
+def _input_mask(ctx, layer, node):
+    """The ONNX name of the (N, T) mask the layer reads (implicit, or a `mask=` graph tensor), or None."""
+    given = node.kwargs.get("mask")
+    if given is not None:
+        if not hasattr(given, "_keras_history"):
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' was called with a constant "
+                                  "mask; pass it as a model input instead")
+        return ctx.op("Cast", [ctx.name_of(given)], to=9)
+    mask = ctx.mask_of(node.input_tensors[0]) if node.input_tensors else None
+    if mask is None:
+        _refuse_masks(layer, node)  # a mask the exporter did not follow: refuse rather than ignore it
+    return mask
+
+
+def _unrolled(ctx, layer, x, initial, mask, shape):
+    """A masked recurrent layer as one unrolled step per time step: masked steps keep the state (and output
+    zeros with zero_output_for_mask), as tinydl and Keras do; ONNX's RNN ops cannot skip steps."""
+    from tinydl.io.onnx_converters import _tensor_value
+    steps = shape[1]
+    if steps is None:
+        raise OnnxExportError(f"ONNX export: masked {type(layer).__name__} '{layer.name}' needs a fixed number of "
+                              "time steps (give the Input a known length)")
+    kind, u = type(layer).__name__, layer.units
+    if layer.go_backwards:
+        x, mask = _reverse_time(ctx, x, axis=1), _reverse_time(ctx, mask, axis=1)
+    bias = layer.bias.numpy() if layer.bias is not None else None
+    gru_after = kind == "GRU" and layer.reset_after
+    in_bias = (bias[0] if gru_after else bias) if bias is not None else None
+    xw = ctx.op("MatMul", [x, ctx.const(layer.kernel.numpy(), f"{layer.name}.kernel")])
+    if in_bias is not None:
+        xw = ctx.op("Add", [xw, ctx.const(in_bias, f"{layer.name}.bias")])
+    rec = layer.recurrent_kernel.numpy()
+    rec_name = ctx.const(rec, f"{layer.name}.recurrent_kernel")
+    rec_bias = ctx.const(bias[1], f"{layer.name}.recurrent_bias") if gru_after and bias is not None else None
+    zeros = ctx.op("ConstantOfShape", [ctx.op("Concat", [ctx.op("Shape", [x], start=0, end=1), ctx.ints([u])], axis=0)],
+                   value=_tensor_value(np.array([0], np.float32)))
+    h = initial[0] if initial else zeros
+    c = (initial[1] if len(initial) > 1 else zeros) if kind == "LSTM" else None
+
+    def cut(v, k):
+        return ctx.op("Slice", [v, ctx.ints([k * u]), ctx.ints([(k + 1) * u]), ctx.ints([-1])])
+
+    outputs = []
+    for t in range(steps):
+        xt = ctx.op("Gather", [xw, ctx.const(np.int64(t), "t")], axis=1)
+        keep = ctx.unsqueeze(ctx.op("Gather", [mask, ctx.const(np.int64(t), "t")], axis=1), [1])
+        if kind == "SimpleRNN":
+            new_h = ctx.activation(ctx.op("Add", [xt, ctx.op("MatMul", [h, rec_name])]), layer.activation)
+        elif kind == "LSTM":
+            z = ctx.op("Add", [xt, ctx.op("MatMul", [h, rec_name])])
+            i, f = ctx.activation(cut(z, 0), layer.recurrent_activation), ctx.activation(cut(z, 1),
+                                                                                         layer.recurrent_activation)
+            new_c = ctx.op("Add", [ctx.op("Mul", [f, c]), ctx.op("Mul", [i, ctx.activation(cut(z, 2),
+                                                                                          layer.activation)])])
+            o = ctx.activation(cut(z, 3), layer.recurrent_activation)
+            new_h = ctx.op("Mul", [o, ctx.activation(new_c, layer.activation)])
+            c = ctx.op("Where", [keep, new_c, c])
+        else:  # GRU: z, r, h blocks
+            if gru_after:
+                hr = ctx.op("MatMul", [h, rec_name])
+                if rec_bias is not None:
+                    hr = ctx.op("Add", [hr, rec_bias])
+                z = ctx.activation(ctx.op("Add", [cut(xt, 0), cut(hr, 0)]), layer.recurrent_activation)
+                r = ctx.activation(ctx.op("Add", [cut(xt, 1), cut(hr, 1)]), layer.recurrent_activation)
+                hh = ctx.activation(ctx.op("Add", [cut(xt, 2), ctx.op("Mul", [r, cut(hr, 2)])]), layer.activation)
+            else:
+                zr = ctx.op("MatMul", [h, ctx.const(rec[:, :2 * u], f"{layer.name}.recurrent_zr")])
+                z = ctx.activation(ctx.op("Add", [cut(xt, 0), cut(zr, 0)]), layer.recurrent_activation)
+                r = ctx.activation(ctx.op("Add", [cut(xt, 1), cut(zr, 1)]), layer.recurrent_activation)
+                rh = ctx.op("MatMul", [ctx.op("Mul", [r, h]), ctx.const(rec[:, 2 * u:], f"{layer.name}.recurrent_h")])
+                hh = ctx.activation(ctx.op("Add", [cut(xt, 2), rh]), layer.activation)
+            one_minus = ctx.op("Sub", [ctx.const(np.float32(1)), z])
+            new_h = ctx.op("Add", [ctx.op("Mul", [z, h]), ctx.op("Mul", [one_minus, hh])])
+        h = ctx.op("Where", [keep, new_h, h])
+        out = ctx.op("Where", [keep, new_h, zeros]) if layer.zero_output_for_mask else h
+        outputs.append(ctx.unsqueeze(out, [1]))
+    seq = ctx.op("Concat", outputs, axis=1) if len(outputs) > 1 else outputs[0]
+    return seq, [h] + ([c] if kind == "LSTM" else [])
 
 
 def _refuse_masks(layer, node):
