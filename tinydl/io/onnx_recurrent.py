@@ -4,8 +4,9 @@ TimeDistributed and Masking.
 onnxruntime's CPU kernels reject `layout=1`, so sequences are transposed to time-major around each node.
 Keras's LSTM gates i, f, c, o become ONNX's i, o, f, c; GRU's z, r, h are ONNX's order and
 `reset_after=True` is `linear_before_reset=1`. `go_backwards` reverses the input along time and runs
-forwards, which gives Keras's reversed output order. Masked sequences (Masking, Embedding(mask_zero))
-cannot be expressed exactly (ONNX knows only per-sample lengths) and are refused with a clear error.
+forwards, which gives Keras's reversed output order. Masked sequences (Masking, Embedding(mask_zero), or a
+`mask=` graph tensor) cannot use those nodes (ONNX knows only per-sample lengths, Keras skips any masked step),
+so a masked layer is unrolled into one small step graph per time step (the length must be fixed).
 """
 import types
 
