@@ -177,3 +177,20 @@ def test_masked_recurrent_layers_export_as_unrolled_steps(make, tmp_path):
     _, got = run(tmp_path / "masking.onnx", {"steps": x})
     for g, e in zip(got, outputs(masked, x)):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+
+
+def test_masks_through_concatenate_along_time_and_features(tmp_path):
+    import tinydl.layers as L
+    td.set_seed(6)
+    a, b = Input(shape=(3,), dtype="int64", name="a"), Input(shape=(2,), dtype="int64", name="b")
+    ea = L.Embedding(5, 4, mask_zero=True)(a)
+    eb = L.Embedding(5, 4, mask_zero=True)(b)
+    time = L.Concatenate(axis=1)([ea, eb])                       # (batch, 5, 4), masks joined
+    feats = L.Concatenate()([ea, L.Embedding(5, 2, mask_zero=True)(a)])  # (batch, 3, 6), masks OR-ed
+    model = Model([a, b], [L.GRU(3)(time), L.LSTM(2)(feats)])
+    xa = np.array([[1, 0, 2], [0, 0, 0], [3, 4, 1]], "int64")
+    xb = np.array([[0, 2], [1, 0], [0, 0]], "int64")
+    model.export(tmp_path / "cat.onnx")
+    _, got = run(tmp_path / "cat.onnx", {"a": xa, "b": xb})
+    for g, e in zip(got, outputs(model, [xa, xb])):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)

@@ -612,10 +612,32 @@ def _merge_mask(ctx, layer, node, inputs):
 
 @onnx_masker(L.Concatenate)
 def _concatenate_mask(ctx, layer, node, inputs):
-    if any(ctx.mask_of(t) is not None for t in node.input_tensors):
-        raise OnnxExportError(f"ONNX export: Concatenate '{layer.name}' joins masked sequences; that mask is not "
-                              "exported to ONNX")
-    return [None]
+    """tinydl's rule: masks (all-True for unmasked inputs) broadcast over the features, concatenated along
+    `axis`, then any() over the last axis: along the features that is the OR (all-True, i.e. no mask, when an
+    input is unmasked); along the time axis the masks are joined."""
+    masks = [ctx.mask_of(t) for t in node.input_tensors]
+    if all(m is None for m in masks):
+        return [None]
+    rank = _rank(node)
+    axis = layer.axis % rank
+    if axis == rank - 1:
+        if any(m is None for m in masks):
+            return [None]
+        out = masks[0]
+        for m in masks[1:]:
+            out = ctx.op("Or", [out, m])
+        return [out]
+    if rank == 3 and axis == 1:
+        parts = []
+        for m, x in zip(masks, inputs):
+            if m is None:
+                head = ctx.op("Shape", [x], start=0, end=2)
+                m = ctx.op("Cast", [ctx.op("ConstantOfShape", [head], value=_tensor_value(np.array([1], np.float32)))],
+                           to=9)
+            parts.append(m)
+        return [ctx.op("Concat", parts, axis=1)]
+    raise OnnxExportError(f"ONNX export: Concatenate '{layer.name}' joins masked inputs along axis {layer.axis}; "
+                          "that mask is not exported to ONNX")
 
 
 @onnx_masker(L.Dot, L.Lambda, L.GlobalAveragePooling1D)
