@@ -696,7 +696,7 @@ def atomic_path(filepath):
 def _write_dataset(group, name, value):
     """One array; non-scalar arrays get a Fletcher-32 checksum so that corrupted bytes are detected."""
     value = np.asarray(value)
-    if value.ndim and value.size:
+    if value.ndim and value.size and value.nbytes < 2 ** 30:  # one chunk per array; HDF5 caps chunks at 4 GB
         group.create_dataset(name, data=value, fletcher32=True, chunks=value.shape)
     else:
         group.create_dataset(name, data=value)
