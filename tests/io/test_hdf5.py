@@ -215,6 +215,37 @@ def test_fuzzed_files_raise_clear_errors_or_load_a_whole_model(tmp_path, suffix)
     assert outcomes["error"] >= 20  # every truncation at least
 
 
+def test_fuzzed_weights_files_raise_clear_errors_and_leave_the_model_usable(tmp_path):
+    model = mlp()
+    good = tmp_path / "good.weights.h5"
+    model.save_weights(good)
+    raw = good.read_bytes()
+    rng = np.random.default_rng(1)
+    td.set_seed(9)
+    target = Sequential([Input(shape=(4,)), Dense(8, activation="relu"), BatchNormalization(), Dropout(0.2),
+                         Dense(3, activation="softmax")])
+    errors = 0
+    for trial in range(30):
+        damaged = bytearray(raw)
+        if trial % 2:
+            damaged = damaged[:int(rng.integers(0, len(raw)))]
+        else:
+            for pos in rng.integers(0, len(raw), size=4):
+                damaged[pos] ^= 1 << int(rng.integers(0, 8))
+        path = tmp_path / f"bad{trial}.weights.h5"
+        path.write_bytes(bytes(damaged))
+        before = target.get_weights()
+        try:
+            target.load_weights(path)
+        except (ValueError, OSError) as e:
+            assert path.name in str(e), e
+            for w, v in zip(before, target.get_weights()):  # all or nothing: a failed load changes no weight
+                np.testing.assert_array_equal(w, v)
+            errors += 1
+    assert errors >= 15
+    assert predict(target, data()[0])[0].shape == (12, 3)
+
+
 RESUME = textwrap.dedent("""
     import sys, numpy as np
     sys.path.insert(0, {repo!r})

@@ -113,7 +113,7 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
         from tinydl.io import keras_archive
         return keras_archive.load_weights(model, filepath, skip_mismatch=skip_mismatch)
     _require_built(model, filepath)
-    with _open_h5(filepath) as f, _explained(filepath, "load weights from"):
+    with _open_h5(filepath) as f, _explained(filepath, "load weights from"), _all_or_nothing(model):
         if "layers" in f or "vars" in f:
             read_keras3_weights(f, model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
         elif "model_weights" in f:
@@ -792,6 +792,18 @@ def _h5py():
     except ImportError as e:  # pragma: no cover
         raise ImportError("saving to HDF5 needs h5py: pip install h5py (or tinydl[io])") from e
     return h5py
+
+
+@contextlib.contextmanager
+def _all_or_nothing(model):
+    """Restore every weight when loading fails part-way, so a damaged file never leaves half a model."""
+    before = [w.numpy() for w in model.weights]
+    try:
+        yield
+    except BaseException:
+        for w, value in zip(model.weights, before):
+            w.assign(value)
+        raise
 
 
 @contextlib.contextmanager

@@ -81,7 +81,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     """Only the weights of a `.keras` archive, into an existing model."""
     import h5py
     hdf5._require_built(model, filepath)
-    with _explained(filepath):
+    with _explained(filepath), hdf5._all_or_nothing(model):
         with zipfile.ZipFile(filepath) as zf:
             if _WEIGHTS not in zf.namelist():
                 raise ValueError(f"{filepath}: the archive has no {_WEIGHTS}")
