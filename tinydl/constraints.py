@@ -11,14 +11,14 @@ projected raw array; the optimizer writes it back in place.
 import numpy as np
 
 from tinydl.backend import array_module
-from tinydl.io.config import register_serializable
+from tinydl.io.config import ConfigMixin, Family, register_serializable
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "get", "serialize", "deserialize"]
 
 EPSILON = 1e-7
 
 
-class Constraint:
+class Constraint(ConfigMixin):
     """Base class: `__call__(w) -> array`, `get_config()`, `from_config(config)`."""
 
     def __call__(self, w):
@@ -26,14 +26,6 @@ class Constraint:
 
     def get_config(self):
         return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @register_serializable()
@@ -96,40 +88,17 @@ class UnitNorm(Constraint):
 
 
 _ALIASES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm}
-_CLASSES = {cls.__name__: cls for cls in _ALIASES.values()}
 
 
-def get(identifier):
-    """A constraint from a name ('max_norm', 'NonNeg'), a config dict, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown constraint {identifier!r}; known: {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"could not interpret constraint {identifier!r}: expected a name, a config or a callable")
+_FAMILY = Family("constraint", _ALIASES, Constraint)
+get = _FAMILY.get
+deserialize = _FAMILY.deserialize
 
 
 def serialize(constraint):
     """A constraint as Keras's `{"class_name", "config"}` dict (None stays None)."""
     from tinydl.io import config
     return config.serialize(constraint)
-
-
-def deserialize(config, custom_objects=None):
-    """Build a constraint from `{"class_name", "config"}` or a name."""
-    if config is None or isinstance(config, str):
-        return get(config)
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        from tinydl.io import config as cfg
-        return cfg.deserialize(config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
 
 
 def _raw(w):

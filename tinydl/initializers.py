@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from tinydl import backend
-from tinydl.io.config import register_serializable
+from tinydl.io.config import ConfigMixin, Family, register_serializable
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-class Initializer:
+class Initializer(ConfigMixin):
     """Base class: `__call__(shape, dtype=None) -> array`, `get_config()`, `from_config(config)`."""
 
     def __call__(self, shape, dtype=None):
@@ -28,14 +28,6 @@ class Initializer:
 
     def get_config(self):
         return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @register_serializable()
@@ -295,44 +287,17 @@ _ALIASES = {
     "he_normal": HeNormal, "he_uniform": HeUniform, "lecun_normal": LecunNormal,
     "lecun_uniform": LecunUniform, "orthogonal": Orthogonal, "identity": Identity,
 }
-_CLASSES = {cls.__name__: cls for cls in set(_ALIASES.values())}
 
 
-def get(identifier):
-    """An initializer from a name ('glorot_uniform', 'HeNormal'), a config dict, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"could not interpret initializer {identifier!r}: expected a name, a config dict, "
-                     "an Initializer or a callable")
+_FAMILY = Family("initializer", _ALIASES, Initializer)
+get = _FAMILY.get
+deserialize = _FAMILY.deserialize
 
 
 def serialize(initializer):
     """An initializer as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
     from tinydl.io import config
     return config.serialize(initializer)
-
-
-def deserialize(config, custom_objects=None):
-    """Build an initializer from `{"class_name", "config"}` (or a plain name)."""
-    if isinstance(config, str):
-        return get(config)
-    name = config.get("class_name")
-    cls = _CLASSES.get(name)
-    if cls is None:
-        from tinydl.io import config as cfg
-        return cfg.deserialize(config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
 
 
 def _shape(shape):

@@ -5,13 +5,13 @@
     L1L2(l1=0.0, l2=0.0): both
 """
 from tinydl import ops
-from tinydl.io.config import register_serializable
+from tinydl.io.config import ConfigMixin, Family, register_serializable
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
 
 
-class Regularizer:
+class Regularizer(ConfigMixin):
     """Base class: `__call__(weight) -> scalar Tensor`, `get_config()`, `from_config(config)`."""
 
     def __call__(self, x):
@@ -19,14 +19,6 @@ class Regularizer:
 
     def get_config(self):
         return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @register_serializable()
@@ -80,40 +72,17 @@ class L1L2(Regularizer):
 
 
 _ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 
 
-def get(identifier):
-    """A regularizer from a name ('l1', 'l2', 'l1_l2'), a config dict, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown regularizer {identifier!r}; known: {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"could not interpret regularizer {identifier!r}: expected a name, a config or a callable")
+_FAMILY = Family("regularizer", _ALIASES, Regularizer)
+get = _FAMILY.get
+deserialize = _FAMILY.deserialize
 
 
 def serialize(regularizer):
     """A regularizer as Keras's `{"class_name", "config"}` dict (None stays None)."""
     from tinydl.io import config
     return config.serialize(regularizer)
-
-
-def deserialize(config, custom_objects=None):
-    """Build a regularizer from `{"class_name", "config"}` or a name."""
-    if config is None or isinstance(config, str):
-        return get(config)
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        from tinydl.io import config as cfg
-        return cfg.deserialize(config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
 
 
 def _check(owner, name, value):

@@ -5,7 +5,7 @@ updates already applied), so the first update uses `schedule(0)`.
 """
 import math
 
-from tinydl.io.config import register_serializable
+from tinydl.io.config import ConfigMixin, register_serializable
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
@@ -13,7 +13,7 @@ __all__ = [
 ]
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(ConfigMixin):
     """Base class: `__call__(step) -> float`, `get_config()`, `from_config(config)`."""
 
     def __call__(self, step):
@@ -22,13 +22,6 @@ class LearningRateSchedule:
     def get_config(self):
         raise NotImplementedError(f"{type(self).__name__} must implement get_config()")
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @register_serializable()

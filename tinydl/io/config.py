@@ -144,3 +144,55 @@ def deserialize(config, custom_objects=None, safe_mode=None):
                 return cls.from_config(inner)
         return cls.from_config(inner)
     return cls(**inner)
+
+
+class ConfigMixin:
+    """For small configurable objects (initializers, regularizers, constraints, schedules): rebuilt by
+    calling the constructor with `get_config()`'s keys, and shown as `Name(key=value, ...)`."""
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Family:
+    """Name resolution for one kind of object (Keras's `get`/`deserialize` of a module).
+
+    `get` accepts None, a name (an alias such as 'l2' or a class name), a config dict, an instance
+    or a plain callable; unknown names are a clear error listing the known ones.
+    """
+
+    def __init__(self, kind, aliases, base):
+        self.kind, self.aliases, self.base = kind, aliases, base
+        self.classes = {cls.__name__: cls for cls in aliases.values()}
+
+    def get(self, identifier):
+        """The object `identifier` names or describes (see the class docstring)."""
+        if identifier is None or isinstance(identifier, self.base):
+            return identifier
+        if isinstance(identifier, type) and issubclass(identifier, self.base):
+            return identifier()
+        if isinstance(identifier, str):
+            cls = self.aliases.get(identifier) or self.classes.get(identifier)
+            if cls is None:
+                raise ValueError(f"unknown {self.kind} {identifier!r}; known: {sorted(self.aliases)}")
+            return cls()
+        if isinstance(identifier, dict):
+            return self.deserialize(identifier)
+        if callable(identifier):
+            return identifier
+        raise ValueError(f"could not interpret {self.kind} {identifier!r}: expected a name, a config dict, "
+                         f"a {self.base.__name__} or a callable")
+
+    def deserialize(self, config, custom_objects=None):
+        """Build from `{"class_name", "config"}` (or a name); other registered classes via the registry."""
+        if config is None or isinstance(config, str):
+            return self.get(config)
+        cls = self.classes.get(config.get("class_name"))
+        if cls is None:
+            return deserialize(config, custom_objects)
+        return cls.from_config(dict(config.get("config") or {}))
