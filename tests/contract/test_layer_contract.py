@@ -132,8 +132,10 @@ def _skip_reason(value):
     return value if isinstance(value, str) else "the case turns this part off"
 
 
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_hdf5_round_trip(case, tmp_path):
+def test_hdf5_round_trip(case, suffix, tmp_path):
+    """Legacy .h5 and the Keras 3 .keras archive (whose weights tree walks sub-layers) give the same layer."""
     if _skip_reason(case.hdf5):
         pytest.skip(_skip_reason(case.hdf5))
     from tinydl.models import load_model
@@ -141,8 +143,8 @@ def test_hdf5_round_trip(case, tmp_path):
     arrays = case.inputs(np.random.default_rng(2))
     model = _case_model(case, arrays)
     before = _run(model, arrays)
-    model.save(tmp_path / "m.h5")
-    clone = load_model(tmp_path / "m.h5", safe_mode=False)
+    model.save(tmp_path / f"m{suffix}")
+    clone = load_model(tmp_path / f"m{suffix}", safe_mode=False)
     for a, b in zip(before, _run(clone, arrays)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     for w, v in zip(model.get_weights(), clone.get_weights()):

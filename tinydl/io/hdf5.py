@@ -641,17 +641,32 @@ def _k3_children(layer, path):
             used[base] = n
             yield f"{prefix}layers/{base if n == 0 else f'{base}_{n}'}", sub
         return
+    seen = set()
     for attr in sorted(layer.__dict__, key=lambda a: (a.startswith("_"), a)):
         value = layer.__dict__[attr]
-        if isinstance(value, Layer):
+        if attr == "_layers":  # tinydl's tracking list: sub-layers it holds that no attribute names come last
+            continue
+        if isinstance(value, Layer) and id(value) not in seen:
+            seen.add(id(value))
             yield f"{prefix}{attr}", value
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
             used = {}
             for sub in value:
+                if id(sub) in seen:
+                    continue
+                seen.add(id(sub))
                 base = _snake(type(sub).__name__)
                 n = used.get(base, -1) + 1
                 used[base] = n
                 yield f"{prefix}{attr}/{base if n == 0 else f'{base}_{n}'}", sub
+    used = {}
+    for sub in layer.__dict__.get("_layers", []):
+        if id(sub) not in seen:
+            seen.add(id(sub))
+            base = _snake(type(sub).__name__)
+            n = used.get(base, -1) + 1
+            used[base] = n
+            yield f"{prefix}_layers/{base if n == 0 else f'{base}_{n}'}", sub
 
 
 def _all_sublayers(layer):
