@@ -601,11 +601,8 @@ def deserialize(config, custom_objects=None):
         if custom_objects and config in custom_objects:
             return get(custom_objects[config])
         return get(config)
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        from tinydl.io import config as cfg
-        return cfg.deserialize(config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
+    from tinydl.io.config import deserialize_preferring
+    return deserialize_preferring(_CLASSES, config, custom_objects)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

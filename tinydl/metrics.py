@@ -739,11 +739,8 @@ def deserialize(config, custom_objects=None):
     """Build a metric from a config dict (this module's class names first) or a name."""
     if isinstance(config, str):
         return get(config)
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        from tinydl.io import config as cfg
-        return cfg.deserialize(config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
+    from tinydl.io.config import deserialize_preferring
+    return deserialize_preferring(_CLASSES, config, custom_objects)
 
 
 def _accuracy_for(name, loss, output_shape, y_true, y_pred):

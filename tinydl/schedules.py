@@ -191,11 +191,8 @@ def serialize(schedule):
 
 def deserialize(config, custom_objects=None):
     """Build a schedule from `{"class_name", "config"}`."""
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        from tinydl.io import config as cfg
-        return cfg.deserialize(config, custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
+    from tinydl.io.config import deserialize_preferring
+    return deserialize_preferring(_CLASSES, config, custom_objects)
 
 
 def _positive(owner, name, value):

@@ -192,7 +192,13 @@ class Family:
         """Build from `{"class_name", "config"}` (or a name); other registered classes via the registry."""
         if config is None or isinstance(config, str):
             return self.get(config)
-        cls = self.classes.get(config.get("class_name"))
-        if cls is None:
-            return deserialize(config, custom_objects)
-        return cls.from_config(dict(config.get("config") or {}))
+        return deserialize_preferring(self.classes, config, custom_objects)
+
+
+def deserialize_preferring(classes, config, custom_objects=None):
+    """Build a `{"class_name", "config"}` dict, looking the class up in `classes` (a module's own, which
+    wins over same-named classes of other modules) before the registry."""
+    cls = classes.get(config.get("class_name"))
+    if cls is None:
+        return deserialize(config, custom_objects)
+    return cls.from_config(dict(config.get("config") or {}))
