@@ -28,4 +28,6 @@ CASES = [
     LayerCase(lambda **kw: L.UpSampling2D((2, 3), **kw), (2, 3, 2, 2)),
     LayerCase(lambda **kw: L.ZeroPadding2D(((1, 2), (0, 1)), **kw), (2, 3, 3, 2)),
     LayerCase(lambda **kw: L.Cropping2D(((1, 0), (1, 2)), **kw), (2, 4, 5, 2)),
+    LayerCase(lambda **kw: L.Cropping1D((0, 3), **kw), (2, 5, 3)),
+    LayerCase(lambda **kw: L.Cropping1D(1, **kw), (2, 4, 3), name="Cropping1D[both ends]"),
 ]

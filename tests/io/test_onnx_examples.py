@@ -14,7 +14,6 @@ ort = pytest.importorskip("onnxruntime")
 
 # Examples whose models hold something ONNX cannot express, and the words the error must contain.
 NOT_EXPORTABLE = {
-    "bert": "Lambda",                # the [CLS] slice is a Python lambda
 }
 
 

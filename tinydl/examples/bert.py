@@ -14,7 +14,7 @@ near chance; the encoder, which sees word order through position embeddings, doe
 import numpy as np
 
 import tinydl as td
-from tinydl.layers import Dense, Input, Lambda, TokenAndPositionEmbedding, TransformerEncoder
+from tinydl.layers import Cropping1D, Dense, Flatten, Input, TokenAndPositionEmbedding, TransformerEncoder
 from tinydl.losses import SparseCategoricalCrossentropy
 from tinydl.models import Model, Sequential
 
@@ -44,7 +44,7 @@ def build_model(encoder=None):
     """The classifier: encoder -> [CLS] vector -> Dense(2) logits (uncompiled)."""
     encoder = encoder or build_encoder()
     ids = Input(shape=(LENGTH,), dtype="int64", name="ids")
-    cls = Lambda(lambda h: h[:, 0], name="cls_vector")(encoder(ids))
+    cls = Flatten(name="cls_vector")(Cropping1D((0, LENGTH - 1))(encoder(ids)))  # h[:, 0], exportable
     return Model(ids, Dense(2, name="classifier")(cls), name="bert_classifier")
 
 

@@ -339,6 +339,13 @@ def _cropping(ctx, layer, node, inputs):
                             ctx.ints([1, 2], "axes")])
 
 
+@onnx_converter(L.Cropping1D)
+def _cropping_1d(ctx, layer, node, inputs):
+    start, end = layer.cropping
+    return ctx.op("Slice", [inputs[0], ctx.ints([start], "starts"), ctx.ints([-end if end else _INT_MAX], "ends"),
+                            ctx.ints([1], "axes")])
+
+
 # -- attention ----------------------------------------------------------------------------------------------------------
 def _tensor_value(array):
     from onnx import numpy_helper

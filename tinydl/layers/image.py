@@ -2,7 +2,7 @@
 from tinydl import ops
 from tinydl.layers.base import InputSpec, Layer
 
-__all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D"]
+__all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping1D", "Cropping2D"]
 
 
 class UpSampling2D(Layer):
@@ -74,6 +74,33 @@ class Cropping2D(Layer):
 
     def get_config(self):
         return {**super().get_config(), "cropping": self.cropping, "data_format": self.data_format}
+
+
+class Cropping1D(Layer):
+    """Steps cut from the start and end of a sequence (batch, steps, features): cropping int or (start, end)."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        values = (cropping, cropping) if isinstance(cropping, int) else tuple(cropping)
+        if len(values) != 2 or any(not isinstance(v, int) or v < 0 for v in values):
+            raise ValueError(f"Cropping1D '{self.name}': cropping must be an int or (start, end) of non-negative "
+                             f"ints, got {cropping!r}")
+        self.cropping = values
+        self.input_spec = InputSpec(ndim=3)
+
+    def call(self, inputs):
+        start, end = self.cropping
+        steps = inputs.shape[1]
+        if start + end >= steps:
+            raise ValueError(f"Cropping1D '{self.name}': cropping {self.cropping} leaves nothing of input "
+                             f"{tuple(inputs.shape)}")
+        return inputs[:, start:steps - end, :]
+
+    def compute_output_shape(self, s):
+        return (s[0], None if s[1] is None else s[1] - sum(self.cropping), s[2])
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": list(self.cropping)}
 
 
 def _channels_last(layer, data_format):
