@@ -10,7 +10,8 @@ setup(
     packages=find_packages(include=["tinydl", "tinydl.*"]),
     package_data={"tinydl.datasets": ["data/*"]},
     python_requires=">=3.10",
-    install_requires=["numpy>=1.24", "numba>=0.59"],
+    # scipy: numba compiles np.dot inside @njit kernels (the recurrent scans) only with scipy's BLAS bindings
+    install_requires=["numpy>=1.24", "numba>=0.59", "scipy>=1.10"],
     extras_require={
         "gpu": ["cupy-cuda12x"],
         "io": ["h5py>=3.8", "onnx>=1.15"],
