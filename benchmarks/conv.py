@@ -17,7 +17,6 @@
 import pathlib
 import subprocess
 import sys
-import time
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -162,36 +161,13 @@ def print_compile_cost():
           f"{warm:.3f} s in a second process reading the cache (cache=True)")
 
 
-def run_interleaved(rows, rounds=7):
-    """Like run.run_module, but tinydl and reference calls alternate, so load that comes and goes on a
-    shared machine hits both sides alike; each side's time is its minimum over the rounds."""
-    from benchmarks.run import best_time
-    out = []
-    for name, ours, ref, ref_name in rows:
-        if ref is None:
-            out.append({"module": "conv", "workload": name, "tinydl_s": best_time(ours), "reference": ref_name,
-                        "reference_s": None, "ratio": None})
-            continue
-        ours(), ref()
-        a = b = float("inf")
-        for _ in range(rounds):
-            t = time.perf_counter()
-            ours()
-            a = min(a, time.perf_counter() - t)
-            t = time.perf_counter()
-            ref()
-            b = min(b, time.perf_counter() - t)
-        out.append({"module": "conv", "workload": name, "tinydl_s": a, "reference": ref_name, "reference_s": b,
-                    "ratio": a / b})
-    return out
-
 
 if __name__ == "__main__":
     if "--compile" in sys.argv:
         print_compile_cost()
     elif "--interleaved" in sys.argv:
-        from benchmarks.run import print_table
-        print_table(run_interleaved(workloads()))
+        from benchmarks.run import print_table, run_interleaved
+        print_table(run_interleaved("conv", workloads(), rounds=7))
     else:
         from benchmarks.run import print_table, run_module
         print_table(run_module("conv", workloads(), repeat=5))

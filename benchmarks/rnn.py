@@ -109,28 +109,6 @@ def _layer_rows(torch, kind):
     return [(name, ours, ref, "torch")]
 
 
-def run_interleaved(rows, rounds=9):
-    """tinydl and reference calls alternate, so passing load hits both alike; each side's minimum is kept."""
-    from benchmarks.run import best_time
-    out = []
-    for name, ours, ref, ref_name in rows:
-        if ref is None:
-            out.append({"module": "rnn", "workload": name, "tinydl_s": best_time(ours), "reference": ref_name,
-                        "reference_s": None, "ratio": None})
-            continue
-        ours(), ref()
-        a = b = float("inf")
-        for _ in range(rounds):
-            t = time.perf_counter()
-            ours()
-            a = min(a, time.perf_counter() - t)
-            t = time.perf_counter()
-            ref()
-            b = min(b, time.perf_counter() - t)
-        out.append({"module": "rnn", "workload": name, "tinydl_s": a, "reference": ref_name, "reference_s": b,
-                    "ratio": a / b})
-    return out
-
 
 def measure_long_sequence(steps=1000, kind="LSTM"):
     """One training step on a `steps`-long sequence: (seconds, peak traced MiB, MiB of saved activations)."""
@@ -167,8 +145,8 @@ if __name__ == "__main__":
     if "--memory" in sys.argv:
         print_memory()
     elif "--interleaved" in sys.argv:
-        from benchmarks.run import print_table
-        print_table(run_interleaved(workloads()))
+        from benchmarks.run import print_table, run_interleaved
+        print_table(run_interleaved("rnn", workloads(), rounds=9))
     else:
         from benchmarks.run import print_table, run_module
         print_table(run_module("rnn", workloads(), repeat=5))

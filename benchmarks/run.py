@@ -54,6 +54,30 @@ def run_module(module_name, workloads, repeat=5):
     return rows
 
 
+def run_interleaved(module_name, workloads, rounds=7):
+    """Like run_module, but tinydl and reference calls alternate, so load that comes and goes on a
+    shared machine hits both sides alike; each side's time is its minimum over the rounds."""
+    import time
+    rows = []
+    for name, ours, ref, ref_name in workloads:
+        if ref is None:
+            rows.append({"module": module_name, "workload": name, "tinydl_s": best_time(ours), "reference": ref_name,
+                         "reference_s": None, "ratio": None})
+            continue
+        ours(), ref()
+        a = b = float("inf")
+        for _ in range(rounds):
+            t = time.perf_counter()
+            ours()
+            a = min(a, time.perf_counter() - t)
+            t = time.perf_counter()
+            ref()
+            b = min(b, time.perf_counter() - t)
+        rows.append({"module": module_name, "workload": name, "tinydl_s": a, "reference": ref_name, "reference_s": b,
+                     "ratio": a / b})
+    return rows
+
+
 def best_time(fn, repeat=5, min_total=0.05):
     """Seconds per call: the minimum over `repeat` runs of enough calls to last `min_total` seconds."""
     fn()  # warm up: first-call compilation and caches are not what we measure

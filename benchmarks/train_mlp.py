@@ -11,7 +11,6 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 
 import tinydl as td  # noqa: E402
 from benchmarks.run import torch_or_none  # noqa: E402

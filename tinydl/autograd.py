@@ -6,7 +6,6 @@ walks it once, newest node first, handing each node the gradient of its outputs 
 gradients it returns on to its inputs.
 """
 import contextlib
-import functools
 
 import numpy as np
 

@@ -1,7 +1,6 @@
 """EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, LambdaCallback and CSVLogger,
 driven by scripted `logs` sequences (exact stop epochs, lr sequences, restored weights) and by real fits."""
 import csv
-import warnings
 
 import numpy as np
 import pytest

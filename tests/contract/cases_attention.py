@@ -1,5 +1,4 @@
 """Contract cases for the attention layers and transformer blocks (tinydl/layers/attention.py, transformer.py)."""
-import numpy as np
 
 from tests.contract import LayerCase
 from tinydl import layers

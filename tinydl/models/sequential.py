@@ -1,6 +1,6 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 from tinydl.layers.base import KerasTensor, Layer, unique_name
-from tinydl.layers.core import Input, InputLayer
+from tinydl.layers.core import InputLayer
 from tinydl.models.functional import Graph
 from tinydl.models.model import Model
 
