@@ -60,7 +60,22 @@ def workloads():
         out.append((label, ours, lambda f=by_hand: f(a_np, b_np, g_np), "numpy"))
         if torch is not None:
             out.append((label, ours, _step(lambda top=getattr(torch, torch_name): top(a_t, b_t), g_t), "torch"))
+    out.append(("10,000-op chain, forward + backward", _chain(td, 10_000),
+                _chain(torch, 10_000) if torch is not None else None, "torch"))
+    out.append(("import tinydl in a fresh process", _fresh_import("tinydl"), _fresh_import("numpy"),
+                "import numpy"))
     return out
+
+
+def _chain(lib, n):
+    """y = x * 1.0001 repeated n times, then backward: the tape walk on a long, thin graph."""
+    def step():
+        x = lib.tensor([0.5], requires_grad=True)
+        y = x
+        for _ in range(n):
+            y = y * 1.0001
+        y.sum().backward()
+    return step
 
 
 def _step(forward, grad):
@@ -70,6 +85,15 @@ def _step(forward, grad):
     """
     def step():
         forward().backward(grad)
+    return step
+
+
+def _fresh_import(module):
+    """Start a Python process that imports `module` (the interpreter's own start-up included)."""
+    import subprocess
+
+    def step():
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
     return step
 
 

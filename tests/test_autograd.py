@@ -1,5 +1,4 @@
 """The autograd engine: accumulation, long chains, several outputs, no_grad, retain_graph, errors."""
-import time
 
 import numpy as np
 import pytest
@@ -99,16 +98,14 @@ def test_unbroadcast_sums_added_and_stretched_axes():
 
 
 # -- the tape is walked without recursion ----------------------------------------------------------
-def test_backward_through_10000_op_chain_is_fast_and_not_recursive():
+def test_backward_through_10000_op_chain_is_not_recursive():
+    # its speed is measured in benchmarks/overhead.py ("backward through a 10,000-op chain")
     x = leaf(0.5)
     y = x
     for _ in range(10_000):
         y = y * 1.0001
-    start = time.perf_counter()
     y.backward()
-    elapsed = time.perf_counter() - start
     assert x.grad.item() == pytest.approx(1.0001 ** 10_000)
-    assert elapsed < 1.0, f"backward through 10,000 nodes took {elapsed:.2f} s"
 
 
 def test_deep_chain_of_mixed_ops():

@@ -1,18 +1,14 @@
 """The dense examples run briefly and learn; the demo MLP reaches the issue's accuracy bar."""
-import time
-
 import numpy as np
 import pytest
 
 from tinydl.examples import autoencoder, mlp, multi_io, siamese
 
 
-def test_mlp_reaches_95_percent_on_digits_in_under_30_seconds():
-    start = time.perf_counter()
+def test_mlp_reaches_95_percent_on_digits():
+    # its training time is measured in benchmarks/train_mlp.py (and printed by `python -m tinydl`)
     result = mlp.main(epochs=30, verbose=0)
-    elapsed = time.perf_counter() - start
     assert result["test_accuracy"] >= 0.95
-    assert elapsed < 60  # the issue's bar is 30 s on an idle machine; CI runs tests in parallel
 
 
 @pytest.mark.parametrize("example", [multi_io, siamese, autoencoder], ids=lambda m: m.__name__.split(".")[-1])
