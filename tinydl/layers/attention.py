@@ -211,11 +211,6 @@ class MultiHeadAttention(Layer):
                 "bias_regularizer": serialize(self.bias_regularizer), "activity_regularizer": None,
                 "kernel_constraint": None, "bias_constraint": None, "seed": self.seed}
 
-    @classmethod
-    def from_config(cls, config):
-        return super().from_config(_deserialize_fields(config, ("kernel_initializer", "bias_initializer",
-                                                                "kernel_regularizer", "bias_regularizer")))
-
 
 class Attention(Layer):
     """Keras's dot-product attention: `Attention()([query, value(, key)], mask=[query_mask, value_mask])`.
@@ -348,11 +343,3 @@ def _mask_of(t, explicit):
     return None if m is None else _raw(m).astype(bool)
 
 
-def _deserialize_fields(config, keys):
-    """Config with serialized initializers/regularizers turned back into objects."""
-    from tinydl.io.config import deserialize
-    config = dict(config)
-    for key in keys:
-        if isinstance(config.get(key), dict):
-            config[key] = deserialize(config[key])
-    return config

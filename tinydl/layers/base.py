@@ -425,11 +425,16 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
-        """A new layer from `get_config()` output."""
+        """A new layer from `get_config()` output; serialized objects in it (initializers, regularizers,
+        wrapped layers: any `{"class_name", "config"}` value) are built first."""
+        from tinydl.io.config import deserialize
         config = dict(config)
         if isinstance(config.get("dtype"), dict):  # Keras 3 DTypePolicy
             config["dtype"] = config["dtype"].get("config", {}).get("name", "float32")
         config.pop("batch_shape", None)
+        for key, value in config.items():
+            if isinstance(value, dict) and "class_name" in value:
+                config[key] = deserialize(value)
         return cls(**config)
 
     def __repr__(self):

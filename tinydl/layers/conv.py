@@ -5,17 +5,12 @@ Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D kernel (kh, kw, in
 SeparableConv2D depthwise_kernel, pointwise_kernel (1, 1, in*multiplier, filters), bias.
 """
 from tinydl import activations, ops
-from tinydl.io.config import deserialize, serialize
+from tinydl.io.config import serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.ops.convolution import conv_output_length, transposed_length
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
            "Convolution1D", "Convolution2D"]
-
-_INIT_KEYS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
-              "activity_regularizer", "kernel_constraint", "bias_constraint", "depthwise_initializer",
-              "pointwise_initializer", "depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint",
-              "pointwise_constraint")
 
 
 class _BaseConv(Layer):
@@ -91,14 +86,6 @@ class _BaseConv(Layer):
                 "bias_regularizer": serialize(self.bias_regularizer),
                 "activity_regularizer": serialize(self.activity_regularizer),
                 "bias_constraint": None}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in _INIT_KEYS:
-            if isinstance(config.get(key), dict):
-                config[key] = deserialize(config[key])
-        return super().from_config(config)
 
 
 class _Conv(_BaseConv):

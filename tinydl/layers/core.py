@@ -99,15 +99,6 @@ class Dense(Layer):
                 "bias_regularizer": serialize(self.bias_regularizer), "kernel_constraint": None,
                 "bias_constraint": None}
 
-    @classmethod
-    def from_config(cls, config):
-        from tinydl.io.config import deserialize
-        config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer"):
-            if isinstance(config.get(key), dict):
-                config[key] = deserialize(config[key])
-        return super().from_config(config)
-
 
 class Activation(Layer):
     """An activation function as a layer: `Activation('relu')`."""

@@ -93,15 +93,6 @@ class _GraphConv(Layer):
                 "kernel_regularizer": serialize(self.kernel_regularizer),
                 "bias_regularizer": serialize(self.bias_regularizer)}
 
-    @classmethod
-    def from_config(cls, config):
-        from tinydl.io.config import deserialize
-        config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer"):
-            if isinstance(config.get(key), dict):
-                config[key] = deserialize(config[key])
-        return super().from_config(config)
-
 
 class GCNConv(_GraphConv):
     """Graph convolution (Kipf & Welling 2017): `D^-1/2 (A + I) D^-1/2 X W + b`.
@@ -202,14 +193,6 @@ class GATConv(_GraphConv):
                 "negative_slope": self.negative_slope, "dropout": self.dropout,
                 "add_self_loops": self.add_self_loops,
                 "attention_initializer": serialize(self.attention_initializer)}
-
-    @classmethod
-    def from_config(cls, config):
-        from tinydl.io.config import deserialize
-        config = dict(config)
-        if isinstance(config.get("attention_initializer"), dict):
-            config["attention_initializer"] = deserialize(config["attention_initializer"])
-        return super().from_config(config)
 
 
 class SAGEConv(_GraphConv):
