@@ -285,19 +285,18 @@ def _fold_transposes(nodes, graph_outputs):
         p2 = list(n.attribute[0].ints)
         if len(p1) == len(p2) and all(p1[p2[i]] == i for i in range(len(p2))):
             rename[n.output[0]] = first.input[0]
-    if not rename:
-        return nodes
-    for n in nodes:
-        for i, name in enumerate(n.input):
-            while name in rename:
-                name = rename[name]
-            n.input[i] = name
-    return _drop_dead(nodes, graph_outputs)
+    return _bypass(nodes, rename, graph_outputs)
 
 
 def _fold_identities(nodes, graph_outputs):
     """Identity nodes feeding only other nodes are bypassed."""
     rename = {n.output[0]: n.input[0] for n in nodes if n.op_type == "Identity" and n.output[0] not in graph_outputs}
+    return _bypass(nodes, rename, graph_outputs)
+
+
+def _bypass(nodes, rename, graph_outputs):
+    """Point every input named in `rename` (old output -> the value to read instead) past the bypassed
+    nodes, then drop the nodes nothing reads any more."""
     if not rename:
         return nodes
     for n in nodes:

@@ -25,24 +25,6 @@ def _no_masks(layer, node):
                                   f"{key}; pass masks as model inputs to export it")
 
 
-def _check_no_implicit_mask(layer, node):
-    """Masks from Masking / Embedding(mask_zero=True) upstream change the result and are not exported."""
-    stack, seen = list(node.input_tensors), set()
-    while stack:
-        kt = stack.pop()
-        history = getattr(kt, "_keras_history", None)
-        if history is None or id(kt) in seen:
-            continue
-        seen.add(id(kt))
-        source = history[0]
-        if isinstance(source, L.Masking) or getattr(source, "mask_zero", False):
-            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' receives a mask from "
-                                  f"{type(source).__name__} '{source.name}'; masks are not exported to ONNX")
-        if getattr(source, "supports_masking", False) and not isinstance(source, L.InputLayer) and \
-                history[1] < len(source._inbound_nodes):
-            stack.extend(source._inbound_nodes[history[1]].input_tensors)
-
-
 # -- core --------------------------------------------------------------------------------------------------------
 @onnx_converter(L.InputLayer, L.Identity, L.Dropout)
 def _identity(ctx, layer, node, inputs):
