@@ -45,7 +45,7 @@ def image_model(L, Model):
 def sequence_model(L, Model):
     """Embedding, Conv1D, MaxPooling1D, SimpleRNN, LSTM, GRU, Bidirectional, MultiHeadAttention,
     LayerNormalization, GlobalAveragePooling1D, Permute, RepeatVector, Multiply, Subtract, Average,
-    Maximum, Minimum, Dot; two inputs, two outputs."""
+    Maximum, Minimum, Dot, Cropping1D; two inputs, two outputs."""
     ids = L.Input(shape=(6,), dtype="int32", name="ids")
     extra = L.Input(shape=(4,), name="extra")
     e = L.Embedding(10, 4)(ids)
@@ -56,7 +56,7 @@ def sequence_model(L, Model):
     bi = L.Bidirectional(L.LSTM(2))(e)
     att = L.MultiHeadAttention(num_heads=2, key_dim=2)(e, e)
     att = L.GlobalAveragePooling1D()(L.LayerNormalization()(att))
-    perm = L.GlobalAveragePooling1D()(L.Permute((2, 1))(c))
+    perm = L.GlobalAveragePooling1D()(L.Permute((2, 1))(L.Cropping1D((1, 0))(c)))
     rep = L.Flatten()(L.RepeatVector(2)(g))
     mixed = L.Multiply()([att, extra])
     diff = L.Subtract()([mixed, L.Dense(4)(bi)])
