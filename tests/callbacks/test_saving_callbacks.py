@@ -11,7 +11,6 @@ import pytest
 
 import tinydl as td
 from tinydl.callbacks import BackupAndRestore, LambdaCallback, ModelCheckpoint, TensorBoard
-from tinydl.callbacks.model_checkpoint import atomic_save
 from tinydl.layers import Dense, Input
 from tinydl.models import Sequential, load_model
 
@@ -88,18 +87,23 @@ def test_checkpoint_rejects_mismatched_suffixes():
         ModelCheckpoint("model.txt")
 
 
-def test_atomic_save_leaves_no_partial_file_when_saving_fails(tmp_path):
-    target = tmp_path / "m.h5"
-    target.write_bytes(b"previous good checkpoint")
+def test_a_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import tinydl.io.hdf5 as hdf5
+    model = small_model()
+    x, y = data()
+    path = tmp_path / "ckpt.weights.h5"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(path), save_weights_only=True)])
+    good = path.read_bytes()
+    real_write = hdf5.write_keras3_weights
 
-    def crash(path):
-        with open(path, "wb") as f:
-            f.write(b"half")
+    def crash_half_way(f, m):
+        real_write(f, m)  # the temporary file is complete but never renamed
         raise OSError("disk full")
+    monkeypatch.setattr(hdf5, "write_keras3_weights", crash_half_way)
     with pytest.raises(OSError, match="disk full"):
-        atomic_save(str(target), crash)
-    assert target.read_bytes() == b"previous good checkpoint"
-    assert os.listdir(tmp_path) == ["m.h5"]
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(path), save_weights_only=True)])
+    assert path.read_bytes() == good
+    assert os.listdir(tmp_path) == ["ckpt.weights.h5"]
 
 
 # -- BackupAndRestore -------------------------------------------------------------------------

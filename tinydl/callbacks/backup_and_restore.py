@@ -10,6 +10,7 @@ import numpy as np
 
 from tinydl import backend
 from tinydl.callbacks.callback import Callback
+from tinydl.io.hdf5 import atomic_path
 
 __all__ = ["BackupAndRestore"]
 
@@ -60,7 +61,6 @@ class BackupAndRestore(Callback):
 
     def _write(self, epoch):
         """Weights, optimizer state and RNG state into a temporary file, then renamed over the backup."""
-        os.makedirs(self.backup_dir, exist_ok=True)
         weights = self.model.get_weights()
         opt = self.model.optimizer.get_state()
         arrays = {f"w{i}": w for i, w in enumerate(weights)}
@@ -71,13 +71,8 @@ class BackupAndRestore(Callback):
                 "extra": {k: float(v) for k, v in opt.get("extra", {}).items()},
                 "rng": _jsonable(backend.get_rng_state())}
         arrays["meta"] = np.array(json.dumps(meta))
-        tmp = os.path.join(self.backup_dir, f".{_FILE}.{os.getpid()}.tmp.npz")
-        try:
-            np.savez(tmp, **arrays)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
 
 
 def _jsonable(value):

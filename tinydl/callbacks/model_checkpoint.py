@@ -2,11 +2,10 @@
 when the monitored quantity improves. Each file is written under a temporary name and renamed into
 place, so a crash never leaves a half-written checkpoint."""
 import os
-import re
 
 from tinydl.callbacks.monitor import MonitorCallback
 
-__all__ = ["ModelCheckpoint", "atomic_save"]
+__all__ = ["ModelCheckpoint"]
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -66,13 +65,11 @@ class ModelCheckpoint(MonitorCallback):
             self.best = current
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
-        directory = os.path.dirname(path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
+        # the model's own save path writes a temporary file and renames it (tinydl.io.hdf5.atomic_path)
         if self.save_weights_only:
-            atomic_save(path, self.model.save_weights)
+            self.model.save_weights(path)
         else:
-            atomic_save(path, self.model.save)
+            self.model.save(path)
 
     def _file_path(self, epoch, batch, logs):
         """`filepath` formatted with the 1-based epoch, the batch and the log values."""
@@ -84,16 +81,3 @@ class ModelCheckpoint(MonitorCallback):
             raise KeyError(f"ModelCheckpoint filepath {self.filepath!r} refers to {e}, which is not in the logs "
                            f"{sorted(logs)}") from None
 
-
-def atomic_save(path, save):
-    """Call `save(tmp)` with a temporary name beside `path` (same suffix), then rename it into place."""
-    directory, name = os.path.split(os.path.abspath(path))
-    suffix = next(s for s in (".weights.h5", ".keras", ".h5", "") if name.endswith(s))
-    stem = name[:len(name) - len(suffix)] if suffix else name
-    tmp = os.path.join(directory, f".{re.sub(r'[^A-Za-z0-9_.-]', '_', stem)}.{os.getpid()}.tmp{suffix}")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
