@@ -321,7 +321,8 @@ class Layer:
 
     def _call_eager(self, args, kwargs):
         """Compute now on Tensors (arrays are wrapped), building weights on the first call."""
-        inputs = pack_like(args[0], [to_tensor(x, self.dtype if _is_float(x) else None) for x in flatten(args[0])])
+        leaves = [to_tensor(x, self.dtype if _is_float(x) else None) for x in flatten(args[0])]
+        inputs = pack_like(args[0], leaves)
         rest = args[1:]
         self._check_input(inputs)
         if not self.built:
@@ -335,11 +336,13 @@ class Layer:
         if kwargs.get("mask") is not None:  # an explicit mask may come as a Tensor (a graph value): use its array
             kwargs["mask"] = pack_like(kwargs["mask"], [m.data if isinstance(m, Tensor) else m
                                                         for m in flatten(kwargs["mask"])])
-        if "mask" in accepted and kwargs.get("mask") is None:
-            masks = [getattr(t, "_keras_mask", None) for t in flatten(inputs)]
-            if any(m is not None for m in masks):
-                kwargs["mask"] = masks[0] if len(masks) == 1 else pack_like(inputs, masks)
-        mask = kwargs.get("mask") if "mask" in accepted else _first_mask(inputs)
+        implicit = [getattr(t, "_keras_mask", None) for t in leaves]
+        if "mask" in accepted:
+            if kwargs.get("mask") is None and any(m is not None for m in implicit):
+                kwargs["mask"] = implicit[0] if len(implicit) == 1 else pack_like(inputs, implicit)
+            mask = kwargs.get("mask")
+        else:
+            mask = implicit[0] if implicit else None
         outputs = self.call(inputs, *rest, **kwargs)
         _attach_masks(outputs, self.compute_mask(inputs, mask), inputs)
         return outputs
@@ -488,12 +491,6 @@ def _attach_masks(outputs, mask, inputs):
     for t, m in zip(outs, masks):
         if isinstance(t, Tensor) and id(t) not in input_ids:
             t._keras_mask = m
-
-
-def _first_mask(inputs):
-    """The mask carried by the first input Tensor, if any."""
-    first = flatten(inputs)[0] if flatten(inputs) else None
-    return getattr(first, "_keras_mask", None)
 
 
 _arg_cache = {}
