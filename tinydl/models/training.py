@@ -181,11 +181,7 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                            steps=data.steps)
-        logs = self._test_loop(data, cbs)
-        if return_dict:
-            return logs
-        values = [logs[name] for name in self.metrics_names if name in logs]
-        return values[0] if len(values) == 1 else values
+        return self._as_result(self._test_loop(data, cbs), return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for every sample, as NumPy arrays concatenated over batches."""
@@ -216,7 +212,7 @@ class Trainer:
         self._compiled.reset()
         for xb, yb, swb in data.epoch():
             self.train_step(xb, yb, swb)
-        return self._batch_result(return_dict)
+        return self._as_result(self._compiled.results(), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics on exactly this batch."""
@@ -225,7 +221,7 @@ class Trainer:
         self._compiled.reset()
         for xb, yb, swb in data.epoch():
             self.test_step(xb, yb, swb)
-        return self._batch_result(return_dict)
+        return self._as_result(self._compiled.results(), return_dict)
 
     def predict_on_batch(self, x):
         """Outputs for exactly this batch, as NumPy."""
@@ -233,8 +229,8 @@ class Trainer:
         (xb, _, _), = list(data.epoch())
         return self.predict_step(xb)
 
-    def _batch_result(self, return_dict):
-        logs = self._compiled.results()
+    def _as_result(self, logs, return_dict):
+        """Logs as evaluate returns them: the dict, or values in `metrics_names` order (a scalar if one)."""
         if return_dict:
             return logs
         values = [logs[name] for name in self.metrics_names if name in logs]
