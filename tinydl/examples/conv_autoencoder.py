@@ -1,10 +1,7 @@
 """A convolutional autoencoder on the 8x8 digits: Conv2D encoder (8x8 -> 4x4 -> 2x2 code), decoder with
 Conv2DTranspose and UpSampling2D back to 8x8, trained to reconstruct its input.
 """
-import numpy as np
-
-import tinydl as td
-from tinydl.datasets import digits
+from tinydl.examples.autoencoder import train_and_report
 from tinydl.layers import Conv2D, Conv2DTranspose, Input, Reshape, UpSampling2D
 from tinydl.models import Model
 
@@ -22,16 +19,8 @@ def build_model():
 
 
 def main(epochs=None, verbose=2):
-    """Train; report test reconstruction MSE against predicting the mean image."""
-    td.set_seed(0)
-    (x_train, _), (x_test, _) = digits.load_data()
-    model = build_model()
-    model.compile(optimizer="adam", loss="mean_squared_error")
-    history = model.fit(x_train, x_train, epochs=epochs or 20, batch_size=32, verbose=verbose)
-    mse = float(np.mean((model.predict(x_test, verbose=0) - x_test) ** 2))
-    baseline = float(np.mean((x_train.mean(axis=0) - x_test) ** 2))
-    print(f"conv autoencoder: test reconstruction MSE {mse:.4f} (mean-image baseline {baseline:.4f})")
-    return {"history": history.history, "test_mse": mse, "baseline_mse": baseline, "model": model}
+    """Train; report test reconstruction MSE against predicting the mean image (as the dense autoencoder)."""
+    return train_and_report(build_model(), epochs or 20, verbose, "conv autoencoder")
 
 
 if __name__ == "__main__":
