@@ -19,13 +19,15 @@ def build_model():
 
 def main(epochs=None, verbose=2):
     """Train; report test reconstruction MSE against predicting the mean image."""
-    return train_and_report(build_model(), epochs or 40, verbose, "autoencoder")
+    return train_and_report(build_model, epochs or 40, verbose, "autoencoder")
 
 
-def train_and_report(model, epochs, verbose, label):
-    """Train `model` to reconstruct the digits; print and return its test MSE and the mean-image MSE."""
+def train_and_report(build, epochs, verbose, label):
+    """Build (seeded) and train a model to reconstruct the digits; print and return its test MSE and the
+    mean-image MSE."""
     td.set_seed(0)
     (x_train, _), (x_test, _) = digits.load_data()
+    model = build()
     model.compile(optimizer="adam", loss="mean_squared_error")
     history = model.fit(x_train, x_train, epochs=epochs, batch_size=32, verbose=verbose)
     mse = float(np.mean((model.predict(x_test, verbose=0) - x_test) ** 2))

@@ -1,7 +1,6 @@
 """A small CNN on the bundled 8x8 digits: Conv -> MaxPool -> Conv -> MaxPool -> Dense -> Dense(10)."""
-import tinydl as td
 from tinydl import optimizers
-from tinydl.datasets import digits
+from tinydl.examples.mlp import train_and_report
 from tinydl.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D, Reshape
 from tinydl.models import Sequential
 
@@ -18,15 +17,8 @@ def build_model():
 
 def main(epochs=None, verbose=2):
     """Train on digits; print and return the test accuracy."""
-    td.set_seed(0)
-    (x_train, y_train), (x_test, y_test) = digits.load_data()
-    model = build_model()
-    model.compile(optimizer=optimizers.Adam(learning_rate=0.003), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs or 8, verbose=verbose)
-    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(f"digits CNN: test loss {loss:.4f}, test accuracy {accuracy:.4f}")
-    return {"history": history.history, "test_loss": loss, "test_accuracy": accuracy, "model": model}
+    return train_and_report(build_model, "digits CNN", epochs or 8, verbose,
+                            optimizer=optimizers.Adam(learning_rate=0.003))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def build_model():
 
 def main(epochs=None, verbose=2):
     """Train; report test reconstruction MSE against predicting the mean image (as the dense autoencoder)."""
-    return train_and_report(build_model(), epochs or 20, verbose, "conv autoencoder")
+    return train_and_report(build_model, epochs or 20, verbose, "conv autoencoder")
 
 
 if __name__ == "__main__":

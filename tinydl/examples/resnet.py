@@ -1,8 +1,7 @@
 """A small residual network on the 8x8 digits: a stem conv, two residual blocks (Conv-BN-ReLU-Conv-BN + skip),
 global average pooling and a softmax head. The skip connections show in `summary()`'s 'Connected to' column.
 """
-import tinydl as td
-from tinydl.datasets import digits
+from tinydl.examples.mlp import train_and_report
 from tinydl.layers import (
     Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, Input, Reshape,
 )
@@ -36,16 +35,7 @@ def build_model():
 
 def main(epochs=None, verbose=2):
     """Train on digits; print the summary and return history and test accuracy."""
-    td.set_seed(0)
-    (x_train, y_train), (x_test, y_test) = digits.load_data()
-    model = build_model()
-    if verbose:
-        model.summary()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs or 10, verbose=verbose)
-    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(f"digits ResNet: test loss {loss:.4f}, test accuracy {accuracy:.4f}")
-    return {"history": history.history, "test_loss": loss, "test_accuracy": accuracy, "model": model}
+    return train_and_report(build_model, "digits ResNet", epochs or 10, verbose, summary=bool(verbose))
 
 
 if __name__ == "__main__":
