@@ -11,7 +11,7 @@ projected raw array; the optimizer writes it back in place.
 import numpy as np
 
 from tinydl.backend import array_module
-from tinydl.io.config import ConfigMixin, Family, register_serializable
+from tinydl.io.config import ConfigMixin, Family, register_serializable, serialize
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "get", "serialize", "deserialize"]
 
@@ -93,12 +93,6 @@ _ALIASES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, 
 _FAMILY = Family("constraint", _ALIASES, Constraint)
 get = _FAMILY.get
 deserialize = _FAMILY.deserialize
-
-
-def serialize(constraint):
-    """A constraint as Keras's `{"class_name", "config"}` dict (None stays None)."""
-    from tinydl.io import config
-    return config.serialize(constraint)
 
 
 def _raw(w):

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from tinydl import backend
-from tinydl.io.config import ConfigMixin, Family, register_serializable
+from tinydl.io.config import ConfigMixin, Family, register_serializable, serialize
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -292,12 +292,6 @@ _ALIASES = {
 _FAMILY = Family("initializer", _ALIASES, Initializer)
 get = _FAMILY.get
 deserialize = _FAMILY.deserialize
-
-
-def serialize(initializer):
-    """An initializer as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
-    from tinydl.io import config
-    return config.serialize(initializer)
 
 
 def _shape(shape):

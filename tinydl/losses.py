@@ -15,7 +15,7 @@ import numpy as np
 
 from tinydl import ops
 from tinydl.backend import array_module
-from tinydl.io.config import register_serializable
+from tinydl.io.config import register_serializable, serialize
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -587,12 +587,6 @@ def get(identifier):
     if callable(identifier):
         return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None))
     raise ValueError(f"could not interpret loss {identifier!r}: expected a name, a Loss, a config or a callable")
-
-
-def serialize(loss):
-    """A loss as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
-    from tinydl.io import config
-    return config.serialize(loss)
 
 
 def deserialize(config, custom_objects=None):

@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from tinydl.io.config import register_serializable
+from tinydl.io.config import register_serializable, serialize
 
 __all__ = [
     "Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -727,12 +727,6 @@ def get(identifier, loss=None, output_shape=None, y_true=None, y_pred=None):
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
     raise ValueError(f"could not interpret metric {identifier!r}: expected a name, a Metric, a config or a callable")
-
-
-def serialize(metric):
-    """A metric as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
-    from tinydl.io import config
-    return config.serialize(metric)
 
 
 def deserialize(config, custom_objects=None):

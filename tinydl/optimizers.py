@@ -37,7 +37,7 @@ import numpy as np
 
 from tinydl import backend, schedules
 from tinydl.backend import array_module
-from tinydl.io.config import register_serializable
+from tinydl.io.config import register_serializable, serialize
 from tinydl.tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "get",
@@ -727,12 +727,6 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     raise ValueError(f"could not interpret optimizer {identifier!r}: expected a name, a config or an Optimizer")
-
-
-def serialize(optimizer):
-    """An optimizer as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
-    from tinydl.io import config
-    return config.serialize(optimizer)
 
 
 def deserialize(config, custom_objects=None):

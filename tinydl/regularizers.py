@@ -5,7 +5,7 @@
     L1L2(l1=0.0, l2=0.0): both
 """
 from tinydl import ops
-from tinydl.io.config import ConfigMixin, Family, register_serializable
+from tinydl.io.config import ConfigMixin, Family, register_serializable, serialize
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
@@ -77,12 +77,6 @@ _ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 _FAMILY = Family("regularizer", _ALIASES, Regularizer)
 get = _FAMILY.get
 deserialize = _FAMILY.deserialize
-
-
-def serialize(regularizer):
-    """A regularizer as Keras's `{"class_name", "config"}` dict (None stays None)."""
-    from tinydl.io import config
-    return config.serialize(regularizer)
 
 
 def _check(owner, name, value):

@@ -5,7 +5,7 @@ updates already applied), so the first update uses `schedule(0)`.
 """
 import math
 
-from tinydl.io.config import ConfigMixin, register_serializable
+from tinydl.io.config import ConfigMixin, register_serializable, serialize
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
@@ -181,12 +181,6 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     raise ValueError(f"could not interpret learning-rate schedule {identifier!r}; known: {sorted(_CLASSES)}")
-
-
-def serialize(schedule):
-    """A schedule as Keras's `{"module", "class_name", "config", "registered_name"}` dict."""
-    from tinydl.io import config
-    return config.serialize(schedule)
 
 
 def deserialize(config, custom_objects=None):
