@@ -90,5 +90,5 @@ def attention_op(torch):
 
 
 if __name__ == "__main__":
-    from benchmarks.run import print_table, run_module
-    print_table(run_module("attention", workloads(), repeat=3))
+    from benchmarks.run import script_main
+    sys.exit(script_main("attention"))

@@ -36,5 +36,5 @@ def workloads():
 
 
 if __name__ == "__main__":
-    from benchmarks.run import print_table, run_module
-    print_table(run_module("callbacks", workloads(), repeat=5))
+    from benchmarks.run import script_main
+    sys.exit(script_main("callbacks"))

@@ -161,13 +161,9 @@ def print_compile_cost():
           f"{warm:.3f} s in a second process reading the cache (cache=True)")
 
 
-
 if __name__ == "__main__":
     if "--compile" in sys.argv:
         print_compile_cost()
-    elif "--interleaved" in sys.argv:
-        from benchmarks.run import print_table, run_interleaved
-        print_table(run_interleaved("conv", workloads(), rounds=7))
     else:
-        from benchmarks.run import print_table, run_module
-        print_table(run_module("conv", workloads(), repeat=5))
+        from benchmarks.run import script_main
+        sys.exit(script_main("conv"))

@@ -63,5 +63,5 @@ def _dense_rows(name, batch, sizes, cupy, torch):
 
 
 if __name__ == "__main__":
-    from benchmarks.run import print_table, run_module
-    print_table(run_module("gpu", workloads()))
+    from benchmarks.run import script_main
+    sys.exit(script_main("gpu"))

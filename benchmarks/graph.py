@@ -80,5 +80,5 @@ def _check_same(layer, x, edge_index, torch, x_t, kernel, bias, normalized):
 
 
 if __name__ == "__main__":
-    from benchmarks.run import main
-    sys.exit(main(["graph"]))
+    from benchmarks.run import script_main
+    sys.exit(script_main("graph"))

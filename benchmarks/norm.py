@@ -74,5 +74,5 @@ def _workloads(op, shape):
 
 
 if __name__ == "__main__":
-    from benchmarks.run import main
-    sys.exit(main(["norm", *sys.argv[1:]]))
+    from benchmarks.run import script_main
+    sys.exit(script_main("norm"))

@@ -98,5 +98,5 @@ def _fresh_import(module):
 
 
 if __name__ == "__main__":
-    from benchmarks.run import main
-    sys.exit(main(["overhead"]))
+    from benchmarks.run import script_main
+    sys.exit(script_main("overhead"))

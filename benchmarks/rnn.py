@@ -144,9 +144,6 @@ def print_memory():
 if __name__ == "__main__":
     if "--memory" in sys.argv:
         print_memory()
-    elif "--interleaved" in sys.argv:
-        from benchmarks.run import print_table, run_interleaved
-        print_table(run_interleaved("rnn", workloads(), rounds=9))
     else:
-        from benchmarks.run import print_table, run_module
-        print_table(run_module("rnn", workloads(), repeat=5))
+        from benchmarks.run import script_main
+        sys.exit(script_main("rnn"))

@@ -26,11 +26,16 @@ def main(argv=None):
     parser.add_argument("modules", nargs="*", help=f"workload modules (default: all of {available()})")
     parser.add_argument("--repeat", type=int, default=5, help="timing repeats; the minimum is reported")
     parser.add_argument("--json", default=str(RESULTS), help="where to write the results")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="alternate tinydl and reference calls (steadier ratios on a loaded machine)")
     args = parser.parse_args(argv)
     rows = []
     for module_name in args.modules or available():
         module = importlib.import_module(f"benchmarks.{module_name}")
-        rows += run_module(module_name, module.workloads(), repeat=args.repeat)
+        if args.interleaved:
+            rows += run_interleaved(module_name, module.workloads(), rounds=args.repeat)
+        else:
+            rows += run_module(module_name, module.workloads(), repeat=args.repeat)
     print_table(rows)
     write_json(rows, args.json)
     return 0
@@ -52,6 +57,11 @@ def run_module(module_name, workloads, repeat=5):
         rows.append({"module": module_name, "workload": name, "tinydl_s": ours, "reference": reference_name,
                      "reference_s": ref, "ratio": ours / ref if ref else None})
     return rows
+
+
+def script_main(module_name):
+    """`python benchmarks/<module>.py [--interleaved] [--repeat N]`: that module alone, as `main` runs it."""
+    return main([module_name, *sys.argv[1:]])
 
 
 def run_interleaved(module_name, workloads, rounds=7):
