@@ -76,21 +76,24 @@ class CallbackList(Callback):
         return bool(self._active[hook])
 
 
-def _dispatch(hook):
-    """A CallbackList method calling `hook` on every callback that overrides it."""
-    takes_index = hook not in ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
-                               "on_predict_begin", "on_predict_end")
-    if takes_index:
-        def call(self, index, logs=None):
-            for fn in self._active[hook]:
+def forwarding_hooks(cls, targets):
+    """Give `cls` one method per hook that calls every function `targets(self, hook)` returns, with the
+    hook's arguments (CallbackList fans out to its callbacks; LambdaCallback to the user's functions)."""
+    for hook in _HOOKS:
+        setattr(cls, hook, _forwarding_hook(hook, targets))
+
+
+def _forwarding_hook(hook, targets):
+    if "epoch" in hook or "batch" in hook:  # these hooks take the epoch or batch index first
+        def method(self, index, logs=None):
+            for fn in targets(self, hook):
                 fn(index, logs)
     else:
-        def call(self, logs=None):
-            for fn in self._active[hook]:
+        def method(self, logs=None):
+            for fn in targets(self, hook):
                 fn(logs)
-    call.__name__ = hook
-    return call
+    method.__name__ = hook
+    return method
 
 
-for _hook in _HOOKS:
-    setattr(CallbackList, _hook, _dispatch(_hook))
+forwarding_hooks(CallbackList, lambda self, hook: self._active[hook])

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from tinydl.callbacks.callback import Callback
+from tinydl.callbacks.callback import Callback, forwarding_hooks
 
 __all__ = ["TerminateOnNaN", "LambdaCallback", "CSVLogger"]
 
@@ -39,24 +39,7 @@ class LambdaCallback(Callback):
                 self._hooks[name] = fn
 
 
-def _lambda_hook(name, with_index):
-    """A LambdaCallback method that calls the user's function for hook `name`, if given."""
-    if with_index:
-        def hook(self, index, logs=None):
-            fn = self._hooks.get(name)
-            if fn is not None:
-                fn(index, logs)
-    else:
-        def hook(self, logs=None):
-            fn = self._hooks.get(name)
-            if fn is not None:
-                fn(logs)
-    hook.__name__ = name
-    return hook
-
-
-for _name in [n for n in vars(Callback) if n.startswith("on_")]:
-    setattr(LambdaCallback, _name, _lambda_hook(_name, with_index="epoch" in _name or "batch" in _name))
+forwarding_hooks(LambdaCallback, lambda self, hook: [self._hooks[hook]] if hook in self._hooks else [])
 
 
 class CSVLogger(Callback):
