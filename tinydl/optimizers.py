@@ -306,6 +306,12 @@ class Optimizer:
                 v.data[...] = self._state["average"][i]
 
     # -- state -----------------------------------------------------------------------------------
+    def to(self, device):
+        """Move the per-variable state (slots) to `device`; `model.to(device)` calls this."""
+        for name, arrays in self._state.items():
+            self._state[name] = [backend.to_device(a, device) for a in arrays]
+        return self
+
     def get_state(self):
         """A plain dict of the optimizer's state (format in the module docstring); arrays are NumPy copies."""
         lr = self._learning_rate if isinstance(self._learning_rate, float) else None

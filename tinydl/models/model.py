@@ -111,7 +111,7 @@ class Model(Trainer, Layer):
         for w in self.weights:
             w.data = backend.to_device(w.data, device)
             w.grad = None
-        if getattr(self, "optimizer", None) is not None and hasattr(self.optimizer, "to"):
+        if getattr(self, "optimizer", None) is not None:
             self.optimizer.to(device)
         return self
 
