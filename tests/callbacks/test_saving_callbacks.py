@@ -88,7 +88,7 @@ def test_checkpoint_rejects_mismatched_suffixes():
 
 
 def test_a_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    import tinydl.io.hdf5 as hdf5
+    import tinydl.io.weights_h5 as hdf5
     model = small_model()
     x, y = data()
     path = tmp_path / "ckpt.weights.h5"

@@ -10,7 +10,7 @@ import numpy as np
 
 from tinydl import backend
 from tinydl.callbacks.callback import Callback
-from tinydl.io.hdf5 import atomic_path
+from tinydl.io.files import atomic_path
 
 __all__ = ["BackupAndRestore"]
 

@@ -65,7 +65,7 @@ class ModelCheckpoint(MonitorCallback):
             self.best = current
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
-        # the model's own save path writes a temporary file and renames it (tinydl.io.hdf5.atomic_path)
+        # the model's own save path writes a temporary file and renames it (tinydl.io.files.atomic_path)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

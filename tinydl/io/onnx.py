@@ -75,7 +75,7 @@ def export(model, filepath=None, opset=17, batch_dim="batch"):
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto)
     if filepath is not None:
-        from tinydl.io.hdf5 import atomic_path
+        from tinydl.io.files import atomic_path
         with atomic_path(str(filepath)) as tmp:
             onnx.save(proto, tmp)
     return proto

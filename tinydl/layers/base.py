@@ -40,6 +40,9 @@ def _snake(name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
+snake_case = _snake  # the public name, for modules outside layers (saving names Keras 3 weight groups with it)
+
+
 class learning_phase:
     """Context that sets the default `training` flag for layers called without one (fit uses True)."""
 

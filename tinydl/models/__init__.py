@@ -1,4 +1,5 @@
 """Models: the functional API, subclassed models, Sequential, and the training loop."""
+from tinydl.io import saving
 from tinydl.layers.core import Input  # noqa: F401
 from tinydl.models.model import Model  # noqa: F401
 from tinydl.models.sequential import Sequential  # noqa: F401
@@ -6,5 +7,4 @@ from tinydl.models.sequential import Sequential  # noqa: F401
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a `.h5` (legacy Keras) or `.keras` file; Lambda layers only with safe_mode=False."""
-    from tinydl.io.hdf5 import load_model as _load
-    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)

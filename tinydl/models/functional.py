@@ -56,6 +56,38 @@ class Graph:
         mine = [n for n in layer._inbound_nodes if n in self._node_set]
         return mine.index(node)
 
+    def keras_layer_order(self):
+        """The graph's layers in the order Keras 3 lists them (legacy weights and optimizer slots follow it).
+
+        Keras orders a functional model's layers by depth from the outputs (deepest first), ties broken by
+        when a depth-first walk from the outputs first meets them."""
+        index, ordered = {}, []
+        finished, input_ids = set(), {id(t) for t in self.input_tensors}
+        stack = [(t, False) for t in reversed(self.output_tensors)]
+        while stack:  # iterative depth-first walk: pre-order numbers layers, post-order lists nodes
+            tensor, done = stack.pop()
+            layer, node_index, _ = tensor._keras_history
+            node = layer._inbound_nodes[node_index]
+            if done:
+                if id(node) not in finished:
+                    finished.add(id(node))
+                    ordered.append(node)
+                continue
+            if id(node) in finished:
+                continue
+            index.setdefault(id(layer), len(index))
+            stack.append((tensor, True))
+            if not isinstance(layer, InputLayer) and id(tensor) not in input_ids:
+                stack.extend((t, False) for t in reversed(node.input_tensors))
+        layer_depth, layers = _layer_depths(ordered)
+        for kt in self.input_tensors:  # inputs no output needs still count, at depth 0
+            layer = kt._keras_history[0]
+            if id(layer) not in layers:
+                layers[id(layer)] = layer
+                layer_depth[id(layer)] = 0
+                index[id(layer)] = -1
+        return sorted(layers.values(), key=lambda l: (-layer_depth[id(l)], index[id(l)]))
+
     @property
     def _node_set(self):
         nodes = set(self.nodes)
@@ -88,6 +120,25 @@ def _ordered_nodes(input_tensors, output_tensors):
         for t in reversed(node.input_tensors):
             stack.append((t, False))
     return order
+
+
+def _layer_depths(ordered):
+    """Each layer's depth from the outputs (its deepest node's), given nodes in post-order."""
+    in_graph = {id(n) for n in ordered}
+    node_depth, layer_depth, layers = {}, {}, {}
+    for node in reversed(ordered):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        layers[id(node.layer)] = node.layer
+        node_depth[id(node)] = depth
+        if isinstance(node.layer, InputLayer):
+            continue
+        for t in node.input_tensors:
+            parent_layer, parent_index, _ = t._keras_history
+            parent = parent_layer._inbound_nodes[parent_index]
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    return layer_depth, layers
 
 
 def _unique_layers(layers):

@@ -1,5 +1,6 @@
 """Model: a layer with a training API. Built functionally (`Model(inputs, outputs)`) or by subclassing."""
 from tinydl import backend
+from tinydl.io import saving
 from tinydl.layers.base import KerasTensor, Layer, flatten, pack_like, unique_name
 from tinydl.models.functional import Graph, graph_config, graph_from_config
 from tinydl.models.training import Trainer
@@ -139,19 +140,16 @@ class Model(Trainer, Layer):
 
     # summary, saving and export live in their own modules
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save to `.h5` (legacy Keras layout) or `.keras` (Keras 3 archive); see tinydl.io.hdf5."""
-        from tinydl.io import hdf5
-        hdf5.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        """Save to `.h5` (legacy Keras layout) or `.keras` (Keras 3 archive); see tinydl.io.saving."""
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights: `*.weights.h5` in Keras 3's format, other `.h5` in the legacy layout."""
-        from tinydl.io import hdf5
-        hdf5.save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, by_name=False, skip_mismatch=False):
         """Load weights from a `.weights.h5`, legacy `.h5` or `.keras` file."""
-        from tinydl.io import hdf5
-        hdf5.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
     def export(self, filepath, format="onnx", opset=17, **kwargs):
         """Export for inference; `format='onnx'` writes an ONNX model (see tinydl.io.onnx)."""

@@ -1,0 +1,92 @@
+"""The one entry point for saving and loading: picks the format module from the file name (saving) or
+the file's contents (loading), as Keras does.
+
+    model.save("m.h5")                        # hdf5.py: the legacy Keras layout, readable by Keras 3
+    model.save("m.keras")                     # keras_archive.py: Keras 3's zip (config.json, model.weights.h5)
+    model.save_weights("w.weights.h5")        # weights_h5.py: Keras 3's weights format
+    model.save_weights("w.h5")                # hdf5.py: legacy layout, weights only
+    tinydl.models.load_model(path)            # .h5 or .keras, found from the contents
+    model.load_weights(path)                  # any of the above
+    model.export("m.onnx")                    # onnx.py (export only, through Model.export)
+
+A new format (e.g. safetensors) is a sibling module with save/load functions and one row in
+`_MODEL_FORMATS` or `_WEIGHTS_FORMATS`. Every write goes through `files.atomic_path`/`write_atomic`.
+"""
+import os
+
+from tinydl.io import hdf5, keras_archive, weights_h5
+from tinydl.io.files import check_exists, check_overwrite, is_zip
+from tinydl.io.h5_utils import all_or_nothing, explained, open_h5, require_built
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights"]
+
+# (file name ending, writer) in the order they are tried: longer endings first.
+_MODEL_FORMATS = ((".keras", lambda model, path, include_optimizer: keras_archive.save_model(model, path)),
+                  (".h5", hdf5.save_model), (".hdf5", hdf5.save_model))
+_WEIGHTS_FORMATS = ((".weights.h5", weights_h5.save_weights), (".h5", hdf5.save_weights),
+                    (".hdf5", hdf5.save_weights))
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
+    """Save architecture, weights and (compiled) training state to `.h5`/`.hdf5` or `.keras`."""
+    filepath = os.fspath(filepath)
+    if filepath.endswith(".weights.h5"):
+        raise ValueError(f"{filepath}: a '.weights.h5' file holds weights only; use model.save_weights() for it, "
+                         "or save the whole model to a '.h5' or '.keras' file")
+    writer = _writer(_MODEL_FORMATS, filepath)
+    if writer is None:
+        raise ValueError(f"{filepath}: model.save() writes '.h5'/'.hdf5' (legacy Keras) or '.keras' files; "
+                         "give the file one of those extensions")
+    check_overwrite(filepath, overwrite)
+    writer(model, filepath, include_optimizer=include_optimizer)
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model from a `.h5`/`.hdf5` (legacy Keras) or `.keras` file, compiled when it was saved compiled."""
+    filepath = os.fspath(filepath)
+    check_exists(filepath)
+    if is_zip(filepath):
+        return keras_archive.load_model(filepath, custom_objects, compile, safe_mode)
+    return hdf5.load_model(filepath, custom_objects, compile, safe_mode)
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Save the weights: Keras 3's format for `*.weights.h5`, the legacy layout for other `.h5` names."""
+    filepath = os.fspath(filepath)
+    writer = _writer(_WEIGHTS_FORMATS, filepath)
+    if writer is None:
+        raise ValueError(f"{filepath}: save_weights() writes HDF5 files; name it '*.weights.h5' (Keras 3's "
+                         "format) or '*.h5' (the legacy layout)")
+    check_overwrite(filepath, overwrite)
+    writer(model, filepath)
+
+
+def load_weights(model, filepath, by_name=False, skip_mismatch=False):
+    """Load weights from any of the formats (found from the file's contents, not its name).
+
+    Legacy files are matched layer by layer in order (layers without weights skipped), or by layer
+    name with `by_name=True`; Keras 3 files by the model's structure. `skip_mismatch=True` skips layers
+    whose weight count or shapes differ (with a warning) instead of raising. A failed load leaves the
+    model's weights as they were.
+    """
+    filepath = os.fspath(filepath)
+    check_exists(filepath)
+    if is_zip(filepath):
+        return keras_archive.load_weights(model, filepath, skip_mismatch=skip_mismatch)
+    require_built(model, filepath)
+    with open_h5(filepath) as f, explained(filepath, "load weights from"), all_or_nothing(model):
+        if weights_h5.is_keras3_weights(f):
+            weights_h5.load_weights(f, model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        elif hdf5.is_legacy_weights(f):
+            hdf5.load_weights(f, model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        else:
+            raise ValueError(f"{filepath}: not a Keras weights file (no 'layers', 'model_weights' or "
+                             "'layer_names' found)")
+
+
+def _writer(formats, filepath):
+    """The writer of the first format whose file name ending `filepath` has, or None."""
+    for ending, writer in formats:
+        if filepath.endswith(ending):
+            return writer
+    return None
