@@ -2,15 +2,17 @@
 weights, the optimizer state, the random generator's state and the epoch counter to `backup_dir`;
 a rerun of `fit` with the same callback resumes after the last completed epoch and ends with the
 same weights as an uninterrupted run."""
+import contextlib
 import json
 import os
-import shutil
+import zipfile
+import zlib
 
 import numpy as np
 
 from tinydl import backend
 from tinydl.callbacks.callback import Callback
-from tinydl.io.files import atomic_path
+from tinydl.io.files import atomic_path, remove_stale_temporaries
 
 __all__ = ["BackupAndRestore"]
 
@@ -24,7 +26,8 @@ class BackupAndRestore(Callback):
 
     Documented choice: tinydl resumes at epoch boundaries only, which keeps a resumed run exactly
     equal to an uninterrupted one. An integer `save_freq` is accepted for Keras compatibility and
-    saves at epoch ends. `delete_checkpoint=True` removes the backup when `fit` finishes normally.
+    saves at epoch ends. `delete_checkpoint=True` removes the backup when `fit` finishes normally: only the
+    file it wrote (and `backup_dir` if that leaves it empty), never other files in the folder.
     """
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
@@ -41,13 +44,12 @@ class BackupAndRestore(Callback):
     def on_train_begin(self, logs=None):
         if not os.path.exists(self.path):
             return
-        with np.load(self.path, allow_pickle=False) as state:
-            meta = json.loads(str(state["meta"]))
-            weights = [state[f"w{i}"] for i in range(meta["n_weights"])]
-            slots = {name: [state[f"s_{name}_{i}"] for i in range(n)] for name, n in meta["slots"].items()}
+        weights, slots, meta = self._read()
         self.model.set_weights(weights)
-        self.model.optimizer.set_state({"iterations": meta["iterations"], "learning_rate": meta["learning_rate"],
-                                        "slots": slots, "extra": meta.get("extra", {})})
+        optimizer = self.model.optimizer
+        optimizer.build(self.model.trainable_weights)  # slots land now, even when no epoch is left to run
+        optimizer.set_state({"iterations": meta["iterations"], "learning_rate": meta["learning_rate"],
+                             "slots": slots, "extra": meta.get("extra", {})})
         backend.set_rng_state(meta["rng"])
         self.model._initial_epoch = meta["epoch"] + 1
 
@@ -56,8 +58,27 @@ class BackupAndRestore(Callback):
             self._write(epoch)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+        """Remove the backup this callback wrote (and the folder if that leaves it empty); nothing else."""
+        if not self.delete_checkpoint:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path)
+        remove_stale_temporaries(self.path)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.backup_dir)  # fails, as wanted, when the user keeps other files there
+
+    def _read(self):
+        """(weights, optimizer slots, record) from the backup; a damaged backup is a ValueError naming it."""
+        try:
+            with np.load(self.path, allow_pickle=False) as state:
+                meta = json.loads(str(state["meta"]))
+                weights = [state[f"w{i}"] for i in range(meta["n_weights"])]
+                slots = {name: [state[f"s_{name}_{i}"] for i in range(n)] for name, n in meta["slots"].items()}
+            int(meta["epoch"]), int(meta["iterations"]), meta["learning_rate"], meta["rng"]  # all present
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise ValueError(f"BackupAndRestore: cannot resume from {self.path}: the backup is damaged or not "
+                             f"tinydl's ({type(e).__name__}: {e}); delete it to start training afresh") from e
+        return weights, slots, meta
 
     def _write(self, epoch):
         """Weights, optimizer state and RNG state into a temporary file, then renamed over the backup."""

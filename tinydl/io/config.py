@@ -6,6 +6,7 @@ Functions such as activations register too. `Lambda` and other code-carrying obj
 built from a config unless `safe_mode=False` is passed.
 """
 import contextlib
+import contextvars
 
 __all__ = ["register_serializable", "serialize", "deserialize", "get_registered", "custom_object_scope",
            "registered_names"]
@@ -13,7 +14,8 @@ __all__ = ["register_serializable", "serialize", "deserialize", "get_registered"
 _REGISTRY = {}
 _BY_AREA = {}  # (area, name) -> object, e.g. ("layers", "Identity") and ("initializers", "Identity")
 _custom_stack = [{}]
-_safe_mode = [True]
+# per thread and per asyncio task, as Keras's: one thread's trusted load never lets another's run code
+_safe_mode = contextvars.ContextVar("tinydl_safe_mode", default=True)
 
 
 def register_serializable(package="tinydl", name=None):
@@ -92,18 +94,17 @@ def custom_object_scope(custom_objects):
 
 def safe_mode():
     """False only inside `deserialize(..., safe_mode=False)` (code from configs may then run)."""
-    return _safe_mode[0]
+    return _safe_mode.get()
 
 
 @contextlib.contextmanager
 def unsafe_mode(allowed):
     """Let code-carrying objects (Lambda) be built while `allowed` is True."""
-    previous = _safe_mode[0]
-    _safe_mode[0] = not allowed
+    token = _safe_mode.set(not allowed)
     try:
         yield
     finally:
-        _safe_mode[0] = previous
+        _safe_mode.reset(token)
 
 
 def serialize(obj):

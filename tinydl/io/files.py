@@ -16,7 +16,8 @@ import re
 import stat
 import tempfile
 
-__all__ = ["atomic_path", "write_atomic", "check_exists", "check_overwrite", "is_zip", "TEMP_MARK"]
+__all__ = ["atomic_path", "write_atomic", "remove_stale_temporaries", "check_exists", "check_overwrite", "is_zip",
+           "TEMP_MARK"]
 
 TEMP_MARK = ".tinydl-tmp-"
 

@@ -1,17 +1,41 @@
 """What the HDF5 formats share: checksummed datasets, split string attributes, guarded opening and
 loading (errors name the file; a failed load leaves the model's weights as they were)."""
 import contextlib
+import io
 import json
-
 import warnings
 
 import numpy as np
 
+from tinydl.io import files, integrity, limits
+
 __all__ = ["HEADER_LIMIT", "write_dataset", "read_dataset", "write_attr_list", "read_attr_list", "text",
            "json_attr", "dedupe", "json_default", "h5py_module", "open_h5", "explained", "all_or_nothing",
-           "require_built", "assign_weights"]
+           "require_built", "assign_weights", "write_h5", "h5_bytes", "array_cap"]
 
 HEADER_LIMIT = 64512          # HDF5 attributes over this many bytes are split into name0, name1, ...
+
+
+def write_h5(filepath, fill):
+    """Build an HDF5 file in memory with `fill(f)`, seal it (see integrity.py) and write it atomically.
+
+    Building in memory keeps a full disk from ever reaching HDF5's close (h5py can crash the process
+    there); the bytes then go to a temporary file that replaces `filepath` only when complete."""
+    files.write_atomic(filepath, h5_bytes(fill))
+
+
+def h5_bytes(fill):
+    """The bytes of a sealed HDF5 file built in memory by `fill(f)`."""
+    buffer = io.BytesIO()
+    with h5py_module().File(buffer, "w") as f:
+        fill(f)
+        integrity.seal(f)
+    return buffer.getvalue()
+
+
+def array_cap(model):
+    """The most bytes one dataset may declare when loaded into `model`: its largest weight in float64."""
+    return max([int(w.size) for w in model.weights] + [1]) * 8 + 64
 
 
 def write_dataset(group, name, value):
@@ -79,7 +103,12 @@ def text(x):
 
 
 def json_attr(f, name, filepath):
+    """A JSON attribute (a model or training config), refused beyond the `max_config_bytes` cap."""
     raw = f.attrs[name]
+    cap = limits.current_limits()["max_config_bytes"]
+    if np.asarray(raw).nbytes > cap or len(raw) > cap:
+        raise ValueError(f"{filepath}: the '{name}' attribute holds over {cap} bytes; if you trust the file, "
+                         "raise the cap with tinydl.io.limits.load_limits(max_config_bytes=...)")
     try:
         return json.loads(text(raw))
     except (UnicodeDecodeError, ValueError) as e:

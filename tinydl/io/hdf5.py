@@ -11,9 +11,10 @@ import numpy as np
 
 from tinydl.io.compile_config import (compile_from, keep_exact_learning_rate, optimizer_variables,
                                       set_optimizer_variables, training_config)
-from tinydl.io.files import atomic_path
-from tinydl.io.h5_utils import (assign_weights, dedupe, explained, h5py_module, json_attr, open_h5,
-                                read_attr_list, read_dataset, require_built, write_attr_list, write_dataset)
+from tinydl.io.h5_utils import (array_cap, assign_weights, dedupe, explained, json_attr, open_h5,
+                                read_attr_list, read_dataset, require_built, write_attr_list, write_dataset,
+                                write_h5)
+from tinydl.io.integrity import verify_arrays, verify_tree
 from tinydl.io.model_config import KERAS_VERSION, config_to_json, keras_layer_order, model_from_config, model_to_config
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "is_legacy_weights"]
@@ -21,30 +22,35 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "is_legac
 
 def save_model(model, filepath, include_optimizer=True):
     """Write architecture, weights and (compiled) training state in the legacy layout."""
-    h5py = h5py_module()
-    with atomic_path(filepath) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["keras_version"] = KERAS_VERSION
-        f.attrs["backend"] = "tinydl"
-        f.attrs["model_config"] = config_to_json(model_to_config(model))
-        training = training_config(model) if include_optimizer else None
-        if training is not None:
-            f.attrs["training_config"] = config_to_json(training)
-        _write_legacy_weights(f.create_group("model_weights"), model)
-        if training is not None:
-            _write_optimizer_weights(f, model)
+    write_h5(filepath, lambda f: _write_model(f, model, include_optimizer))
+
+
+def _write_model(f, model, include_optimizer):
+    """The legacy layout's root attributes and groups."""
+    f.attrs["keras_version"] = KERAS_VERSION
+    f.attrs["backend"] = "tinydl"
+    f.attrs["model_config"] = config_to_json(model_to_config(model))
+    training = training_config(model) if include_optimizer else None
+    if training is not None:
+        f.attrs["training_config"] = config_to_json(training)
+    _write_legacy_weights(f.create_group("model_weights"), model)
+    if training is not None:
+        _write_optimizer_weights(f, model)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a legacy `.h5`, compiled (with its optimizer state) when it was saved compiled."""
     with open_h5(filepath) as f, explained(filepath, "load a model from"):
+        verify_tree(f, filepath)
         if "model_config" not in f.attrs:
             what = "a weights-only file" if ("layers" in f or "layer_names" in f.attrs) else "no 'model_config'"
             raise ValueError(f"{filepath}: {what}; it cannot be loaded with load_model() (build the model and "
                              "call model.load_weights() instead)")
         config = json_attr(f, "model_config", filepath)
-        model = model_from_config(config, custom_objects, safe_mode)
+        model = model_from_config(config, custom_objects, safe_mode, source=filepath)
         if "model_weights" not in f:
             raise ValueError(f"{filepath}: the file has a model config but no 'model_weights' group")
+        verify_arrays(f, filepath, array_cap(model))
         _read_legacy_weights(f["model_weights"], model, filepath)
         if compile and "training_config" in f.attrs:
             training = json_attr(f, "training_config", filepath)
@@ -57,9 +63,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 def save_weights(model, filepath):
     """Write only the weights in the legacy layout (`layer_names` at the root)."""
-    h5py = h5py_module()
-    with atomic_path(filepath) as tmp, h5py.File(tmp, "w") as f:
-        _write_legacy_weights(f, model)
+    write_h5(filepath, lambda f: _write_legacy_weights(f, model))
 
 
 def is_legacy_weights(f):

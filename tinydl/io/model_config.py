@@ -4,6 +4,7 @@ import json
 
 from tinydl.io.config import deserialize, serialize
 from tinydl.io.h5_utils import json_default
+from tinydl.io.limits import weight_budget
 
 __all__ = ["KERAS_VERSION", "model_to_config", "model_from_config", "config_to_json", "keras_class_name",
            "with_keras_class_names", "is_model", "keras_layer_order"]
@@ -22,11 +23,12 @@ def model_to_config(model):
     return with_keras_class_names(config)
 
 
-def model_from_config(config, custom_objects=None, safe_mode=True):
+def model_from_config(config, custom_objects=None, safe_mode=True, source="the model config"):
     """Build the model a `{"class_name", "config"}` dict describes (Functional/Model/Sequential or registered)."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError("the model config is not a {'class_name': ..., 'config': ...} dict")
-    model = deserialize(_drop_keras_only(config), custom_objects, safe_mode=safe_mode)
+    with weight_budget(source):  # a hostile config may not build more weights than the cap
+        model = deserialize(_drop_keras_only(config), custom_objects, safe_mode=safe_mode)
     if not is_model(model):
         raise ValueError(f"the config describes a {type(model).__name__}, not a model")
     return model

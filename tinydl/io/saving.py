@@ -16,7 +16,8 @@ import os
 
 from tinydl.io import hdf5, keras_archive, weights_h5
 from tinydl.io.files import check_exists, check_overwrite, is_zip
-from tinydl.io.h5_utils import all_or_nothing, explained, open_h5, require_built
+from tinydl.io.h5_utils import all_or_nothing, array_cap, explained, open_h5, require_built
+from tinydl.io.integrity import verify
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
@@ -75,6 +76,7 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
         return keras_archive.load_weights(model, filepath, skip_mismatch=skip_mismatch)
     require_built(model, filepath)
     with open_h5(filepath) as f, explained(filepath, "load weights from"), all_or_nothing(model):
+        verify(f, filepath, array_cap(model))
         if weights_h5.is_keras3_weights(f):
             weights_h5.load_weights(f, model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
         elif hdf5.is_legacy_weights(f):

@@ -4,8 +4,7 @@ attribute names for layers, composite layers' weights in Keras's sub-objects, `o
 import numpy as np
 
 from tinydl.io.compile_config import optimizer_variables
-from tinydl.io.files import atomic_path
-from tinydl.io.h5_utils import assign_weights, h5py_module, read_dataset, text, write_dataset
+from tinydl.io.h5_utils import assign_weights, read_dataset, text, write_dataset, write_h5
 from tinydl.io.model_config import is_model, keras_class_name, keras_layer_order
 from tinydl.layers.base import Layer, snake_case
 
@@ -14,9 +13,7 @@ __all__ = ["save_weights", "load_weights", "is_keras3_weights", "write_keras3_we
 
 def save_weights(model, filepath):
     """Write the model's (and its optimizer's) weights to a `.weights.h5` file."""
-    h5py = h5py_module()
-    with atomic_path(filepath) as tmp, h5py.File(tmp, "w") as f:
-        write_keras3_weights(f, model)
+    write_h5(filepath, lambda f: write_keras3_weights(f, model))
 
 
 def is_keras3_weights(f):

@@ -13,6 +13,7 @@ import numpy as np
 from tinydl import backend
 from tinydl.autograd import no_grad
 from tinydl.io.config import register_serializable
+from tinydl.io.limits import charge_weights
 from tinydl.tensor import Tensor
 
 __all__ = ["Layer", "Variable", "KerasTensor", "Node", "InputSpec", "learning_phase", "clear_session",
@@ -235,6 +236,7 @@ class Layer:
         """Make a weight, initialised now, owned by this layer (Keras's add_weight)."""
         from tinydl import initializers, regularizers
         dtype = np.dtype(dtype or self.dtype)
+        charge_weights(shape, f"{self.name}/{name}")  # a loaded config may not build more than the cap
         init = initializers.get(initializer)
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         value = backend.to_device(value, self._device())
