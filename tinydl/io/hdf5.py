@@ -120,6 +120,7 @@ def _write_legacy_weights(group, model):
     group.attrs["backend"] = "tinydl"
     group.attrs["keras_version"] = KERAS_VERSION
     for layer in sorted(layers, key=lambda l: l.name):
+        _check_group_name(layer.name)
         layer_group = group.create_group(layer.name)
         weights = _legacy_weights(layer)
         names = dedupe([_weight_name(layer, w) for w in weights])
@@ -158,3 +159,10 @@ def _read_legacy_weights(group, model, filepath, by_name=False, skip_mismatch=Fa
                          f"the model has {len(layers)} layers with weights ({[l.name for l in layers]})")
     for layer, (name, values) in zip(layers, saved):
         assign_weights(layer, _legacy_weights(layer), values, filepath, name, skip_mismatch)
+
+
+def _check_group_name(name):
+    """A layer name the legacy layout can use as an HDF5 group (it names the group, as in Keras)."""
+    if name in ("", ".", "..") or "/" in name:
+        raise ValueError(f"layer name {name!r} cannot be an HDF5 group name, so the model cannot be saved in the "
+                         "legacy .h5 layout; rename the layer (no '/', not '.' or '..') or save to '.keras'")
