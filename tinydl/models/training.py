@@ -11,6 +11,7 @@ import numpy as np
 from tinydl import backend
 from tinydl.callbacks import CallbackList
 from tinydl.layers.base import flatten, learning_phase, pack_like
+from tinydl.models.fit_arguments import check_data, check_fit_arguments, finite_batches
 from tinydl.models.data_adapter import DataHandler, batch_size_of, split_validation, unpack_batch
 from tinydl.tensor import Tensor
 
@@ -105,9 +106,12 @@ class Trainer:
             validation_freq=1):
         """Train for `epochs` epochs; returns the History callback (`history.history[key]` per epoch)."""
         self._require_compiled("fit")
+        check_fit_arguments(batch_size, epochs, validation_split, initial_epoch, steps_per_epoch, validation_freq,
+                            validation_batch_size, validation_steps)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
         data = DataHandler(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight)
+        check_data(data, validation_split)
         self._check_arrays(data)
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -123,7 +127,7 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             batch_hooks = cbs.wants("on_train_batch_begin") or cbs.wants("on_train_batch_end")
             seen = 0
-            for step, (xb, yb, swb) in enumerate(data.epoch()):
+            for step, (xb, yb, swb) in enumerate(self._numerics_checked(data)):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
                 self.train_step(xb, yb, swb)
@@ -154,6 +158,8 @@ class Trainer:
             handler = DataHandler(vx, vy, vsw, batch_size, steps)
         else:
             handler = DataHandler(validation_data, None, None, batch_size, steps)
+        check_data(handler, validation=True)
+        self._check_arrays(handler)
         return self._test_loop(handler, cbs)
 
     def _test_loop(self, data, cbs):
@@ -161,7 +167,7 @@ class Trainer:
         self._compiled.reset()
         cbs.on_test_begin()
         hooks = cbs.wants("on_test_batch_begin") or cbs.wants("on_test_batch_end")
-        for step, (xb, yb, swb) in enumerate(data.epoch()):
+        for step, (xb, yb, swb) in enumerate(self._numerics_checked(data)):
             if hooks:
                 cbs.on_test_batch_begin(step)
             self.test_step(xb, yb, swb)
@@ -235,6 +241,12 @@ class Trainer:
             return logs
         values = [logs[name] for name in self.metrics_names if name in logs]
         return values[0] if len(values) == 1 else values
+
+    def _numerics_checked(self, data):
+        """One epoch's batches; with check_numerics, batches from generators are checked as they come."""
+        if self.check_numerics and data.kind != "arrays":
+            return finite_batches(data.epoch(), self.name)
+        return data.epoch()
 
     def _check_arrays(self, data):
         """With check_numerics: refuse NaN/inf in array inputs, naming which array."""
