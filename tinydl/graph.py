@@ -174,6 +174,9 @@ def degree(index, num_nodes=None, edge_weight=None, dtype=None):
     idx = _raw(index)
     xp = backend.array_module(idx)
     n = int(idx.max()) + 1 if num_nodes is None and idx.size else int(num_nodes or 0)
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"degree: index holds node {bad}, outside [0, {n}) for num_nodes={n}")
     dtype = backend.as_dtype(dtype)
     if edge_weight is None:
         return xp.bincount(idx, minlength=n).astype(dtype)
@@ -190,6 +193,7 @@ def gcn_norm(edge_index, edge_weight=None, num_nodes=None, add_self_loops=True, 
     ei = _raw(edge_index)
     xp = backend.array_module(ei)
     n = _num_nodes(ei, num_nodes)
+    ei = check_edge_index(ei, n, where="gcn_norm")
     dtype = backend.as_dtype(dtype if dtype is not None else
                              (_raw(edge_weight).dtype if edge_weight is not None else None))
     w = xp.ones(ei.shape[1], dtype=dtype) if edge_weight is None else _raw(edge_weight).astype(dtype, copy=False)

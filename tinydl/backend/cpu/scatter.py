@@ -20,7 +20,14 @@ PARALLEL_MIN = 1 << 24
 def segment_csr(index, num_segments):
     """(order, indptr): the positions of `index` grouped by value, stable, and the segment offsets."""
     index = np.ascontiguousarray(index, dtype=np.int64)
-    return _counting_sort(index, int(num_segments))
+    num_segments = int(num_segments)
+    if index.ndim != 1 or num_segments < 0:
+        raise ValueError(f"segment_csr: expected a 1-D index and num_segments >= 0, got shape {index.shape} "
+                         f"and {num_segments}")
+    if index.size and (index.min() < 0 or index.max() >= num_segments):  # the jitted loop does not check
+        bad = int(index.min()) if index.min() < 0 else int(index.max())
+        raise IndexError(f"segment_csr: index holds {bad}, outside [0, {num_segments})")
+    return _counting_sort(index, num_segments)
 
 
 def gather_rows(x, index):
