@@ -19,7 +19,10 @@ import math
 
 import numpy as np
 
-__all__ = ["export", "onnx_converter", "onnx_masker", "OnnxContext", "OnnxExportError", "supported_layers"]
+from tinydl.io.model_config import is_model
+
+__all__ = ["export", "onnx_converter", "converter_for", "onnx_masker", "OnnxContext", "OnnxExportError",
+           "supported_layers"]
 
 IR_VERSION = 8
 _CONVERTERS = {}
@@ -36,6 +39,11 @@ def onnx_converter(*classes):
             _CONVERTERS[cls] = fn
         return fn
     return register
+
+
+def converter_for(layer_class):
+    """The converter registered for exactly this layer class, or None."""
+    return _CONVERTERS.get(layer_class)
 
 
 def supported_layers():
@@ -199,8 +207,7 @@ class OnnxContext:
 
     def emit_layer(self, layer, node, inputs):
         """ONNX names of the outputs of one layer call (nested models are inlined)."""
-        from tinydl.models.model import Model
-        if isinstance(layer, Model) and type(layer) not in _CONVERTERS:
+        if is_model(layer) and type(layer) not in _CONVERTERS:
             masks = [self.mask_of(t) for t in node.input_tensors]
             out = self.emit_graph(_graph_of(layer), inputs, masks)
             self._inner_masks = self._graph_masks

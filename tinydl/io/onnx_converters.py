@@ -329,7 +329,7 @@ def _cropping_1d(ctx, layer, node, inputs):
 
 
 # -- attention ----------------------------------------------------------------------------------------------------------
-def _tensor_value(array):
+def tensor_value(array):
     from onnx import numpy_helper
     return numpy_helper.from_array(array)
 
@@ -357,7 +357,7 @@ def _masked_softmax(ctx, scores, keep=None, causal=False):
     get zero weights, as tinydl's masked softmax."""
     if causal:
         tail = ctx.op("Shape", [scores], start=-2)
-        ones = ctx.op("ConstantOfShape", [tail], value=_tensor_value(np.array([1], np.float32)))
+        ones = ctx.op("ConstantOfShape", [tail], value=tensor_value(np.array([1], np.float32)))
         lower = ctx.op("Cast", [ctx.op("Trilu", [ones], upper=0)], to=9)
         keep = lower if keep is None else ctx.op("And", [keep, lower])
     if keep is None:
@@ -481,7 +481,7 @@ def _sinusoidal(ctx, layer, node, inputs):
     features = np.arange(dim)
     timescales = (1.0 / layer.max_wavelength) ** (2 * (features // 2) / dim)
     ones = ctx.op("ConstantOfShape", [ctx.op("Shape", [x], start=-2, end=-1)],
-                  value=_tensor_value(np.array([1], np.float32)))
+                  value=tensor_value(np.array([1], np.float32)))
     steps = ctx.op("Sub", [ctx.op("CumSum", [ones, ctx.const(np.int64(0), "axis")]), ctx.const(np.float32(1))])
     angles = ctx.op("Mul", [ctx.unsqueeze(steps, [1]), ctx.const(timescales[None, :], f"{layer.name}.timescales")])
     odd = ctx.const((features % 2 == 1)[None, :], f"{layer.name}.odd", dtype=np.bool_)
@@ -621,7 +621,7 @@ def _concatenate_mask(ctx, layer, node, inputs):
         for m, x in zip(masks, inputs):
             if m is None:
                 head = ctx.op("Shape", [x], start=0, end=2)
-                m = ctx.op("Cast", [ctx.op("ConstantOfShape", [head], value=_tensor_value(np.array([1], np.float32)))],
+                m = ctx.op("Cast", [ctx.op("ConstantOfShape", [head], value=tensor_value(np.array([1], np.float32)))],
                            to=9)
             parts.append(m)
         return [ctx.op("Concat", parts, axis=1)]

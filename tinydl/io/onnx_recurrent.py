@@ -13,7 +13,8 @@ import types
 import numpy as np
 
 from tinydl import layers as L
-from tinydl.io.onnx import OnnxExportError, onnx_converter
+from tinydl.io.onnx import OnnxExportError, converter_for, onnx_converter
+from tinydl.io.onnx_converters import tensor_value
 from tinydl.layers.base import KerasTensor
 
 _INT_MIN = np.iinfo(np.int64).min
@@ -67,7 +68,6 @@ def _bidirectional(ctx, layer, node, inputs):
 
 @onnx_converter(L.TimeDistributed)
 def _time_distributed(ctx, layer, node, inputs):
-    from tinydl.io.onnx import _CONVERTERS
     x = inputs[0]
     in_shape = node.input_tensors[0].shape
     out_shape = node.output_tensors[0].shape
@@ -76,7 +76,7 @@ def _time_distributed(ctx, layer, node, inputs):
         input_tensors=[KerasTensor((None,) + tuple(in_shape[2:]), node.input_tensors[0].dtype)],
         output_tensors=[KerasTensor((None,) + tuple(out_shape[2:]), node.output_tensors[0].dtype)],
         args=(), kwargs={}, layer=layer.layer)
-    converter = _CONVERTERS.get(type(layer.layer))
+    converter = converter_for(type(layer.layer))
     if converter is None:
         raise OnnxExportError(f"ONNX export: TimeDistributed '{layer.name}' wraps {type(layer.layer).__name__}, "
                               "which has no ONNX converter")
@@ -175,7 +175,6 @@ def _input_mask(ctx, layer, node):
 def _unrolled(ctx, layer, x, initial, mask, shape):
     """A masked recurrent layer as one unrolled step per time step: masked steps keep the state (and output
     zeros with zero_output_for_mask), as tinydl and Keras do; ONNX's RNN ops cannot skip steps."""
-    from tinydl.io.onnx_converters import _tensor_value
     steps = shape[1]
     if steps is None:
         raise OnnxExportError(f"ONNX export: masked {type(layer).__name__} '{layer.name}' needs a fixed number of "
@@ -193,7 +192,7 @@ def _unrolled(ctx, layer, x, initial, mask, shape):
     rec_name = ctx.const(rec, f"{layer.name}.recurrent_kernel")
     rec_bias = ctx.const(bias[1], f"{layer.name}.recurrent_bias") if gru_after and bias is not None else None
     zeros = ctx.op("ConstantOfShape", [ctx.op("Concat", [ctx.op("Shape", [x], start=0, end=1), ctx.ints([u])], axis=0)],
-                   value=_tensor_value(np.array([0], np.float32)))
+                   value=tensor_value(np.array([0], np.float32)))
     h = initial[0] if initial else zeros
     c = (initial[1] if len(initial) > 1 else zeros) if kind == "LSTM" else None
 
