@@ -46,14 +46,14 @@ def verify_tree(f, filepath):
 
 def verify_arrays(f, filepath, max_array_bytes=None):
     """Check every dataset's digest; first refuse, before reading it, a dataset declaring more than
-    `max_array_bytes` (more than any weight of the model it is loaded into could hold)."""
+    `max_array_bytes` (more than the model it is loaded into could hold)."""
     datasets = []
     f.visititems(lambda name, obj: datasets.append(obj) if hasattr(obj, "shape") else None)
     for dataset in datasets:
         nbytes = int(np.prod(dataset.shape, dtype=np.int64)) * dataset.dtype.itemsize
         if max_array_bytes is not None and nbytes > max_array_bytes:
             raise ValueError(f"{filepath}: dataset '{dataset.name}' declares shape {dataset.shape} "
-                             f"({nbytes} bytes), more than any weight of the model ({max_array_bytes} bytes); "
+                             f"({nbytes} bytes), more than the model could hold ({max_array_bytes} bytes); "
                              "the file does not belong to this model or is damaged")
     if not is_sealed(f):
         return
