@@ -25,19 +25,6 @@ def save_model(model, filepath, include_optimizer=True):
     write_h5(filepath, lambda f: _write_model(f, model, include_optimizer))
 
 
-def _write_model(f, model, include_optimizer):
-    """The legacy layout's root attributes and groups."""
-    f.attrs["keras_version"] = KERAS_VERSION
-    f.attrs["backend"] = "tinydl"
-    f.attrs["model_config"] = config_to_json(model_to_config(model))
-    training = training_config(model) if include_optimizer else None
-    if training is not None:
-        f.attrs["training_config"] = config_to_json(training)
-    _write_legacy_weights(f.create_group("model_weights"), model)
-    if training is not None:
-        _write_optimizer_weights(f, model)
-
-
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a legacy `.h5`, compiled (with its optimizer state) when it was saved compiled."""
     with open_h5(filepath) as f, explained(filepath, "load a model from"):
@@ -60,7 +47,6 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return model
 
 
-
 def save_weights(model, filepath):
     """Write only the weights in the legacy layout (`layer_names` at the root)."""
     write_h5(filepath, lambda f: _write_legacy_weights(f, model))
@@ -76,6 +62,18 @@ def load_weights(f, model, filepath, by_name=False, skip_mismatch=False):
     group = f["model_weights"] if "model_weights" in f else f
     _read_legacy_weights(group, model, filepath, by_name, skip_mismatch)
 
+
+def _write_model(f, model, include_optimizer):
+    """The legacy layout's root attributes and groups."""
+    f.attrs["keras_version"] = KERAS_VERSION
+    f.attrs["backend"] = "tinydl"
+    f.attrs["model_config"] = config_to_json(model_to_config(model))
+    training = training_config(model) if include_optimizer else None
+    if training is not None:
+        f.attrs["training_config"] = config_to_json(training)
+    _write_legacy_weights(f.create_group("model_weights"), model)
+    if training is not None:
+        _write_optimizer_weights(f, model)
 
 
 def _write_optimizer_weights(f, model):
