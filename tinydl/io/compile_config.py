@@ -7,13 +7,12 @@ from tinydl.io.config import deserialize, serialize
 from tinydl.io.model_config import keras_layer_order, with_keras_class_names
 
 __all__ = ["training_config", "compile_config", "compile_from", "optimizer_variables", "set_optimizer_variables",
-           "keep_exact_learning_rate"]
+           "keep_exact_learning_rate", "serialize_nested", "deserialize_nested"]
 
 # Short loss names Keras 3 cannot load from a training_config (it needs the full function name).
 _LOSS_NAMES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
                "msle": "mean_squared_logarithmic_error", "bce": "binary_crossentropy",
                "cce": "categorical_crossentropy", "scce": "sparse_categorical_crossentropy"}
-
 
 
 def training_config(model):
@@ -127,4 +126,3 @@ def _keras_variable_permutation(model, optimizer):
                 keras_order.append(optimizer._index[id(w)])
     rest = [i for i in range(len(optimizer._variables)) if i not in set(keras_order)]
     return keras_order + rest
-

@@ -185,7 +185,6 @@ def explained(filepath, doing):
                          f"or holds something tinydl cannot build ({type(e).__name__}: {e})") from e
 
 
-
 def require_built(model, filepath):
     if not model.built or (getattr(model, "_graph", None) is None and not model.weights and model._layers):
         raise ValueError(f"cannot load weights from {filepath} into model '{model.name}': it is not built yet; "
@@ -211,4 +210,3 @@ def assign_weights(layer, variables, values, filepath, saved_name, skip_mismatch
         raise ValueError(f"{filepath}: {problem}")
     for var, value in zip(variables, values):
         var.assign(np.asarray(value, dtype=var.dtype))
-
