@@ -25,14 +25,15 @@ __all__ = ["save_model", "load_model", "load_weights"]
 _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 
 
-def save_model(model, filepath):
-    """Write `model` (architecture, weights, compile config, optimizer state) to a `.keras` zip."""
+def save_model(model, filepath, include_optimizer=True):
+    """Write `model` (architecture, weights, and unless `include_optimizer=False` its compile config and
+    optimizer state, so that it loads compiled) to a `.keras` zip."""
     config = model_to_config(model)
-    compiled = compile_config(model)
+    compiled = compile_config(model) if include_optimizer else None
     if compiled is not None:
         config["compile_config"] = compiled
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    weights = h5_bytes(lambda f: write_keras3_weights(f, model))
+    weights = h5_bytes(lambda f: write_keras3_weights(f, model, include_optimizer=include_optimizer))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(_METADATA, json.dumps(metadata))

@@ -10,7 +10,7 @@ the file's contents (loading), as Keras does.
     model.export("m.onnx")                    # onnx.py (export only, through Model.export)
 
 A new format (e.g. safetensors) is a sibling module with save/load functions and one row in
-`_MODEL_FORMATS` or `_WEIGHTS_FORMATS`. Every write goes through `files.atomic_path`/`write_atomic`.
+`_MODEL_FORMATS` or `_WEIGHTS_FORMATS` (and a test of its file's contents in the loaders below). Every write goes through `files.atomic_path`/`write_atomic`.
 """
 import os
 
@@ -21,11 +21,10 @@ from tinydl.io.integrity import verify
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
-# (file name ending, writer) in the order they are tried: longer endings first.
-_MODEL_FORMATS = ((".keras", lambda model, path, include_optimizer: keras_archive.save_model(model, path)),
-                  (".h5", hdf5.save_model), (".hdf5", hdf5.save_model))
-_WEIGHTS_FORMATS = ((".weights.h5", weights_h5.save_weights), (".h5", hdf5.save_weights),
-                    (".hdf5", hdf5.save_weights))
+# (file name ending, format module) in the order they are tried, longer endings first. A model format
+# module has save_model(model, path, include_optimizer); a weights format module save_weights(model, path).
+_MODEL_FORMATS = ((".keras", keras_archive), (".h5", hdf5), (".hdf5", hdf5))
+_WEIGHTS_FORMATS = ((".weights.h5", weights_h5), (".h5", hdf5), (".hdf5", hdf5))
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
@@ -34,12 +33,12 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     if filepath.endswith(".weights.h5"):
         raise ValueError(f"{filepath}: a '.weights.h5' file holds weights only; use model.save_weights() for it, "
                          "or save the whole model to a '.h5' or '.keras' file")
-    writer = _writer(_MODEL_FORMATS, filepath)
-    if writer is None:
+    module = _format_of(_MODEL_FORMATS, filepath)
+    if module is None:
         raise ValueError(f"{filepath}: model.save() writes '.h5'/'.hdf5' (legacy Keras) or '.keras' files; "
                          "give the file one of those extensions")
     check_overwrite(filepath, overwrite)
-    writer(model, filepath, include_optimizer=include_optimizer)
+    module.save_model(model, filepath, include_optimizer=include_optimizer)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -54,12 +53,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 def save_weights(model, filepath, overwrite=True):
     """Save the weights: Keras 3's format for `*.weights.h5`, the legacy layout for other `.h5` names."""
     filepath = os.fspath(filepath)
-    writer = _writer(_WEIGHTS_FORMATS, filepath)
-    if writer is None:
+    module = _format_of(_WEIGHTS_FORMATS, filepath)
+    if module is None:
         raise ValueError(f"{filepath}: save_weights() writes HDF5 files; name it '*.weights.h5' (Keras 3's "
                          "format) or '*.h5' (the legacy layout)")
     check_overwrite(filepath, overwrite)
-    writer(model, filepath)
+    module.save_weights(model, filepath)
 
 
 def load_weights(model, filepath, by_name=False, skip_mismatch=False):
@@ -86,9 +85,9 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
                              "'layer_names' found)")
 
 
-def _writer(formats, filepath):
-    """The writer of the first format whose file name ending `filepath` has, or None."""
-    for ending, writer in formats:
+def _format_of(formats, filepath):
+    """The module of the first format whose file name ending `filepath` has, or None."""
+    for ending, module in formats:
         if filepath.endswith(ending):
-            return writer
+            return module
     return None

@@ -26,12 +26,13 @@ def load_weights(f, model, filepath, by_name=False, skip_mismatch=False):
     read_keras3_weights(f, model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
 
-def write_keras3_weights(f, model):
-    """Keras 3's `.weights.h5` tree: `vars` of each object, sub-layers under `layers/<snake class>`."""
+def write_keras3_weights(f, model, include_optimizer=True):
+    """Keras 3's `.weights.h5` tree: `vars` of each object, sub-layers under `layers/<snake class>`, and
+    the optimizer's variables (unless `include_optimizer=False`)."""
     visited = set()
     _write_k3(f, model, "", visited)
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and getattr(optimizer, "_variables", None):
+    if include_optimizer and optimizer is not None and getattr(optimizer, "_variables", None):
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = str(optimizer.name)
         for i, value in enumerate(optimizer_variables(model)[0]):
