@@ -218,6 +218,22 @@ def test_targeted_flips_in_configs_and_unchecksummed_scalars_are_refused(tmp_pat
         assert flip_and_load(original, tmp_path / "flip.h5", offset, bit, load_model) is None, what
 
 
+@pytest.mark.parametrize("chunks", [None, (2, 4)])
+def test_a_dataset_without_stored_bytes_is_refused_even_without_digests(tmp_path, chunks):
+    model = trained_mlp()
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    with h5py.File(path, "a") as f:  # as a file from Keras would be: no digests, and a kernel never written
+        del f.attrs["tinydl_sha256"]
+        shape = f["layers/dense/vars/0"].shape
+        del f["layers/dense/vars/0"]
+        dataset = f["layers/dense/vars"].create_dataset("0", shape=shape, dtype="float32", chunks=chunks)
+        if chunks:
+            dataset[:2] = 1.0  # the first chunk row only
+    with pytest.raises(ValueError, match=r"'/layers/dense/vars/0' has no data stored.*fill values"):
+        trained_mlp().load_weights(path)
+
+
 def test_a_mismatch_names_the_damaged_dataset(tmp_path):
     model = trained_mlp()
     model.save_weights(tmp_path / "w.weights.h5")

@@ -5,7 +5,8 @@ Every dataset carries `tinydl_sha256`, the SHA-256 of its dtype, shape and bytes
 every attribute (configs, layer and weight names, the datasets' own digests), every dtype and shape.
 `verify` recomputes both and names what differs, so a flipped bit anywhere (a config `relu`->`selu`, an
 unchecksummed scalar, a chunk index that makes HDF5 return the fill value) is an error, not a silent load.
-Files without the root attribute (written by Keras or an older tinydl) are read without these checks.
+Files without the root attribute (written by Keras or an older tinydl) are read without the digests; in
+every file, a dataset whose bytes are not all stored (HDF5 would return its fill value) is refused.
 """
 import hashlib
 
@@ -55,6 +56,7 @@ def verify_arrays(f, filepath, max_array_bytes=None):
             raise ValueError(f"{filepath}: dataset '{dataset.name}' declares shape {dataset.shape} "
                              f"({nbytes} bytes), more than the model could hold ({max_array_bytes} bytes); "
                              "the file does not belong to this model or is damaged")
+        _check_stored(dataset, filepath)
     if not is_sealed(f):
         return
     for dataset in datasets:
@@ -65,6 +67,25 @@ def verify_arrays(f, filepath, max_array_bytes=None):
         if DIGEST not in dataset.attrs or _text(dataset.attrs[DIGEST]) != actual:
             raise ValueError(f"{filepath}: integrity check failed for dataset '{dataset.name}': its bytes differ "
                              "from when it was saved (the file is corrupted or was modified)")
+
+
+def _check_stored(dataset, filepath):
+    """Refuse a dataset whose bytes are not all stored: HDF5 would silently return its fill value (zeros)
+    for them, as after a flipped bit in a chunk index. Checked in every file, sealed or not."""
+    if dataset.size == 0:
+        return
+    layout = dataset.id.get_create_plist().get_layout()
+    if layout == 1:  # contiguous (h5py.h5d.CONTIGUOUS): stored at an offset, or not at all
+        missing = dataset.id.get_offset() is None
+    elif layout == 2:  # chunked: every chunk of the shape must exist
+        expected = int(np.prod([-(-n // c) for n, c in zip(dataset.shape, dataset.chunks)], dtype=np.int64))
+        missing = dataset.id.get_num_chunks() < expected
+    else:  # compact: the bytes live in the object header itself
+        missing = False
+    if missing:
+        raise ValueError(f"{filepath}: dataset '{dataset.name}' has no data stored for some or all of its "
+                         f"shape {dataset.shape} (HDF5 would return fill values); the file is damaged or "
+                         "incomplete")
 
 
 def _array_digest(dataset):
