@@ -38,23 +38,28 @@ def state_of(model):
 
 # -- 1. safe_mode is per call ---------------------------------------------------------------------------
 def test_a_trusted_unsafe_load_in_one_thread_never_lets_another_threads_load_run_code(tmp_path):
-    inp = Input(shape=(3,))
-    Model(inp, Lambda(lambda t: t * 2.0)(inp)).save(tmp_path / "trusted.keras")
-    inp = Input(shape=(3,))
-    hostile = Model(inp, Lambda(lambda t: (np.__dict__.setdefault("_tinydl_pwned", []).append(1), t)[1])(inp))
+    inp = x = Input(shape=(3,))
+    for _ in range(10):  # a longer unsafe load: more chances for the other thread to run inside it
+        x = Lambda(lambda t: t * 2.0)(x)
+    Model(inp, x).save(tmp_path / "trusted.keras")
+    inp = x = Input(shape=(3,))
+    for _ in range(20):  # a nested model built before the Lambda: the trusted load may begin meanwhile
+        x = Dense(3)(x)
+    inner, inp = Model(inp, x), Input(shape=(3,))
+    hostile = Model(inp, Lambda(lambda t: (np.__dict__.setdefault("_tinydl_pwned", []).append(1), t)[1])(inner(inp)))
     hostile.save(tmp_path / "hostile.keras")
     np.__dict__.pop("_tinydl_pwned", None)  # the Lambda ran once while the model was built here
     outcomes = {"trusted_failures": 0, "hostile_loads": 0, "hostile_refusals": 0}
 
     def trusted():
-        for _ in range(25):
+        for _ in range(40):
             try:
                 load_model(tmp_path / "trusted.keras", safe_mode=False)
             except ValueError:
                 outcomes["trusted_failures"] += 1
 
     def attacker():
-        for _ in range(25):
+        for _ in range(40):
             try:
                 load_model(tmp_path / "hostile.keras")
                 outcomes["hostile_loads"] += 1
@@ -62,11 +67,16 @@ def test_a_trusted_unsafe_load_in_one_thread_never_lets_another_threads_load_run
                 assert "safe_mode=False" in str(e)
                 outcomes["hostile_refusals"] += 1
     threads = [threading.Thread(target=trusted), threading.Thread(target=attacker)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert outcomes == {"trusted_failures": 0, "hostile_loads": 0, "hostile_refusals": 25}
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, as a loaded machine would
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert outcomes == {"trusted_failures": 0, "hostile_loads": 0, "hostile_refusals": 40}
     assert not hasattr(np, "_tinydl_pwned")
 
 
