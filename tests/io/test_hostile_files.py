@@ -270,7 +270,7 @@ DISK_FULL = textwrap.dedent("""
         path = os.path.join(folder, name)
         (model.save_weights if name.startswith("w") else model.save)(path)
         old[name] = open(path, "rb").read()
-    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))  # files of ~330 kB cannot be written
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))  # the files are 0.35-1 MB
     for name in ("m.h5", "m.keras", "w.weights.h5", "w.h5"):
         path = os.path.join(folder, name)
         try:
