@@ -242,6 +242,34 @@ def test_backward_gradient_of_wrong_shape_is_an_error():
         y.backward(np.ones(3))
 
 
+class AddWithoutUnbroadcast(Function):
+    """A broadcasting add whose backward forgets to reduce the gradient to each input's shape."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+def test_function_returning_a_gradient_of_the_wrong_shape_is_rejected():
+    a, b = leaf(np.ones((4, 3))), leaf(np.ones(3))  # (4, 3) gradient for the (3,) input b
+    with pytest.raises(ValueError, match=r"AddWithoutUnbroadcast.*shape \(4, 3\) for input 1.*\(3,\)"):
+        AddWithoutUnbroadcast.apply(a, b).sum().backward()
+    assert b.grad is None
+
+
+def test_wrong_shape_is_rejected_between_two_nodes_too():
+    a, b = leaf(np.ones((2, 3))), leaf(np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"input 1.*\(1, 3\)"):
+        AddWithoutUnbroadcast.apply(a, b * 2.0).sum().backward()
+
+
+def test_gradcheck_fails_such_a_function_instead_of_passing_it():
+    with pytest.raises(ValueError, match="AddWithoutUnbroadcast"):
+        gradcheck(AddWithoutUnbroadcast.apply, [np.ones((4, 3)), np.ones(3)])
+
+
 def test_backward_on_tensor_without_grad_says_so():
     with pytest.raises(RuntimeError, match="does not require grad"):
         (td.tensor([1.0]) * 2).sum().backward()

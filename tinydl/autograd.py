@@ -130,11 +130,13 @@ def backward(root, gradient, retain_graph=False):
                                      for g, (shape, dtype) in zip(grads, fn.out_meta)])
         if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
-        for t, needs, g in zip(fn.inputs, fn.needs_grad, in_grads):
+        for i, (t, needs, g) in enumerate(zip(fn.inputs, fn.needs_grad, in_grads)):
             if g is None or not needs:
                 continue
             if isinstance(g, np.generic):  # numpy arithmetic on 0-d arrays returns scalars
                 g = np.asarray(g)
+            if g.shape != t.data.shape:
+                raise _wrong_shape(fn, i, t.data.shape, g.shape)
             if t._ctx is None:
                 _accumulate_leaf(t, g)
             else:
@@ -150,14 +152,19 @@ def backward(root, gradient, retain_graph=False):
 def _accumulate_leaf(t, g):
     """Add gradient array `g` into leaf tensor `t`'s `.grad` (PyTorch-style accumulation)."""
     Tensor = _Tensor or _bind_tensor()
-    if g.shape != t.data.shape:
-        g = unbroadcast(g, t.data.shape)
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
         t.grad = Tensor._wrap(g, False)
     else:
         t.grad = Tensor._wrap(_array(t.grad.data + g), False)
+
+
+def _wrong_shape(fn, index, expected, received):
+    """The error for a backward that returned a gradient not shaped like its input."""
+    return ValueError(f"{type(fn).__name__}.backward returned a gradient of shape {tuple(received)} for input "
+                      f"{index}, expected the input's shape {tuple(expected)}; a Function whose forward broadcasts "
+                      "must reduce its gradient with unbroadcast(g, shape) itself")
 
 
 def _topological_order(start):
