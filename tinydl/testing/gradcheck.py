@@ -35,7 +35,9 @@ class OpCase:
     by `variant` (e.g. "axis=0", "approximate"). `inputs` is a hypothesis strategy drawing a tuple of
     float64 arrays (integer and boolean arrays are passed through as constants); `wrt` lists the
     input positions to differentiate (default: every float one); `kwargs` are keyword arguments
-    passed to `fn`; `atol`/`rtol` go to gradcheck.
+    passed to `fn`; `atol`/`rtol` go to gradcheck. `reference(*arrays) -> array` is the forward
+    written independently in NumPy: gradcheck differentiates tinydl's own forward, so only the
+    reference catches a wrong forward whose backward matches it.
     """
     name: str
     fn: Callable
@@ -45,6 +47,7 @@ class OpCase:
     rtol: float = 1e-4
     kwargs: dict = field(default_factory=dict)
     variant: str = ""
+    reference: Callable = None
 
     @property
     def id(self):
