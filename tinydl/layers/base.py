@@ -1,7 +1,7 @@
 """Layer: weights made on first call, eager and symbolic calls, configs, masks, sub-layer tracking.
 
 A layer is called like a function. On Tensors or arrays it computes at once (eager, as in Keras 3).
-On `KerasTensor`s (what `Input()` returns) it records a `Node` in the functional graph and returns
+On `KerasTensor`s (what `Input()` returns; layers/symbolic.py) it records a `Node` in the functional graph and returns
 new KerasTensors whose shapes come from `compute_output_shape` or, by default, from running the
 layer on small dummy batches.
 """
@@ -13,25 +13,14 @@ import numpy as np
 from tinydl import backend
 from tinydl.autograd import no_grad
 from tinydl.io.config import register_serializable
+from tinydl.layers.naming import clear_session, unique_name  # noqa: F401  (re-exported)
+from tinydl.layers.symbolic import KerasTensor, Node, flatten, pack_like  # noqa: F401  (re-exported)
 from tinydl.tensor import Tensor
 
 __all__ = ["Layer", "Variable", "KerasTensor", "Node", "InputSpec", "learning_phase", "clear_session",
            "flatten", "pack_like", "to_tensor", "unique_name"]
 
-_name_counts = {}
 _phase = [False]
-
-
-def clear_session():
-    """Reset layer-name counters (`dense`, `dense_1`, ... start again), as keras.backend.clear_session."""
-    _name_counts.clear()
-
-
-def unique_name(base):
-    """`base`, then `base_1`, `base_2`, ... on later calls."""
-    n = _name_counts.get(base, 0)
-    _name_counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
 
 
 def _snake(name):
@@ -94,77 +83,6 @@ class InputSpec:
 
     def __init__(self, ndim=None, min_ndim=None, max_ndim=None, axes=None, dtype=None):
         self.ndim, self.min_ndim, self.max_ndim, self.axes, self.dtype = ndim, min_ndim, max_ndim, axes or {}, dtype
-
-
-class KerasTensor:
-    """A symbolic tensor of the functional API: a shape (batch dim None), a dtype and the node that made it."""
-
-    def __init__(self, shape, dtype="float32", name=None, history=None, sparse=False):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-        self.name = name
-        self._keras_history = history  # (layer, node_index, tensor_index)
-
-    ndim = property(lambda self: len(self.shape))
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-    def __getitem__(self, index):
-        return _symbolic_op(lambda t: t[index], self, "getitem")
-
-    def __add__(self, other):
-        return _symbolic_op(lambda a, b: a + b, self, "add", other)
-
-    def __sub__(self, other):
-        return _symbolic_op(lambda a, b: a - b, self, "subtract", other)
-
-    def __mul__(self, other):
-        return _symbolic_op(lambda a, b: a * b, self, "multiply", other)
-
-
-def _symbolic_op(fn, x, name, other=None):
-    """An operator on KerasTensors, recorded as a Lambda layer node."""
-    from tinydl.layers.core import Lambda
-    if other is None:
-        return Lambda(fn, name=unique_name(name))(x)
-    if isinstance(other, KerasTensor):
-        return Lambda(lambda ab: fn(ab[0], ab[1]), name=unique_name(name))([x, other])
-    return Lambda(lambda a: fn(a, other), name=unique_name(name))(x)
-
-
-class Node:
-    """One call of a layer in a functional graph: its arguments (with KerasTensors) and outputs."""
-
-    def __init__(self, layer, args, kwargs, outputs):
-        self.layer = layer
-        self.args = args
-        self.kwargs = kwargs
-        self.outputs = outputs
-        self.input_tensors = [t for t in flatten((args, kwargs)) if isinstance(t, KerasTensor)]
-        self.output_tensors = flatten(outputs)
-
-
-def flatten(struct):
-    """The leaves of nested lists, tuples and dicts (dicts in key order), in order."""
-    if isinstance(struct, (list, tuple)):
-        return [leaf for item in struct for leaf in flatten(item)]
-    if isinstance(struct, dict):
-        return [leaf for key in sorted(struct) for leaf in flatten(struct[key])]
-    return [struct]
-
-
-def pack_like(struct, leaves):
-    """Rebuild `struct`'s nesting with the values of `leaves` (the inverse of `flatten`)."""
-    it = iter(leaves)
-
-    def build(s):
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(item) for item in s)
-        if isinstance(s, dict):
-            return {key: build(s[key]) for key in sorted(s)}
-        return next(it)
-    return build(struct)
 
 
 def to_tensor(x, dtype=None):

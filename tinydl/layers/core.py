@@ -7,7 +7,9 @@ import numpy as np
 
 from tinydl import activations, backend, ops
 from tinydl.io.config import safe_mode
-from tinydl.layers.base import InputSpec, KerasTensor, Layer, unique_name
+from tinydl.layers.base import InputSpec, Layer
+from tinydl.layers.naming import unique_name
+from tinydl.layers.symbolic import KerasTensor, Node
 from tinydl.tensor import Tensor
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Lambda", "Identity"]
@@ -27,7 +29,6 @@ class InputLayer(Layer):
         self.batch_shape = tuple(batch_shape)
         self.built = True
         self.output = KerasTensor(self.batch_shape, self.input_dtype, name=self.name, history=(self, 0, 0))
-        from tinydl.layers.base import Node
         self._inbound_nodes.append(Node(self, (), {}, self.output))
 
     def call(self, inputs):
