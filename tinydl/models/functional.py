@@ -4,10 +4,10 @@ import numpy as np
 from tinydl.layers.base import KerasTensor, flatten, learning_phase, pack_like
 from tinydl.layers.core import InputLayer
 
-__all__ = ["Graph"]
+__all__ = ["FunctionalGraph"]
 
 
-class Graph:
+class FunctionalGraph:
     """The layer calls that lead from `inputs` to `outputs` (KerasTensors), in an order they can run."""
 
     def __init__(self, inputs, outputs):

@@ -1,7 +1,7 @@
 """Model: a layer with a training API. Built functionally (`Model(inputs, outputs)`) or by subclassing."""
 from tinydl import backend
 from tinydl.layers.base import KerasTensor, Layer, flatten, pack_like, unique_name
-from tinydl.models.functional import Graph, graph_config, graph_from_config
+from tinydl.models.functional import FunctionalGraph, graph_config, graph_from_config
 from tinydl.models.training import Trainer
 
 __all__ = ["Model"]
@@ -24,7 +24,7 @@ class Model(Trainer, Layer):
         if inputs is not None:
             if outputs is None:
                 raise ValueError("Model(inputs=...) also needs outputs=...")
-            self._set_graph(Graph(inputs, outputs))
+            self._set_graph(FunctionalGraph(inputs, outputs))
 
     def _set_graph(self, graph):
         """Adopt a functional graph: its layers become this model's sub-layers."""

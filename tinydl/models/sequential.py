@@ -1,7 +1,7 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 from tinydl.layers.base import KerasTensor, Layer, unique_name
 from tinydl.layers.core import InputLayer
-from tinydl.models.functional import Graph
+from tinydl.models.functional import FunctionalGraph
 from tinydl.models.model import Model
 
 __all__ = ["Sequential"]
@@ -57,7 +57,7 @@ class Sequential(Model):
             x = self._input_layer.output
             for layer in self._stack:
                 x = layer(x)
-            self._set_graph(Graph(self._input_layer.output, x))
+            self._set_graph(FunctionalGraph(self._input_layer.output, x))
 
     def build(self, input_shape=None):
         if self._graph is None:
