@@ -99,13 +99,11 @@ class Tensor:
         device = backend.check_device(device)
         if self.device == device:
             return self
-        from tinydl.ops.shape import to_device
-        return to_device(self, device=device)
+        return _ops.to_device(self, device=device)
 
     def astype(self, dtype):
         """A copy with another dtype; gradients flow back cast to the original dtype."""
-        from tinydl.ops.math import cast
-        return cast(self, dtype=backend.as_dtype(dtype))
+        return _ops.cast(self, dtype=backend.as_dtype(dtype))
 
     def requires_grad_(self, flag=True):
         """Set requires_grad in place and return self."""

@@ -6,7 +6,7 @@ import types
 import numpy as np
 
 from tinydl import activations, backend, ops
-from tinydl.io.config import safe_mode
+from tinydl.io.config import safe_mode, serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.layers.naming import unique_name
 from tinydl.layers.symbolic import KerasTensor, Node
@@ -92,7 +92,6 @@ class Dense(Layer):
         return self.activation(y)
 
     def get_config(self):
-        from tinydl.io.config import serialize
         return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias, "kernel_initializer": serialize(self.kernel_initializer),
                 "bias_initializer": serialize(self.bias_initializer),

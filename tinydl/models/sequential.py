@@ -3,6 +3,7 @@ from tinydl.layers.base import KerasTensor, Layer, unique_name
 from tinydl.layers.core import InputLayer
 from tinydl.models.functional import FunctionalGraph
 from tinydl.models.model import Model
+from tinydl.io.config import deserialize, serialize
 
 __all__ = ["Sequential"]
 
@@ -74,7 +75,6 @@ class Sequential(Model):
 
     def get_config(self):
         layers = []
-        from tinydl.io.config import serialize
         if self._input_layer is not None:
             layers.append(serialize(self._input_layer))
         layers += [serialize(layer) for layer in self._stack]
@@ -85,7 +85,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from tinydl.io.config import deserialize
         model = cls(name=config.get("name"))
         for entry in config["layers"]:
             model.add(deserialize(entry, custom_objects))

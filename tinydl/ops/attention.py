@@ -6,6 +6,7 @@ import numpy as np
 from tinydl import backend
 from tinydl.autograd import Function, unbroadcast
 from tinydl.backend import array_module
+from tinydl.tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "masked_softmax"]
 
@@ -21,7 +22,6 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout=0.0, 
     tinydl's generator) whenever it is > 0; pass 0 at inference. `scale` defaults to 1/sqrt(d).
     With `return_weights`, returns (output, weights), the weights taken before dropout, as Keras.
     """
-    from tinydl.tensor import Tensor
 
     if not 0 <= dropout < 1:
         raise ValueError(f"scaled_dot_product_attention: dropout must be in [0, 1), got {dropout}")
@@ -43,7 +43,6 @@ def masked_softmax(scores, mask=None, causal=False):
     nothing kept gets all-zero weights. The fused kernel of scaled_dot_product_attention, for layers
     whose scores are not a dot product (additive attention).
     """
-    from tinydl.tensor import Tensor
 
     shape = tuple(scores.shape)
     if len(shape) < 2:

@@ -8,6 +8,7 @@ import numpy as np
 
 from tinydl.autograd import Function
 from tinydl.backend import array_module, kernel, to_device, device_of
+from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["gather_rows", "scatter_add", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax",
            "propagate"]
@@ -111,7 +112,6 @@ def check_edge_index(edge_index, like, num_sources, num_targets=None, op="propag
 
 def _raw(a):
     """The array inside a Tensor, or `a` as an array."""
-    from tinydl.tensor import Tensor
     if isinstance(a, Tensor):
         return a.data
     return a if hasattr(a, "dtype") and hasattr(a, "ndim") else np.asarray(a)
@@ -129,7 +129,6 @@ def _num_segments(n, op):
 
 
 def _tensor(x):
-    from tinydl.tensor import as_tensor
     return as_tensor(x)
 
 

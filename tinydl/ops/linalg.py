@@ -1,6 +1,7 @@
 """Matrix products: batched, broadcasting matmul and einsum."""
 from tinydl.autograd import Function, unbroadcast
 from tinydl.backend import array_module
+from tinydl.ops._util import pair
 
 __all__ = ["matmul", "einsum"]
 
@@ -49,7 +50,6 @@ class MatMul(Function):
 
 def matmul(a, b):
     """Matrix product with NumPy's rules: batched over leading axes, broadcast, 1-D promoted."""
-    from tinydl.ops._util import pair
     return MatMul.apply(*pair(a, b))
 
 

@@ -2,6 +2,7 @@
 from tinydl.autograd import Function, unbroadcast
 from tinydl.backend import array_module
 from tinydl.ops._util import pair
+from tinydl.tensor import as_tensor
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "log1p", "sqrt", "abs",
@@ -280,7 +281,6 @@ def cast(x, dtype):
 
 def where(condition, x, y):
     """x where condition holds, else y (broadcast); no gradient to the condition."""
-    from tinydl.tensor import as_tensor
     x, y = pair(x, y)
     return Where.apply(as_tensor(condition), x, y)
 

@@ -4,6 +4,7 @@ import builtins  # this module defines sum, max and min; the builtins are reache
 from tinydl.autograd import Function
 from tinydl.backend import array_module
 from tinydl.ops._util import norm_axes, restore_reduced
+from tinydl.ops.math import sqrt
 
 __all__ = ["sum", "mean", "max", "min", "var", "std", "prod", "logsumexp", "argmax", "argmin", "cumsum"]
 
@@ -144,7 +145,6 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
 def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation over `axis`, as numpy.std."""
-    from tinydl.ops.math import sqrt
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 

@@ -1,7 +1,10 @@
 """Shape and indexing ops: reshape, transpose, concatenate, split, pad, take, getitem, tile, ..."""
+import numpy as np
+
 from tinydl.autograd import Function, unbroadcast
-from tinydl.backend import array_module, device_of, to_device as _move
+from tinydl.backend import array_module, as_dtype, device_of, to_device as _move
 from tinydl.ops._util import is_basic_index, norm_axes, raw_index, scatter_add
+from tinydl.tensor import Tensor, as_tensor
 
 __all__ = [
     "reshape", "transpose", "expand_dims", "squeeze", "concatenate", "stack", "split", "pad", "take",
@@ -136,7 +139,6 @@ def pad(x, pad_width, mode="constant", constant_values=0):
 
 def _pad_pairs(pad_width, ndim):
     """numpy.pad's pad_width forms as one (before, after) pair per axis."""
-    import numpy as np
     pw = np.asarray(pad_width, dtype=int)
     return tuple(tuple(int(v) for v in p) for p in np.broadcast_to(pw, (ndim, 2)))
 
@@ -166,7 +168,6 @@ class Take(Function):
 
 def take(x, indices, axis=None):
     """Elements of x at integer `indices` along `axis`, as numpy.take; repeated indices add gradients."""
-    from tinydl.tensor import Tensor, as_tensor
     idx = indices if isinstance(indices, Tensor) else as_tensor(_as_index_array(indices, x))
     return Take.apply(x, idx, axis=axis)
 
@@ -176,7 +177,6 @@ gather = take
 
 def _as_index_array(indices, like):
     """Integer indices as an array on the device of `like`."""
-    import numpy as np
     return _move(np.asarray(indices, dtype=np.int64), device_of(like.data))
 
 
@@ -286,7 +286,6 @@ class OneHot(Function):
 
 def one_hot(indices, num_classes, dtype=None):
     """One-hot float vectors for integer class ids (no gradient)."""
-    from tinydl.backend import as_dtype
     return OneHot.apply(indices, num_classes=int(num_classes), dtype=as_dtype(dtype))
 
 
