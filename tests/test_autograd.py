@@ -140,6 +140,27 @@ def test_custom_function_with_two_outputs():
     np.testing.assert_allclose(x.grad.numpy(), np.cos(2 * np.array([0.3, 1.2])))
 
 
+class ScaleBy(Function):
+    """y = factor * x, its parameter declared in __init__."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, x):
+        return self.factor * x
+
+    def backward(self, g):
+        return self.factor * g
+
+
+def test_function_parameters_are_init_arguments_and_apply_takes_none():
+    x = leaf([1.0, -2.0])
+    ScaleBy(factor=3.0)(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+    with pytest.raises(TypeError, match="factor"):
+        ScaleBy.apply(x, factor=3.0)  # keyword arguments no longer become attributes
+
+
 def test_needs_grad_tells_which_inputs_want_gradients():
     seen = []
 

@@ -52,10 +52,12 @@ def enable_grad(fn=None):
 class Function:
     """One differentiable operation: `forward` and `backward` on raw arrays.
 
-    Subclasses set what backward needs as attributes of `self` during forward. `forward` returns an
-    array, or a tuple of arrays for several outputs; `backward` receives one gradient per output
-    and returns one gradient (or None) per input, in the order of `apply`'s tensor arguments.
-    Keyword arguments of `apply` are non-differentiable parameters, stored on `self` before forward.
+    Non-differentiable parameters (an axis, a shape) are arguments of the subclass's `__init__`:
+    `Sum(axis=0, keepdims=False)(x)` makes the node and runs it; `Exp.apply(x)` is the same for a
+    Function without parameters. Subclasses set what backward needs as attributes of `self` during
+    forward. `forward` returns an array, or a tuple of arrays for several outputs; `backward`
+    receives one gradient per output and returns one gradient (or None) per input, in the order of
+    the tensor arguments.
     """
 
     __slots__ = ("inputs", "needs_grad", "n_out", "out_meta", "__dict__")
@@ -68,27 +70,29 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs, **params):
-        """Run forward on the inputs' arrays and, when gradients are needed, record the node."""
+    def apply(cls, *inputs):
+        """Run a Function that takes no parameters on `inputs`: `cls()(*inputs)`."""
+        return cls()(*inputs)
+
+    def __call__(self, *inputs):
+        """Run forward on the inputs' arrays and, when gradients are needed, record this node."""
         Tensor = _Tensor or _bind_tensor()
-        fn = cls.__new__(cls)
-        if params:
-            fn.__dict__.update(params)
         tensors = [x if isinstance(x, Tensor) else _as_tensor(x) for x in inputs]
-        out = fn.forward(*[t.data for t in tensors])
-        record = cls.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
+        out = self.forward(*[t.data for t in tensors])
+        record = self.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
         if type(out) is not tuple:
             result = Tensor._wrap(_array(out), record)
             if record:
-                fn.inputs, fn.needs_grad, fn.n_out, fn.out_meta = tensors, [t.requires_grad for t in tensors], 1, None
-                result._ctx = fn
+                self.inputs, self.needs_grad = tensors, [t.requires_grad for t in tensors]
+                self.n_out, self.out_meta = 1, None
+                result._ctx = self
             return result
         results = tuple(Tensor._wrap(_array(o), record) for o in out)
         if record:
-            fn.inputs, fn.needs_grad, fn.n_out = tensors, [t.requires_grad for t in tensors], len(results)
-            fn.out_meta = [(o.data.shape, o.data.dtype) for o in results]  # to zero-fill unused outputs
+            self.inputs, self.needs_grad, self.n_out = tensors, [t.requires_grad for t in tensors], len(results)
+            self.out_meta = [(o.data.shape, o.data.dtype) for o in results]  # to zero-fill unused outputs
             for i, o in enumerate(results):
-                o._ctx = fn
+                o._ctx = self
                 o._out_index = i
         return results
 

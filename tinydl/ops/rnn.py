@@ -41,8 +41,8 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     if act is None or rec is None or recurrent_dropout_mask is not None:
         return _lstm_steps(x, h0, c0, kernel_, rk, bias, mask, go_backwards, _fn(activation),
                            _fn(recurrent_activation), zero_output_for_mask, recurrent_dropout_mask)
-    return LSTMScan.apply(x, h0, c0, kernel_, rk, bias, mask=mask, go_backwards=bool(go_backwards),
-                          act=act, rec_act=rec, zero_output=bool(zero_output_for_mask))
+    return LSTMScan(mask=mask, go_backwards=bool(go_backwards), act=act, rec_act=rec,
+                    zero_output=bool(zero_output_for_mask))(x, h0, c0, kernel_, rk, bias)
 
 
 def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False, activation="tanh",
@@ -67,8 +67,8 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
         return _gru_steps(x, h0, kernel_, rk, bias, mask, go_backwards, _fn(activation),
                           _fn(recurrent_activation), bool(reset_after), zero_output_for_mask,
                           recurrent_dropout_mask)
-    return GRUScan.apply(x, h0, kernel_, rk, bias, mask=mask, go_backwards=bool(go_backwards), act=act,
-                         rec_act=rec, reset_after=bool(reset_after), zero_output=bool(zero_output_for_mask))
+    return GRUScan(mask=mask, go_backwards=bool(go_backwards), act=act, rec_act=rec, reset_after=bool(reset_after),
+                   zero_output=bool(zero_output_for_mask))(x, h0, kernel_, rk, bias)
 
 
 def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False,
@@ -83,8 +83,8 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
     if act is None or recurrent_dropout_mask is not None:
         return _rnn_steps(x, h0, kernel_, rk, bias, mask, go_backwards, _fn(activation),
                           zero_output_for_mask, recurrent_dropout_mask)
-    return RNNScan.apply(x, h0, kernel_, rk, bias, mask=mask, go_backwards=bool(go_backwards), act=act,
-                         zero_output=bool(zero_output_for_mask))
+    return RNNScan(mask=mask, go_backwards=bool(go_backwards), act=act,
+                   zero_output=bool(zero_output_for_mask))(x, h0, kernel_, rk, bias)
 
 
 # -- the fused ops --------------------------------------------------------------------------------
@@ -138,6 +138,10 @@ class _Scan(Function):
 class LSTMScan(_Scan):
     w_index = 3
 
+    def __init__(self, mask, go_backwards, act, rec_act, zero_output):
+        self.mask, self.go_backwards, self.zero_output = mask, go_backwards, zero_output
+        self.act, self.rec_act = act, rec_act
+
     def forward(self, x, h0, c0, W, U, b):
         xw = self._prepare(x, W, b)
         hs, cs, gates = kernel("lstm_fwd", x)(xw, h0, c0, U, self.m, self.act, self.rec_act)
@@ -157,6 +161,10 @@ class LSTMScan(_Scan):
 
 class GRUScan(_Scan):
     w_index = 2
+
+    def __init__(self, mask, go_backwards, act, rec_act, reset_after, zero_output):
+        self.mask, self.go_backwards, self.zero_output = mask, go_backwards, zero_output
+        self.act, self.rec_act, self.reset_after = act, rec_act, reset_after
 
     def forward(self, x, h0, W, U, b):
         if self.reset_after:
@@ -193,6 +201,9 @@ class GRUScan(_Scan):
 
 class RNNScan(_Scan):
     w_index = 2
+
+    def __init__(self, mask, go_backwards, act, zero_output):
+        self.mask, self.go_backwards, self.act, self.zero_output = mask, go_backwards, act, zero_output
 
     def forward(self, x, h0, W, U, b):
         xw = self._prepare(x, W, b)
