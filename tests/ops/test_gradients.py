@@ -37,11 +37,6 @@ NO_GRADIENT = {
 # Ops whose cases have no OpCase.reference, and where their forward is checked against one instead.
 REFERENCE_ELSEWHERE = {
     "dropout": "random mask: tests/test_autograd.py checks its scaling and reproducibility",
-    "conv": "tests/ops/test_conv.py: direct loops",
-    "conv_transpose": "tests/ops/test_conv.py: scatter loops",
-    "depthwise_conv": "tests/ops/test_conv.py: per-channel conv",
-    "max_pool": "tests/ops/test_conv.py: direct loops",
-    "average_pool": "tests/ops/test_conv.py: direct loops",
     "lstm": "tests/ops/test_rnn.py: step-by-step reference",
     "gru": "tests/ops/test_rnn.py: step-by-step reference",
     "simple_rnn": "tests/ops/test_rnn.py: step-by-step reference",
