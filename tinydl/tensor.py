@@ -219,7 +219,8 @@ class Tensor:
             axes = axes[0]
         return _ops.transpose(self, axes or None)
 
-    # -- arithmetic and comparison: the ops of tinydl.ops as methods (x.add(...) is td.add(x, ...)) --
+    # -- the ops as methods: x.add(y) is td.add(x, y) ---------------------------------------
+    # arithmetic and comparison
     def add(self, b):
         """a + b with broadcasting."""
         return _ops.add(self, b)
@@ -312,7 +313,7 @@ class Tensor:
         """Elementwise greater equal comparison (boolean tensor, no gradient)."""
         return _ops.greater_equal(self, b)
 
-    # -- reductions: the ops of tinydl.ops as methods (x.sum(...) is td.sum(x, ...)) --
+    # reductions
     def sum(self, axis=None, keepdims=False):
         """Sum over `axis` (all axes when None)."""
         return _ops.sum(self, axis, keepdims)
@@ -357,7 +358,7 @@ class Tensor:
         """Running sum along `axis` (flattened when None), as numpy.cumsum."""
         return _ops.cumsum(self, axis)
 
-    # -- shape: the ops of tinydl.ops as methods (x.expand_dims(...) is td.expand_dims(x, ...)) --
+    # shapes
     def expand_dims(self, axis):
         """A new axis of length 1 inserted at `axis`."""
         return _ops.expand_dims(self, axis)
@@ -402,7 +403,7 @@ class Tensor:
         """Axis `source` moved to position `destination`, as numpy.moveaxis."""
         return _ops.moveaxis(self, source, destination)
 
-    # -- linear algebra and activations: the ops of tinydl.ops as methods (x.matmul(...) is td.matmul(x, ...)) --
+    # matrix product and activations
     def matmul(self, b):
         """Matrix product with NumPy's rules: batched over leading axes, broadcast, 1-D promoted."""
         return _ops.matmul(self, b)
