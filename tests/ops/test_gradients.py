@@ -40,8 +40,6 @@ REFERENCE_ELSEWHERE = {
     "lstm": "tests/ops/test_rnn.py: step-by-step reference",
     "gru": "tests/ops/test_rnn.py: step-by-step reference",
     "simple_rnn": "tests/ops/test_rnn.py: step-by-step reference",
-    "scaled_dot_product_attention": "tests/ops/test_attention.py: float64 reference",
-    "masked_softmax": "tests/ops/test_attention.py: float64 reference",
 }
 SPEC_SETTINGS = settings(max_examples=5, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
