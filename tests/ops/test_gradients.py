@@ -37,9 +37,10 @@ NO_GRADIENT = {
 # Ops whose cases have no OpCase.reference, and where their forward is checked against one instead.
 REFERENCE_ELSEWHERE = {
     "dropout": "random mask: tests/test_autograd.py checks its scaling and reproducibility",
-    "lstm": "tests/ops/test_rnn.py: step-by-step reference",
-    "gru": "tests/ops/test_rnn.py: step-by-step reference",
-    "simple_rnn": "tests/ops/test_rnn.py: step-by-step reference",
+    # the step-by-step reference has the default activations only: other activations and dropout masks wait
+    "lstm": "cases with other activations or a dropout mask: no reference yet",
+    "gru": "cases with a dropout mask: no reference yet",
+    "simple_rnn": "cases with other activations: no reference yet",
 }
 SPEC_SETTINGS = settings(max_examples=5, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
