@@ -140,6 +140,27 @@ def test_custom_function_with_two_outputs():
     np.testing.assert_allclose(x.grad.numpy(), np.cos(2 * np.array([0.3, 1.2])))
 
 
+class ScaleBy(Function):
+    """y = factor * x, its parameter declared in __init__."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, x):
+        return self.factor * x
+
+    def backward(self, g):
+        return self.factor * g
+
+
+def test_function_parameters_are_init_arguments_and_apply_takes_none():
+    x = leaf([1.0, -2.0])
+    ScaleBy(factor=3.0)(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+    with pytest.raises(TypeError, match="factor"):
+        ScaleBy.apply(x, factor=3.0)  # keyword arguments no longer become attributes
+
+
 def test_needs_grad_tells_which_inputs_want_gradients():
     seen = []
 
@@ -240,6 +261,34 @@ def test_backward_gradient_of_wrong_shape_is_an_error():
     y = leaf([1.0, 2.0]) * 2
     with pytest.raises(ValueError, match="shape"):
         y.backward(np.ones(3))
+
+
+class AddWithoutUnbroadcast(Function):
+    """A broadcasting add whose backward forgets to reduce the gradient to each input's shape."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+def test_function_returning_a_gradient_of_the_wrong_shape_is_rejected():
+    a, b = leaf(np.ones((4, 3))), leaf(np.ones(3))  # (4, 3) gradient for the (3,) input b
+    with pytest.raises(ValueError, match=r"AddWithoutUnbroadcast.*shape \(4, 3\) for input 1.*\(3,\)"):
+        AddWithoutUnbroadcast.apply(a, b).sum().backward()
+    assert b.grad is None
+
+
+def test_wrong_shape_is_rejected_between_two_nodes_too():
+    a, b = leaf(np.ones((2, 3))), leaf(np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"input 1.*\(1, 3\)"):
+        AddWithoutUnbroadcast.apply(a, b * 2.0).sum().backward()
+
+
+def test_gradcheck_fails_such_a_function_instead_of_passing_it():
+    with pytest.raises(ValueError, match="AddWithoutUnbroadcast"):
+        gradcheck(AddWithoutUnbroadcast.apply, [np.ones((4, 3)), np.ones(3)])
 
 
 def test_backward_on_tensor_without_grad_says_so():

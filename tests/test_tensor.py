@@ -153,6 +153,32 @@ def test_methods_mirror_ops():
     assert x.argmax(axis=1).tolist() == [2, 2]
 
 
+METHOD_ARGS = {  # extra arguments of each op written as a Tensor method; the Tensor is the first
+    "add": (0.5,), "subtract": (0.5,), "multiply": (2.0,), "divide": (2.0,), "power": (2.0,), "maximum": (0.5,),
+    "minimum": (0.5,), "clip": (0.5, 3.0), "cast": ("float32",), "equal": (1.0,), "not_equal": (1.0,),
+    "less": (2.0,), "less_equal": (2.0,), "greater": (2.0,), "greater_equal": (2.0,), "split": (2,),
+    "pad": (1,), "take": ([2, 0],), "gather": ([1, 0],), "broadcast_to": ((3, 2, 3),), "tile": ((1, 2),),
+    "repeat": (2,), "moveaxis": (0, 1), "matmul": (np.ones((3, 2)),), "expand_dims": (0,), "dropout": (0.0,),
+    "leaky_relu": (0.1,),
+}
+METHODS = sorted(set(METHOD_ARGS) | {
+    "negative", "exp", "log", "log1p", "sqrt", "abs", "sign", "square", "sum", "mean", "max", "min", "var", "std",
+    "prod", "logsumexp", "argmax", "argmin", "cumsum", "squeeze", "flip", "tanh", "sigmoid", "relu", "elu", "selu",
+    "gelu", "softplus", "silu", "hard_sigmoid", "softmax", "log_softmax", "erf"})
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_is_written_in_tensor_py_and_equals_the_op(name):
+    assert getattr(td.Tensor, name).__module__ == "tinydl.tensor", f"Tensor.{name} is not written in tensor.py"
+    a = np.arange(1.0, 7.0).reshape(2, 3)
+    x = td.tensor(a)
+    args = METHOD_ARGS.get(name, ())
+    got, expected = getattr(x, name)(*args), getattr(td, name)(x, *args)
+    for g, e in zip(got if isinstance(got, (tuple, list)) else [got],
+                    expected if isinstance(expected, (tuple, list)) else [expected]):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
 def test_ops_match_numpy_forward():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((3, 4))

@@ -16,28 +16,6 @@ from tinydl import ops  # noqa: F401
 __version__ = "0.1.0"
 
 
-def _bind_methods():
-    """Tensor methods mirroring the ops (`x.sum(axis=0)` is `td.sum(x, axis=0)`)."""
-    skip = {"concatenate", "stack", "where", "einsum", "one_hot", "getitem", "to_device"}
-    for name in ops.__all__:
-        if name not in skip and not hasattr(Tensor, name):
-            setattr(Tensor, name, getattr(ops, name))
-
-    def reshape(self, *shape):
-        """The same elements in a new shape: x.reshape(2, 3) or x.reshape((2, 3))."""
-        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
-
-    def transpose(self, *axes):
-        """Axes permuted: x.transpose(1, 0) or x.transpose((1, 0)); reversed with no argument."""
-        if len(axes) == 1 and not isinstance(axes[0], int):
-            axes = axes[0]
-        return ops.transpose(self, axes or None)
-    Tensor.reshape = reshape
-    Tensor.transpose = transpose
-
-
-_bind_methods()
-
 _SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "schedules", "initializers", "activations",
                "regularizers", "callbacks", "datasets", "data", "io", "testing", "backend", "examples", "graph"}
 

@@ -1,11 +1,11 @@
 """`python -m tinydl`: the demo. Trains an MLP on the bundled digits and prints test accuracy."""
 import time
 
+import tinydl as td
+from tinydl.examples import mlp
+
 
 def main():
-    import tinydl as td
-    from tinydl.examples import mlp
-
     x = td.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x).sum().backward()
     print(f"autograd: d/dx sum(x*x) at x={x.numpy().tolist()} is {x.grad.numpy().tolist()}")

@@ -8,6 +8,7 @@
 from tinydl import ops
 from tinydl.io.config import register_serializable
 from tinydl.tensor import Tensor, as_tensor
+from tinydl.io import config as cfg
 
 __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish",
@@ -240,8 +241,7 @@ def serialize(activation):
     name = getattr(activation, "__name__", None)
     if name in _BY_NAME and _BY_NAME[name] is activation:
         return name
-    from tinydl.io import config
-    return config.serialize(activation)
+    return cfg.serialize(activation)
 
 
 def deserialize(config, custom_objects=None):
@@ -253,7 +253,6 @@ def deserialize(config, custom_objects=None):
     if isinstance(config, dict):
         if config.get("class_name") == "function":
             return deserialize(config.get("config"), custom_objects)
-        from tinydl.io import config as cfg
         return cfg.deserialize(config, custom_objects)
     return get(config)
 

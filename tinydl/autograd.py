@@ -52,10 +52,12 @@ def enable_grad(fn=None):
 class Function:
     """One differentiable operation: `forward` and `backward` on raw arrays.
 
-    Subclasses set what backward needs as attributes of `self` during forward. `forward` returns an
-    array, or a tuple of arrays for several outputs; `backward` receives one gradient per output
-    and returns one gradient (or None) per input, in the order of `apply`'s tensor arguments.
-    Keyword arguments of `apply` are non-differentiable parameters, stored on `self` before forward.
+    Non-differentiable parameters (an axis, a shape) are arguments of the subclass's `__init__`:
+    `Sum(axis=0, keepdims=False)(x)` makes the node and runs it; `Exp.apply(x)` is the same for a
+    Function without parameters. Subclasses set what backward needs as attributes of `self` during
+    forward. `forward` returns an array, or a tuple of arrays for several outputs; `backward`
+    receives one gradient per output and returns one gradient (or None) per input, in the order of
+    the tensor arguments.
     """
 
     __slots__ = ("inputs", "needs_grad", "n_out", "out_meta", "__dict__")
@@ -68,27 +70,29 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs, **params):
-        """Run forward on the inputs' arrays and, when gradients are needed, record the node."""
+    def apply(cls, *inputs):
+        """Run a Function that takes no parameters on `inputs`: `cls()(*inputs)`."""
+        return cls()(*inputs)
+
+    def __call__(self, *inputs):
+        """Run forward on the inputs' arrays and, when gradients are needed, record this node."""
         Tensor = _Tensor or _bind_tensor()
-        fn = cls.__new__(cls)
-        if params:
-            fn.__dict__.update(params)
         tensors = [x if isinstance(x, Tensor) else _as_tensor(x) for x in inputs]
-        out = fn.forward(*[t.data for t in tensors])
-        record = cls.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
+        out = self.forward(*[t.data for t in tensors])
+        record = self.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
         if type(out) is not tuple:
             result = Tensor._wrap(_array(out), record)
             if record:
-                fn.inputs, fn.needs_grad, fn.n_out, fn.out_meta = tensors, [t.requires_grad for t in tensors], 1, None
-                result._ctx = fn
+                self.inputs, self.needs_grad = tensors, [t.requires_grad for t in tensors]
+                self.n_out, self.out_meta = 1, None
+                result._ctx = self
             return result
         results = tuple(Tensor._wrap(_array(o), record) for o in out)
         if record:
-            fn.inputs, fn.needs_grad, fn.n_out = tensors, [t.requires_grad for t in tensors], len(results)
-            fn.out_meta = [(o.data.shape, o.data.dtype) for o in results]  # to zero-fill unused outputs
+            self.inputs, self.needs_grad, self.n_out = tensors, [t.requires_grad for t in tensors], len(results)
+            self.out_meta = [(o.data.shape, o.data.dtype) for o in results]  # to zero-fill unused outputs
             for i, o in enumerate(results):
-                o._ctx = fn
+                o._ctx = self
                 o._out_index = i
         return results
 
@@ -130,11 +134,13 @@ def backward(root, gradient, retain_graph=False):
                                      for g, (shape, dtype) in zip(grads, fn.out_meta)])
         if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
-        for t, needs, g in zip(fn.inputs, fn.needs_grad, in_grads):
+        for i, (t, needs, g) in enumerate(zip(fn.inputs, fn.needs_grad, in_grads)):
             if g is None or not needs:
                 continue
             if isinstance(g, np.generic):  # numpy arithmetic on 0-d arrays returns scalars
                 g = np.asarray(g)
+            if g.shape != t.data.shape:
+                raise _wrong_shape(fn, i, t.data.shape, g.shape)
             if t._ctx is None:
                 _accumulate_leaf(t, g)
             else:
@@ -150,14 +156,19 @@ def backward(root, gradient, retain_graph=False):
 def _accumulate_leaf(t, g):
     """Add gradient array `g` into leaf tensor `t`'s `.grad` (PyTorch-style accumulation)."""
     Tensor = _Tensor or _bind_tensor()
-    if g.shape != t.data.shape:
-        g = unbroadcast(g, t.data.shape)
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
         t.grad = Tensor._wrap(g, False)
     else:
         t.grad = Tensor._wrap(_array(t.grad.data + g), False)
+
+
+def _wrong_shape(fn, index, expected, received):
+    """The error for a backward that returned a gradient not shaped like its input."""
+    return ValueError(f"{type(fn).__name__}.backward returned a gradient of shape {tuple(received)} for input "
+                      f"{index}, expected the input's shape {tuple(expected)}; a Function whose forward broadcasts "
+                      "must reduce its gradient with unbroadcast(g, shape) itself")
 
 
 def _topological_order(start):

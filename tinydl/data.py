@@ -6,6 +6,7 @@ batches, or any object with `__len__` and `__getitem__(i)` returning a batch, as
 import numpy as np
 
 from tinydl import backend
+from tinydl.layers.base import flatten, pack_like
 
 __all__ = ["Sequence", "Dataset"]
 
@@ -28,7 +29,6 @@ class Dataset(Sequence):
     """Arrays (or lists/dicts of arrays) served in batches, optionally reshuffled every epoch."""
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, drop_remainder=False):
-        from tinydl.layers.base import flatten
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -46,7 +46,6 @@ class Dataset(Sequence):
         return full if self.drop_remainder or rest == 0 else full + 1
 
     def __getitem__(self, index):
-        from tinydl.layers.base import flatten, pack_like
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range for a Dataset of {len(self)} batches")
         idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]

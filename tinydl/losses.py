@@ -11,11 +11,13 @@ probabilities to [1e-7, 1 - 1e-7] as Keras does; with `from_logits=True` they us
     loss = losses.get("sparse_categorical_crossentropy")
     value = loss(labels, model_output)          # scalar Tensor; value.backward()
 """
+import re
+
 import numpy as np
 
-from tinydl import ops
+from tinydl import backend, ops
 from tinydl.backend import array_module
-from tinydl.io.config import register_serializable, serialize
+from tinydl.io.config import deserialize_preferring, get_registered, register_serializable, serialize
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -595,7 +597,6 @@ def deserialize(config, custom_objects=None):
         if custom_objects and config in custom_objects:
             return get(custom_objects[config])
         return get(config)
-    from tinydl.io.config import deserialize_preferring
     return deserialize_preferring(_CLASSES, config, custom_objects)
 
 
@@ -653,7 +654,6 @@ def _one_hot_labels(y_true, y_pred):
         return None
     labels = ones.argmax(axis=-1)
     if array_module(y_pred.data) is not xp:
-        from tinydl import backend
         labels = backend.to_device(labels, y_pred.device)
     return labels
 
@@ -663,7 +663,6 @@ def _pred(y_pred, dtype=None):
     if not isinstance(y_pred, Tensor):
         y_pred = as_tensor(y_pred if hasattr(y_pred, "dtype") else np.asarray(y_pred))
         if y_pred.dtype.kind != "f":
-            from tinydl import backend
             y_pred = Tensor._wrap(y_pred.data.astype(backend.default_dtype()), False)
     if dtype is not None and y_pred.dtype != np.dtype(dtype):
         y_pred = ops.cast(y_pred, np.dtype(dtype))
@@ -727,7 +726,6 @@ def _l2_normalize(x, axis):
 
 def _snake(name):
     """CamelCase -> snake_case."""
-    import re
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
@@ -738,7 +736,6 @@ def _fn_name(fn):
 
 def _registered_function(name):
     """A loss function by name from the global registry, or a clear error."""
-    from tinydl.io.config import get_registered
     try:
         return get_registered(name)
     except KeyError:

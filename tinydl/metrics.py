@@ -17,7 +17,9 @@ import re
 
 import numpy as np
 
-from tinydl.io.config import register_serializable, serialize
+from tinydl.io.config import deserialize_preferring, register_serializable, serialize
+from tinydl import initializers, losses
+from tinydl.autograd import no_grad
 
 __all__ = [
     "Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -89,7 +91,6 @@ class Metric:
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
         """A state array (float64 unless `dtype`), reset to its initial value by `reset_state()`."""
-        from tinydl import initializers
         shape = tuple(shape) if not isinstance(shape, int) else (shape,)
         initial = np.asarray(initializers.get(initializer)(shape, dtype=dtype or "float64"))
         variable = np.array(initial).view(MetricVariable)
@@ -733,7 +734,6 @@ def deserialize(config, custom_objects=None):
     """Build a metric from a config dict (this module's class names first) or a name."""
     if isinstance(config, str):
         return get(config)
-    from tinydl.io.config import deserialize_preferring
     return deserialize_preferring(_CLASSES, config, custom_objects)
 
 
@@ -759,7 +759,6 @@ def _loss_kind(loss):
     """'binary_crossentropy', 'sparse_categorical_crossentropy', ... for a loss name/object, or None."""
     if loss is None:
         return None
-    from tinydl import losses
     kinds = {losses.BinaryCrossentropy: "binary_crossentropy", losses.CategoricalCrossentropy:
              "categorical_crossentropy", losses.SparseCategoricalCrossentropy: "sparse_categorical_crossentropy"}
     if isinstance(loss, str):
@@ -783,8 +782,6 @@ def _shape_of(x):
 
 def _loss_function(name):
     """A loss function (per-sample) by name, turned into NumPy in and out for metrics."""
-    from tinydl import losses
-    from tinydl.autograd import no_grad
     fn = losses._FUNCTIONS.get(name)
     if fn is None:
         raise ValueError(f"unknown metric function {name!r}; known: {sorted(_FUNCTIONS) + sorted(losses._FUNCTIONS)}")
@@ -799,7 +796,6 @@ def _loss_function(name):
 
 def _is_loss_function(fn):
     """True for loss functions, whose metric should go down."""
-    from tinydl import losses
     return getattr(fn, "_loss_function", False) or fn in losses._FUNCTIONS.values()
 
 

@@ -35,10 +35,11 @@ import re
 
 import numpy as np
 
-from tinydl import backend, schedules
+from tinydl import backend, constraints, schedules
 from tinydl.backend import array_module
 from tinydl.io.config import register_serializable, serialize
 from tinydl.tensor import Tensor
+from tinydl.io import config as cfg
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "get",
            "serialize", "deserialize"]
@@ -200,7 +201,6 @@ class Optimizer:
         if constraint is None:
             return
         if isinstance(constraint, (str, dict)):
-            from tinydl import constraints
             constraint = constraints.get(constraint)
         out = constraint(v)
         v.data[...] = out.data if isinstance(out, Tensor) else out
@@ -411,8 +411,7 @@ class Optimizer:
         if isinstance(lr, schedules.LearningRateSchedule):
             lr = schedules.serialize(lr)
         elif not isinstance(lr, float):
-            from tinydl.io import config
-            lr = config.serialize(lr)
+            lr = cfg.serialize(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
                 "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
@@ -740,7 +739,6 @@ def deserialize(config, custom_objects=None):
     name = config.get("class_name", "")
     cls = _CLASSES.get(name) or _LOWER.get(str(name).lower())
     if cls is None:
-        from tinydl.io import config as cfg
         return cfg.deserialize(config, custom_objects)
     return cls.from_config(dict(config.get("config") or {}), custom_objects)
 

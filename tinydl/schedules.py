@@ -5,7 +5,7 @@ updates already applied), so the first update uses `schedule(0)`.
 """
 import math
 
-from tinydl.io.config import ConfigMixin, register_serializable, serialize
+from tinydl.io.config import ConfigMixin, deserialize_preferring, register_serializable, serialize
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
@@ -185,7 +185,6 @@ def get(identifier):
 
 def deserialize(config, custom_objects=None):
     """Build a schedule from `{"class_name", "config"}`."""
-    from tinydl.io.config import deserialize_preferring
     return deserialize_preferring(_CLASSES, config, custom_objects)
 
 

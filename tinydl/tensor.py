@@ -99,13 +99,11 @@ class Tensor:
         device = backend.check_device(device)
         if self.device == device:
             return self
-        from tinydl.ops.shape import to_device
-        return to_device(self, device=device)
+        return _ops.to_device(self, device=device)
 
     def astype(self, dtype):
         """A copy with another dtype; gradients flow back cast to the original dtype."""
-        from tinydl.ops.math import cast
-        return cast(self, dtype=backend.as_dtype(dtype))
+        return _ops.cast(self, dtype=backend.as_dtype(dtype))
 
     def requires_grad_(self, flag=True):
         """Set requires_grad in place and return self."""
@@ -210,6 +208,261 @@ class Tensor:
     def T(self):
         """The transpose (all axes reversed)."""
         return _ops.transpose(self)
+
+    def reshape(self, *shape):
+        """The same elements in a new shape: x.reshape(2, 3) or x.reshape((2, 3))."""
+        return _ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    def transpose(self, *axes):
+        """Axes permuted: x.transpose(1, 0) or x.transpose((1, 0)); reversed with no argument."""
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = axes[0]
+        return _ops.transpose(self, axes or None)
+
+    # -- the ops as methods: x.add(y) is td.add(x, y) ---------------------------------------
+    # arithmetic and comparison
+    def add(self, b):
+        """a + b with broadcasting."""
+        return _ops.add(self, b)
+
+    def subtract(self, b):
+        """a - b with broadcasting."""
+        return _ops.subtract(self, b)
+
+    def multiply(self, b):
+        """a * b with broadcasting."""
+        return _ops.multiply(self, b)
+
+    def divide(self, b):
+        """a / b with broadcasting."""
+        return _ops.divide(self, b)
+
+    def power(self, b):
+        """a ** b with broadcasting; d/db is taken where a > 0."""
+        return _ops.power(self, b)
+
+    def negative(self):
+        """-x."""
+        return _ops.negative(self)
+
+    def exp(self):
+        """e ** x."""
+        return _ops.exp(self)
+
+    def log(self):
+        """Natural logarithm."""
+        return _ops.log(self)
+
+    def log1p(self):
+        """log(1 + x), accurate for small x."""
+        return _ops.log1p(self)
+
+    def sqrt(self):
+        """Square root."""
+        return _ops.sqrt(self)
+
+    def abs(self):
+        """|x|; the gradient at 0 is 0."""
+        return _ops.abs(self)
+
+    def maximum(self, b):
+        """Elementwise maximum; ties send half the gradient to each side."""
+        return _ops.maximum(self, b)
+
+    def minimum(self, b):
+        """Elementwise minimum; ties send half the gradient to each side."""
+        return _ops.minimum(self, b)
+
+    def clip(self, a_min=None, a_max=None):
+        """x limited to [a_min, a_max]; gradient 1 inside the closed interval, 0 outside."""
+        return _ops.clip(self, a_min, a_max)
+
+    def cast(self, dtype):
+        """x converted to `dtype`; the gradient is cast back."""
+        return _ops.cast(self, dtype)
+
+    def sign(self):
+        """-1, 0 or 1 by the sign of x (no gradient)."""
+        return _ops.sign(self)
+
+    def square(self):
+        """x * x."""
+        return _ops.square(self)
+
+    def equal(self, b):
+        """Elementwise equal comparison (boolean tensor, no gradient)."""
+        return _ops.equal(self, b)
+
+    def not_equal(self, b):
+        """Elementwise not equal comparison (boolean tensor, no gradient)."""
+        return _ops.not_equal(self, b)
+
+    def less(self, b):
+        """Elementwise less comparison (boolean tensor, no gradient)."""
+        return _ops.less(self, b)
+
+    def less_equal(self, b):
+        """Elementwise less equal comparison (boolean tensor, no gradient)."""
+        return _ops.less_equal(self, b)
+
+    def greater(self, b):
+        """Elementwise greater comparison (boolean tensor, no gradient)."""
+        return _ops.greater(self, b)
+
+    def greater_equal(self, b):
+        """Elementwise greater equal comparison (boolean tensor, no gradient)."""
+        return _ops.greater_equal(self, b)
+
+    # reductions
+    def sum(self, axis=None, keepdims=False):
+        """Sum over `axis` (all axes when None)."""
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        """Arithmetic mean over `axis`."""
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        """Largest element over `axis`; ties share the gradient equally."""
+        return _ops.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        """Smallest element over `axis`; ties share the gradient equally."""
+        return _ops.min(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        """Variance over `axis` (population variance unless ddof=1), as numpy.var."""
+        return _ops.var(self, axis, keepdims, ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        """Standard deviation over `axis`, as numpy.std."""
+        return _ops.std(self, axis, keepdims, ddof)
+
+    def prod(self, axis=None, keepdims=False):
+        """Product over `axis`; the gradient is exact even where elements are zero."""
+        return _ops.prod(self, axis, keepdims)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        """log(sum(exp(x))) over `axis`, stable for large inputs (1e4 does not overflow)."""
+        return _ops.logsumexp(self, axis, keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        """Index of the largest element along `axis` (no gradient)."""
+        return _ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        """Index of the smallest element along `axis` (no gradient)."""
+        return _ops.argmin(self, axis, keepdims)
+
+    def cumsum(self, axis=None):
+        """Running sum along `axis` (flattened when None), as numpy.cumsum."""
+        return _ops.cumsum(self, axis)
+
+    # shapes
+    def expand_dims(self, axis):
+        """A new axis of length 1 inserted at `axis`."""
+        return _ops.expand_dims(self, axis)
+
+    def squeeze(self, axis=None):
+        """Axes of length 1 removed (only `axis` when given; it must have length 1)."""
+        return _ops.squeeze(self, axis)
+
+    def split(self, indices_or_sections, axis=0):
+        """A list of sub-tensors, as numpy.split."""
+        return _ops.split(self, indices_or_sections, axis)
+
+    def pad(self, pad_width, mode='constant', constant_values=0):
+        """Constant padding, as numpy.pad (`pad_width` an int, a pair, or a pair per axis)."""
+        return _ops.pad(self, pad_width, mode, constant_values)
+
+    def take(self, indices, axis=None):
+        """Elements of x at integer `indices` along `axis`, as numpy.take; repeated indices add gradients."""
+        return _ops.take(self, indices, axis)
+
+    def gather(self, indices, axis=None):
+        """Elements of x at integer `indices` along `axis`, as numpy.take; repeated indices add gradients."""
+        return _ops.gather(self, indices, axis)
+
+    def broadcast_to(self, shape):
+        """x broadcast to `shape` (a read-only view in forward)."""
+        return _ops.broadcast_to(self, shape)
+
+    def tile(self, reps):
+        """x repeated `reps` times along each axis, as numpy.tile."""
+        return _ops.tile(self, reps)
+
+    def repeat(self, repeats, axis=None):
+        """Each element repeated, as numpy.repeat."""
+        return _ops.repeat(self, repeats, axis)
+
+    def flip(self, axis=None):
+        """Order of elements reversed along `axis` (all axes when None)."""
+        return _ops.flip(self, axis)
+
+    def moveaxis(self, source, destination):
+        """Axis `source` moved to position `destination`, as numpy.moveaxis."""
+        return _ops.moveaxis(self, source, destination)
+
+    # matrix product and activations
+    def matmul(self, b):
+        """Matrix product with NumPy's rules: batched over leading axes, broadcast, 1-D promoted."""
+        return _ops.matmul(self, b)
+
+    def tanh(self):
+        """Hyperbolic tangent."""
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        """1 / (1 + exp(-x)), stable for large |x|."""
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        """max(x, 0); gradient 0 at 0."""
+        return _ops.relu(self)
+
+    def leaky_relu(self, negative_slope=0.2):
+        """x for x > 0, else negative_slope * x (Keras's default slope 0.2)."""
+        return _ops.leaky_relu(self, negative_slope)
+
+    def elu(self, alpha=1.0):
+        """x for x > 0, else alpha * (exp(x) - 1)."""
+        return _ops.elu(self, alpha)
+
+    def selu(self):
+        """Scaled ELU with the self-normalising constants."""
+        return _ops.selu(self)
+
+    def gelu(self, approximate=False):
+        """Gaussian error linear unit: x * Phi(x) exactly, or the tanh form when approximate=True."""
+        return _ops.gelu(self, approximate)
+
+    def softplus(self):
+        """log(1 + exp(x)), stable for large |x|."""
+        return _ops.softplus(self)
+
+    def silu(self):
+        """x * sigmoid(x) (swish)."""
+        return _ops.silu(self)
+
+    def hard_sigmoid(self):
+        """relu6(x + 3) / 6, as Keras 3."""
+        return _ops.hard_sigmoid(self)
+
+    def softmax(self, axis=-1):
+        """exp(x) / sum(exp(x)) along `axis`, stable for logits of 1e4."""
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis=-1):
+        """log(softmax(x)) computed without overflow or log(0)."""
+        return _ops.log_softmax(self, axis)
+
+    def erf(self):
+        """The Gauss error function, elementwise."""
+        return _ops.erf(self)
+
+    def dropout(self, rate, training=True):
+        """Inverted dropout: zero each element with probability `rate`, scale the rest by 1/(1-rate)."""
+        return _ops.dropout(self, rate, training)
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):

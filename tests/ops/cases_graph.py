@@ -42,13 +42,46 @@ def _segments(dummy):
     return dummy.shape[0]
 
 
+
+def reference_segments(src, index, dummy, reduce):
+    """One loop per segment: `reduce` over the rows that index into it, zeros for an empty segment."""
+    out = np.zeros((dummy.shape[0],) + src.shape[1:])
+    for s in range(dummy.shape[0]):
+        if (index == s).any():
+            out[s] = reduce(src[index == s], axis=0)
+    return out
+
+
+def reference_segment_softmax(scores, index, dummy):
+    out = np.zeros_like(scores)
+    for s in range(dummy.shape[0]):
+        e = np.exp(scores[index == s])
+        out[index == s] = e / e.sum(axis=0)
+    return out
+
+
+def reference_propagate(x, edge_index, weight):
+    """The dense adjacency A[target, source] (duplicate edges add up) times x."""
+    a = np.zeros((x.shape[0], x.shape[0]))
+    for (source, target), w in zip(edge_index.T, weight):
+        a[target, source] += w
+    return a @ x
+
+
 CASES = [
-    OpCase("gather_rows", lambda x, i: td.gather_rows(x, i), gather_inputs()),
-    OpCase("scatter_add", lambda s, i, d: td.scatter_add(s, i, _segments(d)), scatter_inputs()),
-    OpCase("scatter_sum", lambda s, i, d: td.scatter_sum(s, i, _segments(d)), scatter_inputs()),
-    OpCase("scatter_mean", lambda s, i, d: td.scatter_mean(s, i, _segments(d)), scatter_inputs()),
-    OpCase("scatter_max", lambda s, i, d: td.scatter_max(s, i, _segments(d)), scatter_inputs(distinct=True)),
-    OpCase("segment_softmax", lambda s, i, d: td.segment_softmax(s, i, _segments(d)), scatter_inputs()),
-    OpCase("propagate", lambda x, e, w: td.propagate(x, e, w), propagate_inputs(True), variant="weighted"),
-    OpCase("propagate", lambda x, e: td.propagate(x, e), propagate_inputs(False)),
+    OpCase("gather_rows", lambda x, i: td.gather_rows(x, i), gather_inputs(), reference=lambda x, i: x[i]),
+    OpCase("scatter_add", lambda s, i, d: td.scatter_add(s, i, _segments(d)), scatter_inputs(),
+           reference=lambda s, i, d: reference_segments(s, i, d, np.sum)),
+    OpCase("scatter_sum", lambda s, i, d: td.scatter_sum(s, i, _segments(d)), scatter_inputs(),
+           reference=lambda s, i, d: reference_segments(s, i, d, np.sum)),
+    OpCase("scatter_mean", lambda s, i, d: td.scatter_mean(s, i, _segments(d)), scatter_inputs(),
+           reference=lambda s, i, d: reference_segments(s, i, d, np.mean)),
+    OpCase("scatter_max", lambda s, i, d: td.scatter_max(s, i, _segments(d)), scatter_inputs(distinct=True),
+           reference=lambda s, i, d: reference_segments(s, i, d, np.max)),
+    OpCase("segment_softmax", lambda s, i, d: td.segment_softmax(s, i, _segments(d)), scatter_inputs(),
+           reference=reference_segment_softmax),
+    OpCase("propagate", lambda x, e, w: td.propagate(x, e, w), propagate_inputs(True), variant="weighted",
+           reference=reference_propagate),
+    OpCase("propagate", lambda x, e: td.propagate(x, e), propagate_inputs(False),
+           reference=lambda x, e: reference_propagate(x, e, np.ones(e.shape[1]))),
 ]

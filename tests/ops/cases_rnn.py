@@ -3,7 +3,9 @@ masked steps, GRU's two bias layouts, and the step-by-step path (an activation t
 a recurrent dropout mask).
 
 Each case returns the output sequence and the final states in one tensor, so gradients reach every input
-through every output. test_rnn.py compares values and gradients with a step-by-step float64 reference.
+through every output. The reference of a case with the default activations and no dropout mask is
+test_rnn.py's step-by-step reference (Keras's equations one step at a time, on elementwise ops whose
+own cases have NumPy references); test_rnn.py also compares gradients with it.
 """
 import numpy as np
 from hypothesis import strategies as st
@@ -11,6 +13,8 @@ from hypothesis.extra import numpy as hnp
 
 import tinydl as td
 from tinydl.testing import OpCase, arrays
+
+from .test_rnn import ref_gru, ref_lstm, ref_rnn
 
 
 def scan_inputs(gates, states, bias_shape=None, extra=()):
@@ -69,30 +73,42 @@ def rnn_masked(x, h, w, u, b, m, **kw):
     return joined(td.simple_rnn(x, h, w, u, b, mask=m, **kw))
 
 
+def scan_ref(ref, masked=True, **kwargs):
+    """`ref` on a case's arrays (the last one is the mask), joined as the case joins the op's outputs."""
+    def reference(*arrays):
+        *args, mask = arrays
+        outputs = ref(*[td.tensor(a) for a in args], mask=mask if masked else None, **kwargs)
+        return joined(outputs).numpy()
+    return reference
+
+
 LSTM = scan_inputs(4, 2)
 GRU_AFTER = scan_inputs(3, 1, lambda u: (2, 3 * u))
 GRU_BEFORE = scan_inputs(3, 1, lambda u: (3 * u,))
 RNN = scan_inputs(1, 1)
 
 CASES = [
-    OpCase("lstm", lstm, LSTM),
-    OpCase("lstm", lstm_masked, LSTM, variant="mask"),
+    OpCase("lstm", lstm, LSTM, reference=scan_ref(ref_lstm, masked=False)),
+    OpCase("lstm", lstm_masked, LSTM, variant="mask", reference=scan_ref(ref_lstm)),
     OpCase("lstm", lstm_masked, LSTM, kwargs={"go_backwards": True, "zero_output_for_mask": True},
-           variant="mask+backwards+zero_output"),
+           variant="mask+backwards+zero_output", reference=scan_ref(ref_lstm, go_backwards=True, zero_output=True)),
     OpCase("lstm", lstm_masked, LSTM, kwargs={"activation": "softplus", "recurrent_activation": "hard_sigmoid"},
            variant="step-by-step path"),
     OpCase("lstm", lstm_dropout, scan_inputs(4, 2, extra=(dropout_mask,)), variant="recurrent dropout"),
-    OpCase("gru", gru, GRU_AFTER),
-    OpCase("gru", gru_masked, GRU_AFTER, kwargs={"go_backwards": True}, variant="mask+backwards"),
-    OpCase("gru", gru_masked, GRU_BEFORE, kwargs={"reset_after": False}, variant="reset_after=False+mask"),
+    OpCase("gru", gru, GRU_AFTER, reference=scan_ref(ref_gru, masked=False)),
+    OpCase("gru", gru_masked, GRU_AFTER, kwargs={"go_backwards": True}, variant="mask+backwards",
+           reference=scan_ref(ref_gru, go_backwards=True)),
+    OpCase("gru", gru_masked, GRU_BEFORE, kwargs={"reset_after": False}, variant="reset_after=False+mask",
+           reference=scan_ref(ref_gru, reset_after=False)),
     OpCase("gru", gru_masked, GRU_BEFORE, kwargs={"reset_after": False, "go_backwards": True,
                                                   "zero_output_for_mask": True},
-           variant="reset_after=False+backwards+zero_output"),
+           variant="reset_after=False+backwards+zero_output",
+           reference=scan_ref(ref_gru, reset_after=False, go_backwards=True, zero_output=True)),
     OpCase("gru", gru_dropout, scan_inputs(3, 1, lambda u: (2, 3 * u), extra=(dropout_mask,)),
            variant="recurrent dropout"),
-    OpCase("simple_rnn", rnn, RNN),
+    OpCase("simple_rnn", rnn, RNN, reference=scan_ref(ref_rnn, masked=False)),
     OpCase("simple_rnn", rnn_masked, RNN, kwargs={"go_backwards": True, "zero_output_for_mask": True},
-           variant="mask+backwards+zero_output"),
+           variant="mask+backwards+zero_output", reference=scan_ref(ref_rnn, go_backwards=True, zero_output=True)),
     OpCase("simple_rnn", rnn_masked, RNN, kwargs={"activation": "sigmoid"}, variant="sigmoid"),
     OpCase("simple_rnn", rnn_masked, RNN, kwargs={"activation": "softplus"}, variant="step-by-step path"),
 ]

@@ -230,6 +230,15 @@ def test_two_dimensional_input_is_a_clear_error():
         td.lstm(*args)
 
 
+def test_activation_names_are_ops_and_unknown_names_are_a_clear_error():
+    args = _lstm_args()
+    by_name = td.lstm(*args, activation="elu", recurrent_activation="hard_sigmoid")[0]
+    by_function = td.lstm(*args, activation=td.elu, recurrent_activation=td.hard_sigmoid)[0]
+    np.testing.assert_allclose(by_name.numpy(), by_function.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown activation 'swishy'"):
+        td.lstm(*args, activation="swishy")
+
+
 def test_empty_sequence_is_a_clear_error():
     args = _lstm_args(t=0)
     with pytest.raises(ValueError, match="lstm: the input has no time steps"):

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from tinydl.callbacks.callback import Callback, forwarding_hooks
+from tinydl.callbacks.callback import HOOKS, Callback
 
 __all__ = ["TerminateOnNaN", "LambdaCallback", "CSVLogger"]
 
@@ -33,13 +33,58 @@ class LambdaCallback(Callback):
         self._hooks = {}
         for name, fn in hooks.items():
             name = aliases.get(name, name)
-            if not hasattr(Callback, name) or not name.startswith("on_"):
+            if name not in HOOKS:
                 raise ValueError(f"LambdaCallback got an unknown hook {name!r}")
             if fn is not None:
                 self._hooks[name] = fn
 
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", logs)
 
-forwarding_hooks(LambdaCallback, lambda self, hook: [self._hooks[hook]] if hook in self._hooks else [])
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._call("on_train_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._call("on_train_batch_end", batch, logs)
+
+    def on_test_begin(self, logs=None):
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._call("on_test_end", logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._call("on_test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._call("on_test_batch_end", batch, logs)
+
+    def on_predict_begin(self, logs=None):
+        self._call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._call("on_predict_end", logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._call("on_predict_batch_begin", batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._call("on_predict_batch_end", batch, logs)
+
+    def _call(self, hook, *args):
+        """Call the user's function for `hook`, if one was given."""
+        fn = self._hooks.get(hook)
+        if fn is not None:
+            fn(*args)
 
 
 class CSVLogger(Callback):

@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 from tinydl.callbacks.callback import Callback
+from tinydl.io.tensorboard import EventFileWriter
 
 __all__ = ["TensorBoard"]
 
@@ -33,7 +34,6 @@ class TensorBoard(Callback):
 
     def _writer(self, name):
         """The event writer for `train` or `validation`, made on first use."""
-        from tinydl.io.tensorboard import EventFileWriter
         if name not in self._writers:
             self._writers[name] = EventFileWriter(os.path.join(self.log_dir, name))
         return self._writers[name]

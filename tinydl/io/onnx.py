@@ -229,7 +229,7 @@ def _graph_of(model):
         return graph
     from tinydl.layers.base import pack_like, flatten
     from tinydl.layers.core import Input
-    from tinydl.models.functional import Graph
+    from tinydl.models.functional import FunctionalGraph
     shapes = getattr(model, "_build_shapes", None)
     if shapes is None:
         raise OnnxExportError(f"model '{model.name}' has no graph and was never called: call it on data once "
@@ -244,7 +244,7 @@ def _graph_of(model):
     except Exception as e:  # noqa: BLE001 - any failure means the call is not traceable
         raise OnnxExportError(f"subclassed model '{model.name}' could not be traced for export "
                               f"({type(e).__name__}: {e}); build it functionally to export it") from e
-    return Graph(inputs, outputs)
+    return FunctionalGraph(inputs, outputs)
 
 
 def _unique_names(names):

@@ -10,8 +10,9 @@ import math
 import numpy as np
 
 from tinydl import initializers, ops
-from tinydl.layers.base import Layer
+from tinydl.layers.base import Layer, to_tensor
 from tinydl.tensor import Tensor
+from tinydl.io.config import serialize
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
@@ -201,7 +202,6 @@ class MultiHeadAttention(Layer):
         return mask
 
     def get_config(self):
-        from tinydl.io.config import serialize
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
                 "output_shape": self._output_dim, "attention_axes": self.attention_axes,
@@ -328,7 +328,6 @@ def _unpack_masks(mask):
 
 def _tensor(x, dtype):
     """x as a Tensor in the layer's float dtype (masks carried along)."""
-    from tinydl.layers.base import to_tensor
     return to_tensor(x, dtype)
 
 

@@ -1,47 +1,26 @@
 """Layer: weights made on first call, eager and symbolic calls, configs, masks, sub-layer tracking.
 
 A layer is called like a function. On Tensors or arrays it computes at once (eager, as in Keras 3).
-On `KerasTensor`s (what `Input()` returns) it records a `Node` in the functional graph and returns
+On `KerasTensor`s (what `Input()` returns; layers/symbolic.py) it records a `Node` in the functional graph and returns
 new KerasTensors whose shapes come from `compute_output_shape` or, by default, from running the
 layer on small dummy batches.
 """
 import inspect
-import re
 
 import numpy as np
 
-from tinydl import backend
+from tinydl import backend, initializers, regularizers
 from tinydl.autograd import no_grad
-from tinydl.io.config import register_serializable
+from tinydl.io.config import deserialize, register_serializable
 from tinydl.io.limits import charge_weights
+from tinydl.layers.naming import clear_session, snake_case, unique_name  # noqa: F401  (re-exported)
+from tinydl.layers.symbolic import KerasTensor, Node, flatten, pack_like  # noqa: F401  (re-exported)
 from tinydl.tensor import Tensor
 
 __all__ = ["Layer", "Variable", "KerasTensor", "Node", "InputSpec", "learning_phase", "clear_session",
-           "flatten", "pack_like", "to_tensor", "unique_name"]
+           "flatten", "pack_like", "to_tensor", "unique_name", "call_args"]
 
-_name_counts = {}
 _phase = [False]
-
-
-def clear_session():
-    """Reset layer-name counters (`dense`, `dense_1`, ... start again), as keras.backend.clear_session."""
-    _name_counts.clear()
-
-
-def unique_name(base):
-    """`base`, then `base_1`, `base_2`, ... on later calls."""
-    n = _name_counts.get(base, 0)
-    _name_counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
-
-
-def _snake(name):
-    """CamelCase -> snake_case, as Keras names layers (Conv2D -> conv2d, LSTM -> lstm)."""
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
-
-
-snake_case = _snake  # the public name, for modules outside layers (saving names Keras 3 weight groups with it)
 
 
 class learning_phase:
@@ -100,77 +79,6 @@ class InputSpec:
         self.ndim, self.min_ndim, self.max_ndim, self.axes, self.dtype = ndim, min_ndim, max_ndim, axes or {}, dtype
 
 
-class KerasTensor:
-    """A symbolic tensor of the functional API: a shape (batch dim None), a dtype and the node that made it."""
-
-    def __init__(self, shape, dtype="float32", name=None, history=None, sparse=False):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-        self.name = name
-        self._keras_history = history  # (layer, node_index, tensor_index)
-
-    ndim = property(lambda self: len(self.shape))
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-    def __getitem__(self, index):
-        return _symbolic_op(lambda t: t[index], self, "getitem")
-
-    def __add__(self, other):
-        return _symbolic_op(lambda a, b: a + b, self, "add", other)
-
-    def __sub__(self, other):
-        return _symbolic_op(lambda a, b: a - b, self, "subtract", other)
-
-    def __mul__(self, other):
-        return _symbolic_op(lambda a, b: a * b, self, "multiply", other)
-
-
-def _symbolic_op(fn, x, name, other=None):
-    """An operator on KerasTensors, recorded as a Lambda layer node."""
-    from tinydl.layers.core import Lambda
-    if other is None:
-        return Lambda(fn, name=unique_name(name))(x)
-    if isinstance(other, KerasTensor):
-        return Lambda(lambda ab: fn(ab[0], ab[1]), name=unique_name(name))([x, other])
-    return Lambda(lambda a: fn(a, other), name=unique_name(name))(x)
-
-
-class Node:
-    """One call of a layer in a functional graph: its arguments (with KerasTensors) and outputs."""
-
-    def __init__(self, layer, args, kwargs, outputs):
-        self.layer = layer
-        self.args = args
-        self.kwargs = kwargs
-        self.outputs = outputs
-        self.input_tensors = [t for t in flatten((args, kwargs)) if isinstance(t, KerasTensor)]
-        self.output_tensors = flatten(outputs)
-
-
-def flatten(struct):
-    """The leaves of nested lists, tuples and dicts (dicts in key order), in order."""
-    if isinstance(struct, (list, tuple)):
-        return [leaf for item in struct for leaf in flatten(item)]
-    if isinstance(struct, dict):
-        return [leaf for key in sorted(struct) for leaf in flatten(struct[key])]
-    return [struct]
-
-
-def pack_like(struct, leaves):
-    """Rebuild `struct`'s nesting with the values of `leaves` (the inverse of `flatten`)."""
-    it = iter(leaves)
-
-    def build(s):
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(item) for item in s)
-        if isinstance(s, dict):
-            return {key: build(s[key]) for key in sorted(s)}
-        return next(it)
-    return build(struct)
-
-
 def to_tensor(x, dtype=None):
     """Arrays and numbers as Tensors; float arrays cast to `dtype` (the layer's) when given."""
     if isinstance(x, Tensor):
@@ -202,7 +110,7 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {sorted(kwargs)}")
         object.__setattr__(self, "_layers", [])
-        self.name = name or unique_name(_snake(type(self).__name__))
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.dtype = _dtype_name(dtype)
         self.built = False
@@ -234,7 +142,6 @@ class Layer:
     def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True, regularizer=None,
                    constraint=None, dtype=None):
         """Make a weight, initialised now, owned by this layer (Keras's add_weight)."""
-        from tinydl import initializers, regularizers
         dtype = np.dtype(dtype or self.dtype)
         charge_weights(shape, f"{self.name}/{name}")  # a loaded config may not build more than the cap
         init = initializers.get(initializer)
@@ -332,7 +239,7 @@ class Layer:
         self._check_input(inputs)
         if not self.built:
             self._build_from(inputs)
-        accepted = _call_args(type(self))
+        accepted = call_args(type(self))
         if "training" in accepted:
             if kwargs.get("training") is None:
                 kwargs["training"] = _phase[0]
@@ -408,7 +315,7 @@ class Layer:
             with no_grad(), learning_phase(False):
                 kw = dict(dummy_args[1])
                 kw.pop("training", None)
-                if "training" in _call_args(type(self)):
+                if "training" in call_args(type(self)):
                     kw["training"] = False
                 out = self._call_eager(dummy_args[0], kw)
             runs.append(out)
@@ -435,7 +342,6 @@ class Layer:
     def from_config(cls, config):
         """A new layer from `get_config()` output; serialized objects in it (initializers, regularizers,
         wrapped layers: any `{"class_name", "config"}` value) are built first."""
-        from tinydl.io.config import deserialize
         config = dict(config)
         if isinstance(config.get("dtype"), dict):  # Keras 3 DTypePolicy
             config["dtype"] = config["dtype"].get("config", {}).get("name", "float32")
@@ -501,7 +407,7 @@ def _attach_masks(outputs, mask, inputs):
 _arg_cache = {}
 
 
-def _call_args(cls):
+def call_args(cls):
     """Names of the parameters `cls.call` declares (cached per class)."""
     names = _arg_cache.get(cls)
     if names is None:
@@ -519,3 +425,7 @@ def _dummy(t, size):
         return t
     shape = tuple(size if d is None else d for d in t.shape)
     return Tensor._wrap(np.zeros(shape, dtype=t.dtype), False)
+
+
+# the old private names, still imported by tinydl/io/hdf5.py and tests/contract until they use the public ones
+_snake, _call_args = snake_case, call_args

@@ -6,8 +6,10 @@ import types
 import numpy as np
 
 from tinydl import activations, backend, ops
-from tinydl.io.config import safe_mode
-from tinydl.layers.base import InputSpec, KerasTensor, Layer, unique_name
+from tinydl.io.config import safe_mode, serialize
+from tinydl.layers.base import InputSpec, Layer
+from tinydl.layers.naming import unique_name
+from tinydl.layers.symbolic import KerasTensor, Node
 from tinydl.tensor import Tensor
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Lambda", "Identity"]
@@ -27,7 +29,6 @@ class InputLayer(Layer):
         self.batch_shape = tuple(batch_shape)
         self.built = True
         self.output = KerasTensor(self.batch_shape, self.input_dtype, name=self.name, history=(self, 0, 0))
-        from tinydl.layers.base import Node
         self._inbound_nodes.append(Node(self, (), {}, self.output))
 
     def call(self, inputs):
@@ -91,7 +92,6 @@ class Dense(Layer):
         return self.activation(y)
 
     def get_config(self):
-        from tinydl.io.config import serialize
         return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias, "kernel_initializer": serialize(self.kernel_initializer),
                 "bias_initializer": serialize(self.bias_initializer),

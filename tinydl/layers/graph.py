@@ -8,11 +8,12 @@ Gradients flow to x, the weights and edge weights given as Tensors; the graph st
 """
 import numpy as np
 
-from tinydl import activations, backend, ops
+from tinydl import activations, backend, initializers, ops
 from tinydl.graph import add_self_loops as _add_self_loops
 from tinydl.graph import check_batch, check_edge_index, gcn_norm, num_graphs_of, remove_self_loops
 from tinydl.layers.base import Layer
 from tinydl.tensor import Tensor
+from tinydl.io.config import deserialize, serialize
 
 __all__ = ["GCNConv", "GATConv", "SAGEConv", "GINConv", "GlobalSumPool", "GlobalMeanPool", "GlobalMaxPool"]
 
@@ -86,7 +87,6 @@ class _GraphConv(Layer):
         return self.units
 
     def get_config(self):
-        from tinydl.io.config import serialize
         return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias, "kernel_initializer": serialize(self.kernel_initializer),
                 "bias_initializer": serialize(self.bias_initializer),
@@ -188,7 +188,6 @@ class GATConv(_GraphConv):
         return self._finish(out)
 
     def get_config(self):
-        from tinydl.io.config import serialize
         return {**super().get_config(), "heads": self.heads, "concat": self.concat,
                 "negative_slope": self.negative_slope, "dropout": self.dropout,
                 "add_self_loops": self.add_self_loops,
@@ -242,7 +241,6 @@ class GINConv(Layer):
     def __init__(self, mlp, eps=0.0, train_eps=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(mlp, dict):
-            from tinydl.io.config import deserialize
             mlp = deserialize(mlp)
         if not isinstance(mlp, Layer):
             raise TypeError(f"GINConv '{self.name}' needs a layer as mlp (e.g. a Sequential of Dense), "
@@ -255,7 +253,6 @@ class GINConv(Layer):
     def build(self, input_shape):
         fan_in = _GraphConv._in_features(self, input_shape)
         if self.train_eps:
-            from tinydl import initializers
             self.eps = self.add_weight("eps", (), initializers.Constant(self.initial_eps))
         if not self.mlp.built:
             self.mlp(Tensor(np.zeros((1, fan_in), dtype=self.dtype)))
@@ -273,7 +270,6 @@ class GINConv(Layer):
         return (tuple(input_shape[0])[0],) + tuple(probe.shape[1:])
 
     def get_config(self):
-        from tinydl.io.config import serialize
         return {**super().get_config(), "mlp": serialize(self.mlp), "eps": self.initial_eps,
                 "train_eps": self.train_eps}
 

@@ -11,9 +11,9 @@ reset_after=True, the default). Dropout draws one mask per sequence (the same fo
 """
 import numpy as np
 
-from tinydl import activations, backend, ops
+from tinydl import activations, backend, initializers, ops
 from tinydl.io.config import deserialize, serialize
-from tinydl.layers.base import KerasTensor, Layer, flatten
+from tinydl.layers.base import KerasTensor, Layer, call_args, flatten
 from tinydl.tensor import Tensor
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Masking"]
@@ -236,7 +236,6 @@ class LSTM(_Recurrent):
     def build(self, input_shape):
         super().build(input_shape)
         if self.use_bias and self.unit_forget_bias:
-            from tinydl import initializers
             init = initializers.get(self.bias_initializer)
             u, dtype = self.units, np.dtype(self.dtype)
             value = np.concatenate([np.asarray(init((u,), dtype=dtype)), np.ones(u, dtype),
@@ -434,9 +433,8 @@ class TimeDistributed(Wrapper):
                              f"...), got shape {tuple(inputs.shape)}")
         n, t = inputs.shape[0], inputs.shape[1]
         flat = ops.reshape(inputs, (n * t,) + tuple(inputs.shape[2:]))
-        from tinydl.layers.base import _call_args
         kwargs = {}
-        accepted = _call_args(type(self.layer))
+        accepted = call_args(type(self.layer))
         if "training" in accepted:
             kwargs["training"] = training
         if "mask" in accepted and mask is not None:

@@ -8,8 +8,12 @@ import numpy as np
 
 from tinydl import activations, ops
 from tinydl.io.config import deserialize, serialize
-from tinydl.layers.base import Layer
+from tinydl.layers.base import Layer, to_tensor
 from tinydl.tensor import Tensor
+from tinydl.layers.attention import MultiHeadAttention
+from tinydl.layers.core import Dense, Dropout
+from tinydl.layers.embedding import Embedding
+from tinydl.layers.normalization import LayerNormalization
 
 __all__ = ["PositionEmbedding", "SinusoidalPositionEncoding", "TokenAndPositionEmbedding", "TransformerEncoder",
            "TransformerDecoder"]
@@ -86,7 +90,6 @@ class TokenAndPositionEmbedding(Layer):
     def __init__(self, vocabulary_size, sequence_length, embedding_dim, tie_weights=True,
                  embeddings_initializer="uniform", mask_zero=False, **kwargs):
         super().__init__(**kwargs)
-        from tinydl.layers.embedding import Embedding
         self.vocabulary_size = int(vocabulary_size)
         self.sequence_length = int(sequence_length)
         self.embedding_dim = int(embedding_dim)
@@ -145,22 +148,18 @@ class _TransformerBlock(Layer):
         return hidden_dim // self.num_heads
 
     def _attention(self, name, hidden_dim):
-        from tinydl.layers.attention import MultiHeadAttention
         return MultiHeadAttention(self.num_heads, self._key_dim(hidden_dim), dropout=self.dropout,
                                   kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
                                   dtype=self.dtype, name=name)
 
     def _norm(self, name):
-        from tinydl.layers.normalization import LayerNormalization
         return LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype, name=name)
 
     def _dense(self, units, name, activation=None):
-        from tinydl.layers.core import Dense
         return Dense(units, activation=activation, kernel_initializer=self.kernel_initializer,
                      bias_initializer=self.bias_initializer, dtype=self.dtype, name=name)
 
     def _dropout(self, name):
-        from tinydl.layers.core import Dropout
         return Dropout(self.dropout, dtype=self.dtype, name=name)
 
     def _feedforward_layers(self, hidden_dim, norm_first):
@@ -287,7 +286,6 @@ class TransformerDecoder(_TransformerBlock):
         x = decoder_sequence
         self._check_width(x, "decoder_sequence")
         if encoder_sequence is not None:
-            from tinydl.layers.base import to_tensor
             encoder_sequence = to_tensor(encoder_sequence, self.dtype)
             self._check_width(encoder_sequence, "encoder_sequence")
             if encoder_sequence.shape[0] != x.shape[0]:

@@ -3,11 +3,12 @@ import numpy as np
 
 from tinydl.layers.base import KerasTensor, flatten, learning_phase, pack_like
 from tinydl.layers.core import InputLayer
+from tinydl.io.config import deserialize, serialize
 
-__all__ = ["Graph"]
+__all__ = ["FunctionalGraph"]
 
 
-class Graph:
+class FunctionalGraph:
     """The layer calls that lead from `inputs` to `outputs` (KerasTensors), in an order they can run."""
 
     def __init__(self, inputs, outputs):
@@ -153,7 +154,6 @@ def _unique_layers(layers):
 
 def graph_config(graph):
     """Keras 3's functional config: layers with their inbound nodes, input and output layer refs."""
-    from tinydl.io.config import serialize
     node_set = graph._node_set
     layer_configs = []
     for layer in graph.layers:
@@ -204,7 +204,6 @@ def _node_args(value, graph):
 
 def graph_from_config(config, custom_objects=None):
     """Rebuild layers and replay their calls from a functional config; returns (inputs, outputs, layers)."""
-    from tinydl.io.config import deserialize
     layers, pending = {}, []
     for entry in config["layers"]:
         layer = deserialize(entry, custom_objects)

@@ -2,8 +2,10 @@
 from tinydl import backend
 from tinydl.io import saving
 from tinydl.layers.base import KerasTensor, Layer, flatten, pack_like, unique_name
-from tinydl.models.functional import Graph, graph_config, graph_from_config
+from tinydl.layers.naming import snake_case
+from tinydl.models.functional import FunctionalGraph, graph_config, graph_from_config
 from tinydl.models.training import Trainer
+from tinydl.models.summary import summary
 
 __all__ = ["Model"]
 
@@ -25,7 +27,7 @@ class Model(Trainer, Layer):
         if inputs is not None:
             if outputs is None:
                 raise ValueError("Model(inputs=...) also needs outputs=...")
-            self._set_graph(Graph(inputs, outputs))
+            self._set_graph(FunctionalGraph(inputs, outputs))
 
     def _set_graph(self, graph):
         """Adopt a functional graph: its layers become this model's sub-layers."""
@@ -160,13 +162,11 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print a Keras-style table: layer (type), output shape, parameter count, connections."""
-        from tinydl.models.summary import summary
         return summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
 
 
 def _snake_class(obj):
-    from tinydl.layers.base import _snake
-    return _snake(type(obj).__name__)
+    return snake_case(type(obj).__name__)
 
 
 # Keras names graph models "Functional" in configs: build a Model from those too.

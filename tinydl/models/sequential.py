@@ -1,8 +1,9 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 from tinydl.layers.base import KerasTensor, Layer, unique_name
 from tinydl.layers.core import InputLayer
-from tinydl.models.functional import Graph
+from tinydl.models.functional import FunctionalGraph
 from tinydl.models.model import Model
+from tinydl.io.config import deserialize, serialize
 
 __all__ = ["Sequential"]
 
@@ -57,7 +58,7 @@ class Sequential(Model):
             x = self._input_layer.output
             for layer in self._stack:
                 x = layer(x)
-            self._set_graph(Graph(self._input_layer.output, x))
+            self._set_graph(FunctionalGraph(self._input_layer.output, x))
 
     def build(self, input_shape=None):
         if self._graph is None:
@@ -74,7 +75,6 @@ class Sequential(Model):
 
     def get_config(self):
         layers = []
-        from tinydl.io.config import serialize
         if self._input_layer is not None:
             layers.append(serialize(self._input_layer))
         layers += [serialize(layer) for layer in self._stack]
@@ -85,7 +85,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from tinydl.io.config import deserialize
         model = cls(name=config.get("name"))
         for entry in config["layers"]:
             model.add(deserialize(entry, custom_objects))

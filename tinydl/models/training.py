@@ -8,12 +8,13 @@ import warnings
 
 import numpy as np
 
-from tinydl import backend
+from tinydl import backend, losses, metrics as metrics_mod, optimizers
 from tinydl.callbacks import CallbackList
 from tinydl.layers.base import flatten, learning_phase, pack_like
 from tinydl.models.fit_arguments import check_data, check_fit_arguments, finite_batches
 from tinydl.models.data_adapter import DataHandler, batch_size_of, split_validation, unpack_batch
 from tinydl.tensor import Tensor
+from tinydl.autograd import no_grad
 
 __all__ = ["Trainer"]
 
@@ -38,7 +39,6 @@ class Trainer:
 
         `check_numerics=True` (a tinydl extension) makes fit/evaluate/predict reject NaN or inf inputs.
         """
-        from tinydl import optimizers
         self.optimizer = optimizers.get(optimizer)
         self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
                               "weighted_metrics": weighted_metrics}
@@ -79,7 +79,6 @@ class Trainer:
 
     def test_step(self, x, y, sample_weight=None):
         """Forward in inference mode; updates the compiled loss trackers and metrics."""
-        from tinydl.autograd import no_grad
         with no_grad():
             y_pred = self(self._on_device(x), training=False)
             self._compiled.loss(self, self._on_device(y), y_pred, self._on_device(sample_weight), batch_size_of(x))
@@ -87,7 +86,6 @@ class Trainer:
 
     def predict_step(self, x):
         """Outputs for one batch as NumPy arrays (same nesting as the model's outputs)."""
-        from tinydl.autograd import no_grad
         with no_grad():
             y_pred = self(self._on_device(x), training=False)
         return pack_like(y_pred, [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in flatten(y_pred)])
@@ -281,7 +279,6 @@ class _CompiledTargets:
 
     def build(self, model, y, y_pred):
         """Resolve names and objects now that the outputs (and their names) are known."""
-        from tinydl import losses, metrics as metrics_mod
         outputs = flatten(y_pred)
         names = model.output_names if len(model.output_names) == len(outputs) else [
             f"output_{i + 1}" for i in range(len(outputs))]

@@ -6,6 +6,7 @@ import numpy as np
 from tinydl import backend
 from tinydl.autograd import Function, unbroadcast
 from tinydl.backend import array_module
+from tinydl.tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "masked_softmax"]
 
@@ -21,7 +22,6 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout=0.0, 
     tinydl's generator) whenever it is > 0; pass 0 at inference. `scale` defaults to 1/sqrt(d).
     With `return_weights`, returns (output, weights), the weights taken before dropout, as Keras.
     """
-    from tinydl.tensor import Tensor
 
     if not 0 <= dropout < 1:
         raise ValueError(f"scaled_dot_product_attention: dropout must be in [0, 1), got {dropout}")
@@ -32,8 +32,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, dropout=0.0, 
         mask = _as_mask(mask.data if isinstance(mask, Tensor) else mask, q, target, "scaled_dot_product_attention")
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] else 1.0
-    return ScaledDotProductAttention.apply(q, k, v, mask=mask, causal=bool(causal), rate=float(dropout),
-                                           scale=float(scale), with_weights=bool(return_weights))
+    return ScaledDotProductAttention(mask=mask, causal=bool(causal), rate=float(dropout), scale=float(scale),
+                                     with_weights=bool(return_weights))(q, k, v)
 
 
 def masked_softmax(scores, mask=None, causal=False):
@@ -43,17 +43,19 @@ def masked_softmax(scores, mask=None, causal=False):
     nothing kept gets all-zero weights. The fused kernel of scaled_dot_product_attention, for layers
     whose scores are not a dot product (additive attention).
     """
-    from tinydl.tensor import Tensor
 
     shape = tuple(scores.shape)
     if len(shape) < 2:
         raise ValueError(f"masked_softmax: scores must have shape (..., Tq, Tk), got {shape}")
     if mask is not None:
         mask = _as_mask(mask.data if isinstance(mask, Tensor) else mask, scores, shape, "masked_softmax")
-    return MaskedSoftmax.apply(scores, mask=mask, causal=bool(causal))
+    return MaskedSoftmax(mask=mask, causal=bool(causal))(scores)
 
 
 class MaskedSoftmax(Function):
+    def __init__(self, mask, causal):
+        self.mask, self.causal = mask, causal
+
     def forward(self, s):
         self.w = backend.kernel("attention_softmax_fwd", s)(s, self.mask, self.causal, 1.0)
         return self.w
@@ -64,6 +66,9 @@ class MaskedSoftmax(Function):
 
 class ScaledDotProductAttention(Function):
     """out = dropout(softmax(scale * q k^T | mask)) @ v; a second output, the weights, when asked for."""
+
+    def __init__(self, mask, causal, rate, scale, with_weights):
+        self.mask, self.causal, self.rate, self.scale, self.with_weights = mask, causal, rate, scale, with_weights
 
     def forward(self, q, k, v):
         xp = array_module(q)

@@ -33,7 +33,7 @@ def conv(x, kernel, strides=1, padding="valid", dilation_rate=1, groups=None):
     if out % groups:
         raise ValueError(f"conv: kernel {tuple(ks)} has {out} output channels, not divisible by groups={groups}")
     geo = _geometry("conv", xs[1:-1], ks[:-2], strides, padding, dilation_rate, rank)
-    return Conv.apply(x, kernel, geo=geo, groups=groups, rank=rank)
+    return Conv(geo=geo, groups=groups, rank=rank)(x, kernel)
 
 
 def conv_transpose(x, kernel, strides=1, padding="valid", output_padding=None, dilation_rate=1):
@@ -63,7 +63,7 @@ def conv_transpose(x, kernel, strides=1, padding="valid", output_padding=None, d
         sizes.append(size)
         pads.append(total // 2)
     geo = (tuple(ks[:2]), strides, dilation, tuple(pads), tuple(xs[1:3]))
-    return ConvTranspose.apply(x, kernel, geo=geo, out_size=tuple(sizes))
+    return ConvTranspose(geo=geo, out_size=tuple(sizes))(x, kernel)
 
 
 def depthwise_conv(x, kernel, strides=1, padding="valid", dilation_rate=1):
@@ -120,6 +120,9 @@ class Conv(Function):
 
     DIRECT_MAX = 16
 
+    def __init__(self, geo, groups, rank):
+        self.geo, self.groups, self.rank = geo, groups, rank
+
     def forward(self, x, w):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
         self.x_shape, self.w_shape = x.shape, w.shape
@@ -173,6 +176,9 @@ class Conv(Function):
 class ConvTranspose(Function):
     """Transposed 2D convolution: col2im of x @ kernel^T; its input gradient is a convolution."""
 
+    def __init__(self, geo, out_size):
+        self.geo, self.out_size = geo, out_size
+
     def forward(self, x, w):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (ih, iw) = self.geo
         n, cin, out = x.shape[0], x.shape[3], w.shape[2]
@@ -194,6 +200,9 @@ class ConvTranspose(Function):
 class MaxPool(Function):
     """Window maxima; backward routes each gradient to the first maximum of its window."""
 
+    def __init__(self, geo):
+        self.geo = geo
+
     def forward(self, x):
         x4 = x[:, None] if x.ndim == 3 else x
         self.x_shape, self.x4_shape = x.shape, x4.shape
@@ -208,6 +217,9 @@ class MaxPool(Function):
 
 class AvgPool(Function):
     """Window means over the in-image taps."""
+
+    def __init__(self, geo):
+        self.geo = geo
 
     def forward(self, x):
         x4 = x[:, None] if x.ndim == 3 else x
@@ -238,7 +250,7 @@ def _pool(cls, name, x, pool_size, strides, padding):
         spatial = tuple(xs[1:3])
     outs, pads = zip(*[_same_or_valid(n, k, s, 1, padding) for n, k, s in zip(spatial, pool, strides)])
     geo = (pool[0], pool[1], strides[0], strides[1], pads[0], pads[1], outs[0], outs[1])
-    return cls.apply(x, geo=geo)
+    return cls(geo=geo)(x)
 
 
 def _geometry(name, spatial, ksize, strides, padding, dilation_rate, rank):

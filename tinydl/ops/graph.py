@@ -8,6 +8,7 @@ import numpy as np
 
 from tinydl.autograd import Function
 from tinydl.backend import array_module, kernel, to_device, device_of
+from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["gather_rows", "scatter_add", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax",
            "propagate"]
@@ -17,7 +18,7 @@ def gather_rows(x, index):
     """x[index] along the first axis; rows gathered several times add their gradients."""
     x = _tensor(x)
     idx = check_index(index, x.data, num_segments=x.shape[0], op="gather_rows")
-    return GatherRows.apply(x, index=idx)
+    return GatherRows(index=idx)(x)
 
 
 def scatter_add(src, index, num_segments):
@@ -25,7 +26,7 @@ def scatter_add(src, index, num_segments):
     src = _tensor(src)
     n = _num_segments(num_segments, "scatter_add")
     idx = check_index(index, src.data, length=src.shape[0], num_segments=n, op="scatter_add")
-    return ScatterAdd.apply(src, index=idx, num_segments=n)
+    return ScatterAdd(index=idx, num_segments=n)(src)
 
 
 scatter_sum = scatter_add
@@ -36,7 +37,7 @@ def scatter_mean(src, index, num_segments):
     src = _tensor(src)
     n = _num_segments(num_segments, "scatter_mean")
     idx = check_index(index, src.data, length=src.shape[0], num_segments=n, op="scatter_mean")
-    return ScatterMean.apply(src, index=idx, num_segments=n)
+    return ScatterMean(index=idx, num_segments=n)(src)
 
 
 def scatter_max(src, index, num_segments):
@@ -47,7 +48,7 @@ def scatter_max(src, index, num_segments):
     src = _tensor(src)
     n = _num_segments(num_segments, "scatter_max")
     idx = check_index(index, src.data, length=src.shape[0], num_segments=n, op="scatter_max")
-    return ScatterMax.apply(src, index=idx, num_segments=n)
+    return ScatterMax(index=idx, num_segments=n)(src)
 
 
 def segment_softmax(scores, index, num_segments):
@@ -55,7 +56,7 @@ def segment_softmax(scores, index, num_segments):
     scores = _tensor(scores)
     n = _num_segments(num_segments, "segment_softmax")
     idx = check_index(index, scores.data, length=scores.shape[0], num_segments=n, op="segment_softmax")
-    return SegmentSoftmax.apply(scores, index=idx, num_segments=n)
+    return SegmentSoftmax(index=idx, num_segments=n)(scores)
 
 
 def propagate(x, edge_index, edge_weight=None, num_nodes=None):
@@ -69,11 +70,11 @@ def propagate(x, edge_index, edge_weight=None, num_nodes=None):
     n_out = x.shape[0] if num_nodes is None else _num_segments(num_nodes, "propagate")
     src, dst = check_edge_index(edge_index, x.data, num_sources=x.shape[0], num_targets=n_out, op="propagate")
     if edge_weight is None:
-        return Propagate.apply(x, src=src, dst=dst, num_nodes=n_out)
+        return Propagate(src=src, dst=dst, num_nodes=n_out)(x)
     w = _tensor(edge_weight)
     if w.ndim != 1 or w.shape[0] != src.shape[0]:
         raise ValueError(f"propagate: edge_weight must have shape ({src.shape[0]},) (one per edge), got {w.shape}")
-    return Propagate.apply(x, w, src=src, dst=dst, num_nodes=n_out)
+    return Propagate(src=src, dst=dst, num_nodes=n_out)(x, w)
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -111,7 +112,6 @@ def check_edge_index(edge_index, like, num_sources, num_targets=None, op="propag
 
 def _raw(a):
     """The array inside a Tensor, or `a` as an array."""
-    from tinydl.tensor import Tensor
     if isinstance(a, Tensor):
         return a.data
     return a if hasattr(a, "dtype") and hasattr(a, "ndim") else np.asarray(a)
@@ -129,7 +129,6 @@ def _num_segments(n, op):
 
 
 def _tensor(x):
-    from tinydl.tensor import as_tensor
     return as_tensor(x)
 
 
@@ -148,6 +147,9 @@ def _csr(index, num_segments):
 # -- functions ------------------------------------------------------------------------------------
 
 class GatherRows(Function):
+    def __init__(self, index):
+        self.index = index
+
     def forward(self, x):
         self.shape = x.shape
         out = kernel("gather_rows", x)(_rows(x), self.index)
@@ -159,6 +161,9 @@ class GatherRows(Function):
 
 
 class ScatterAdd(Function):
+    def __init__(self, index, num_segments):
+        self.index, self.num_segments = index, num_segments
+
     def forward(self, src):
         order, indptr = _csr(self.index, self.num_segments)
         out = kernel("csr_sum", src)(_rows(src), order, indptr)
@@ -169,6 +174,9 @@ class ScatterAdd(Function):
 
 
 class ScatterMean(Function):
+    def __init__(self, index, num_segments):
+        self.index, self.num_segments = index, num_segments
+
     def forward(self, src):
         xp = array_module(src)
         order, indptr = _csr(self.index, self.num_segments)
@@ -183,6 +191,9 @@ class ScatterMean(Function):
 
 
 class ScatterMax(Function):
+    def __init__(self, index, num_segments):
+        self.index, self.num_segments = index, num_segments
+
     def forward(self, src):
         order, indptr = _csr(self.index, self.num_segments)
         self.src_shape = src.shape
@@ -194,6 +205,9 @@ class ScatterMax(Function):
 
 
 class SegmentSoftmax(Function):
+    def __init__(self, index, num_segments):
+        self.index, self.num_segments = index, num_segments
+
     def forward(self, scores):
         self.order, self.indptr = _csr(self.index, self.num_segments)
         self.out = kernel("segment_softmax_forward", scores)(_rows(scores), self.order, self.indptr)
@@ -205,6 +219,9 @@ class SegmentSoftmax(Function):
 
 
 class Propagate(Function):
+    def __init__(self, src, dst, num_nodes):
+        self.src, self.dst, self.num_nodes = src, dst, num_nodes
+
     def forward(self, x, w=None):
         xp = array_module(x)
         self.x, self.w = x, w

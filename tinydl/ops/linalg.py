@@ -1,6 +1,7 @@
 """Matrix products: batched, broadcasting matmul and einsum."""
 from tinydl.autograd import Function, unbroadcast
 from tinydl.backend import array_module
+from tinydl.ops._util import pair
 
 __all__ = ["matmul", "einsum"]
 
@@ -49,11 +50,13 @@ class MatMul(Function):
 
 def matmul(a, b):
     """Matrix product with NumPy's rules: batched over leading axes, broadcast, 1-D promoted."""
-    from tinydl.ops._util import pair
     return MatMul.apply(*pair(a, b))
 
 
 class Einsum(Function):
+    def __init__(self, subscripts, inputs_subs, output_sub):
+        self.subscripts, self.inputs_subs, self.output_sub = subscripts, inputs_subs, output_sub
+
     def forward(self, *operands):
         self.operands = operands
         return array_module(operands[0]).einsum(self.subscripts, *operands, optimize=len(operands) > 2)
@@ -97,4 +100,4 @@ def einsum(subscripts, *operands):
             raise ValueError(f"einsum: repeated letters within one operand ({sub!r}) are not supported")
         if len(sub) != len(x.shape):
             raise ValueError(f"einsum: operand {sub!r} has {len(sub)} letters but shape {tuple(x.shape)}")
-    return Einsum.apply(*operands, subscripts=subscripts, inputs_subs=ins, output_sub=out)
+    return Einsum(subscripts=subscripts, inputs_subs=ins, output_sub=out)(*operands)

@@ -37,6 +37,9 @@ def sparse_softmax_cross_entropy(logits, labels):
 
 
 class SparseProbabilityCrossEntropy(Function):
+    def __init__(self, epsilon):
+        self.epsilon = epsilon
+
     def forward(self, probs, labels):
         if tuple(labels.shape) != tuple(probs.shape[:-1]):
             raise ValueError(f"sparse_probability_cross_entropy: labels of shape {tuple(labels.shape)} do not match "
@@ -69,7 +72,7 @@ def sparse_probability_cross_entropy(probs, labels, epsilon=1e-7):
 
     One fused op (instead of normalise, clip, log, one-hot, multiply, sum); only `probs` gets a gradient.
     """
-    return SparseProbabilityCrossEntropy.apply(probs, labels, epsilon=float(epsilon))
+    return SparseProbabilityCrossEntropy(epsilon=float(epsilon))(probs, labels)
 
 
 def _int_labels(labels, classes):

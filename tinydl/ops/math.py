@@ -2,6 +2,7 @@
 from tinydl.autograd import Function, unbroadcast
 from tinydl.backend import array_module
 from tinydl.ops._util import pair
+from tinydl.tensor import as_tensor
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "log1p", "sqrt", "abs",
@@ -196,6 +197,9 @@ class Square(_Unary):
 
 
 class Clip(_Unary):
+    def __init__(self, a_min, a_max):
+        self.a_min, self.a_max = a_min, a_max
+
     def compute(self, x):
         return array_module(x).clip(x, self.a_min, self.a_max)
 
@@ -209,6 +213,9 @@ class Clip(_Unary):
 
 
 class Cast(_Unary):
+    def __init__(self, dtype):
+        self.dtype = dtype
+
     def compute(self, x):
         return x.astype(self.dtype)
 
@@ -270,17 +277,16 @@ def square(x):
 
 def clip(x, a_min=None, a_max=None):
     """x limited to [a_min, a_max]; gradient 1 inside the closed interval, 0 outside."""
-    return Clip.apply(x, a_min=a_min, a_max=a_max)
+    return Clip(a_min=a_min, a_max=a_max)(x)
 
 
 def cast(x, dtype):
     """x converted to `dtype`; the gradient is cast back."""
-    return Cast.apply(x, dtype=dtype)
+    return Cast(dtype=dtype)(x)
 
 
 def where(condition, x, y):
     """x where condition holds, else y (broadcast); no gradient to the condition."""
-    from tinydl.tensor import as_tensor
     x, y = pair(x, y)
     return Where.apply(as_tensor(condition), x, y)
 

@@ -58,6 +58,9 @@ class ReLU(_Activation):
 
 
 class LeakyReLU(_Activation):
+    def __init__(self, negative_slope):
+        self.negative_slope = negative_slope
+
     def compute(self, x):
         return array_module(x).where(x > 0, x, x * self.negative_slope)
 
@@ -66,6 +69,9 @@ class LeakyReLU(_Activation):
 
 
 class ELU(_Activation):
+    def __init__(self, alpha):
+        self.alpha = alpha
+
     def compute(self, x):
         xp = array_module(x)
         return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
@@ -87,6 +93,9 @@ class SELU(_Activation):
 
 
 class GELU(_Activation):
+    def __init__(self, approximate):
+        self.approximate = approximate
+
     def compute(self, x):
         xp = array_module(x)
         if self.approximate:
@@ -148,12 +157,12 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.2):
     """x for x > 0, else negative_slope * x (Keras's default slope 0.2)."""
-    return LeakyReLU.apply(x, negative_slope=negative_slope)
+    return LeakyReLU(negative_slope=negative_slope)(x)
 
 
 def elu(x, alpha=1.0):
     """x for x > 0, else alpha * (exp(x) - 1)."""
-    return ELU.apply(x, alpha=alpha)
+    return ELU(alpha=alpha)(x)
 
 
 def selu(x):
@@ -163,7 +172,7 @@ def selu(x):
 
 def gelu(x, approximate=False):
     """Gaussian error linear unit: x * Phi(x) exactly, or the tanh form when approximate=True."""
-    return GELU.apply(x, approximate=approximate)
+    return GELU(approximate=approximate)(x)
 
 
 def softplus(x):
@@ -200,6 +209,9 @@ def _erf_array(x):
 
 
 class Softmax(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, x):
         xp = array_module(x)
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
@@ -212,6 +224,9 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, x):
         xp = array_module(x)
         shifted = x - x.max(axis=self.axis, keepdims=True)
@@ -225,15 +240,18 @@ class LogSoftmax(Function):
 
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along `axis`, stable for logits of 1e4."""
-    return Softmax.apply(x, axis=axis)
+    return Softmax(axis=axis)(x)
 
 
 def log_softmax(x, axis=-1):
     """log(softmax(x)) computed without overflow or log(0)."""
-    return LogSoftmax.apply(x, axis=axis)
+    return LogSoftmax(axis=axis)(x)
 
 
 class Dropout(Function):
+    def __init__(self, rate):
+        self.rate = rate
+
     def forward(self, x):
         xp = array_module(x)
         keep = 1.0 - self.rate
@@ -256,4 +274,4 @@ def dropout(x, rate, training=True):
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
     if not training or rate == 0:
         return x
-    return Dropout.apply(x, rate=float(rate))
+    return Dropout(rate=float(rate))(x)

@@ -42,20 +42,23 @@ def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
 def _normalize(x, gamma, beta, stat_axes, param_axes, epsilon):
     """(y, mean, var) of the fused normalisation with statistics computed over `stat_axes`."""
     params = [p for p in (gamma, beta) if p is not None]
-    return Normalize.apply(x, *params, stat_axes=tuple(stat_axes), param_axes=tuple(param_axes),
-                           epsilon=float(epsilon), has_gamma=gamma is not None, has_beta=beta is not None)
+    return Normalize(stat_axes=tuple(stat_axes), param_axes=tuple(param_axes), epsilon=float(epsilon),
+                     has_gamma=gamma is not None, has_beta=beta is not None)(x, *params)
 
 
 def _normalize_with(x, gamma, beta, mean, variance, stat_axes, param_axes, epsilon):
     """The normalisation with given statistics (shaped like gamma)."""
     params = [p for p in (gamma, beta) if p is not None]
-    return NormalizeWith.apply(x, mean, variance, *params, stat_axes=tuple(stat_axes),
-                               param_axes=tuple(param_axes), epsilon=float(epsilon),
-                               has_gamma=gamma is not None, has_beta=beta is not None)
+    return NormalizeWith(stat_axes=tuple(stat_axes), param_axes=tuple(param_axes), epsilon=float(epsilon),
+                         has_gamma=gamma is not None, has_beta=beta is not None)(x, mean, variance, *params)
 
 
 class _NormBase(Function):
     """Shared shape helpers: parameters broadcast along `param_axes`, reduced over the others."""
+
+    def __init__(self, stat_axes, param_axes, epsilon, has_gamma, has_beta):
+        self.stat_axes, self.param_axes, self.epsilon = stat_axes, param_axes, epsilon
+        self.has_gamma, self.has_beta = has_gamma, has_beta
 
     def _param_view(self, x, p):
         """A parameter of shape x.shape[param_axes] reshaped to broadcast against x."""

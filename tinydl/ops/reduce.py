@@ -4,12 +4,16 @@ import builtins  # this module defines sum, max and min; the builtins are reache
 from tinydl.autograd import Function
 from tinydl.backend import array_module
 from tinydl.ops._util import norm_axes, restore_reduced
+from tinydl.ops.math import sqrt
 
 __all__ = ["sum", "mean", "max", "min", "var", "std", "prod", "logsumexp", "argmax", "argmin", "cumsum"]
 
 
 class _Reduce(Function):
     """A reduction whose backward spreads the output gradient back over the reduced axes."""
+
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
         self.x = x
@@ -58,6 +62,9 @@ class Min(_Extreme):
 
 
 class Var(_Reduce):
+    def __init__(self, axis, keepdims, ddof):
+        self.axis, self.keepdims, self.ddof = axis, keepdims, ddof
+
     def compute(self, x):
         self.centered = x - x.mean(axis=self.axis, keepdims=True)
         n = x.size // builtins.max(_reduced_size(x.shape, self.axis), 1)
@@ -119,43 +126,42 @@ def _reduced_shape(shape, axis):
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001  (NumPy's name)
     """Sum over `axis` (all axes when None)."""
-    return Sum.apply(x, axis=_axis(axis), keepdims=keepdims)
+    return Sum(axis=_axis(axis), keepdims=keepdims)(x)
 
 
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean over `axis`."""
-    return Mean.apply(x, axis=_axis(axis), keepdims=keepdims)
+    return Mean(axis=_axis(axis), keepdims=keepdims)(x)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
     """Largest element over `axis`; ties share the gradient equally."""
-    return Max.apply(x, axis=_axis(axis), keepdims=keepdims)
+    return Max(axis=_axis(axis), keepdims=keepdims)(x)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
     """Smallest element over `axis`; ties share the gradient equally."""
-    return Min.apply(x, axis=_axis(axis), keepdims=keepdims)
+    return Min(axis=_axis(axis), keepdims=keepdims)(x)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over `axis` (population variance unless ddof=1), as numpy.var."""
-    return Var.apply(x, axis=_axis(axis), keepdims=keepdims, ddof=ddof)
+    return Var(axis=_axis(axis), keepdims=keepdims, ddof=ddof)(x)
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation over `axis`, as numpy.std."""
-    from tinydl.ops.math import sqrt
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
 def prod(x, axis=None, keepdims=False):
     """Product over `axis`; the gradient is exact even where elements are zero."""
-    return Prod.apply(x, axis=_axis(axis), keepdims=keepdims)
+    return Prod(axis=_axis(axis), keepdims=keepdims)(x)
 
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over `axis`, stable for large inputs (1e4 does not overflow)."""
-    return LogSumExp.apply(x, axis=_axis(axis), keepdims=keepdims)
+    return LogSumExp(axis=_axis(axis), keepdims=keepdims)(x)
 
 
 def _axis(axis):
@@ -166,21 +172,27 @@ def _axis(axis):
 class _ArgExtreme(Function):
     differentiable = False
 
+    def __init__(self, name, axis, keepdims):
+        self.name, self.axis, self.keepdims = name, axis, keepdims
+
     def forward(self, x):
         return getattr(x, self.name)(axis=self.axis, keepdims=self.keepdims)
 
 
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element along `axis` (no gradient)."""
-    return _ArgExtreme.apply(x, name="argmax", axis=axis, keepdims=keepdims)
+    return _ArgExtreme(name="argmax", axis=axis, keepdims=keepdims)(x)
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest element along `axis` (no gradient)."""
-    return _ArgExtreme.apply(x, name="argmin", axis=axis, keepdims=keepdims)
+    return _ArgExtreme(name="argmin", axis=axis, keepdims=keepdims)(x)
 
 
 class CumSum(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, x):
         self.shape = x.shape
         return array_module(x).cumsum(x, axis=self.axis)
@@ -194,4 +206,4 @@ class CumSum(Function):
 
 def cumsum(x, axis=None):
     """Running sum along `axis` (flattened when None), as numpy.cumsum."""
-    return CumSum.apply(x, axis=axis)
+    return CumSum(axis=axis)(x)

@@ -14,6 +14,9 @@ the sequence is read last step first and the output sequence comes out in that r
 """
 from tinydl.autograd import Function
 from tinydl.backend import array_module, kernel
+from tinydl.ops import nn
+from tinydl.ops.math import where
+from tinydl.ops.shape import reshape, split, stack
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["lstm", "gru", "simple_rnn"]
@@ -38,8 +41,8 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     if act is None or rec is None or recurrent_dropout_mask is not None:
         return _lstm_steps(x, h0, c0, kernel_, rk, bias, mask, go_backwards, _fn(activation),
                            _fn(recurrent_activation), zero_output_for_mask, recurrent_dropout_mask)
-    return LSTMScan.apply(x, h0, c0, kernel_, rk, bias, mask=mask, go_backwards=bool(go_backwards),
-                          act=act, rec_act=rec, zero_output=bool(zero_output_for_mask))
+    return LSTMScan(mask=mask, go_backwards=bool(go_backwards), act=act, rec_act=rec,
+                    zero_output=bool(zero_output_for_mask))(x, h0, c0, kernel_, rk, bias)
 
 
 def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False, activation="tanh",
@@ -64,8 +67,8 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
         return _gru_steps(x, h0, kernel_, rk, bias, mask, go_backwards, _fn(activation),
                           _fn(recurrent_activation), bool(reset_after), zero_output_for_mask,
                           recurrent_dropout_mask)
-    return GRUScan.apply(x, h0, kernel_, rk, bias, mask=mask, go_backwards=bool(go_backwards), act=act,
-                         rec_act=rec, reset_after=bool(reset_after), zero_output=bool(zero_output_for_mask))
+    return GRUScan(mask=mask, go_backwards=bool(go_backwards), act=act, rec_act=rec, reset_after=bool(reset_after),
+                   zero_output=bool(zero_output_for_mask))(x, h0, kernel_, rk, bias)
 
 
 def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False,
@@ -80,8 +83,8 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
     if act is None or recurrent_dropout_mask is not None:
         return _rnn_steps(x, h0, kernel_, rk, bias, mask, go_backwards, _fn(activation),
                           zero_output_for_mask, recurrent_dropout_mask)
-    return RNNScan.apply(x, h0, kernel_, rk, bias, mask=mask, go_backwards=bool(go_backwards), act=act,
-                         zero_output=bool(zero_output_for_mask))
+    return RNNScan(mask=mask, go_backwards=bool(go_backwards), act=act,
+                   zero_output=bool(zero_output_for_mask))(x, h0, kernel_, rk, bias)
 
 
 # -- the fused ops --------------------------------------------------------------------------------
@@ -135,6 +138,10 @@ class _Scan(Function):
 class LSTMScan(_Scan):
     w_index = 3
 
+    def __init__(self, mask, go_backwards, act, rec_act, zero_output):
+        self.mask, self.go_backwards, self.zero_output = mask, go_backwards, zero_output
+        self.act, self.rec_act = act, rec_act
+
     def forward(self, x, h0, c0, W, U, b):
         xw = self._prepare(x, W, b)
         hs, cs, gates = kernel("lstm_fwd", x)(xw, h0, c0, U, self.m, self.act, self.rec_act)
@@ -154,6 +161,10 @@ class LSTMScan(_Scan):
 
 class GRUScan(_Scan):
     w_index = 2
+
+    def __init__(self, mask, go_backwards, act, rec_act, reset_after, zero_output):
+        self.mask, self.go_backwards, self.zero_output = mask, go_backwards, zero_output
+        self.act, self.rec_act, self.reset_after = act, rec_act, reset_after
 
     def forward(self, x, h0, W, U, b):
         if self.reset_after:
@@ -191,6 +202,9 @@ class GRUScan(_Scan):
 class RNNScan(_Scan):
     w_index = 2
 
+    def __init__(self, mask, go_backwards, act, zero_output):
+        self.mask, self.go_backwards, self.act, self.zero_output = mask, go_backwards, act, zero_output
+
     def forward(self, x, h0, W, U, b):
         xw = self._prepare(x, W, b)
         hs = kernel("simple_rnn_fwd", x)(xw, h0, U, self.m, self.act)
@@ -212,7 +226,6 @@ class RNNScan(_Scan):
 
 def _steps(x, mask, go_backwards):
     """The per-step slices of x (N, F) in processing order, with their (N, 1) bool masks or None."""
-    from tinydl.ops.shape import split, reshape
     N, T = x.shape[0], x.shape[1]
     parts = [reshape(p, (N, x.shape[2])) for p in split(x, T, axis=1)]
     masks = [None] * T if mask is None else [mask[:, t:t + 1] for t in range(T)]
@@ -222,7 +235,6 @@ def _steps(x, mask, go_backwards):
 
 def _carry(m, new, old, zero_output):
     """(state, output) of a step: the new state where the mask holds, else the old one carried."""
-    from tinydl.ops.math import where
     if m is None:
         return new, new
     state = where(m, new, old)
@@ -231,7 +243,6 @@ def _carry(m, new, old, zero_output):
 
 
 def _lstm_steps(x, h, c, W, U, b, mask, go_backwards, act, rec, zero_output, rec_scale):
-    from tinydl.ops.shape import split, stack
     outs = []
     for xw, m in _steps(x @ W + b, mask, go_backwards):
         hd = h if rec_scale is None else h * rec_scale
@@ -246,7 +257,6 @@ def _lstm_steps(x, h, c, W, U, b, mask, go_backwards, act, rec, zero_output, rec
 
 
 def _gru_steps(x, h, W, U, b, mask, go_backwards, act, rec, reset_after, zero_output, rec_scale):
-    from tinydl.ops.shape import split, stack
     u = U.shape[0]
     b_in, b_rec = (b[0], b[1]) if reset_after else (b, None)
     uzr, uh = split(U, [2 * u], axis=1)
@@ -269,7 +279,6 @@ def _gru_steps(x, h, W, U, b, mask, go_backwards, act, rec, reset_after, zero_ou
 
 
 def _rnn_steps(x, h, W, U, b, mask, go_backwards, act, zero_output, rec_scale):
-    from tinydl.ops.shape import stack
     outs = []
     for xw, m in _steps(x @ W + b, mask, go_backwards):
         hd = h if rec_scale is None else h * rec_scale
@@ -335,17 +344,12 @@ def _code(activation):
 
 
 def _fn(activation):
-    """An activation as a function of Tensors."""
+    """An activation as a function of Tensors: a callable, or the name of an op in tinydl.ops.nn."""
     if callable(activation):
         return activation
     if activation is None or activation == "linear":
         return lambda t: t
-    try:
-        from tinydl import activations
-        return activations.get(activation)
-    except (ImportError, AttributeError):
-        from tinydl.ops import nn
-        fn = getattr(nn, activation, None)
-        if fn is None:
-            raise ValueError(f"unknown activation {activation!r}") from None
-        return fn
+    fn = getattr(nn, activation, None) if activation in nn.__all__ else None
+    if fn is None:  # names of tinydl.activations (a floor above ops) are resolved by the layers
+        raise ValueError(f"unknown activation {activation!r}: pass a function or one of {sorted(nn.__all__)}")
+    return fn

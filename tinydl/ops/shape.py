@@ -1,7 +1,10 @@
 """Shape and indexing ops: reshape, transpose, concatenate, split, pad, take, getitem, tile, ..."""
+import numpy as np
+
 from tinydl.autograd import Function, unbroadcast
-from tinydl.backend import array_module, device_of, to_device as _move
+from tinydl.backend import array_module, as_dtype, device_of, to_device as _move
 from tinydl.ops._util import is_basic_index, norm_axes, raw_index, scatter_add
+from tinydl.tensor import Tensor, as_tensor
 
 __all__ = [
     "reshape", "transpose", "expand_dims", "squeeze", "concatenate", "stack", "split", "pad", "take",
@@ -10,6 +13,9 @@ __all__ = [
 
 
 class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
     def forward(self, x):
         self.in_shape = x.shape
         try:
@@ -23,10 +29,13 @@ class Reshape(Function):
 
 def reshape(x, shape):
     """The same elements in a new shape (one dimension may be -1)."""
-    return Reshape.apply(x, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
+    return Reshape(shape=tuple(shape) if not isinstance(shape, int) else (shape,))(x)
 
 
 class Transpose(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
     def forward(self, x):
         self.perm = tuple(range(x.ndim))[::-1] if self.axes is None else tuple(a % x.ndim for a in self.axes)
         return x.transpose(self.perm)
@@ -40,7 +49,7 @@ class Transpose(Function):
 
 def transpose(x, axes=None):
     """Axes permuted (reversed when `axes` is None), as numpy.transpose."""
-    return Transpose.apply(x, axes=None if axes is None else tuple(axes))
+    return Transpose(axes=None if axes is None else tuple(axes))(x)
 
 
 def moveaxis(x, source, destination):
@@ -69,6 +78,9 @@ def squeeze(x, axis=None):
 
 
 class Concatenate(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, *arrays):
         xp = array_module(arrays[0])
         self.sizes = [a.shape[self.axis] for a in arrays]
@@ -86,7 +98,7 @@ class Concatenate(Function):
 
 def concatenate(tensors, axis=0):
     """Tensors joined along an existing axis."""
-    return Concatenate.apply(*tensors, axis=axis)
+    return Concatenate(axis=axis)(*tensors)
 
 
 def stack(tensors, axis=0):
@@ -99,6 +111,9 @@ def stack(tensors, axis=0):
 
 
 class Split(Function):
+    def __init__(self, indices_or_sections, axis):
+        self.indices_or_sections, self.axis = indices_or_sections, axis
+
     def forward(self, x):
         xp = array_module(x)
         try:
@@ -113,11 +128,14 @@ class Split(Function):
 
 def split(x, indices_or_sections, axis=0):
     """A list of sub-tensors, as numpy.split."""
-    out = Split.apply(x, indices_or_sections=indices_or_sections, axis=axis)
+    out = Split(indices_or_sections=indices_or_sections, axis=axis)(x)
     return list(out) if isinstance(out, tuple) else [out]
 
 
 class Pad(Function):
+    def __init__(self, pad_width, constant_values):
+        self.pad_width, self.constant_values = pad_width, constant_values
+
     def forward(self, x):
         xp = array_module(x)
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, x.shape))
@@ -131,17 +149,19 @@ def pad(x, pad_width, mode="constant", constant_values=0):
     """Constant padding, as numpy.pad (`pad_width` an int, a pair, or a pair per axis)."""
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
-    return Pad.apply(x, pad_width=_pad_pairs(pad_width, x.ndim), constant_values=constant_values)
+    return Pad(pad_width=_pad_pairs(pad_width, x.ndim), constant_values=constant_values)(x)
 
 
 def _pad_pairs(pad_width, ndim):
     """numpy.pad's pad_width forms as one (before, after) pair per axis."""
-    import numpy as np
     pw = np.asarray(pad_width, dtype=int)
     return tuple(tuple(int(v) for v in p) for p in np.broadcast_to(pw, (ndim, 2)))
 
 
 class Take(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, x, indices):
         self.shape, self.indices = x.shape, indices
         try:
@@ -166,9 +186,8 @@ class Take(Function):
 
 def take(x, indices, axis=None):
     """Elements of x at integer `indices` along `axis`, as numpy.take; repeated indices add gradients."""
-    from tinydl.tensor import Tensor, as_tensor
     idx = indices if isinstance(indices, Tensor) else as_tensor(_as_index_array(indices, x))
-    return Take.apply(x, idx, axis=axis)
+    return Take(axis=axis)(x, idx)
 
 
 gather = take
@@ -176,11 +195,13 @@ gather = take
 
 def _as_index_array(indices, like):
     """Integer indices as an array on the device of `like`."""
-    import numpy as np
     return _move(np.asarray(indices, dtype=np.int64), device_of(like.data))
 
 
 class BroadcastTo(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
     def forward(self, x):
         self.in_shape = x.shape
         try:
@@ -194,10 +215,13 @@ class BroadcastTo(Function):
 
 def broadcast_to(x, shape):
     """x broadcast to `shape` (a read-only view in forward)."""
-    return BroadcastTo.apply(x, shape=tuple(shape))
+    return BroadcastTo(shape=tuple(shape))(x)
 
 
 class Tile(Function):
+    def __init__(self, reps):
+        self.reps = reps
+
     def forward(self, x):
         self.in_shape = x.shape
         return array_module(x).tile(x, self.reps)
@@ -214,10 +238,13 @@ class Tile(Function):
 
 def tile(x, reps):
     """x repeated `reps` times along each axis, as numpy.tile."""
-    return Tile.apply(x, reps=(reps,) if isinstance(reps, int) else tuple(reps))
+    return Tile(reps=(reps,) if isinstance(reps, int) else tuple(reps))(x)
 
 
 class Repeat(Function):
+    def __init__(self, repeats, axis):
+        self.repeats, self.axis = repeats, axis
+
     def forward(self, x):
         self.in_shape = x.shape
         return array_module(x).repeat(x, self.repeats, axis=self.axis)
@@ -240,10 +267,13 @@ class Repeat(Function):
 
 def repeat(x, repeats, axis=None):
     """Each element repeated, as numpy.repeat."""
-    return Repeat.apply(x, repeats=repeats, axis=axis)
+    return Repeat(repeats=repeats, axis=axis)(x)
 
 
 class Flip(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, x):
         return array_module(x).flip(x, axis=self.axis)
 
@@ -253,10 +283,13 @@ class Flip(Function):
 
 def flip(x, axis=None):
     """Order of elements reversed along `axis` (all axes when None)."""
-    return Flip.apply(x, axis=axis)
+    return Flip(axis=axis)(x)
 
 
 class GetItem(Function):
+    def __init__(self, index, basic):
+        self.index, self.basic = index, basic
+
     def forward(self, x):
         self.shape, self.dtype = x.shape, x.dtype
         return x[self.index]
@@ -273,11 +306,14 @@ class GetItem(Function):
 def getitem(x, index):
     """x[index] with NumPy's basic and integer-array indexing; repeated indices add gradients."""
     index = raw_index(index)
-    return GetItem.apply(x, index=index, basic=is_basic_index(index))
+    return GetItem(index=index, basic=is_basic_index(index))(x)
 
 
 class OneHot(Function):
     differentiable = False
+
+    def __init__(self, num_classes, dtype):
+        self.num_classes, self.dtype = num_classes, dtype
 
     def forward(self, indices):
         xp = array_module(indices)
@@ -286,11 +322,13 @@ class OneHot(Function):
 
 def one_hot(indices, num_classes, dtype=None):
     """One-hot float vectors for integer class ids (no gradient)."""
-    from tinydl.backend import as_dtype
-    return OneHot.apply(indices, num_classes=int(num_classes), dtype=as_dtype(dtype))
+    return OneHot(num_classes=int(num_classes), dtype=as_dtype(dtype))(indices)
 
 
 class ToDevice(Function):
+    def __init__(self, device):
+        self.device = device
+
     def forward(self, x):
         self.source = device_of(x)
         return _move(x, self.device)
@@ -301,4 +339,4 @@ class ToDevice(Function):
 
 def to_device(x, device):
     """x copied to `device`; the gradient is copied back."""
-    return ToDevice.apply(x, device=device)
+    return ToDevice(device=device)(x)

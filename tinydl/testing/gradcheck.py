@@ -3,6 +3,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from tinydl.autograd import no_grad
+from tinydl.tensor import Tensor
 
 __all__ = ["gradcheck", "GradcheckReport", "OpCase"]
 
@@ -35,7 +37,9 @@ class OpCase:
     by `variant` (e.g. "axis=0", "approximate"). `inputs` is a hypothesis strategy drawing a tuple of
     float64 arrays (integer and boolean arrays are passed through as constants); `wrt` lists the
     input positions to differentiate (default: every float one); `kwargs` are keyword arguments
-    passed to `fn`; `atol`/`rtol` go to gradcheck.
+    passed to `fn`; `atol`/`rtol` go to gradcheck. `reference(*arrays) -> array` is the forward
+    written independently in NumPy: gradcheck differentiates tinydl's own forward, so only the
+    reference catches a wrong forward whose backward matches it.
     """
     name: str
     fn: Callable
@@ -45,6 +49,7 @@ class OpCase:
     rtol: float = 1e-4
     kwargs: dict = field(default_factory=dict)
     variant: str = ""
+    reference: Callable = None
 
     @property
     def id(self):
@@ -63,7 +68,6 @@ def gradcheck(fn, inputs, wrt=None, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
     `inputs` are arrays (converted to float64 Tensors; integer arrays stay constant). Returns a
     GradcheckReport; `bool(report)` says whether every element is within atol + rtol * |numeric|.
     """
-    from tinydl.tensor import Tensor
 
     arrays = [np.array(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
               for a in inputs]
@@ -76,7 +80,6 @@ def gradcheck(fn, inputs, wrt=None, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
 
     def scalar(values):
         """The weighted output sum with input `values` (no tape)."""
-        from tinydl.autograd import no_grad
         with no_grad():
             result = fn(*[Tensor(v) for v in values])
         return float((result.numpy().astype(np.float64) * weights).sum())
