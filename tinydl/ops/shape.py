@@ -1,7 +1,7 @@
 """Shape and indexing ops: reshape, transpose, concatenate, split, pad, take, getitem, tile, ..."""
 from tinydl.autograd import Function, unbroadcast
-from tinydl.backend import array_module, device_of, to_device as _move
-from tinydl.ops._util import is_basic_index, norm_axes, raw_index, scatter_add
+from tinydl.backend import array_module, device_of, scatter_add, to_device as _move
+from tinydl.ops._util import is_basic_index, norm_axes, raw_index
 
 __all__ = [
     "reshape", "transpose", "expand_dims", "squeeze", "concatenate", "stack", "split", "pad", "take",
