@@ -120,10 +120,10 @@ CASES = [case__layer_norm_fwd__layer_norm_bwd, case__batch_norm_fwd__batch_norm_
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__.split("__")[1])
 def test_array_code_twin_matches_the_numba_kernel(case, dtype):
-    case(_same_on(np, dtype), _draws(dtype), dtype)
+    case(same_on(np, dtype), draws(dtype), dtype)
 
 
-def _same_on(xp, dtype):
+def same_on(xp, dtype):
     """same(module, name, *args): run the twin on `xp` arrays and the numba kernel on NumPy arrays, assert
     equal values, dtypes and shapes, and return the numba kernel's outputs (inputs of the next kernel)."""
     tol = {"rtol": 2e-4, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
@@ -144,7 +144,7 @@ def _same_on(xp, dtype):
     return same
 
 
-def _draws(dtype):
+def draws(dtype):
     """r(*shape): standard normal draws in `dtype` from a fixed seed."""
     rng = np.random.default_rng(4)
     return lambda *shape: rng.standard_normal(shape).astype(dtype)
