@@ -17,10 +17,10 @@ LOSS_SLACK = 0.05
 # name: (module under tinydl.examples, main's arguments, quick arguments, figure, "max" or "min")
 EXAMPLES = {
     "mlp": ("mlp", {"epochs": 10}, {"epochs": 1}, "test_accuracy", "max"),
-    "cnn": ("cnn", {"epochs": 3}, {"epochs": 1}, "test_accuracy", "max"),
-    "lstm": ("text_classifier", {"epochs": 5}, {"epochs": 1, "n_train": 200}, "test_accuracy", "max"),
     "gcn": ("gnn_node", {"epochs": 100}, {"epochs": 5}, "test_accuracy", "max"),
-    "gpt": ("gpt", {"epochs": 1, "windows_per_epoch": 640, "sample_length": 40},
+    "cnn": ("cnn", {"epochs": 2}, {"epochs": 1}, "test_accuracy", "max"),
+    "lstm": ("text_classifier", {"epochs": 3}, {"epochs": 1, "n_train": 200}, "test_accuracy", "max"),
+    "gpt": ("gpt", {"epochs": 1, "windows_per_epoch": 320, "sample_length": 40},
             {"epochs": 1, "windows_per_epoch": 32, "sample_length": 5}, "val_loss", "min"),
 }
 

@@ -3,8 +3,7 @@ elementwise ops (one getitem, matmul, sigmoid, tanh and where per step, Keras's 
 
 Hypothesis draws sizes, lengths, masks (all-masked rows included), directions and zero-output mode;
 values and the gradients of every input (through the sequence and the final states) must agree.
-The GPU twins (backend/cuda/rnn.py) run here with NumPy standing in for CuPy and must match the numba
-kernels.
+The array-code twins (backend/cuda/rnn.py) are checked against the numba kernels in tests/test_kernel_twins.py.
 """
 
 import numpy as np

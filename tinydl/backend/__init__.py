@@ -14,7 +14,7 @@ from tinydl.backend.kernels import KERNELS
 __all__ = [
     "array_module", "xp_for", "device_of", "check_device", "to_device", "cupy_available",
     "default_dtype", "set_default_dtype", "as_dtype", "set_seed", "rng", "kernel",
-    "get_default_device", "set_default_device", "device", "scatter_add",
+    "get_default_device", "set_default_device", "device", "add_at",
 ]
 
 _DEVICES = ("cpu", "cuda")
@@ -78,7 +78,7 @@ def to_device(a, device):
     return _cupy().asarray(a)
 
 
-def scatter_add(target, index, values):
+def add_at(target, index, values):
     """target[index] += values in place, adding up repeated indices (numpy add.at / cupyx.scatter_add)."""
     if device_of(target) == "cpu":
         np.add.at(target, index, values)

@@ -6,7 +6,7 @@ Windows are gathered with one strided slice per tap; padded taps are -inf for ma
 are left out of the count for the mean. argmax is the flat in-image index ih*W + iw of the first
 maximum, taps scanned row by row as on the CPU.
 """
-from tinydl.backend import array_module, scatter_add
+from tinydl.backend import add_at, array_module
 
 
 def max_pool2d(x, ph, pw, sh, sw, pt, pl, oh, ow):
@@ -28,7 +28,7 @@ def max_pool2d_backward(g, argmax, x_shape):
     dx = xp.zeros((n, h * w, c), dtype=g.dtype)
     batch = xp.broadcast_to(xp.arange(n)[:, None, None, None], g.shape)
     channel = xp.broadcast_to(xp.arange(c)[None, None, None, :], g.shape)
-    scatter_add(dx, (batch.ravel(), argmax.ravel(), channel.ravel()), g.ravel())
+    add_at(dx, (batch.ravel(), argmax.ravel(), channel.ravel()), g.ravel())
     return dx.reshape(n, h, w, c)
 
 
