@@ -70,17 +70,9 @@ def _forward_backward(case, arrays, device):
 
 
 def _model(case, arrays, dtype=None):
-    """A functional model around a fresh layer, built with seed 0 (so every device gets the same weights)."""
-    from tinydl.layers import Input
-    from tinydl.models import Model
+    """The case's one-layer model, built with seed 0 (so every device gets the same weights)."""
     td.set_seed(0)
-    layer = case.make(dtype=dtype) if dtype else case.make()
-    symbolic = [Input(batch_shape=a.shape, dtype=a.dtype.name) for a in arrays]
-    # array-valued call arguments (masks) cannot live in a graph: left out, as the CPU contract does
-    kwargs = {k: v for k, v in case.call_kwargs.items()
-              if k != "training" and not isinstance(v, (list, tuple, np.ndarray, td.Tensor))}
-    outputs = layer(case.pack(symbolic), **kwargs)
-    return Model(symbolic if len(symbolic) > 1 else symbolic[0], outputs)
+    return case.model(arrays, dtype)
 
 
 def _predict(model, arrays):
