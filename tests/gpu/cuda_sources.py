@@ -61,7 +61,8 @@ class Kernel:
 
     def programs(self):
         """[(label, complete CUDA C source, extra NVRTC options)] to compile for this kernel."""
-        options = tuple(self.kwargs.get("options", ()))
+        at = {"RawKernel": 2, "ReductionKernel": 10}.get(self.kind, len(self.args))  # options' position
+        options = tuple(self._arg(at, "options", ()) or ())
         if self.kind == "RawKernel":
             return [(self._arg(1, "name"), self._arg(0, "code"), options)]
         if self.kind == "RawModule":
@@ -71,15 +72,20 @@ class Kernel:
         build = _elementwise_source if self.kind == "ElementwiseKernel" else _reduction_source
         return [(f"{self._name()}<{','.join(t.values())}>", build(self, t), options) for t in typings or [{}]]
 
-    def _arg(self, i, key):
-        return self.args[i] if len(self.args) > i else self.kwargs[key]
+    def _arg(self, i, key, default=None):
+        """Argument `key` of CuPy's constructor, given at position i or by name (or `default`)."""
+        if len(self.args) > i:
+            return self.args[i]
+        if default is None:
+            return self.kwargs[key]
+        return self.kwargs.get(key, default)
 
     def _name(self):
-        names = {"ElementwiseKernel": (3, "name"), "ReductionKernel": (6, "name")}[self.kind]
-        try:
-            return self._arg(*names)
-        except KeyError:
-            return "kernel"
+        return self._arg(3, "name", "kernel") if self.kind == "ElementwiseKernel" else \
+            self._arg(6, "name", "reduce_kernel")
+
+    def _preamble(self):
+        return self._arg(5, "preamble", "") if self.kind == "ElementwiseKernel" else self._arg(9, "preamble", "")
 
 
 def compile_source(source, label, options=()):
@@ -161,7 +167,7 @@ def _declarations(kernel, typing):
 
 def _elementwise_source(kernel, typing):
     typedefs, params, bind = _declarations(kernel, typing)
-    return (f"{_PRELUDE}{typedefs}{kernel.kwargs.get('preamble', '')}\n"
+    return (f"{_PRELUDE}{typedefs}{kernel._preamble()}\n"
             f'extern "C" __global__ void {kernel._name()}({", ".join(params + ["long long _n"])}) {{\n'
             "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < _n;\n"
             "       i += (long long)blockDim.x * gridDim.x) {\n"
@@ -171,11 +177,11 @@ def _elementwise_source(kernel, typing):
 def _reduction_source(kernel, typing):
     typedefs, params, bind = _declarations(kernel, typing)
     ins = _params(kernel._arg(0, "in_params"))
-    reduce_type = kernel.kwargs.get("reduce_type") or C_TYPES.get(ins[0][1], ins[0][1])
+    reduce_type = kernel._arg(7, "reduce_type", "") or C_TYPES.get(ins[0][1], ins[0][1])
     identity = kernel._arg(5, "identity")
     inputs = [b for b in bind if b.startswith("const ")]
     outputs = [b.replace("[i]", "[blockIdx.x]") for b in bind if not b.startswith("const ")]
-    return (f"{_PRELUDE}{typedefs}typedef {reduce_type} _type_reduce;\n{kernel.kwargs.get('preamble', '')}\n"
+    return (f"{_PRELUDE}{typedefs}typedef {reduce_type} _type_reduce;\n{kernel._preamble()}\n"
             f"#define REDUCE(a, b) ({kernel._arg(3, 'reduce_expr')})\n"
             f'extern "C" __global__ void {kernel._name()}({", ".join(params + ["long long _n"])}) {{\n'
             f"  _type_reduce a = _type_reduce({identity});\n"

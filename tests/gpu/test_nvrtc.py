@@ -59,8 +59,9 @@ def test_elementwise_and_reduction_bodies_are_wrapped_as_cupy_does(tmp_path):
     source = tmp_path / "kernels.py"
     source.write_text(
         "import cupy\n"
-        "A = cupy.ElementwiseKernel('T x, raw T y, int64 n', 'T z', 'z = x + y[i % n] + (T)y.size()', 'tinydl_a')\n"
-        "B = cupy.ReductionKernel('T x', 'T y', 'x * x', 'a + b', 'y = a', '0', 'tinydl_b')\n"
+        "A = cupy.ElementwiseKernel('T x, raw T y, int64 n', 'T z', 'z = twice(x) + y[i % n] + (T)y.size()',\n"
+        "                           'tinydl_a', preamble='__device__ T twice(T v) { return v + v; }')\n"
+        "B = cupy.ReductionKernel('T x', 'T y', 'x * x', 'a + b', 'y = a', '0', 'tinydl_b', 'double')\n"
         "C = cupy.ElementwiseKernel('T x', 'T y', 'y = undefined_function(x)', 'tinydl_c')\n")
     sites = cuda_sources.call_sites(tmp_path)
     assert [kind for *_, kind in sites] == ["ElementwiseKernel", "ReductionKernel", "ElementwiseKernel"]
