@@ -30,10 +30,10 @@ def test_a_model_on_the_device_saves_and_loads_with_the_same_predictions(case, s
     from tinydl.models import load_model
     arrays = case.inputs(np.random.default_rng(2))
     model = _model(case, arrays).to(DEVICE)
-    before = _predict(model, arrays)
+    before = _predict(model, arrays, DEVICE)
     model.save(tmp_path / f"m{suffix}")
     clone = load_model(tmp_path / f"m{suffix}", safe_mode=False)
-    for a, b in zip(before, _predict(clone, arrays)):
+    for a, b in zip(before, _predict(clone, arrays, "cpu")):
         np.testing.assert_allclose(b, a, rtol=case.rtol, atol=case.atol)
     for w, v in zip(model.get_weights(), clone.get_weights()):
         assert isinstance(w, np.ndarray)
@@ -45,13 +45,26 @@ def test_a_model_on_the_device_exports_to_onnx(case, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     arrays = case.inputs(np.random.default_rng(3))
     model = _model(case, arrays).to(DEVICE)
-    expected = _predict(model, arrays)
+    expected = _predict(model, arrays, DEVICE)
     model.export(tmp_path / "m.onnx", format="onnx", opset=17)
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     got = session.run(None, {i.name: a for i, a in zip(session.get_inputs(), arrays)})
     assert len(got) == len(expected)
     for a, b in zip(expected, got):
         np.testing.assert_allclose(b, a, rtol=case.rtol, atol=max(case.atol, 1e-5))
+
+
+def test_a_model_on_the_device_takes_numpy_inputs_as_keras_does():
+    from tinydl.layers import Dense, Input
+    from tinydl.models import Sequential
+    td.set_seed(0)
+    model = Sequential([Input(shape=(3,)), Dense(2)])
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    expected = x @ model.get_weights()[0] + model.get_weights()[1]
+    model.to(DEVICE)
+    with td.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6)
 
 
 def _forward_backward(case, arrays, device):
@@ -75,8 +88,9 @@ def _model(case, arrays, dtype=None):
     return case.model(arrays, dtype)
 
 
-def _predict(model, arrays):
-    """The model's outputs on `arrays` as NumPy arrays (inputs go where the model's weights are)."""
+def _predict(model, arrays, device):
+    """The model's outputs on `arrays`, moved to `device` first, as NumPy arrays."""
+    inputs = [td.tensor(a, device=device) for a in arrays]
     with td.no_grad():
-        out = model(arrays if len(arrays) > 1 else arrays[0], training=False)
+        out = model(inputs if len(inputs) > 1 else inputs[0], training=False)
     return [t.numpy() for t in flatten(out)]
