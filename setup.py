@@ -13,7 +13,10 @@ setup(
     # scipy: numba compiles np.dot inside @njit kernels (the recurrent scans) only with scipy's BLAS bindings
     install_requires=["numpy>=1.24", "numba>=0.59", "scipy>=1.10"],
     extras_require={
+        # CuPy is built per CUDA major version: pick the one matching the driver; [gpu] is CUDA 12
         "gpu": ["cupy-cuda12x"],
+        "gpu-cuda12": ["cupy-cuda12x"],
+        "gpu-cuda13": ["cupy-cuda13x"],
         "io": ["h5py>=3.8", "onnx>=1.15"],
         "tensorboard": ["tensorboard>=2.12"],
         "dev": [

@@ -63,6 +63,19 @@ class LayerCase:
     def id(self):
         return self.name or type(self.make()).__name__
 
+    def model(self, arrays, dtype=None):
+        """A functional model around a fresh layer (`make(dtype=dtype)` when given): fixed-shape Inputs for
+        `arrays` -> layer(**call_kwargs), array-valued call arguments (masks) left out as a saved graph must."""
+        import tinydl as td
+        from tinydl.layers import Input
+        from tinydl.models import Model
+        layer = self.make(dtype=dtype) if dtype else self.make()
+        symbolic = [Input(batch_shape=a.shape, dtype=a.dtype.name) for a in arrays]
+        kwargs = {k: v for k, v in self.call_kwargs.items()
+                  if k != "training" and not isinstance(v, (list, tuple, np.ndarray, td.Tensor))}
+        outputs = layer(self.pack(symbolic), **kwargs)
+        return Model(symbolic if len(symbolic) > 1 else symbolic[0], outputs)
+
 
 def all_cases():
     """Every LayerCase from every `cases_*.py` module in this folder."""

@@ -1,14 +1,15 @@
 """The CuPy backend: every op of the gradient registry and a training run on the GPU agree with the CPU.
 
-Skipped (with the reason) where CuPy or a GPU is missing, so CI stays green without one.
+Skipped (with the reason) where CuPy or a GPU is missing, so CI stays green without one;
+TINYDL_TEST_DEVICE=cpu runs them on the CPU against itself (tests/gpu/device.py).
 """
 import numpy as np
 import pytest
 
 import tinydl as td
-from tinydl.backend import cupy_available
+from tests.gpu.device import DEVICE, requires_device
 
-pytestmark = pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU (pip install tinydl[gpu])")
+pytestmark = requires_device
 
 
 def _op_cases():
@@ -16,7 +17,7 @@ def _op_cases():
     return CASES
 
 
-@pytest.mark.parametrize("case", _op_cases() if cupy_available() else [], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", _op_cases(), ids=lambda c: c.id)
 def test_op_forward_and_gradient_on_gpu_match_cpu(case):
     from hypothesis import HealthCheck, given, settings
 
@@ -24,10 +25,10 @@ def test_op_forward_and_gradient_on_gpu_match_cpu(case):
     @given(case.inputs)
     def check(arrays):
         results = []
-        for device in ("cpu", "cuda"):
+        for device in ("cpu", DEVICE):
             tensors = [td.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f", device=device) for a in arrays]
             td.set_seed(0)
-            out = case.fn(*tensors)
+            out = case.fn(*tensors, **case.kwargs)
             weights = np.random.default_rng(0).standard_normal(out.shape)
             (out * td.tensor(weights, device=device)).sum().backward()
             results.append([out.numpy()] + [t.grad.numpy() for t in tensors if t.grad is not None])
@@ -42,7 +43,7 @@ def test_model_trains_the_same_on_gpu():
     x = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
     y = x[:, :2] * 2
     histories = []
-    for device in ("cpu", "cuda"):
+    for device in ("cpu", DEVICE):
         td.set_seed(0)
         model = Sequential([Input(shape=(8,)), Dense(16, activation="relu"), Dense(2)]).to(device)
         model.compile("adam", "mean_squared_error")
@@ -54,10 +55,10 @@ def test_model_trains_the_same_on_gpu():
 
 def test_tensor_moves_between_devices_with_gradients():
     x = td.tensor([1.0, 2.0], requires_grad=True)
-    y = (x.to("cuda") * 3).sum()
-    assert y.device == "cuda"
+    y = (x.to(DEVICE) * 3).sum()
+    assert y.device == DEVICE
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
-    with td.device("cuda"):
-        assert td.tensor([1.0]).device == "cuda"
+    with td.device(DEVICE):
+        assert td.tensor([1.0]).device == DEVICE
     assert td.tensor([1.0]).device == "cpu"

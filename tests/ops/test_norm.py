@@ -1,9 +1,7 @@
-"""batch_norm and layer_norm values against NumPy formulas (both the row kernel and the generic path),
-and the CuPy twins of the layer-norm kernels run with NumPy standing in for CuPy.
+"""batch_norm and layer_norm values against NumPy formulas (both the row kernel and the generic path);
+the array-code twins of the kernels are compared with them in tests/test_kernel_twins.py.
 
 Gradients are checked by the registry (cases_norm.py)."""
-import importlib
-import sys
 
 import numpy as np
 import pytest
@@ -63,53 +61,6 @@ def test_nan_in_a_row_stays_in_that_row():
     x[1, 2] = np.nan
     out = td.layer_norm(td.tensor(x)).numpy()
     assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
-
-
-@pytest.fixture(scope="module")
-def cuda_norm():
-    saved = sys.modules.get("cupy")
-    sys.modules["cupy"] = np
-    try:
-        sys.modules.pop("tinydl.backend.cuda.norm", None)
-        module = importlib.import_module("tinydl.backend.cuda.norm")
-    finally:
-        if saved is None:
-            del sys.modules["cupy"]
-        else:
-            sys.modules["cupy"] = saved
-    sys.modules.pop("tinydl.backend.cuda.norm", None)
-    return module
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cuda_twins_match_the_numba_kernels(cuda_norm, dtype):
-    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
-    x, g = rng.standard_normal((7, 5)).astype(dtype), rng.standard_normal((7, 5)).astype(dtype)
-    gamma, beta = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
-    fwd_gpu, fwd_cpu = cuda_norm.layer_norm_fwd(x, gamma, beta, 1e-3), cpu_norm.layer_norm_fwd(x, gamma, beta, 1e-3)
-    for a, b in zip(fwd_gpu, fwd_cpu):
-        assert a.dtype == b.dtype == dtype
-        np.testing.assert_allclose(a, b, **tol)
-    xhat, inv = fwd_cpu[1], fwd_cpu[4]
-    for a, b in zip(cuda_norm.layer_norm_bwd(g, xhat, inv, gamma), cpu_norm.layer_norm_bwd(g, xhat, inv, gamma)):
-        assert a.dtype == b.dtype == dtype
-        np.testing.assert_allclose(a, b, **tol)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_batch_norm_cuda_twins_match_the_numba_kernels(cuda_norm, dtype):
-    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
-    x, g = rng.standard_normal((9, 4)).astype(dtype), rng.standard_normal((9, 4)).astype(dtype)
-    gamma, beta = rng.standard_normal(4).astype(dtype), rng.standard_normal(4).astype(dtype)
-    fwd_gpu, fwd_cpu = cuda_norm.batch_norm_fwd(x, gamma, beta, 1e-3), cpu_norm.batch_norm_fwd(x, gamma, beta, 1e-3)
-    for a, b in zip(fwd_gpu, fwd_cpu):
-        assert a.dtype == b.dtype == dtype
-        np.testing.assert_allclose(a, b, **tol)
-    mean, inv = fwd_cpu[1], fwd_cpu[3]
-    bwd_gpu, bwd_cpu = cuda_norm.batch_norm_bwd(g, x, mean, inv, gamma), cpu_norm.batch_norm_bwd(g, x, mean, inv, gamma)
-    for a, b in zip(bwd_gpu, bwd_cpu):
-        assert a.dtype == b.dtype == dtype
-        np.testing.assert_allclose(a, b, **tol)
 
 
 def test_batch_norm_kernel_and_generic_paths_agree_for_channels_last_images():

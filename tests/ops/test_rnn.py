@@ -3,18 +3,14 @@ elementwise ops (one getitem, matmul, sigmoid, tanh and where per step, Keras's 
 
 Hypothesis draws sizes, lengths, masks (all-masked rows included), directions and zero-output mode;
 values and the gradients of every input (through the sequence and the final states) must agree.
-The GPU twins (backend/cuda/rnn.py) run here with NumPy standing in for CuPy and must match the numba
-kernels.
+The array-code twins (backend/cuda/rnn.py) are checked against the numba kernels in tests/test_kernel_twins.py.
 """
-import importlib
-import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import tinydl as td
-from tinydl.backend.cpu import rnn as cpu_rnn
 
 SETTINGS = settings(max_examples=20, deadline=None, database=None)
 
@@ -256,54 +252,6 @@ def test_initial_state_of_the_wrong_size_is_a_clear_error():
     args[2] = np.zeros((2, 7))
     with pytest.raises(ValueError, match=r"lstm: initial state c0 must be \(batch, units\) = \(2, 5\), got \(2, 7\)"):
         td.lstm(*args)
-
-
-# -- the GPU twins, with NumPy standing in for CuPy ----------------------------------------------------
-
-@pytest.fixture(scope="module")
-def cuda_rnn():
-    saved = sys.modules.get("cupy")
-    sys.modules["cupy"] = np
-    try:
-        sys.modules.pop("tinydl.backend.cuda.rnn", None)
-        module = importlib.import_module("tinydl.backend.cuda.rnn")
-    finally:
-        if saved is None:
-            del sys.modules["cupy"]
-        else:
-            sys.modules["cupy"] = saved
-    sys.modules.pop("tinydl.backend.cuda.rnn", None)
-    return module
-
-
-@pytest.mark.parametrize("act,rec", [(1, 2), (3, 4), (0, 2)])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cuda_twins_match_the_numba_kernels(cuda_rnn, act, rec, dtype):
-    rng = np.random.default_rng(4)
-    n, t, u = 3, 5, 4
-    r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
-    mask = rng.random((n, t)) < 0.7
-    tol = {"rtol": 2e-4, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
-
-    def same(name, *args):
-        for a, b in zip(getattr(cuda_rnn, name)(*args), getattr(cpu_rnn, name)(*args)):
-            np.testing.assert_allclose(a, b, **tol)
-
-    h0, c0, dh, dc, dhs = r(n, u), r(n, u), r(n, u), r(n, u), r(n, t, u)
-    xw, U = r(n, t, 4 * u), r(u, 4 * u) * 0.5
-    same("lstm_fwd", xw, h0, c0, U, mask, act, rec)
-    hs, cs, gates = cpu_rnn.lstm_fwd(xw, h0, c0, U, mask, act, rec)
-    same("lstm_bwd", dhs, dh, dc, gates, cs, c0, U, mask, act, rec)
-    for reset_after in (True, False):
-        xw, U, b = r(n, t, 3 * u), r(u, 3 * u) * 0.5, r(3 * u)
-        same("gru_fwd", xw, h0, U, b, mask, act, rec, reset_after)
-        hs, gates, aux = cpu_rnn.gru_fwd(xw, h0, U, b, mask, act, rec, reset_after)
-        same("gru_bwd", dhs, dh, gates, aux, hs, h0, U, mask, act, rec, reset_after)
-    xw, U = r(n, t, u), r(u, u) * 0.5
-    np.testing.assert_allclose(cuda_rnn.simple_rnn_fwd(xw, h0, U, mask, act),
-                               cpu_rnn.simple_rnn_fwd(xw, h0, U, mask, act), **tol)
-    hs = cpu_rnn.simple_rnn_fwd(xw, h0, U, mask, act)
-    same("simple_rnn_bwd", dhs, dh, hs, h0, U, mask, act)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

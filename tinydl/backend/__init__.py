@@ -14,7 +14,7 @@ from tinydl.backend.kernels import KERNELS
 __all__ = [
     "array_module", "xp_for", "device_of", "check_device", "to_device", "cupy_available",
     "default_dtype", "set_default_dtype", "as_dtype", "set_seed", "rng", "kernel",
-    "get_default_device", "set_default_device", "device",
+    "get_default_device", "set_default_device", "device", "add_at",
 ]
 
 _DEVICES = ("cpu", "cuda")
@@ -76,6 +76,16 @@ def to_device(a, device):
     if device == "cpu":
         return a.get()
     return _cupy().asarray(a)
+
+
+def add_at(target, index, values):
+    """target[index] += values in place, adding up repeated indices (numpy add.at / cupyx.scatter_add)."""
+    if device_of(target) == "cpu":
+        np.add.at(target, index, values)
+    else:
+        import cupyx  # lazy: only a cupy array gets here
+        cupyx.scatter_add(target, index, values)
+    return target
 
 
 def get_default_device():

@@ -4,6 +4,10 @@ Both devices define every kernel under the same name and signature (a test check
 Kernels take and return raw arrays and know nothing of Tensors.
 """
 
+# The recurrent kernels take activations as int codes (the fused loops branch on an int, not a function):
+# the one table of them, shared by ops/rnn.py and both devices' rnn kernels.
+ACTIVATION_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
+
 KERNELS = {
     # core
     "erf": "math",

@@ -1,5 +1,4 @@
-"""Small helpers shared by the ops: scalar pairing, axis normalisation, scatter-add."""
-from tinydl.backend import array_module
+"""Small helpers shared by the ops: scalar pairing, axis normalisation, index unwrapping."""
 from tinydl.tensor import Tensor, as_tensor
 
 
@@ -44,17 +43,6 @@ def restore_reduced(g, shape, axis, keepdims):
     for a in axes:
         full[a] = 1
     return g.reshape(full)
-
-
-def scatter_add(target, index, values):
-    """target[index] += values, adding up repeated indices (numpy add.at / cupyx scatter_add)."""
-    xp = array_module(target)
-    if xp.__name__ == "numpy":
-        xp.add.at(target, index, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, index, values)
-    return target
 
 
 def raw_index(index):

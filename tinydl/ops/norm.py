@@ -6,6 +6,8 @@ variance, then scale and shift with `gamma` and `beta`, which vary along the oth
 from tinydl import backend
 from tinydl.autograd import Function
 from tinydl.backend import array_module
+# the one copy of the normalisation maths: array code on any array module (the kernels' reference)
+from tinydl.backend.cuda.norm import normalize, normalize_grad
 from tinydl.ops._util import norm_axes
 
 __all__ = ["batch_norm", "layer_norm"]
@@ -126,14 +128,8 @@ class Normalize(_NormBase):
         return y.reshape(x.shape), mean, var
 
     def _forward_generic(self, x, gamma, beta):
-        """Any axes: NumPy/CuPy reductions."""
-        xp = array_module(x)
-        axes = self.stat_axes
-        mean = x.mean(axis=axes, keepdims=True)
-        xc = x - mean
-        var = (xc * xc).mean(axis=axes, keepdims=True)
-        inv = 1.0 / xp.sqrt(var + self.epsilon)
-        xhat = xc * inv
+        """Any axes: the array-code maths of the kernels, over these axes."""
+        xhat, mean, var, inv = normalize(x, self.stat_axes, self.epsilon)
         self.xhat, self.inv = xhat, inv
         y = xhat if gamma is None else xhat * self._param_view(x, gamma)
         if beta is not None:
@@ -162,7 +158,7 @@ class Normalize(_NormBase):
         else:
             xhat, inv = self.xhat, self.inv
             gx = gy if gamma is None else gy * self._param_view(xhat, gamma)
-            dx = inv * (gx - gx.mean(axis=axes, keepdims=True) - xhat * (gx * xhat).mean(axis=axes, keepdims=True))
+            dx = normalize_grad(gx, xhat, inv, axes)
             dgamma = self._param_grad(gy * xhat) if self.has_gamma else None
             dbeta = self._param_grad(gy) if self.has_beta else None
         # the mean and variance outputs (used when a caller differentiates through the statistics)

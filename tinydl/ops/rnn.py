@@ -14,14 +14,13 @@ the sequence is read last step first and the output sequence comes out in that r
 """
 from tinydl.autograd import Function
 from tinydl.backend import array_module, kernel
+from tinydl.backend.kernels import ACTIVATION_CODES
 from tinydl.ops import nn
 from tinydl.ops.math import where
 from tinydl.ops.shape import reshape, split, stack
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["lstm", "gru", "simple_rnn"]
-
-_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
 
 
 def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False,
@@ -333,13 +332,13 @@ def _mask(name, mask, x):
 def _code(activation):
     """The fused kernels' code for an activation, or None when only the step-by-step path has it."""
     if activation is None:
-        return _CODES["linear"]
+        return ACTIVATION_CODES["linear"]
     if isinstance(activation, str):
-        return _CODES.get(activation)
+        return ACTIVATION_CODES.get(activation)
     name = getattr(activation, "__name__", None)
     module = getattr(activation, "__module__", "") or ""
-    if module.startswith("tinydl.") and name in _CODES:
-        return _CODES[name]
+    if module.startswith("tinydl.") and name in ACTIVATION_CODES:
+        return ACTIVATION_CODES[name]
     return None
 
 

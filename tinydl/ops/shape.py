@@ -2,8 +2,8 @@
 import numpy as np
 
 from tinydl.autograd import Function, unbroadcast
-from tinydl.backend import array_module, as_dtype, device_of, to_device as _move
-from tinydl.ops._util import is_basic_index, norm_axes, raw_index, scatter_add
+from tinydl.backend import add_at, array_module, as_dtype, device_of, to_device as _move
+from tinydl.ops._util import is_basic_index, norm_axes, raw_index
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -173,14 +173,14 @@ class Take(Function):
         xp = array_module(g)
         out = xp.zeros(self.shape, dtype=g.dtype)
         if self.axis is None:
-            scatter_add(out.reshape(-1), self.indices.reshape(-1), g.reshape(-1))
+            add_at(out.reshape(-1), self.indices.reshape(-1), g.reshape(-1))
             return out, None
         axis = self.axis % len(self.shape)
         # move the taken axis first, so one scatter-add over the leading index covers every case
         g_moved = xp.moveaxis(g, list(range(axis, axis + self.indices.ndim)), list(range(self.indices.ndim)))
         g_flat = g_moved.reshape((self.indices.size,) + g_moved.shape[self.indices.ndim:])
         target = xp.moveaxis(out, axis, 0)
-        scatter_add(target, self.indices.reshape(-1), g_flat)
+        add_at(target, self.indices.reshape(-1), g_flat)
         return out, None
 
 
@@ -257,11 +257,11 @@ class Repeat(Function):
                 flat_len *= n
             owner = xp.repeat(xp.arange(flat_len), self.repeats)
             out = xp.zeros(flat_len, dtype=g.dtype)
-            return scatter_add(out, owner, g).reshape(self.in_shape)
+            return add_at(out, owner, g).reshape(self.in_shape)
         axis = self.axis % len(self.in_shape)
         owner = xp.repeat(xp.arange(self.in_shape[axis]), self.repeats)
         out = xp.zeros(self.in_shape, dtype=g.dtype)
-        scatter_add(xp.moveaxis(out, axis, 0), owner, xp.moveaxis(g, axis, 0))
+        add_at(xp.moveaxis(out, axis, 0), owner, xp.moveaxis(g, axis, 0))
         return out
 
 
@@ -299,7 +299,7 @@ class GetItem(Function):
         if self.basic:
             out[self.index] = g
         else:
-            scatter_add(out, self.index, g)
+            add_at(out, self.index, g)
         return out
 
 

@@ -7,7 +7,7 @@ the kernels here hold only what is sequential: one recurrent matmul per step (np
 fused gate arithmetic.
 
 `mask` is a bool array (N, T): a step whose mask is False carries the state through unchanged.
-Activations are int codes (see ACTIVATIONS); their derivatives are taken from their outputs.
+Activations are int codes (backend.kernels.ACTIVATION_CODES); their derivatives are taken from their outputs.
 Gate orders are Keras's: LSTM i, f, c, o; GRU z, r, h.
 """
 import math
@@ -16,8 +16,6 @@ import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
-
-ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
 
 
 def lstm_fwd(xw, h0, c0, U, mask, act, rec_act):

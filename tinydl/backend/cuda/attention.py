@@ -43,7 +43,9 @@ extern "C" __global__ void tinydl_attention_softmax_fwd_{T}(
 _BWD = cupy.ElementwiseKernel(
     "T w, T g, T dot, T scale", "T ds", "ds = scale * w * (g - dot)", "tinydl_attention_softmax_bwd")
 _THREADS = 128
-_kernels = {}
+# built at import (CuPy compiles on first launch), so the NVRTC test finds every source
+_FWD = {name: cupy.RawKernel(_FWD_SOURCE.replace("{T}", name), f"tinydl_attention_softmax_fwd_{name}")
+        for name in ("float", "double")}
 
 
 def attention_softmax_fwd(scores, mask, causal, scale):
@@ -75,10 +77,5 @@ def attention_softmax_bwd(weights, grad, scale):
 
 
 def _fwd_kernel(dtype):
-    """The compiled forward RawKernel for float32 or float64."""
-    name = "float" if dtype == cupy.float32 else "double"
-    kernel = _kernels.get(name)
-    if kernel is None:
-        source = _FWD_SOURCE.replace("{T}", name)
-        kernel = _kernels[name] = cupy.RawKernel(source, f"tinydl_attention_softmax_fwd_{name}")
-    return kernel
+    """The forward RawKernel for float32 or float64."""
+    return _FWD["float" if dtype == cupy.float32 else "double"]
