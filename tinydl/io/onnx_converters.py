@@ -26,7 +26,7 @@ def _no_masks(layer, node):
 
 
 # -- core --------------------------------------------------------------------------------------------------------
-@onnx_converter(L.InputLayer, L.Identity, L.Dropout)
+@onnx_converter(L.InputLayer, L.Identity, L.Dropout, L.ActivityRegularization)
 def _identity(ctx, layer, node, inputs):
     return [ctx.op("Identity", [x]) for x in inputs[:max(1, len(node.output_tensors))]]
 

@@ -4,7 +4,7 @@ Names, arguments, defaults, weight names and layouts are Keras 3's: Conv kernel 
 Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D kernel (kh, kw, in, multiplier) (Keras 3's name),
 SeparableConv2D depthwise_kernel, pointwise_kernel (1, 1, in*multiplier, filters), bias.
 """
-from tinydl import activations, ops
+from tinydl import activations, constraints, ops
 from tinydl.io.config import serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.ops.convolution import conv_output_length, transposed_length
@@ -21,7 +21,7 @@ class _BaseConv(Layer):
     def __init__(self, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation=None, use_bias=True, bias_initializer="zeros", bias_regularizer=None,
                  activity_regularizer=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{self._where()}: only data_format='channels_last' is supported, got {data_format!r}")
         self.kernel_size = _ints(kernel_size, self.rank, "kernel_size", self)
@@ -36,8 +36,7 @@ class _BaseConv(Layer):
         self.use_bias = bool(use_bias)
         self.bias_initializer = bias_initializer
         self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.bias_constraint = bias_constraint
+        self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     _allows_causal = False
@@ -71,7 +70,8 @@ class _BaseConv(Layer):
         return self.activation(y)
 
     def _make_bias(self, n):
-        self.bias = self.add_weight("bias", (n,), self.bias_initializer, regularizer=self.bias_regularizer) \
+        self.bias = self.add_weight("bias", (n,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) \
             if self.use_bias else None
 
     def _spatial_out(self, input_shape):
@@ -85,7 +85,7 @@ class _BaseConv(Layer):
                 "bias_initializer": serialize(self.bias_initializer),
                 "bias_regularizer": serialize(self.bias_regularizer),
                 "activity_regularizer": serialize(self.activity_regularizer),
-                "bias_constraint": None}
+                "bias_constraint": serialize(self.bias_constraint)}
 
 
 class _Conv(_BaseConv):
@@ -109,7 +109,7 @@ class _Conv(_BaseConv):
                              f"{self.dilation_rate} > 1 is not supported")
         self.kernel_initializer = kernel_initializer
         self.kernel_regularizer = kernel_regularizer
-        self.kernel_constraint = kernel_constraint
+        self.kernel_constraint = constraints.get(kernel_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
@@ -117,7 +117,8 @@ class _Conv(_BaseConv):
             raise ValueError(f"{self._where()}: input channels {self.in_channels} (input shape "
                              f"{tuple(input_shape)}) must be divisible by groups={self.groups}")
         shape = self.kernel_size + (self.in_channels // self.groups, self.filters)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self._make_bias(self.filters)
 
     def call(self, inputs):
@@ -133,7 +134,8 @@ class _Conv(_BaseConv):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "groups": self.groups,
                 "kernel_initializer": serialize(self.kernel_initializer),
-                "kernel_regularizer": serialize(self.kernel_regularizer), "kernel_constraint": None}
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint)}
 
 
 class Conv1D(_Conv):
@@ -165,12 +167,13 @@ class Conv2DTranspose(_BaseConv):
                              f"strides {self.strides}")
         self.kernel_initializer = kernel_initializer
         self.kernel_regularizer = kernel_regularizer
-        self.kernel_constraint = kernel_constraint
+        self.kernel_constraint = constraints.get(kernel_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
         shape = self.kernel_size + (self.filters, self.in_channels)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self._make_bias(self.filters)
 
     def call(self, inputs):
@@ -189,7 +192,8 @@ class Conv2DTranspose(_BaseConv):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "output_padding": self.output_padding,
                 "kernel_initializer": serialize(self.kernel_initializer),
-                "kernel_regularizer": serialize(self.kernel_regularizer), "kernel_constraint": None}
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint)}
 
 
 class DepthwiseConv2D(_BaseConv):
@@ -204,14 +208,14 @@ class DepthwiseConv2D(_BaseConv):
         self.depth_multiplier = int(depth_multiplier)
         self.depthwise_initializer = depthwise_initializer
         self.depthwise_regularizer = depthwise_regularizer
-        self.depthwise_constraint = depthwise_constraint
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
         shape = self.kernel_size + (self.in_channels, self.depth_multiplier)
         # Keras 3 names this weight 'kernel' (Keras 2 said 'depthwise_kernel'; SeparableConv2D still does)
         self.kernel = self.add_weight("kernel", shape, self.depthwise_initializer,
-                                      regularizer=self.depthwise_regularizer)
+                                      regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self._make_bias(self.in_channels * self.depth_multiplier)
 
     @property
@@ -232,7 +236,8 @@ class DepthwiseConv2D(_BaseConv):
     def get_config(self):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": serialize(self.depthwise_initializer),
-                "depthwise_regularizer": serialize(self.depthwise_regularizer), "depthwise_constraint": None}
+                "depthwise_regularizer": serialize(self.depthwise_regularizer),
+                "depthwise_constraint": serialize(self.depthwise_constraint)}
 
 
 class SeparableConv2D(_BaseConv):
@@ -249,16 +254,18 @@ class SeparableConv2D(_BaseConv):
         self.depth_multiplier = int(depth_multiplier)
         self.depthwise_initializer, self.pointwise_initializer = depthwise_initializer, pointwise_initializer
         self.depthwise_regularizer, self.pointwise_regularizer = depthwise_regularizer, pointwise_regularizer
-        self.depthwise_constraint, self.pointwise_constraint = depthwise_constraint, pointwise_constraint
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
         mid = self.in_channels * self.depth_multiplier
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (self.in_channels, self.depth_multiplier),
-            self.depthwise_initializer, regularizer=self.depthwise_regularizer)
+            self.depthwise_initializer, regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, mid, self.filters),
-                                                self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+                                                self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
         self._make_bias(self.filters)
 
     def call(self, inputs):
@@ -280,7 +287,8 @@ class SeparableConv2D(_BaseConv):
                 "pointwise_initializer": serialize(self.pointwise_initializer),
                 "depthwise_regularizer": serialize(self.depthwise_regularizer),
                 "pointwise_regularizer": serialize(self.pointwise_regularizer),
-                "depthwise_constraint": None, "pointwise_constraint": None}
+                "depthwise_constraint": serialize(self.depthwise_constraint),
+                "pointwise_constraint": serialize(self.pointwise_constraint)}
 
 
 Convolution1D = Conv1D

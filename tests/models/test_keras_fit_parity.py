@@ -1,0 +1,137 @@
+"""fit and layer calls against Keras 3.15 itself (torch backend): constraints, activity regularizers and
+add_loss, the training flag reaching nested layers. Skipped without keras and torch."""
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "torch":
+    pytest.skip("these comparisons run Keras on its torch backend", allow_module_level=True)
+
+import tinydl as td  # noqa: E402
+from tinydl import constraints, layers, regularizers  # noqa: E402
+from tinydl.models import Model, Sequential  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((16, 3)).astype(np.float32)
+Y = RNG.standard_normal((16, 4)).astype(np.float32) - 2.0  # negative targets pull a kernel below zero
+
+
+def _fit_both(make_tinydl, make_keras, epochs=3, batch_size=8):
+    """Fit the same model in both with SGD(0.1) on MSE from the same weights; return both models and logs."""
+    tmodel, kmodel = make_tinydl(), make_keras()
+    kmodel.set_weights(tmodel.get_weights())
+    tmodel.compile(optimizer=td.optimizers.SGD(0.1), loss="mean_squared_error")
+    kmodel.compile(optimizer=keras.optimizers.SGD(0.1), loss="mean_squared_error")
+    th = tmodel.fit(X, Y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0).history
+    kh = kmodel.fit(X, Y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0).history
+    return tmodel, kmodel, th, kh
+
+
+def _assert_same_weights(tmodel, kmodel):
+    for t, k in zip(tmodel.get_weights(), kmodel.get_weights()):
+        np.testing.assert_allclose(t, k, rtol=1e-4, atol=1e-5)
+
+
+def test_kernel_and_bias_constraints_are_applied_after_each_update_as_keras():
+    tmodel, kmodel, th, kh = _fit_both(
+        lambda: Sequential([layers.Input((3,)), layers.Dense(4, kernel_constraint=constraints.NonNeg(),
+                                                             bias_constraint=constraints.MaxNorm(0.5))]),
+        lambda: keras.Sequential([keras.Input((3,)), keras.layers.Dense(
+            4, kernel_constraint=keras.constraints.NonNeg(), bias_constraint=keras.constraints.MaxNorm(0.5))]))
+    kernel, bias = tmodel.get_weights()
+    assert kernel.min() >= 0.0 and np.linalg.norm(bias) <= 0.5 + 1e-6
+    _assert_same_weights(tmodel, kmodel)
+    np.testing.assert_allclose(th["loss"], kh["loss"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("make", [
+    lambda c: layers.Dense(2, kernel_constraint=c, bias_constraint=c),
+    lambda c: layers.Conv2D(2, 3, kernel_constraint=c, bias_constraint=c),
+    lambda c: layers.DepthwiseConv2D(3, depthwise_constraint=c, bias_constraint=c),
+    lambda c: layers.SeparableConv2D(2, 3, depthwise_constraint=c, pointwise_constraint=c, bias_constraint=c),
+    lambda c: layers.LSTM(2, kernel_constraint=c, recurrent_constraint=c, bias_constraint=c),
+    lambda c: layers.Embedding(5, 2, embeddings_constraint=c),
+    lambda c: layers.BatchNormalization(beta_constraint=c, gamma_constraint=c),
+    lambda c: layers.LayerNormalization(beta_constraint=c, gamma_constraint=c),
+    lambda c: layers.MultiHeadAttention(2, 2, kernel_constraint=c, bias_constraint=c),
+])
+def test_every_constraint_argument_round_trips_into_a_config_keras_loads(make):
+    layer = make(constraints.MaxNorm(1.5))
+    config = layer.get_config()
+    keys = [k for k in config if k.endswith("_constraint")]
+    assert keys and all(config[k]["class_name"] == "MaxNorm" for k in keys)
+    assert all(config[k]["config"]["max_value"] == 1.5 for k in keys)
+    klayer = getattr(keras.layers, type(layer).__name__).from_config(
+        {k: v for k, v in config.items() if k not in ("dtype",)})
+    kconfig = klayer.get_config()
+    assert all(kconfig[k]["config"]["max_value"] == 1.5 for k in keys)
+    again = type(layer).from_config(config)
+    assert all(getattr(again, k).max_value == 1.5 for k in keys)
+
+
+def test_activity_regularizer_penalty_is_in_losses_and_fit_loss_as_keras():
+    reg = {"activity_regularizer": "l2"}
+    tmodel, kmodel, th, kh = _fit_both(
+        lambda: Sequential([layers.Input((3,)), layers.Dense(4, **reg), layers.Dense(4)]),
+        lambda: keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, **reg), keras.layers.Dense(4)]))
+    np.testing.assert_allclose(th["loss"], kh["loss"], rtol=1e-4)
+    _assert_same_weights(tmodel, kmodel)
+    hidden = X @ tmodel.get_weights()[0] + tmodel.get_weights()[1]
+    tmodel(X)
+    assert len(tmodel.losses) == 1
+    assert float(tmodel.losses[0]) == pytest.approx(0.01 * np.sum(hidden ** 2) / len(X), rel=1e-5)
+
+
+def test_add_loss_from_a_custom_layer_counts_in_fit_as_keras():
+    def make_penalty(base):
+        class Penalty(base.Layer):
+            def call(self, x):
+                self.add_loss(0.5 * base_ops(base).mean(x * x))
+                return x
+        return Penalty()
+
+    def base_ops(base):
+        return keras.ops if base is keras.layers else td.ops
+
+    tmodel, kmodel, th, kh = _fit_both(
+        lambda: Sequential([layers.Input((3,)), layers.Dense(4), make_penalty(layers)]),
+        lambda: keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), make_penalty(keras.layers)]))
+    np.testing.assert_allclose(th["loss"], kh["loss"], rtol=1e-4)
+    _assert_same_weights(tmodel, kmodel)
+
+
+def test_activity_regularization_layer_matches_keras():
+    x = RNG.standard_normal((5, 3)).astype(np.float32)
+    tl, kl = layers.ActivityRegularization(l1=0.1, l2=0.2), keras.layers.ActivityRegularization(l1=0.1, l2=0.2)
+    np.testing.assert_allclose(tl(x).numpy(), x)
+    kl(x)
+    assert float(tl.losses[0]) == pytest.approx(float(kl.losses[0]), rel=1e-5)
+    assert tl.get_config()["l1"] == 0.1 and tl.get_config()["l2"] == 0.2
+
+
+def test_training_flag_reaches_layers_nested_in_a_call_without_training_argument():
+    def make(base, bn, dense):
+        class Net(base):
+            def __init__(self):
+                super().__init__()
+                self.bn, self.dense = bn(), dense(2)
+
+            def call(self, x):
+                return self.dense(self.bn(x))
+        return Net()
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    tnet = make(Model, layers.BatchNormalization, layers.Dense)
+    knet = make(keras.Model, keras.layers.BatchNormalization, keras.layers.Dense)
+    tnet(x[:1]), knet(x[:1])
+    knet.set_weights(tnet.get_weights())
+    out = tnet(x, training=True).numpy()
+    np.testing.assert_allclose(out, keras.ops.convert_to_numpy(knet(x, training=True)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tnet.bn.moving_mean.numpy(), keras.ops.convert_to_numpy(knet.bn.moving_mean),
+                               rtol=1e-6)
+    assert not np.allclose(out, tnet(x, training=False).numpy())  # inference uses the moving statistics
