@@ -76,7 +76,10 @@ class Metric:
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
         self.dtype = dtype or "float32"
-        self.reset_state()
+        # Create the state of tinydl's own classes in the MRO only: a Keras-style subclass makes its
+        # variables after super().__init__(), so its own reset_state cannot run yet (Keras never calls it here).
+        own = next(c for c in type(self).__mro__ if c.__module__ == __name__ and "reset_state" in c.__dict__)
+        own.reset_state(self)
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement update_state")

@@ -150,18 +150,18 @@ class Trainer:
                            verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
         self._initial_epoch = None
-        cbs.on_train_begin()
+        cbs.on_train_begin({})
         if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumes an interrupted run
             initial_epoch, self._initial_epoch = max(initial_epoch, self._initial_epoch), None
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
-            cbs.on_epoch_begin(epoch)
+            cbs.on_epoch_begin(epoch, {})
             batch_hooks = cbs.wants("on_train_batch_begin") or cbs.wants("on_train_batch_end")
             step_logs = None
             for step, batch in enumerate(data.epoch()):
                 if batch_hooks:
-                    cbs.on_train_batch_begin(step)
+                    cbs.on_train_batch_begin(step, {})
                 step_logs = self.train_step(as_step_data(*batch))
                 if batch_hooks:
                     cbs.on_train_batch_end(step, pythonify_logs(step_logs or {}))
@@ -194,12 +194,12 @@ class Trainer:
     def _test_loop(self, data, cbs):
         """Run test_step over all batches with fresh metrics and return their results."""
         self.reset_metrics()
-        cbs.on_test_begin()
+        cbs.on_test_begin({})
         hooks = cbs.wants("on_test_batch_begin") or cbs.wants("on_test_batch_end")
         step_logs = None
         for step, batch in enumerate(data.epoch()):
             if hooks:
-                cbs.on_test_batch_begin(step)
+                cbs.on_test_batch_begin(step, {})
             step_logs = self.test_step(as_step_data(*batch))
             if hooks:
                 cbs.on_test_batch_end(step, pythonify_logs(step_logs or {}))
@@ -226,14 +226,14 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                            steps=data.steps)
-        cbs.on_predict_begin()
+        cbs.on_predict_begin({})
         outputs = []
         for step, (xb, _, _) in enumerate(data.epoch()):
-            cbs.on_predict_batch_begin(step)
+            cbs.on_predict_batch_begin(step, {})
             out = _as_numpy(self.predict_step((xb,)))
             outputs.append(out)
             cbs.on_predict_batch_end(step, {"outputs": out})
-        cbs.on_predict_end()
+        cbs.on_predict_end({})
         if not outputs:
             raise ValueError("predict() got no data: the input is empty")
         leaves = [flatten(o) for o in outputs]
