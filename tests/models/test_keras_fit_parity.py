@@ -135,3 +135,36 @@ def test_training_flag_reaches_layers_nested_in_a_call_without_training_argument
     np.testing.assert_allclose(tnet.bn.moving_mean.numpy(), keras.ops.convert_to_numpy(knet.bn.moving_mean),
                                rtol=1e-6)
     assert not np.allclose(out, tnet(x, training=False).numpy())  # inference uses the moving statistics
+
+
+@pytest.mark.parametrize("name,kwargs,shape", [
+    ("GlobalAveragePooling1D", {}, (2, 3, 5)),
+    ("GlobalAveragePooling1D", {"keepdims": True}, (2, 3, 5)),
+    ("GlobalMaxPooling1D", {}, (2, 3, 5)),
+    ("GlobalAveragePooling2D", {"keepdims": True}, (2, 3, 4, 5)),
+    ("GlobalMaxPooling2D", {}, (2, 3, 4, 5)),
+    ("MaxPooling1D", {"pool_size": 2}, (2, 3, 5)),
+    ("AveragePooling1D", {"pool_size": 2, "padding": "same"}, (2, 3, 5)),
+    ("MaxPooling2D", {"pool_size": 2, "strides": 1}, (2, 3, 4, 5)),
+    ("AveragePooling2D", {"pool_size": (2, 3)}, (2, 3, 4, 5)),
+    ("Flatten", {}, (2, 3, 4, 5)),
+])
+def test_channels_first_layers_match_keras(name, kwargs, shape):
+    x = RNG.standard_normal(shape).astype(np.float32)
+    tlayer = getattr(layers, name)(data_format="channels_first", **kwargs)
+    klayer = getattr(keras.layers, name)(data_format="channels_first", **kwargs)
+    out = tlayer(x).numpy()
+    np.testing.assert_allclose(out, keras.ops.convert_to_numpy(klayer(x)), rtol=1e-6, atol=1e-6)
+    if name != "Flatten":
+        assert tuple(tlayer.compute_output_shape((None,) + shape[1:]))[1:] == out.shape[1:]
+    assert type(tlayer).from_config(tlayer.get_config()).data_format == "channels_first"
+    default = getattr(layers, name)(**kwargs)(x).numpy()
+    assert default.shape != out.shape or not np.allclose(default, out)  # the argument changes the result
+
+
+def test_channels_first_global_average_pooling_1d_with_a_mask_matches_keras():
+    x = RNG.standard_normal((2, 3, 5)).astype(np.float32)
+    mask = np.array([[1, 1, 0, 0, 0], [1, 1, 1, 1, 0]], dtype=bool)
+    tout = layers.GlobalAveragePooling1D(data_format="channels_first")(x, mask=mask).numpy()
+    kout = keras.layers.GlobalAveragePooling1D(data_format="channels_first")(x, mask=mask)
+    np.testing.assert_allclose(tout, keras.ops.convert_to_numpy(kout), rtol=1e-6)

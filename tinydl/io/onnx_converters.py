@@ -45,7 +45,10 @@ def _activation_layer(ctx, layer, node, inputs):
 
 @onnx_converter(L.Flatten)
 def _flatten(ctx, layer, node, inputs):
-    return ctx.op("Flatten", [inputs[0]], axis=1)
+    x, rank = inputs[0], len(node.input_tensors[0].shape)
+    if layer.data_format == "channels_first" and rank > 2:  # flatten in channels-last order, as the layer
+        x = ctx.op("Transpose", [x], perm=[0, *range(2, rank), 1])
+    return ctx.op("Flatten", [x], axis=1)
 
 
 @onnx_converter(L.Reshape)
@@ -283,20 +286,22 @@ def _pool(ctx, layer, node, inputs):
     op = "MaxPool" if "Max" in type(layer).__name__ else "AveragePool"
     pad = {"auto_pad": "SAME_UPPER"} if layer.padding == "same" else {"pads": [0] * (2 * rank)}
     extra = {"count_include_pad": 0} if op == "AveragePool" else {}
-    y = ctx.op(op, [_to_nchw(ctx, inputs[0], rank)], kernel_shape=list(layer.pool_size),
+    first = layer.data_format == "channels_first"  # already ONNX's layout
+    y = ctx.op(op, [inputs[0] if first else _to_nchw(ctx, inputs[0], rank)], kernel_shape=list(layer.pool_size),
                strides=list(layer.strides), **pad, **extra)
-    return _to_nhwc(ctx, y, rank)
+    return y if first else _to_nhwc(ctx, y, rank)
 
 
 @onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D, L.GlobalMaxPooling2D)
 def _global_pool(ctx, layer, node, inputs):
     mask = ctx.mask_of(node.input_tensors[0]) if isinstance(layer, L.GlobalAveragePooling1D) else None
+    first = 2 if layer.data_format == "channels_first" else 1  # the first spatial axis
     if mask is not None:  # the mean over unmasked steps only
-        weights = ctx.unsqueeze(ctx.op("Cast", [mask], to=1), [2])
-        total = ctx.reduce("ReduceSum", ctx.op("Mul", [inputs[0], weights]), [1], keepdims=int(layer.keepdims))
-        return ctx.op("Div", [total, ctx.reduce("ReduceSum", weights, [1], keepdims=int(layer.keepdims))])
+        weights = ctx.unsqueeze(ctx.op("Cast", [mask], to=1), [3 - first])
+        total = ctx.reduce("ReduceSum", ctx.op("Mul", [inputs[0], weights]), [first], keepdims=int(layer.keepdims))
+        return ctx.op("Div", [total, ctx.reduce("ReduceSum", weights, [first], keepdims=int(layer.keepdims))])
     op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
-    return ctx.reduce(op, inputs[0], list(range(1, layer.rank + 1)), keepdims=int(layer.keepdims))
+    return ctx.reduce(op, inputs[0], list(range(first, first + layer.rank)), keepdims=int(layer.keepdims))
 
 
 @onnx_converter(L.UpSampling2D)

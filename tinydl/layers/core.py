@@ -171,9 +171,14 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"Flatten '{self.name}': data_format must be 'channels_last' or 'channels_first', "
+                             f"got {data_format!r}")
+        self.data_format = data_format or "channels_last"
 
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:  # flatten in channels-last order, as Keras
+            inputs = ops.transpose(inputs, (0, *range(2, inputs.ndim), 1))
         return ops.reshape(inputs, (inputs.shape[0], -1))
 
     def compute_output_shape(self, input_shape):
