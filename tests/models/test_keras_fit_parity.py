@@ -168,3 +168,61 @@ def test_channels_first_global_average_pooling_1d_with_a_mask_matches_keras():
     tout = layers.GlobalAveragePooling1D(data_format="channels_first")(x, mask=mask).numpy()
     kout = keras.layers.GlobalAveragePooling1D(data_format="channels_first")(x, mask=mask)
     np.testing.assert_allclose(tout, keras.ops.convert_to_numpy(kout), rtol=1e-6)
+
+
+def _citation_gnn(base_model, L, ops, gather, segment_mean, features, edges):
+    """Keras's GNN citation example in small: feed-forward blocks Sequential([BatchNormalization, Dropout,
+    Dense(gelu)]), a graph-conv layer, the whole graph inside the model, node ids as the batch; its
+    call() has no `training` argument."""
+    def ffn():
+        return (keras.Sequential if L is keras.layers else td.models.Sequential)(
+            [L.BatchNormalization(), L.Dropout(0.2), L.Dense(8, activation="gelu")])
+
+    class GraphConv(L.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.prepare, self.update = ffn(), ffn()
+
+        def call(self, inputs):
+            x, e = inputs
+            messages = self.prepare(gather(x, e[1]))
+            return self.update(ops.concatenate([x, segment_mean(messages, e[0], x.shape[0])], axis=1))
+
+    class NodeClassifier(base_model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.pre, self.conv, self.post, self.logits = ffn(), GraphConv(), ffn(), L.Dense(3)
+
+        def call(self, node_ids):
+            x = self.pre(features)
+            x = self.conv((x, edges)) + x
+            return self.logits(gather(self.post(x), node_ids))
+    return NodeClassifier()
+
+
+def test_gnn_with_batch_normalization_trains_step_for_step_as_keras():
+    """Keras passes training=True only to a call() that declares it: this model's BatchNormalization and
+    Dropout stay in inference mode through fit (moving statistics unchanged), in tinydl as in Keras."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    features = (rng.standard_normal((3, 6))[labels] + rng.standard_normal((40, 6))).astype(np.float32)
+    edges = np.stack([np.repeat(np.arange(40), 3), rng.integers(0, 40, 120)]).astype(np.int64)
+    tmodel = _citation_gnn(Model, layers, td.ops, td.ops.gather_rows, td.ops.scatter_mean, features, edges)
+
+    def kgather(x, ids):
+        return keras.ops.take(x, keras.ops.cast(keras.ops.reshape(ids, (-1,)), "int32"), axis=0)
+
+    def ksegment_mean(m, ids, n):
+        counts = keras.ops.segment_sum(keras.ops.ones_like(m[:, :1]), ids, num_segments=n)
+        return keras.ops.segment_sum(m, ids, num_segments=n) / keras.ops.maximum(counts, 1.0)
+    kmodel = _citation_gnn(keras.Model, keras.layers, keras.ops, kgather, ksegment_mean, features, edges)
+    ids = np.arange(40)
+    tmodel(ids[:2]), kmodel(ids[:2])
+    weights = tmodel.get_weights()
+    kmodel.set_weights(weights)
+    tmodel.compile(td.optimizers.Adam(0.01), td.losses.SparseCategoricalCrossentropy(from_logits=True))
+    kmodel.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    th = tmodel.fit(ids, labels, batch_size=10, epochs=3, shuffle=False, verbose=0).history
+    kh = kmodel.fit(ids, labels, batch_size=10, epochs=3, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(th["loss"], kh["loss"], rtol=1e-4)
+    np.testing.assert_allclose(tmodel.pre.layers[0].moving_mean.numpy(), weights[2])  # never updated

@@ -111,3 +111,30 @@ def test_overridden_predict_step_output_is_what_predict_concatenates():
     model = Doubling(inputs, Dense(1)(inputs))
     x = np.arange(10, dtype=np.float32).reshape(5, 2)
     np.testing.assert_allclose(model.predict(x, batch_size=2, verbose=0), 2 * model(x).numpy(), rtol=1e-6)
+
+
+def _bn_net(declares_training):
+    class WithTraining(Model):
+        def __init__(self):
+            super().__init__()
+            self.bn = td.layers.BatchNormalization(momentum=0.5)
+
+        def call(self, x, training=None):
+            return self.bn(x)
+
+    class WithoutTraining(WithTraining):
+        def call(self, x):
+            return self.bn(x)
+    return WithTraining() if declares_training else WithoutTraining()
+
+
+@pytest.mark.parametrize("declares_training", [True, False])
+def test_fit_passes_training_only_to_a_call_that_declares_it(declares_training):
+    """Keras 3's rule: with `training` in call(), BatchNormalization trains (moving mean moves towards the
+    batch mean: 0.5 * 0 + 0.5 * 4 after one step); without it, the layer stays in inference mode."""
+    model = _bn_net(declares_training)
+    model.compile(optimizer=td.optimizers.SGD(0.0), loss="mean_squared_error")
+    x = np.full((4, 2), 4.0, dtype=np.float32)
+    model.fit(x, x, batch_size=4, epochs=1, verbose=0)
+    expected = 2.0 if declares_training else 0.0
+    np.testing.assert_allclose(model.bn.moving_mean.numpy(), [expected, expected])

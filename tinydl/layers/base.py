@@ -331,6 +331,11 @@ class Layer:
     def call(self, inputs, *args, **kwargs):
         return inputs
 
+    @property
+    def _call_has_training_arg(self):
+        """Whether `call` declares `training` (Keras's attribute of this name; fit passes the flag only then)."""
+        return "training" in _call_args(type(self))
+
     def compute_mask(self, inputs, mask=None):
         """The mask of the outputs: the input mask when the layer supports masking, else None."""
         return mask if self.supports_masking else None

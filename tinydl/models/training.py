@@ -1,7 +1,9 @@
 """The Keras training API as a mixin of Model: compile, fit, evaluate, predict and the *_on_batch calls.
 
-One training step: forward with training=True, the compiled loss (plus regularisation penalties),
-backward, and `optimizer.apply(grads, trainable_weights)`. Callbacks observe every stage.
+One training step (`train_step`, the method subclasses override): forward with training=True (passed only
+when `call` declares it, as Keras), the compiled loss plus `model.losses` (`compute_loss`), the gradients
+(`compute_gradients`), `apply_gradients`, then the metrics (`compute_metrics`) and the logs they give.
+Callbacks observe every stage.
 """
 import sys
 import warnings
@@ -10,7 +12,7 @@ import numpy as np
 
 from tinydl import backend, metrics as metrics_mod
 from tinydl.callbacks import CallbackList
-from tinydl.layers.base import flatten, learning_phase, pack_like
+from tinydl.layers.base import flatten, pack_like
 from tinydl.models.data_adapter import DataHandler, batch_size_of, split_validation, unpack_batch
 from tinydl.tensor import Tensor
 
@@ -64,8 +66,7 @@ class Trainer:
     def train_step(self, data):
         """One optimisation step on a batch `(x, y, sample_weight)`; returns the logs (metric results)."""
         x, y, sample_weight = unpack_batch(data)
-        with learning_phase(True):
-            y_pred = self(self._on_device(x), training=True)
+        y_pred = self._forward(x, training=True)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         variables = self.trainable_weights
         grads = self.compute_gradients(loss, variables)
@@ -78,7 +79,7 @@ class Trainer:
         from tinydl.autograd import no_grad
         x, y, sample_weight = unpack_batch(data)
         with no_grad():
-            y_pred = self(self._on_device(x), training=False)
+            y_pred = self._forward(x, training=False)
             self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
@@ -87,7 +88,17 @@ class Trainer:
         from tinydl.autograd import no_grad
         x, _, _ = unpack_batch(data)
         with no_grad():
-            return self(self._on_device(x), training=False)
+            return self._forward(x, training=False)
+
+    def _forward(self, x, training):
+        """The model on a batch, as Keras 3's steps call it: `training` is passed only when `call` declares it.
+
+        A subclassed model whose `call(inputs)` has no `training` argument therefore runs in fit as it runs
+        anywhere else: its nested BatchNormalization and Dropout stay in inference mode (moving statistics
+        unchanged), exactly as in Keras; declare `training=None` in `call` to train them.
+        """
+        x = self._on_device(x)
+        return self(x, training=training) if self._call_has_training_arg else self(x)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The total loss Tensor: compiled losses (weighted) plus `model.losses`; updates the loss trackers."""
