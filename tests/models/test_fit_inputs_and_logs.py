@@ -135,3 +135,18 @@ def test_a_pytorch_dataloader_trains_like_the_same_arrays():
     expected = _trained(X, y=Y, batch_size=12, shuffle=False)
     for got, want in zip(_trained(loader), expected):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_constraints_and_activity_regularizers_survive_saving(tmp_path, suffix):
+    from tinydl import constraints
+    model = Sequential([layers.Input((3,)), layers.Dense(2, kernel_constraint=constraints.MaxNorm(0.3),
+                                                         activity_regularizer="l2")])
+    path = str(tmp_path / f"m{suffix}")
+    model.save(path)
+    dense = td.models.load_model(path).layers[-1]
+    assert isinstance(dense.kernel_constraint, constraints.MaxNorm) and dense.kernel_constraint.max_value == 0.3
+    assert dense.kernel.constraint is dense.kernel_constraint
+    dense(X)
+    assert len(dense.losses) == 1
+    assert float(dense.losses[0]) == pytest.approx(0.01 * float(np.sum(dense(X).numpy() ** 2)) / len(X), rel=1e-5)
