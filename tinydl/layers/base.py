@@ -311,10 +311,11 @@ class Layer:
 
     def _sublayers(self):
         """Every layer inside this one, depth first, each once."""
-        out, stack = [], list(reversed(self._layers))
+        out, seen, stack = [], set(), list(reversed(self._layers))
         while stack:
             layer = stack.pop()
-            if layer not in out:
+            if id(layer) not in seen:
+                seen.add(id(layer))
                 out.append(layer)
                 stack.extend(reversed(layer._layers))
         return out

@@ -100,7 +100,8 @@ class Dense(Layer):
                 "bias_initializer": serialize(self.bias_initializer),
                 "kernel_regularizer": serialize(self.kernel_regularizer),
                 "bias_regularizer": serialize(self.bias_regularizer),
-                "kernel_constraint": serialize(self.kernel_constraint), "bias_constraint": serialize(self.bias_constraint)}
+                "kernel_constraint": serialize(self.kernel_constraint),
+                "bias_constraint": serialize(self.bias_constraint)}
 
 
 class Activation(Layer):

@@ -118,7 +118,8 @@ class BatchNormalization(Layer):
                 "moving_variance_initializer": serialize(self.moving_variance_initializer),
                 "beta_regularizer": serialize(self.beta_regularizer),
                 "gamma_regularizer": serialize(self.gamma_regularizer),
-                "beta_constraint": serialize(self.beta_constraint), "gamma_constraint": serialize(self.gamma_constraint),
+                "beta_constraint": serialize(self.beta_constraint),
+                "gamma_constraint": serialize(self.gamma_constraint),
                 "synchronized": self.synchronized}
 
 
@@ -194,7 +195,8 @@ class LayerNormalization(Layer):
                 "gamma_initializer": serialize(self.gamma_initializer),
                 "beta_regularizer": serialize(self.beta_regularizer),
                 "gamma_regularizer": serialize(self.gamma_regularizer),
-                "beta_constraint": serialize(self.beta_constraint), "gamma_constraint": serialize(self.gamma_constraint)}
+                "beta_constraint": serialize(self.beta_constraint),
+                "gamma_constraint": serialize(self.gamma_constraint)}
 
 
 def _maybe_deserialize(value):
