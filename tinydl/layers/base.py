@@ -372,11 +372,12 @@ class Layer:
         if _call_depth[0] == 0:  # an entry call: the losses of the previous call are dropped, as Keras
             self._clear_losses()
         _call_depth[0] += 1
+        previous, _phase[0] = _phase[0], training  # nested layers see this call's training flag
         try:
-            with learning_phase(training):  # nested layers see this call's training flag
-                outputs = self.call(inputs, *rest, **kwargs)
+            outputs = self.call(inputs, *rest, **kwargs)
         finally:
             _call_depth[0] -= 1
+            _phase[0] = previous
         if self.activity_regularizer is not None:
             self._add_activity_losses(outputs)
         _attach_masks(outputs, self.compute_mask(inputs, mask), inputs)
