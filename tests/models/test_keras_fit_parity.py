@@ -226,3 +226,29 @@ def test_gnn_with_batch_normalization_trains_step_for_step_as_keras():
     kh = kmodel.fit(ids, labels, batch_size=10, epochs=3, shuffle=False, verbose=0).history
     np.testing.assert_allclose(th["loss"], kh["loss"], rtol=1e-4)
     np.testing.assert_allclose(tmodel.pre.layers[0].moving_mean.numpy(), weights[2])  # never updated
+
+
+@pytest.mark.parametrize("name,kwargs,shape", [
+    ("Conv1D", {"filters": 4, "kernel_size": 3, "padding": "causal"}, (2, 3, 7)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "softmax"},
+     (2, 3, 7, 6)),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2}, (2, 3, 4, 5)),
+    ("DepthwiseConv2D", {"kernel_size": 2, "depth_multiplier": 2}, (2, 3, 4, 5)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 2}, (2, 3, 4, 5)),
+])
+def test_channels_first_convolutions_match_keras_and_onnxruntime(name, kwargs, shape, tmp_path):
+    x = RNG.standard_normal(shape).astype(np.float32)
+    tlayer = getattr(layers, name)(data_format="channels_first", **kwargs)
+    klayer = getattr(keras.layers, name)(data_format="channels_first", **kwargs)
+    out = tlayer(x).numpy()
+    klayer(x)
+    klayer.set_weights(tlayer.get_weights())
+    np.testing.assert_allclose(out, keras.ops.convert_to_numpy(klayer(x)), rtol=1e-4, atol=1e-5)
+    assert tuple(tlayer.compute_output_shape((None,) + shape[1:]))[1:] == out.shape[1:]
+    assert type(tlayer).from_config(tlayer.get_config()).data_format == "channels_first"
+    ort = pytest.importorskip("onnxruntime")
+    model = Sequential([layers.Input(shape[1:]), tlayer])
+    model.export(str(tmp_path / "m.onnx"))
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, out, rtol=1e-4, atol=1e-5)

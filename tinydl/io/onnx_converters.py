@@ -200,6 +200,11 @@ def _to_nhwc(ctx, x, rank):
     return ctx.transpose(x, [0] + list(range(2, rank + 2)) + [1])
 
 
+def _nchw_input(ctx, layer, x, rank):
+    """A conv layer's input in ONNX's NCHW: transposed unless the layer is channels_first already."""
+    return x if layer.data_format == "channels_first" else _to_nchw(ctx, x, rank)
+
+
 def _conv_padding(layer, rank):
     """ONNX padding attributes for Keras's 'valid' / 'same' / 'causal'."""
     if layer.padding == "valid":
@@ -216,6 +221,8 @@ def _finish_conv(ctx, layer, y, rank):
         bias = layer.bias.numpy().reshape((-1,) + (1,) * rank)
         y = ctx.op("Add", [y, ctx.const(bias, f"{layer.name}.bias")])
     channelwise = getattr(layer.activation, "__name__", "") in ("softmax", "log_softmax")
+    if layer.data_format == "channels_first":  # the layer's output layout is NCHW too
+        return ctx.activation(y, layer.activation)
     if not channelwise:
         y = ctx.activation(y, layer.activation)
     y = _to_nhwc(ctx, y, rank)
@@ -227,7 +234,7 @@ def _conv(ctx, layer, node, inputs):
     rank = layer.rank
     kernel = layer.kernel.numpy()  # (k..., in/groups, filters)
     w = np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
-    y = ctx.op("Conv", [_to_nchw(ctx, inputs[0], rank), ctx.const(w, f"{layer.name}.kernel")],
+    y = ctx.op("Conv", [_nchw_input(ctx, layer, inputs[0], rank), ctx.const(w, f"{layer.name}.kernel")],
                kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
                dilations=list(layer.dilation_rate), group=layer.groups, **_conv_padding(layer, rank))
     return _finish_conv(ctx, layer, y, rank)
@@ -252,7 +259,7 @@ def _conv_transpose(ctx, layer, node, inputs):
             pads_begin.append(0)
             pads_end.append(0)
             out_pad.append(-delta)
-    y = ctx.op("ConvTranspose", [_to_nchw(ctx, inputs[0], 2), ctx.const(w, f"{layer.name}.kernel")],
+    y = ctx.op("ConvTranspose", [_nchw_input(ctx, layer, inputs[0], 2), ctx.const(w, f"{layer.name}.kernel")],
                kernel_shape=list(layer.kernel_size), strides=list(layer.strides), dilations=list(layer.dilation_rate),
                pads=pads_begin + pads_end, output_padding=out_pad if any(out_pad) else None)
     return _finish_conv(ctx, layer, y, 2)
@@ -269,12 +276,12 @@ def _depthwise(ctx, layer, x):
 
 @onnx_converter(L.DepthwiseConv2D)
 def _depthwise_conv(ctx, layer, node, inputs):
-    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _to_nchw(ctx, inputs[0], 2)), 2)
+    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2)), 2)
 
 
 @onnx_converter(L.SeparableConv2D)
 def _separable_conv(ctx, layer, node, inputs):
-    mid = _depthwise(ctx, layer, _to_nchw(ctx, inputs[0], 2))
+    mid = _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2))
     pointwise = np.transpose(layer.pointwise_kernel.numpy(), (3, 2, 0, 1))
     y = ctx.op("Conv", [mid, ctx.const(pointwise, f"{layer.name}.pointwise_kernel")], kernel_shape=[1, 1])
     return _finish_conv(ctx, layer, y, 2)

@@ -1,4 +1,7 @@
-"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (channels-last).
+"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D.
+
+Channels-last by default; `data_format='channels_first'` inputs are transposed to channels-last for the
+ops and the output back before the activation.
 
 Names, arguments, defaults, weight names and layouts are Keras 3's: Conv kernel (k..., in/groups, filters),
 Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D kernel (kh, kw, in, multiplier) (Keras 3's name),
@@ -22,8 +25,9 @@ class _BaseConv(Layer):
                  activation=None, use_bias=True, bias_initializer="zeros", bias_regularizer=None,
                  activity_regularizer=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{self._where()}: only data_format='channels_last' is supported, got {data_format!r}")
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"{self._where()}: data_format must be 'channels_last' or 'channels_first', "
+                             f"got {data_format!r}")
         self.kernel_size = _ints(kernel_size, self.rank, "kernel_size", self)
         self.strides = _ints(strides, self.rank, "strides", self)
         self.dilation_rate = _ints(dilation_rate, self.rank, "dilation_rate", self)
@@ -31,7 +35,7 @@ class _BaseConv(Layer):
         allowed = ("valid", "same", "causal") if self.rank == 1 and self._allows_causal else ("valid", "same")
         if self.padding not in allowed:
             raise ValueError(f"{self._where()}: padding must be one of {allowed}, got {padding!r}")
-        self.data_format = "channels_last"
+        self.data_format = data_format or "channels_last"
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = bias_initializer
@@ -49,13 +53,31 @@ class _BaseConv(Layer):
         if len(input_shape) != self.rank + 2:
             raise ValueError(f"{self._where()} expected input with {self.rank + 2} dimensions (batch, "
                              f"{'steps' if self.rank == 1 else 'height, width'}, channels), got {tuple(input_shape)}")
-        if input_shape[-1] is None:
+        channels = input_shape[self._channel_axis]
+        if channels is None:
             raise ValueError(f"{self._where()} needs a known channel dimension, got input shape {tuple(input_shape)}")
-        return int(input_shape[-1])
+        return int(channels)
 
     def _check_channels(self, shape):
-        if len(shape) != self.rank + 2 or shape[-1] != self.in_channels:
+        if len(shape) != self.rank + 2 or shape[self._channel_axis] != self.in_channels:
             raise ValueError(f"{self._where()} expected input with {self.in_channels} channels, got {tuple(shape)}")
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _last(self, x):
+        """A channels-first input as channels-last, where the ops compute (channels-last: unchanged)."""
+        return ops.transpose(x, (0, *range(2, self.rank + 2), 1)) if self.data_format == "channels_first" else x
+
+    def _last_shape(self, shape):
+        shape = tuple(shape)
+        return (shape[0], *shape[2:], shape[1]) if self.data_format == "channels_first" else shape
+
+    def _first_shape(self, shape):
+        """A channels-last output shape in the layer's data_format."""
+        shape = tuple(shape)
+        return (shape[0], shape[-1], *shape[1:-1]) if self.data_format == "channels_first" else shape
 
     def _run(self, fn, *args, **kwargs):
         """Call an op, prefixing its errors with this layer's class and name."""
@@ -65,8 +87,11 @@ class _BaseConv(Layer):
             raise ValueError(f"{self._where()}: {e}") from None
 
     def _finish(self, y):
+        """Bias, back to the layer's data_format, then the activation (on the output as Keras sees it)."""
         if self.use_bias:
             y = y + self.bias
+        if self.data_format == "channels_first":
+            y = ops.transpose(y, (0, self.rank + 1, *range(1, self.rank + 1)))
         return self.activation(y)
 
     def _make_bias(self, n):
@@ -123,13 +148,15 @@ class _Conv(_BaseConv):
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         y = self._run(ops.conv, inputs, self.kernel, strides=self.strides, padding=self.padding,
                       dilation_rate=self.dilation_rate, groups=self.groups)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
-        return (input_shape[0], *self._spatial_out(input_shape), self.filters)
+        input_shape = self._last_shape(input_shape)
+        return self._first_shape((input_shape[0], *self._spatial_out(input_shape), self.filters))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "groups": self.groups,
@@ -178,16 +205,18 @@ class Conv2DTranspose(_BaseConv):
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         y = self._run(ops.conv_transpose, inputs, self.kernel, strides=self.strides, padding=self.padding,
                       output_padding=self.output_padding, dilation_rate=self.dilation_rate)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
+        input_shape = self._last_shape(input_shape)
         pads = self.output_padding or (None, None)
         sizes = [None if n is None else transposed_length(n, k, s, d, self.padding, p) for n, k, s, d, p in
                  zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate, pads)]
-        return (input_shape[0], *sizes, self.filters)
+        return self._first_shape((input_shape[0], *sizes, self.filters))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "output_padding": self.output_padding,
@@ -225,13 +254,16 @@ class DepthwiseConv2D(_BaseConv):
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         y = self._run(ops.depthwise_conv, inputs, self.kernel, strides=self.strides,
                       padding=self.padding, dilation_rate=self.dilation_rate)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
-        return (input_shape[0], *self._spatial_out(input_shape), self.in_channels * self.depth_multiplier)
+        input_shape = self._last_shape(input_shape)
+        return self._first_shape((input_shape[0], *self._spatial_out(input_shape),
+                                  self.in_channels * self.depth_multiplier))
 
     def get_config(self):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
@@ -270,6 +302,7 @@ class SeparableConv2D(_BaseConv):
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         mid = self._run(ops.depthwise_conv, inputs, self.depthwise_kernel, strides=self.strides,
                         padding=self.padding, dilation_rate=self.dilation_rate)
         pointwise = ops.reshape(self.pointwise_kernel, self.pointwise_kernel.shape[2:])
@@ -279,7 +312,8 @@ class SeparableConv2D(_BaseConv):
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
-        return (input_shape[0], *self._spatial_out(input_shape), self.filters)
+        input_shape = self._last_shape(input_shape)
+        return self._first_shape((input_shape[0], *self._spatial_out(input_shape), self.filters))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "depth_multiplier": self.depth_multiplier,
