@@ -276,3 +276,16 @@ def test_focal_dice_tversky_values_and_configs():
                  losses.CategoricalFocalCrossentropy(gamma=3.0), losses.Tversky(alpha=0.2, beta=0.8)):
         again = losses.deserialize(losses.serialize(loss))
         assert type(again) is type(loss) and again.get_config() == loss.get_config()
+
+
+@pytest.mark.parametrize("value", [1e16, 1e17, -1e17])
+@pytest.mark.parametrize("classes", [3, 300])  # the numba path and the NumPy path for wide rows
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_xent_on_huge_equal_logits_is_log_classes(value, classes, dtype):
+    """Closed form: equal logits give loss log(c) and gradient softmax - onehot = 1/c - [label], however large."""
+    z = td.Tensor(np.full((2, classes), value, dtype=dtype), requires_grad=True)
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([0, 2]), z)
+    loss.backward()
+    assert float(loss) == pytest.approx(np.log(classes), rel=1e-6)
+    expected = np.full((2, classes), 1.0 / classes) - np.eye(classes)[[0, 2]]
+    np.testing.assert_allclose(z.grad.numpy(), expected / 2, rtol=1e-5, atol=1e-7)

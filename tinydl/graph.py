@@ -6,7 +6,8 @@
     model.fit(loader, epochs=10)                # batches ([x, edge_index, batch], y)
 
 An edge s->t sends s's features to t: the adjacency used by the layers is A[t, s] = weight.
-The utilities (`add_self_loops`, `remove_self_loops`, `degree`, `gcn_norm`) work on raw arrays (NumPy or
+The utilities (`add_self_loops`, `add_remaining_self_loops`, `remove_self_loops`, `degree`, `gcn_norm`)
+work on raw arrays (NumPy or
 CuPy) or Tensors and return raw arrays: graph structure is data, not something to differentiate.
 """
 import math
@@ -16,8 +17,9 @@ import numpy as np
 from tinydl import backend
 from tinydl.tensor import Tensor
 
-__all__ = ["Graph", "batch_graphs", "GraphLoader", "add_self_loops", "remove_self_loops", "degree",
-           "gcn_norm", "check_edge_index", "check_batch", "num_graphs_of"]
+__all__ = ["Graph", "batch_graphs", "GraphLoader", "add_self_loops", "add_remaining_self_loops",
+           "remaining_self_loops_index", "remove_self_loops", "degree", "gcn_norm", "check_edge_index",
+           "check_batch", "num_graphs_of"]
 
 
 class Graph:
@@ -162,6 +164,35 @@ def add_self_loops(edge_index, edge_weight=None, num_nodes=None, fill_value=1.0)
                          fill_value)
 
 
+def add_remaining_self_loops(edge_index, edge_weight=None, num_nodes=None, fill_value=1.0):
+    """(edge_index, edge_weight) with exactly one loop i->i per node, as PyTorch Geometric's function of
+    this name: existing loops are replaced, a node's loop keeping the weight of its existing loop (the
+    last one when repeated), the others `fill_value`; every other edge is kept as it is."""
+    ei = _raw(edge_index)
+    n = _num_nodes(ei, num_nodes)
+    new_ei, pick = remaining_self_loops_index(ei, n)
+    if edge_weight is None:
+        return new_ei, None
+    w = _raw(edge_weight)
+    xp = backend.array_module(w)
+    return new_ei, xp.concatenate([w, xp.full(n, fill_value, dtype=w.dtype)])[pick]
+
+
+def remaining_self_loops_index(edge_index, num_nodes):
+    """(new edge_index, pick) of `add_remaining_self_loops`: new weights are `concat([w, fill(N)])[pick]`,
+    so a caller can gather differentiable weights the same way."""
+    ei = _raw(edge_index)
+    xp = backend.array_module(ei)
+    n, e = int(num_nodes), ei.shape[1]
+    is_loop = ei[0] == ei[1]
+    kept = xp.nonzero(~is_loop)[0]
+    loop_pick = e + xp.arange(n)                           # the fill value by default
+    loop_pick[ei[0, is_loop]] = xp.nonzero(is_loop)[0]     # an existing loop's own weight (the last wins)
+    nodes = xp.arange(n, dtype=ei.dtype)
+    new_ei = xp.concatenate([ei[:, kept], xp.stack([nodes, nodes])], axis=1)
+    return new_ei, xp.concatenate([kept, loop_pick]).astype(np.int64)
+
+
 def remove_self_loops(edge_index, edge_weight=None):
     """(edge_index, edge_weight) without the edges i->i."""
     ei = _raw(edge_index)
@@ -186,9 +217,10 @@ def degree(index, num_nodes=None, edge_weight=None, dtype=None):
 def gcn_norm(edge_index, edge_weight=None, num_nodes=None, add_self_loops=True, dtype=None):
     """GCN's symmetric normalisation D^-1/2 (A + I) D^-1/2 as (edge_index, edge_weight) arrays.
 
-    A[t, s] sums the weights of the edges s->t (duplicates add up, existing self loops count), I is
-    added when `add_self_loops`, and D is the row sum of A + I (weighted in-degree). Nodes of degree
-    0 get weight 0 instead of dividing by zero.
+    A[t, s] sums the weights of the edges s->t (duplicates add up). With `add_self_loops` every node
+    gets exactly one self loop, as PyTorch Geometric's GCN (`add_remaining_self_loops`): a node that
+    already has one keeps it and its weight, the others get weight 1. D is the row sum (weighted
+    in-degree). Nodes of degree 0 get weight 0 instead of dividing by zero.
     """
     ei = _raw(edge_index)
     xp = backend.array_module(ei)
@@ -198,7 +230,7 @@ def gcn_norm(edge_index, edge_weight=None, num_nodes=None, add_self_loops=True, 
                              (_raw(edge_weight).dtype if edge_weight is not None else None))
     w = xp.ones(ei.shape[1], dtype=dtype) if edge_weight is None else _raw(edge_weight).astype(dtype, copy=False)
     if add_self_loops:
-        ei, w = _append_loops(ei, w, n, 1.0)
+        ei, w = add_remaining_self_loops(ei, w, n, 1.0)
     deg = xp.zeros(n, dtype=dtype)
     if ei.shape[1]:
         deg = xp.bincount(ei[1], weights=w, minlength=n).astype(dtype)

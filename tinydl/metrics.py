@@ -20,6 +20,7 @@ import numpy as np
 from tinydl.io.config import deserialize_preferring, register_serializable, serialize
 from tinydl import initializers, losses
 from tinydl.autograd import no_grad
+from tinydl.tensor import Tensor
 
 __all__ = [
     "Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -77,7 +78,10 @@ class Metric:
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
         self.dtype = dtype or "float32"
-        self.reset_state()
+        # Create the state of tinydl's own classes in the MRO only: a Keras-style subclass makes its
+        # variables after super().__init__(), so its own reset_state cannot run yet (Keras never calls it here).
+        own = next(c for c in type(self).__mro__ if c.__module__ == __name__ and "reset_state" in c.__dict__)
+        own.reset_state(self)
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement update_state")
@@ -129,15 +133,21 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None):
+        if _is_scalar_tensor(values) and (sample_weight is None or np.ndim(sample_weight) == 0):
+            # a loss Tensor accumulates where it lives: no host sync per batch, one read in result()
+            weight = 1.0 if sample_weight is None else float(sample_weight)
+            self.total = self.total + values.data.reshape(()).astype(np.float64) * weight
+            self.count += weight
+            return
         values, weight = _samplewise(_np(values), sample_weight, np.mean)
-        self.total += float(values.sum())
+        self.total += values.sum()
         if weight is not None:
             self.count += float(weight.sum())
         else:
             self.count += values.shape[0] if values.ndim >= 1 else 1
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        return self.total / self.count if self.count else 0.0  # a device scalar stays one until read
 
 
 @register_serializable()
@@ -797,6 +807,11 @@ def _loss_function(name):
 def _is_loss_function(fn):
     """True for loss functions, whose metric should go down."""
     return getattr(fn, "_loss_function", False) or fn in losses._FUNCTIONS.values()
+
+
+def _is_scalar_tensor(x):
+    """True for a one-element Tensor (a loss), whose array may live on the GPU."""
+    return isinstance(x, Tensor) and x.data.size == 1
 
 
 def _np(x):

@@ -36,6 +36,7 @@ CASES = [
     LayerCase(lambda **kw: L.Lambda(lambda x: x * x + 1.0, **kw), (2, 3),
               onnx="a Lambda holds Python code, which ONNX cannot express"),
     LayerCase(lambda **kw: L.Identity(**kw), (2, 3)),
+    LayerCase(lambda **kw: L.ActivityRegularization(l1=0.01, l2=0.02, **kw), (2, 3)),
     # normalization
     LayerCase(lambda **kw: L.BatchNormalization(**kw), (6, 3), name="BatchNormalization[inference]"),
     LayerCase(lambda **kw: L.BatchNormalization(momentum=0.9, **kw), (4, 2, 3), call_kwargs={"training": True},

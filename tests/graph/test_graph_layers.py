@@ -60,8 +60,16 @@ def check_against(layer, inputs, reference, seed=0):
 
 
 def gcn_matrix(edge_index, n, weight=None, self_loops=True, normalize=True):
-    """D^-1/2 (A + I) D^-1/2, D the row sums of A + I (0 for rows summing to 0)."""
-    a = adjacency(edge_index, n, weight) + (np.eye(n) if self_loops else 0)
+    """D^-1/2 A' D^-1/2, D the row sums of A' (0 for rows summing to 0); with self_loops A' has exactly one
+    loop per node, as PyG's add_remaining_self_loops: an existing loop's weight (the last), else 1."""
+    a = adjacency(edge_index, n, weight)
+    if self_loops:
+        weights = np.ones(edge_index.shape[1]) if weight is None else np.asarray(weight, dtype=np.float64)
+        loops = np.ones(n)
+        for (s, t), value in zip(np.asarray(edge_index).T, weights):
+            if s == t:
+                loops[s] = value
+        np.fill_diagonal(a, loops)
     if not normalize:
         return a
     d = a.sum(axis=1)

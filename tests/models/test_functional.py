@@ -202,8 +202,9 @@ def test_sequential_config_round_trip_gives_same_predictions():
 def test_wrong_input_rank_names_expected_and_received_shapes():
     model = two_in_two_out()
     good_b = np.zeros((2, 2), np.float32)
-    with pytest.raises(ValueError, match=r"expected input 'a' with shape \(None, 3\), got \(2, 3, 1\)"):
-        model.predict([np.zeros((2, 3, 1), np.float32), good_b], verbose=0)
+    with pytest.raises(ValueError, match=r"expected input 'a' with shape \(None, 3\), got \(2, 3, 2\)"):
+        model.predict([np.zeros((2, 3, 2), np.float32), good_b], verbose=0)
+    model.predict([np.zeros((2, 3, 1), np.float32), good_b], verbose=0)  # a trailing 1 is squeezed, as Keras
     with pytest.raises(ValueError, match=r"expected input 'a' with shape \(None, 3\), got \(2, 4\)"):
         model.predict([np.zeros((2, 4), np.float32), good_b], verbose=0)
     with pytest.raises(ValueError, match=r"expects 2 input\(s\) \['a', 'b'\], got 1"):

@@ -182,8 +182,8 @@ def test_bad_input_is_a_clear_error():
     model.compile("sgd", "mean_squared_error")
     with pytest.raises(ValueError, match="x has 4 samples but y has 3"):
         model.fit(x, np.zeros((3, 1)), verbose=0)
-    with pytest.raises(ValueError, match=r"expected input .* shape \(None, 3\), got \(4, 3, 1\)"):
-        model.predict(np.zeros((4, 3, 1)), verbose=0)
+    with pytest.raises(ValueError, match=r"expected input .* shape \(None, 3\), got \(4, 3, 2\)"):
+        model.predict(np.zeros((4, 3, 2)), verbose=0)
     with pytest.raises((ValueError, KeyError), match="msee"):
         model.compile("sgd", "msee")
         model.fit(x, np.zeros((4, 1)), verbose=0)

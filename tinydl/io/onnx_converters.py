@@ -26,7 +26,7 @@ def _no_masks(layer, node):
 
 
 # -- core --------------------------------------------------------------------------------------------------------
-@onnx_converter(L.InputLayer, L.Identity, L.Dropout)
+@onnx_converter(L.InputLayer, L.Identity, L.Dropout, L.ActivityRegularization)
 def _identity(ctx, layer, node, inputs):
     return [ctx.op("Identity", [x]) for x in inputs[:max(1, len(node.output_tensors))]]
 
@@ -45,7 +45,10 @@ def _activation_layer(ctx, layer, node, inputs):
 
 @onnx_converter(L.Flatten)
 def _flatten(ctx, layer, node, inputs):
-    return ctx.op("Flatten", [inputs[0]], axis=1)
+    x, rank = inputs[0], len(node.input_tensors[0].shape)
+    if layer.data_format == "channels_first" and rank > 2:  # flatten in channels-last order, as the layer
+        x = ctx.op("Transpose", [x], perm=[0, *range(2, rank), 1])
+    return ctx.op("Flatten", [x], axis=1)
 
 
 @onnx_converter(L.Reshape)
@@ -197,6 +200,11 @@ def _to_nhwc(ctx, x, rank):
     return ctx.transpose(x, [0] + list(range(2, rank + 2)) + [1])
 
 
+def _nchw_input(ctx, layer, x, rank):
+    """A conv layer's input in ONNX's NCHW: transposed unless the layer is channels_first already."""
+    return x if layer.data_format == "channels_first" else _to_nchw(ctx, x, rank)
+
+
 def _conv_padding(layer, rank):
     """ONNX padding attributes for Keras's 'valid' / 'same' / 'causal'."""
     if layer.padding == "valid":
@@ -213,6 +221,8 @@ def _finish_conv(ctx, layer, y, rank):
         bias = layer.bias.numpy().reshape((-1,) + (1,) * rank)
         y = ctx.op("Add", [y, ctx.const(bias, f"{layer.name}.bias")])
     channelwise = getattr(layer.activation, "__name__", "") in ("softmax", "log_softmax")
+    if layer.data_format == "channels_first":  # the layer's output layout is NCHW too
+        return ctx.activation(y, layer.activation)
     if not channelwise:
         y = ctx.activation(y, layer.activation)
     y = _to_nhwc(ctx, y, rank)
@@ -224,7 +234,7 @@ def _conv(ctx, layer, node, inputs):
     rank = layer.rank
     kernel = layer.kernel.numpy()  # (k..., in/groups, filters)
     w = np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
-    y = ctx.op("Conv", [_to_nchw(ctx, inputs[0], rank), ctx.const(w, f"{layer.name}.kernel")],
+    y = ctx.op("Conv", [_nchw_input(ctx, layer, inputs[0], rank), ctx.const(w, f"{layer.name}.kernel")],
                kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
                dilations=list(layer.dilation_rate), group=layer.groups, **_conv_padding(layer, rank))
     return _finish_conv(ctx, layer, y, rank)
@@ -249,7 +259,7 @@ def _conv_transpose(ctx, layer, node, inputs):
             pads_begin.append(0)
             pads_end.append(0)
             out_pad.append(-delta)
-    y = ctx.op("ConvTranspose", [_to_nchw(ctx, inputs[0], 2), ctx.const(w, f"{layer.name}.kernel")],
+    y = ctx.op("ConvTranspose", [_nchw_input(ctx, layer, inputs[0], 2), ctx.const(w, f"{layer.name}.kernel")],
                kernel_shape=list(layer.kernel_size), strides=list(layer.strides), dilations=list(layer.dilation_rate),
                pads=pads_begin + pads_end, output_padding=out_pad if any(out_pad) else None)
     return _finish_conv(ctx, layer, y, 2)
@@ -266,12 +276,12 @@ def _depthwise(ctx, layer, x):
 
 @onnx_converter(L.DepthwiseConv2D)
 def _depthwise_conv(ctx, layer, node, inputs):
-    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _to_nchw(ctx, inputs[0], 2)), 2)
+    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2)), 2)
 
 
 @onnx_converter(L.SeparableConv2D)
 def _separable_conv(ctx, layer, node, inputs):
-    mid = _depthwise(ctx, layer, _to_nchw(ctx, inputs[0], 2))
+    mid = _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2))
     pointwise = np.transpose(layer.pointwise_kernel.numpy(), (3, 2, 0, 1))
     y = ctx.op("Conv", [mid, ctx.const(pointwise, f"{layer.name}.pointwise_kernel")], kernel_shape=[1, 1])
     return _finish_conv(ctx, layer, y, 2)
@@ -283,20 +293,22 @@ def _pool(ctx, layer, node, inputs):
     op = "MaxPool" if "Max" in type(layer).__name__ else "AveragePool"
     pad = {"auto_pad": "SAME_UPPER"} if layer.padding == "same" else {"pads": [0] * (2 * rank)}
     extra = {"count_include_pad": 0} if op == "AveragePool" else {}
-    y = ctx.op(op, [_to_nchw(ctx, inputs[0], rank)], kernel_shape=list(layer.pool_size),
+    first = layer.data_format == "channels_first"  # already ONNX's layout
+    y = ctx.op(op, [inputs[0] if first else _to_nchw(ctx, inputs[0], rank)], kernel_shape=list(layer.pool_size),
                strides=list(layer.strides), **pad, **extra)
-    return _to_nhwc(ctx, y, rank)
+    return y if first else _to_nhwc(ctx, y, rank)
 
 
 @onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D, L.GlobalMaxPooling2D)
 def _global_pool(ctx, layer, node, inputs):
     mask = ctx.mask_of(node.input_tensors[0]) if isinstance(layer, L.GlobalAveragePooling1D) else None
+    first = 2 if layer.data_format == "channels_first" else 1  # the first spatial axis
     if mask is not None:  # the mean over unmasked steps only
-        weights = ctx.unsqueeze(ctx.op("Cast", [mask], to=1), [2])
-        total = ctx.reduce("ReduceSum", ctx.op("Mul", [inputs[0], weights]), [1], keepdims=int(layer.keepdims))
-        return ctx.op("Div", [total, ctx.reduce("ReduceSum", weights, [1], keepdims=int(layer.keepdims))])
+        weights = ctx.unsqueeze(ctx.op("Cast", [mask], to=1), [3 - first])
+        total = ctx.reduce("ReduceSum", ctx.op("Mul", [inputs[0], weights]), [first], keepdims=int(layer.keepdims))
+        return ctx.op("Div", [total, ctx.reduce("ReduceSum", weights, [first], keepdims=int(layer.keepdims))])
     op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
-    return ctx.reduce(op, inputs[0], list(range(1, layer.rank + 1)), keepdims=int(layer.keepdims))
+    return ctx.reduce(op, inputs[0], list(range(first, first + layer.rank)), keepdims=int(layer.keepdims))
 
 
 @onnx_converter(L.UpSampling2D)

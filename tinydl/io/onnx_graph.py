@@ -20,10 +20,16 @@ def _gcn(ctx, layer, node, inputs):
     x, src, dst, weight, n = _conv_inputs(ctx, inputs)
     if weight is None and (layer.add_self_loops or layer.normalize):
         weight = _fill(ctx, src, 1.0)
-    if layer.add_self_loops:
+    if layer.add_self_loops:  # PyG's add_remaining_self_loops: an existing loop keeps its weight, once
+        is_loop = ctx.op("Equal", [src, dst])
+        keep = ctx.op("Squeeze", [ctx.op("NonZero", [ctx.op("Not", [is_loop])]), ctx.ints([0], "axes")])
+        found = ctx.op("Squeeze", [ctx.op("NonZero", [is_loop]), ctx.ints([0], "axes")])
         loops = _range(ctx, n)
-        src, dst = _concat(ctx, src, loops), _concat(ctx, dst, loops)
-        weight = _concat(ctx, weight, _fill(ctx, loops, 1.0))
+        loop_weight = ctx.op("ScatterElements", [_fill(ctx, loops, 1.0), _gather(ctx, src, found),
+                                                 _gather(ctx, weight, found)], axis=0)
+        src = _concat(ctx, _gather(ctx, src, keep), loops)
+        dst = _concat(ctx, _gather(ctx, dst, keep), loops)
+        weight = _concat(ctx, _gather(ctx, weight, keep), loop_weight)
     if layer.normalize:
         inv_sqrt = _where_positive(ctx, _scatter_add(ctx, weight, dst, _shape(ctx, n)),
                                    lambda d: ctx.op("Reciprocal", [ctx.op("Sqrt", [d])]))

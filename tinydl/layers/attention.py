@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from tinydl import initializers, ops
+from tinydl import constraints, initializers, ops
 from tinydl.layers.base import Layer, to_tensor
 from tinydl.tensor import Tensor
 from tinydl.io.config import serialize
@@ -59,6 +59,8 @@ class MultiHeadAttention(Layer):
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = kernel_regularizer
         self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self._weights_made = False
 
@@ -79,20 +81,21 @@ class MultiHeadAttention(Layer):
         self.query_kernel, self.query_bias = self._pair("query", (query_dim, h, self.key_dim), kinit)
         self.key_kernel, self.key_bias = self._pair("key", (key_dim, h, self.key_dim), kinit)
         self.value_kernel, self.value_bias = self._pair("value", (value_dim, h, self.value_dim), kinit)
-        self.output_kernel = self._weight("attention_output", "kernel", (h, self.value_dim, out), kinit,
-                                          self.kernel_regularizer)
-        self.output_bias = (self._weight("attention_output", "bias", (out,), self.bias_initializer,
-                                         self.bias_regularizer) if self.use_bias else None)
+        self.output_kernel = self._weight("attention_output", "kernel", (h, self.value_dim, out), kinit)
+        self.output_bias = (self._weight("attention_output", "bias", (out,), self.bias_initializer)
+                            if self.use_bias else None)
         self._weights_made = True
 
     def _pair(self, part, shape, kinit):
-        kernel = self._weight(part, "kernel", shape, kinit, self.kernel_regularizer)
-        bias = (self._weight(part, "bias", shape[1:], self.bias_initializer, self.bias_regularizer)
-                if self.use_bias else None)
+        kernel = self._weight(part, "kernel", shape, kinit)
+        bias = self._weight(part, "bias", shape[1:], self.bias_initializer) if self.use_bias else None
         return kernel, bias
 
-    def _weight(self, part, name, shape, init, regularizer):
-        var = self.add_weight(name, shape, init, regularizer=regularizer)
+    def _weight(self, part, name, shape, init):
+        """A kernel or bias of one projection, with the kernel's or the bias's regularizer and constraint."""
+        kind = "kernel" if name == "kernel" else "bias"
+        var = self.add_weight(name, shape, init, regularizer=getattr(self, f"{kind}_regularizer"),
+                              constraint=getattr(self, f"{kind}_constraint"))
         var.path = f"{self.name}/{part}/{name}"
         return var
 
@@ -208,8 +211,10 @@ class MultiHeadAttention(Layer):
                 "kernel_initializer": serialize(self.kernel_initializer),
                 "bias_initializer": serialize(self.bias_initializer),
                 "kernel_regularizer": serialize(self.kernel_regularizer),
-                "bias_regularizer": serialize(self.bias_regularizer), "activity_regularizer": None,
-                "kernel_constraint": None, "bias_constraint": None, "seed": self.seed}
+                "bias_regularizer": serialize(self.bias_regularizer),
+                "activity_regularizer": serialize(self.activity_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint),
+                "bias_constraint": serialize(self.bias_constraint), "seed": self.seed}
 
 
 class Attention(Layer):

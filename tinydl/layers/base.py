@@ -9,7 +9,7 @@ import inspect
 
 import numpy as np
 
-from tinydl import backend, initializers, regularizers
+from tinydl import backend, constraints, initializers, regularizers
 from tinydl.autograd import no_grad
 from tinydl.io.config import deserialize, register_serializable
 from tinydl.io.limits import charge_weights
@@ -21,6 +21,7 @@ __all__ = ["Layer", "Variable", "KerasTensor", "Node", "InputSpec", "learning_ph
            "flatten", "pack_like", "to_tensor", "unique_name", "call_args"]
 
 _phase = [False]
+_call_depth = [0]  # eager layer calls in progress: 0 means the next call is an entry call (Keras's call context)
 
 
 class learning_phase:
@@ -117,7 +118,8 @@ class Layer:
         self._weights = []
         self._inbound_nodes = []
         self._build_shapes = None
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = _regularizer(activity_regularizer)
+        self._losses = []
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -148,7 +150,7 @@ class Layer:
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         value = backend.to_device(value, self._device())
         var = Variable(value, name=name, path=f"{self.name}/{name}", trainable=trainable,
-                       regularizer=regularizers.get(regularizer), constraint=constraint)
+                       regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint))
         self._weights.append(var)
         return var
 
@@ -211,8 +213,29 @@ class Layer:
 
     @property
     def losses(self):
-        """Regularisation penalties of this layer's and its sub-layers' weights (scalar Tensors)."""
-        return [w.regularizer(w) for w in self.trainable_weights if getattr(w, "regularizer", None)]
+        """Scalar loss Tensors: those added by the last call (`add_loss`, activity regularizers) of this
+        layer and its sub-layers, then the weights' regularisation penalties (Keras's order)."""
+        added = [loss for layer in [self] + self._sublayers() for loss in layer._losses]
+        return added + [w.regularizer(w) for w in self.trainable_weights if getattr(w, "regularizer", None)]
+
+    def add_loss(self, loss):
+        """Add a scalar loss (a Tensor or number) from inside `call`; fit adds it to the training loss."""
+        self._losses.append(loss if isinstance(loss, Tensor) else Tensor(np.asarray(loss, dtype=self.dtype)))
+
+    def _sublayers(self):
+        """Every layer inside this one, depth first, each once."""
+        out, seen, stack = [], set(), list(reversed(self._layers))
+        while stack:
+            layer = stack.pop()
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+                stack.extend(reversed(layer._layers))
+        return out
+
+    def _clear_losses(self):
+        for layer in [self] + self._sublayers():
+            layer._losses = []
 
     # -- building and calling ----------------------------------------------------------------
     def build(self, input_shape):
@@ -221,6 +244,11 @@ class Layer:
 
     def call(self, inputs, *args, **kwargs):
         return inputs
+
+    @property
+    def _call_has_training_arg(self):
+        """Whether `call` declares `training` (Keras's attribute of this name; fit passes the flag only then)."""
+        return "training" in call_args(type(self))
 
     def compute_mask(self, inputs, mask=None):
         """The mask of the outputs: the input mask when the layer supports masking, else None."""
@@ -240,11 +268,10 @@ class Layer:
         if not self.built:
             self._build_from(inputs)
         accepted = call_args(type(self))
+        training = kwargs.pop("training", None)
+        training = _phase[0] if training is None else bool(training)  # unset: inherit the caller's flag
         if "training" in accepted:
-            if kwargs.get("training") is None:
-                kwargs["training"] = _phase[0]
-        else:
-            kwargs.pop("training", None)
+            kwargs["training"] = training
         if kwargs.get("mask") is not None:  # an explicit mask may come as a Tensor (a graph value): use its array
             kwargs["mask"] = pack_like(kwargs["mask"], [m.data if isinstance(m, Tensor) else m
                                                         for m in flatten(kwargs["mask"])])
@@ -255,9 +282,26 @@ class Layer:
             mask = kwargs.get("mask")
         else:
             mask = implicit[0] if implicit else None
-        outputs = self.call(inputs, *rest, **kwargs)
+        if _call_depth[0] == 0:  # an entry call: the losses of the previous call are dropped, as Keras
+            self._clear_losses()
+        _call_depth[0] += 1
+        previous, _phase[0] = _phase[0], training  # nested layers see this call's training flag
+        try:
+            outputs = self.call(inputs, *rest, **kwargs)
+        finally:
+            _call_depth[0] -= 1
+            _phase[0] = previous
+        if self.activity_regularizer is not None:
+            self._add_activity_losses(outputs)
         _attach_masks(outputs, self.compute_mask(inputs, mask), inputs)
         return outputs
+
+    def _add_activity_losses(self, outputs):
+        """The activity regularizer's penalty on each output, divided by the batch size (Keras 3)."""
+        for out in flatten(outputs):
+            if isinstance(out, Tensor):
+                penalty = self.activity_regularizer(out)
+                self.add_loss(penalty / out.shape[0] if out.ndim > 0 and out.shape[0] else penalty)
 
     def _build_from(self, inputs):
         """Run `build` with the input shape(s) (a list of shapes for several inputs)."""
@@ -336,6 +380,8 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
@@ -369,6 +415,11 @@ def _marks_built(build):
         return out
     wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = build.__name__, build.__doc__, build
     return wrapper
+
+
+def _regularizer(value):
+    """A regularizer from a name, config or object (None stays None)."""
+    return regularizers.get(value) if value is not None else None
 
 
 def _unique(items):

@@ -1,10 +1,13 @@
-"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (channels-last).
+"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D.
+
+Channels-last by default; `data_format='channels_first'` inputs are transposed to channels-last for the
+ops and the output back before the activation.
 
 Names, arguments, defaults, weight names and layouts are Keras 3's: Conv kernel (k..., in/groups, filters),
 Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D kernel (kh, kw, in, multiplier) (Keras 3's name),
 SeparableConv2D depthwise_kernel, pointwise_kernel (1, 1, in*multiplier, filters), bias.
 """
-from tinydl import activations, ops
+from tinydl import activations, constraints, ops
 from tinydl.io.config import serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.ops.convolution import conv_output_length, transposed_length
@@ -21,9 +24,10 @@ class _BaseConv(Layer):
     def __init__(self, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation=None, use_bias=True, bias_initializer="zeros", bias_regularizer=None,
                  activity_regularizer=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{self._where()}: only data_format='channels_last' is supported, got {data_format!r}")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"{self._where()}: data_format must be 'channels_last' or 'channels_first', "
+                             f"got {data_format!r}")
         self.kernel_size = _ints(kernel_size, self.rank, "kernel_size", self)
         self.strides = _ints(strides, self.rank, "strides", self)
         self.dilation_rate = _ints(dilation_rate, self.rank, "dilation_rate", self)
@@ -31,13 +35,12 @@ class _BaseConv(Layer):
         allowed = ("valid", "same", "causal") if self.rank == 1 and self._allows_causal else ("valid", "same")
         if self.padding not in allowed:
             raise ValueError(f"{self._where()}: padding must be one of {allowed}, got {padding!r}")
-        self.data_format = "channels_last"
+        self.data_format = data_format or "channels_last"
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = bias_initializer
         self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.bias_constraint = bias_constraint
+        self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     _allows_causal = False
@@ -50,13 +53,31 @@ class _BaseConv(Layer):
         if len(input_shape) != self.rank + 2:
             raise ValueError(f"{self._where()} expected input with {self.rank + 2} dimensions (batch, "
                              f"{'steps' if self.rank == 1 else 'height, width'}, channels), got {tuple(input_shape)}")
-        if input_shape[-1] is None:
+        channels = input_shape[self._channel_axis]
+        if channels is None:
             raise ValueError(f"{self._where()} needs a known channel dimension, got input shape {tuple(input_shape)}")
-        return int(input_shape[-1])
+        return int(channels)
 
     def _check_channels(self, shape):
-        if len(shape) != self.rank + 2 or shape[-1] != self.in_channels:
+        if len(shape) != self.rank + 2 or shape[self._channel_axis] != self.in_channels:
             raise ValueError(f"{self._where()} expected input with {self.in_channels} channels, got {tuple(shape)}")
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _last(self, x):
+        """A channels-first input as channels-last, where the ops compute (channels-last: unchanged)."""
+        return ops.transpose(x, (0, *range(2, self.rank + 2), 1)) if self.data_format == "channels_first" else x
+
+    def _last_shape(self, shape):
+        shape = tuple(shape)
+        return (shape[0], *shape[2:], shape[1]) if self.data_format == "channels_first" else shape
+
+    def _first_shape(self, shape):
+        """A channels-last output shape in the layer's data_format."""
+        shape = tuple(shape)
+        return (shape[0], shape[-1], *shape[1:-1]) if self.data_format == "channels_first" else shape
 
     def _run(self, fn, *args, **kwargs):
         """Call an op, prefixing its errors with this layer's class and name."""
@@ -66,12 +87,16 @@ class _BaseConv(Layer):
             raise ValueError(f"{self._where()}: {e}") from None
 
     def _finish(self, y):
+        """Bias, back to the layer's data_format, then the activation (on the output as Keras sees it)."""
         if self.use_bias:
             y = y + self.bias
+        if self.data_format == "channels_first":
+            y = ops.transpose(y, (0, self.rank + 1, *range(1, self.rank + 1)))
         return self.activation(y)
 
     def _make_bias(self, n):
-        self.bias = self.add_weight("bias", (n,), self.bias_initializer, regularizer=self.bias_regularizer) \
+        self.bias = self.add_weight("bias", (n,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) \
             if self.use_bias else None
 
     def _spatial_out(self, input_shape):
@@ -85,7 +110,7 @@ class _BaseConv(Layer):
                 "bias_initializer": serialize(self.bias_initializer),
                 "bias_regularizer": serialize(self.bias_regularizer),
                 "activity_regularizer": serialize(self.activity_regularizer),
-                "bias_constraint": None}
+                "bias_constraint": serialize(self.bias_constraint)}
 
 
 class _Conv(_BaseConv):
@@ -109,7 +134,7 @@ class _Conv(_BaseConv):
                              f"{self.dilation_rate} > 1 is not supported")
         self.kernel_initializer = kernel_initializer
         self.kernel_regularizer = kernel_regularizer
-        self.kernel_constraint = kernel_constraint
+        self.kernel_constraint = constraints.get(kernel_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
@@ -117,23 +142,27 @@ class _Conv(_BaseConv):
             raise ValueError(f"{self._where()}: input channels {self.in_channels} (input shape "
                              f"{tuple(input_shape)}) must be divisible by groups={self.groups}")
         shape = self.kernel_size + (self.in_channels // self.groups, self.filters)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self._make_bias(self.filters)
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         y = self._run(ops.conv, inputs, self.kernel, strides=self.strides, padding=self.padding,
                       dilation_rate=self.dilation_rate, groups=self.groups)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
-        return (input_shape[0], *self._spatial_out(input_shape), self.filters)
+        input_shape = self._last_shape(input_shape)
+        return self._first_shape((input_shape[0], *self._spatial_out(input_shape), self.filters))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "groups": self.groups,
                 "kernel_initializer": serialize(self.kernel_initializer),
-                "kernel_regularizer": serialize(self.kernel_regularizer), "kernel_constraint": None}
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint)}
 
 
 class Conv1D(_Conv):
@@ -165,31 +194,35 @@ class Conv2DTranspose(_BaseConv):
                              f"strides {self.strides}")
         self.kernel_initializer = kernel_initializer
         self.kernel_regularizer = kernel_regularizer
-        self.kernel_constraint = kernel_constraint
+        self.kernel_constraint = constraints.get(kernel_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
         shape = self.kernel_size + (self.filters, self.in_channels)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self._make_bias(self.filters)
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         y = self._run(ops.conv_transpose, inputs, self.kernel, strides=self.strides, padding=self.padding,
                       output_padding=self.output_padding, dilation_rate=self.dilation_rate)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
+        input_shape = self._last_shape(input_shape)
         pads = self.output_padding or (None, None)
         sizes = [None if n is None else transposed_length(n, k, s, d, self.padding, p) for n, k, s, d, p in
                  zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate, pads)]
-        return (input_shape[0], *sizes, self.filters)
+        return self._first_shape((input_shape[0], *sizes, self.filters))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "output_padding": self.output_padding,
                 "kernel_initializer": serialize(self.kernel_initializer),
-                "kernel_regularizer": serialize(self.kernel_regularizer), "kernel_constraint": None}
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint)}
 
 
 class DepthwiseConv2D(_BaseConv):
@@ -204,14 +237,14 @@ class DepthwiseConv2D(_BaseConv):
         self.depth_multiplier = int(depth_multiplier)
         self.depthwise_initializer = depthwise_initializer
         self.depthwise_regularizer = depthwise_regularizer
-        self.depthwise_constraint = depthwise_constraint
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
         shape = self.kernel_size + (self.in_channels, self.depth_multiplier)
         # Keras 3 names this weight 'kernel' (Keras 2 said 'depthwise_kernel'; SeparableConv2D still does)
         self.kernel = self.add_weight("kernel", shape, self.depthwise_initializer,
-                                      regularizer=self.depthwise_regularizer)
+                                      regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self._make_bias(self.in_channels * self.depth_multiplier)
 
     @property
@@ -221,18 +254,22 @@ class DepthwiseConv2D(_BaseConv):
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         y = self._run(ops.depthwise_conv, inputs, self.kernel, strides=self.strides,
                       padding=self.padding, dilation_rate=self.dilation_rate)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
-        return (input_shape[0], *self._spatial_out(input_shape), self.in_channels * self.depth_multiplier)
+        input_shape = self._last_shape(input_shape)
+        return self._first_shape((input_shape[0], *self._spatial_out(input_shape),
+                                  self.in_channels * self.depth_multiplier))
 
     def get_config(self):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": serialize(self.depthwise_initializer),
-                "depthwise_regularizer": serialize(self.depthwise_regularizer), "depthwise_constraint": None}
+                "depthwise_regularizer": serialize(self.depthwise_regularizer),
+                "depthwise_constraint": serialize(self.depthwise_constraint)}
 
 
 class SeparableConv2D(_BaseConv):
@@ -249,20 +286,23 @@ class SeparableConv2D(_BaseConv):
         self.depth_multiplier = int(depth_multiplier)
         self.depthwise_initializer, self.pointwise_initializer = depthwise_initializer, pointwise_initializer
         self.depthwise_regularizer, self.pointwise_regularizer = depthwise_regularizer, pointwise_regularizer
-        self.depthwise_constraint, self.pointwise_constraint = depthwise_constraint, pointwise_constraint
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
 
     def build(self, input_shape):
         self.in_channels = self._channels(input_shape)
         mid = self.in_channels * self.depth_multiplier
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (self.in_channels, self.depth_multiplier),
-            self.depthwise_initializer, regularizer=self.depthwise_regularizer)
+            self.depthwise_initializer, regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, mid, self.filters),
-                                                self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+                                                self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
         self._make_bias(self.filters)
 
     def call(self, inputs):
         self._check_channels(inputs.shape)
+        inputs = self._last(inputs)
         mid = self._run(ops.depthwise_conv, inputs, self.depthwise_kernel, strides=self.strides,
                         padding=self.padding, dilation_rate=self.dilation_rate)
         pointwise = ops.reshape(self.pointwise_kernel, self.pointwise_kernel.shape[2:])
@@ -272,7 +312,8 @@ class SeparableConv2D(_BaseConv):
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
-        return (input_shape[0], *self._spatial_out(input_shape), self.filters)
+        input_shape = self._last_shape(input_shape)
+        return self._first_shape((input_shape[0], *self._spatial_out(input_shape), self.filters))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "depth_multiplier": self.depth_multiplier,
@@ -280,7 +321,8 @@ class SeparableConv2D(_BaseConv):
                 "pointwise_initializer": serialize(self.pointwise_initializer),
                 "depthwise_regularizer": serialize(self.depthwise_regularizer),
                 "pointwise_regularizer": serialize(self.pointwise_regularizer),
-                "depthwise_constraint": None, "pointwise_constraint": None}
+                "depthwise_constraint": serialize(self.depthwise_constraint),
+                "pointwise_constraint": serialize(self.pointwise_constraint)}
 
 
 Convolution1D = Conv1D

@@ -5,14 +5,15 @@ import types
 
 import numpy as np
 
-from tinydl import activations, backend, ops
+from tinydl import activations, backend, constraints, ops, regularizers
 from tinydl.io.config import safe_mode, serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.layers.naming import unique_name
 from tinydl.layers.symbolic import KerasTensor, Node
 from tinydl.tensor import Tensor
 
-__all__ = ["InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Lambda", "Identity"]
+__all__ = ["InputLayer", "Input", "Dense", "Activation", "ActivityRegularization", "Dropout", "Flatten", "Reshape",
+           "Lambda", "Identity"]
 
 
 class InputLayer(Layer):
@@ -60,7 +61,7 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  lora_alpha=None, quantization_config=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if lora_rank or quantization_config:
             raise NotImplementedError(f"Dense '{self.name}': lora_rank and quantization are not supported")
         if int(units) <= 0:
@@ -72,6 +73,8 @@ class Dense(Layer):
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = kernel_regularizer
         self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
 
@@ -80,9 +83,9 @@ class Dense(Layer):
         if last is None:
             raise ValueError(f"Dense '{self.name}' needs a known last input dimension, got shape {input_shape}")
         self.kernel = self.add_weight("kernel", (last, self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: last})
 
     def call(self, inputs):
@@ -96,8 +99,9 @@ class Dense(Layer):
                 "use_bias": self.use_bias, "kernel_initializer": serialize(self.kernel_initializer),
                 "bias_initializer": serialize(self.bias_initializer),
                 "kernel_regularizer": serialize(self.kernel_regularizer),
-                "bias_regularizer": serialize(self.bias_regularizer), "kernel_constraint": None,
-                "bias_constraint": None}
+                "bias_regularizer": serialize(self.bias_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint),
+                "bias_constraint": serialize(self.bias_constraint)}
 
 
 class Activation(Layer):
@@ -114,6 +118,27 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class ActivityRegularization(Layer):
+    """Identity that adds `l1 * sum|x| + l2 * sum x**2` (divided by the batch size) to the model's losses."""
+
+    supports_masking = True
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
+        self.l1, self.l2 = float(l1), float(l2)
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activity_regularizer", None)  # l1 and l2 describe it, as Keras
+        return {**config, "l1": self.l1, "l2": self.l2}
 
 
 class Dropout(Layer):
@@ -147,9 +172,14 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"Flatten '{self.name}': data_format must be 'channels_last' or 'channels_first', "
+                             f"got {data_format!r}")
+        self.data_format = data_format or "channels_last"
 
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:  # flatten in channels-last order, as Keras
+            inputs = ops.transpose(inputs, (0, *range(2, inputs.ndim), 1))
         return ops.reshape(inputs, (inputs.shape[0], -1))
 
     def compute_output_shape(self, input_shape):

@@ -1,7 +1,7 @@
 """Embedding: integer ids to dense vectors, rows of a trainable (input_dim, output_dim) table."""
 import numpy as np
 
-from tinydl import ops
+from tinydl import constraints, ops
 from tinydl.backend import array_module
 from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import Layer
@@ -32,6 +32,7 @@ class Embedding(Layer):
             embeddings_initializer, dict) else embeddings_initializer
         self.embeddings_regularizer = deserialize(embeddings_regularizer) if isinstance(
             embeddings_regularizer, dict) else embeddings_regularizer
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         self._initial_weights = weights
@@ -39,7 +40,8 @@ class Embedding(Layer):
     def build(self, input_shape=None):
         init = "random_uniform" if self.embeddings_initializer == "uniform" else self.embeddings_initializer
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), init,
-                                          regularizer=self.embeddings_regularizer)
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
@@ -70,4 +72,5 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": serialize(self.embeddings_initializer),
                 "embeddings_regularizer": serialize(self.embeddings_regularizer),
-                "activity_regularizer": None, "embeddings_constraint": None, "mask_zero": self.mask_zero}
+                "activity_regularizer": serialize(self.activity_regularizer),
+                "embeddings_constraint": serialize(self.embeddings_constraint), "mask_zero": self.mask_zero}

@@ -9,8 +9,9 @@ Gradients flow to x, the weights and edge weights given as Tensors; the graph st
 import numpy as np
 
 from tinydl import activations, backend, initializers, ops
+from tinydl.graph import add_remaining_self_loops, check_batch, check_edge_index, gcn_norm, num_graphs_of
 from tinydl.graph import add_self_loops as _add_self_loops
-from tinydl.graph import check_batch, check_edge_index, gcn_norm, num_graphs_of, remove_self_loops
+from tinydl.graph import remaining_self_loops_index, remove_self_loops
 from tinydl.layers.base import Layer
 from tinydl.tensor import Tensor
 from tinydl.io.config import deserialize, serialize
@@ -95,10 +96,12 @@ class _GraphConv(Layer):
 
 
 class GCNConv(_GraphConv):
-    """Graph convolution (Kipf & Welling 2017): `D^-1/2 (A + I) D^-1/2 X W + b`.
+    """Graph convolution (Kipf & Welling 2017): `D^-1/2 A' D^-1/2 X W + b`, as PyTorch Geometric's GCNConv.
 
-    A[t, s] sums the weights of the edges s->t (1 without edge_weight; duplicates add up), I is added
-    when `add_self_loops`, D is the row sum of A + I, and `normalize=False` uses A (+ I) as it is.
+    A[t, s] sums the weights of the edges s->t (1 without edge_weight; duplicates add up). With
+    `add_self_loops`, A' gives every node exactly one self loop (PyG's `add_remaining_self_loops`): an
+    existing loop keeps its weight instead of getting a second one, the others weigh 1. D is the row
+    sum of A', and `normalize=False` uses A' as it is.
     """
 
     def __init__(self, units, use_bias=True, add_self_loops=True, normalize=True, activation=None, **kwargs):
@@ -117,7 +120,7 @@ class GCNConv(_GraphConv):
         elif self.normalize:
             edge_index, weight = gcn_norm(edge_index, None, n, add_self_loops=self.add_self_loops, dtype=x.dtype)
         elif self.add_self_loops:
-            edge_index, _ = _add_self_loops(edge_index, None, n)
+            edge_index, _ = add_remaining_self_loops(edge_index, None, n)
         # A (X W) == (A X) W: multiply by the sparse matrix on the narrower side
         if self.kernel.shape[0] > self.units:
             out = ops.propagate(ops.matmul(x, self.kernel), edge_index, weight)
@@ -277,9 +280,10 @@ class GINConv(Layer):
 def _gcn_weights(edge_index, weight, n, add_loops, normalize):
     """GCN's edge weights as a differentiable function of the given ones (see gcn_norm)."""
     xp = backend.array_module(edge_index)
-    if add_loops:
-        edge_index, _ = _add_self_loops(edge_index, None, n)
+    if add_loops:  # PyG's add_remaining_self_loops, gathering the given weights so they keep their gradient
+        edge_index, pick = remaining_self_loops_index(edge_index, n)
         weight = ops.concatenate([weight, Tensor._wrap(xp.ones(n, dtype=weight.dtype), False)])
+        weight = ops.gather_rows(weight, pick)
     if normalize:
         inv_sqrt = _safe_inverse(ops.scatter_add(weight, edge_index[1], n), power=0.5)
         weight = ops.gather_rows(inv_sqrt, edge_index[0]) * weight * ops.gather_rows(inv_sqrt, edge_index[1])

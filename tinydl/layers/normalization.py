@@ -1,5 +1,5 @@
 """Normalisation layers: BatchNormalization and LayerNormalization (Keras 3 arguments and weights)."""
-from tinydl import ops
+from tinydl import constraints, ops
 from tinydl.autograd import no_grad
 from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import InputSpec, Layer
@@ -41,6 +41,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = _maybe_deserialize(moving_variance_initializer)
         self.beta_regularizer = _maybe_deserialize(beta_regularizer)
         self.gamma_regularizer = _maybe_deserialize(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.synchronized = bool(synchronized)
         self.gamma = self.beta = None
 
@@ -55,9 +57,11 @@ class BatchNormalization(Layer):
                              f"got input shape {tuple(input_shape)}")
         shape = (channels,)
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer)
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer)
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
                                                trainable=False)
@@ -114,7 +118,9 @@ class BatchNormalization(Layer):
                 "moving_variance_initializer": serialize(self.moving_variance_initializer),
                 "beta_regularizer": serialize(self.beta_regularizer),
                 "gamma_regularizer": serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None, "synchronized": self.synchronized}
+                "beta_constraint": serialize(self.beta_constraint),
+                "gamma_constraint": serialize(self.gamma_constraint),
+                "synchronized": self.synchronized}
 
 
 class LayerNormalization(Layer):
@@ -139,6 +145,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = _maybe_deserialize(gamma_initializer)
         self.beta_regularizer = _maybe_deserialize(beta_regularizer)
         self.gamma_regularizer = _maybe_deserialize(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = None
 
     def _axes(self, ndim):
@@ -156,9 +164,11 @@ class LayerNormalization(Layer):
             raise ValueError(f"LayerNormalization '{self.name}' needs known sizes on axis {self.axis}, "
                              f"got input shape {tuple(input_shape)}")
         if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer)
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center and not self.rms_scaling:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer)
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
         self.input_spec = InputSpec(ndim=len(input_shape), axes={a: input_shape[a] for a in axes})
 
     def call(self, inputs):
@@ -185,7 +195,8 @@ class LayerNormalization(Layer):
                 "gamma_initializer": serialize(self.gamma_initializer),
                 "beta_regularizer": serialize(self.beta_regularizer),
                 "gamma_regularizer": serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None}
+                "beta_constraint": serialize(self.beta_constraint),
+                "gamma_constraint": serialize(self.gamma_constraint)}
 
 
 def _maybe_deserialize(value):

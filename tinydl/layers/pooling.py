@@ -1,7 +1,9 @@
 """Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D.
 
-Keras 3 names, arguments, defaults and config keys; channels-last only. strides=None means pool_size.
-'same' average pooling divides by the taps inside the input, as Keras/TF.
+Keras 3 names, arguments, defaults and config keys. strides=None means pool_size. 'same' average
+pooling divides by the taps inside the input, as Keras/TF. `data_format='channels_first'` (channels on
+axis 1) works too: windowed pooling transposes to channels-last and back, global pooling reduces the
+other axes.
 """
 from tinydl import ops
 from tinydl.layers.base import InputSpec, Layer
@@ -22,26 +24,30 @@ class _Pooling(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{where}: only data_format='channels_last' is supported, got {data_format!r}")
+        self.data_format = _data_format(data_format, where)
         self.pool_size = _ints(pool_size, self.rank, "pool_size", where)
         self.strides = self.pool_size if strides is None else _ints(strides, self.rank, "strides", where)
         self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{where}: padding must be 'valid' or 'same', got {padding!r}")
-        self.data_format = "channels_last"
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
+        first = self.data_format == "channels_first"
+        x = ops.transpose(inputs, _to_channels_last(self.rank)) if first else inputs
         try:
-            return type(self).op(inputs, self.pool_size, strides=self.strides, padding=self.padding)
+            y = type(self).op(x, self.pool_size, strides=self.strides, padding=self.padding)
         except ValueError as e:
             raise ValueError(f"{type(self).__name__} '{self.name}': {e}") from None
+        return ops.transpose(y, _to_channels_first(self.rank)) if first else y
 
     def compute_output_shape(self, input_shape):
+        first = self.data_format == "channels_first"
+        spatial_in = input_shape[2:] if first else input_shape[1:-1]
+        channels = input_shape[1] if first else input_shape[-1]
         spatial = [conv_output_length(n, k, s, 1, self.padding)
-                   for n, k, s in zip(input_shape[1:-1], self.pool_size, self.strides)]
-        return (input_shape[0], *spatial, input_shape[-1])
+                   for n, k, s in zip(spatial_in, self.pool_size, self.strides)]
+        return (input_shape[0], channels, *spatial) if first else (input_shape[0], *spatial, channels)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
@@ -80,20 +86,24 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__} '{self.name}': only data_format='channels_last' is "
-                             f"supported, got {data_format!r}")
-        self.data_format = "channels_last"
+        self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")
         self.keepdims = bool(keepdims)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
-        return type(self).reduce(inputs, axis=tuple(range(1, self.rank + 1)), keepdims=self.keepdims)
+        return type(self).reduce(inputs, axis=self._spatial_axes(), keepdims=self.keepdims)
+
+    def _spatial_axes(self):
+        first = 2 if self.data_format == "channels_first" else 1
+        return tuple(range(first, first + self.rank))
 
     def compute_output_shape(self, input_shape):
-        if self.keepdims:
-            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
-        return (input_shape[0], input_shape[-1])
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        if not self.keepdims:
+            return (input_shape[0], channels)
+        ones = (1,) * self.rank
+        return (input_shape[0], channels) + ones if self.data_format == "channels_first" else \
+            (input_shape[0],) + ones + (channels,)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
@@ -108,9 +118,11 @@ class GlobalAveragePooling1D(_GlobalPooling):
     def call(self, inputs, mask=None):
         if mask is None:
             return super().call(inputs)
-        weights = Tensor._wrap(mask.astype(inputs.dtype)[:, :, None], False)
-        total = ops.sum(inputs * weights, axis=1, keepdims=self.keepdims)
-        return total / ops.sum(weights, axis=1, keepdims=self.keepdims)
+        steps = self._spatial_axes()[0]
+        weights = mask.astype(inputs.dtype)[:, None, :] if steps == 2 else mask.astype(inputs.dtype)[:, :, None]
+        weights = Tensor._wrap(weights, False)
+        total = ops.sum(inputs * weights, axis=steps, keepdims=self.keepdims)
+        return total / ops.sum(weights, axis=steps, keepdims=self.keepdims)
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -137,6 +149,23 @@ class GlobalMaxPooling2D(_GlobalPooling):
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+
+
+def _data_format(value, where):
+    """'channels_last' (None's meaning, as Keras's default) or 'channels_first', or a clear error."""
+    if value is None:
+        return "channels_last"
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"{where}: data_format must be 'channels_last' or 'channels_first', got {value!r}")
+    return value
+
+
+def _to_channels_last(rank):
+    return (0,) + tuple(range(2, rank + 2)) + (1,)
+
+
+def _to_channels_first(rank):
+    return (0, rank + 1) + tuple(range(1, rank + 1))
 
 
 def _ints(value, rank, what, where):

@@ -11,7 +11,7 @@ reset_after=True, the default). Dropout draws one mask per sequence (the same fo
 """
 import numpy as np
 
-from tinydl import activations, backend, initializers, ops
+from tinydl import activations, backend, constraints, initializers, ops
 from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import KerasTensor, Layer, call_args, flatten
 from tinydl.tensor import Tensor
@@ -51,6 +51,9 @@ class _Recurrent(Layer):
         self.kernel_regularizer = _maybe_deserialize(kernel_regularizer)
         self.recurrent_regularizer = _maybe_deserialize(recurrent_regularizer)
         self.bias_regularizer = _maybe_deserialize(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -66,15 +69,16 @@ class _Recurrent(Layer):
         self._check_shape(input_shape)
         features = input_shape[-1]
         width = self.gates * self.units
-        self.kernel = self._weight("kernel", (features, width), self.kernel_initializer, self.kernel_regularizer)
+        self.kernel = self._weight("kernel", (features, width), self.kernel_initializer, self.kernel_regularizer,
+                                   self.kernel_constraint)
         self.recurrent_kernel = self._weight("recurrent_kernel", (self.units, width), self.recurrent_initializer,
-                                             self.recurrent_regularizer)
+                                             self.recurrent_regularizer, self.recurrent_constraint)
         self.bias = self._weight("bias", self._bias_shape(), self.bias_initializer,
-                                 self.bias_regularizer) if self.use_bias else None
+                                 self.bias_regularizer, self.bias_constraint) if self.use_bias else None
         self._features = features
 
-    def _weight(self, name, shape, initializer, regularizer):
-        w = self.add_weight(name, shape, initializer, regularizer=regularizer)
+    def _weight(self, name, shape, initializer, regularizer, constraint):
+        w = self.add_weight(name, shape, initializer, regularizer=regularizer, constraint=constraint)
         w.path = f"{self.name}/{self.cell_name}/{name}"
         return w
 
@@ -190,8 +194,11 @@ class _Recurrent(Layer):
             "bias_initializer": serialize(self.bias_initializer),
             "kernel_regularizer": serialize(self.kernel_regularizer),
             "recurrent_regularizer": serialize(self.recurrent_regularizer),
-            "bias_regularizer": serialize(self.bias_regularizer), "activity_regularizer": None,
-            "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            "bias_regularizer": serialize(self.bias_regularizer),
+            "activity_regularizer": serialize(self.activity_regularizer),
+            "kernel_constraint": serialize(self.kernel_constraint),
+            "recurrent_constraint": serialize(self.recurrent_constraint),
+            "bias_constraint": serialize(self.bias_constraint),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
             "return_sequences": self.return_sequences, "return_state": self.return_state,
             "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,

@@ -12,7 +12,10 @@ __all__ = ["DataHandler", "split_validation", "unpack_batch"]
 
 
 def unpack_batch(batch):
-    """A batch as (x, y, sample_weight) from `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+    """A batch as (x, y, sample_weight) from `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` (a list of
+    two or three items counts as a tuple, as Keras: a PyTorch DataLoader yields lists)."""
+    if isinstance(batch, list) and len(batch) in (2, 3):
+        batch = tuple(batch)
     if isinstance(batch, tuple):
         if len(batch) == 1:
             return batch[0], None, None
@@ -63,10 +66,31 @@ def _is_arrays(x):
 
 
 def _is_source(x):
-    """True for generators and Sequence-like objects."""
-    return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__")
-                                      and not isinstance(x, (list, tuple, dict, np.ndarray))
-                                      and not hasattr(x, "shape"))
+    """True for generators, Sequence-like objects and other iterables of batches (a PyTorch DataLoader)."""
+    if isinstance(x, (list, tuple, dict, str, bytes, np.ndarray)) or hasattr(x, "shape"):
+        return False
+    return hasattr(x, "__next__") or hasattr(x, "__iter__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+
+
+def _source_kind(x):
+    """'generator' (consumed once), 'sequence' (indexed per step) or 'iterable' (iterated afresh each epoch)."""
+    if hasattr(x, "__next__"):
+        return "generator"
+    if hasattr(x, "__getitem__") and hasattr(x, "__len__"):
+        return "sequence"
+    return "iterable"
+
+
+def _host_batch(batch):
+    """A batch with PyTorch tensors as NumPy arrays (fit accepts a DataLoader, as Keras 3 does)."""
+    x, y, sample_weight = unpack_batch(batch)
+
+    def convert(struct):
+        if struct is None:
+            return None
+        return pack_like(struct, [a.detach().cpu().numpy() if type(a).__module__.startswith("torch") else a
+                                  for a in flatten(struct)])
+    return convert(x), convert(y), convert(sample_weight)
 
 
 def split_validation(x, y, sample_weight, validation_split):
@@ -77,6 +101,10 @@ def split_validation(x, y, sample_weight, validation_split):
         raise ValueError("validation_split works only with array inputs, not generators or datasets")
     n = _length([x, y] if y is not None else x, "x/y")
     cut = int(n * (1 - validation_split))
+    if cut == 0 or cut == n:
+        raise ValueError(f"validation_split={validation_split} of {n} samples leaves {cut} for training and "
+                         f"{n - cut} for validation: both need at least one sample (pass more data or "
+                         "another split)")
 
     def take(struct, part):
         if struct is None:
@@ -99,8 +127,9 @@ class DataHandler:
             if y is not None:
                 raise ValueError("when x is a generator or dataset, it must yield y itself: do not pass y")
             self.source = x
-            self.kind = "generator" if hasattr(x, "__next__") else "sequence"
-            self.steps = steps if steps is not None else (len(x) if self.kind == "sequence" else None)
+            self.kind = _source_kind(x)
+            sized = self.kind != "generator" and hasattr(x, "__len__")
+            self.steps = steps if steps is not None else (len(x) if sized else None)
             self.class_weight = class_weight
             return
         self.kind = "arrays"
@@ -126,6 +155,8 @@ class DataHandler:
             return self._array_batches()
         if self.kind == "sequence":
             return self._sequence_batches()
+        if self.kind == "iterable":
+            return self._iterable_batches()
         return self._generator_batches()
 
     def _array_batches(self):
@@ -138,9 +169,15 @@ class DataHandler:
 
     def _sequence_batches(self):
         for step in range(self.steps):
-            yield self._weighted(*unpack_batch(self.source[step]))
+            yield self._weighted(*_host_batch(self.source[step]))
         if hasattr(self.source, "on_epoch_end"):
             self.source.on_epoch_end()
+
+    def _iterable_batches(self):
+        for step, batch in enumerate(self.source):
+            if self.steps is not None and step >= self.steps:
+                return
+            yield self._weighted(*_host_batch(batch))
 
     def _generator_batches(self):
         step = 0
@@ -152,7 +189,7 @@ class DataHandler:
                     self.exhausted = True
                 return
             step += 1
-            yield self._weighted(*unpack_batch(batch))
+            yield self._weighted(*_host_batch(batch))
 
     def _weighted(self, x, y, sample_weight):
         """Apply class_weight (per-sample weights from the labels) to a batch."""

@@ -1,5 +1,7 @@
 """Model: a layer with a training API. Built functionally (`Model(inputs, outputs)`) or by subclassing."""
-from tinydl import backend
+import warnings
+
+from tinydl import backend, ops
 from tinydl.io import saving
 from tinydl.layers.base import KerasTensor, Layer, flatten, pack_like, unique_name
 from tinydl.layers.naming import snake_case
@@ -93,18 +95,37 @@ class Model(Trainer, Layer):
     def _check_inputs(self, inputs):
         """Inputs in the graph's nesting, with ranks and fixed sizes checked against the Input shapes."""
         graph = self._graph
-        if isinstance(graph.inputs, dict) and isinstance(inputs, dict):
-            inputs = {k: inputs[k] for k in graph.inputs}
+        if isinstance(inputs, dict):
+            inputs = self._inputs_by_name(inputs)
         leaves = flatten(inputs)
         if len(leaves) != len(graph.input_tensors):
             raise ValueError(f"model '{self.name}' expects {len(graph.input_tensors)} input(s) "
                              f"{graph.input_names}, got {len(leaves)}")
+        leaves = [_adjust_rank(value, kt.shape) for kt, value in zip(graph.input_tensors, leaves)]
         for kt, value in zip(graph.input_tensors, leaves):
             shape = tuple(value.shape)
             if len(shape) != len(kt.shape) or any(a is not None and a != b for a, b in zip(kt.shape, shape)):
                 raise ValueError(f"model '{self.name}' expected input '{kt.name}' with shape {kt.shape}, "
                                  f"got {shape}")
         return pack_like(graph.inputs, leaves) if not isinstance(graph.inputs, KerasTensor) else leaves[0]
+
+    def _inputs_by_name(self, inputs):
+        """A dict of inputs matched to the model's inputs by name (dict keys or Input names), as Keras:
+        a missing name is an error, extra keys are ignored with a warning."""
+        graph = self._graph
+        names = list(graph.inputs) if isinstance(graph.inputs, dict) else graph.input_names
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise ValueError(f"model '{self.name}' expects inputs named {names}; the dict passed lacks {missing} "
+                             f"(got keys {sorted(inputs)})")
+        extra = sorted(set(inputs) - set(names))
+        if extra:
+            warnings.warn(f"model '{self.name}': input keys {extra} do not match any input {names}; they are "
+                          "ignored", stacklevel=3)
+        if isinstance(graph.inputs, dict):
+            return {n: inputs[n] for n in names}
+        matched = [inputs[n] for n in names]
+        return matched[0] if isinstance(graph.inputs, KerasTensor) else type(graph.inputs)(matched)
 
     def to(self, device):
         """Move every weight to `device` ('cpu' or 'cuda'); returns the model."""
@@ -163,6 +184,17 @@ class Model(Trainer, Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print a Keras-style table: layer (type), output shape, parameter count, connections."""
         return summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
+
+
+def _adjust_rank(value, expected):
+    """Keras's rank rule: data one rank short of an Input whose last size is 1 gets that axis added;
+    one rank over with a last size of 1 gets it squeezed."""
+    shape = tuple(value.shape)
+    if len(shape) == len(expected) - 1 and expected[-1] == 1:
+        return ops.reshape(value, shape + (1,))
+    if len(shape) == len(expected) + 1 and shape[-1] == 1:
+        return ops.reshape(value, shape[:-1])
+    return value
 
 
 def _snake_class(obj):

@@ -1,7 +1,9 @@
 """The Keras training API as a mixin of Model: compile, fit, evaluate, predict and the *_on_batch calls.
 
-One training step: forward with training=True, the compiled loss (plus regularisation penalties),
-backward, and `optimizer.apply(grads, trainable_weights)`. Callbacks observe every stage.
+One training step (`train_step`, the method subclasses override): forward with training=True (passed only
+when `call` declares it, as Keras), the compiled loss plus `model.losses` (`compute_loss`), the gradients
+(`compute_gradients`), `apply_gradients`, then the metrics (`compute_metrics`) and the logs they give.
+Callbacks observe every stage.
 """
 import sys
 import warnings
@@ -10,7 +12,7 @@ import numpy as np
 
 from tinydl import backend, losses, metrics as metrics_mod, optimizers
 from tinydl.callbacks import CallbackList
-from tinydl.layers.base import flatten, learning_phase, pack_like
+from tinydl.layers.base import flatten, pack_like
 from tinydl.models.fit_arguments import check_data, check_fit_arguments, finite_batches
 from tinydl.models.data_adapter import DataHandler, batch_size_of, split_validation, unpack_batch
 from tinydl.tensor import Tensor
@@ -49,8 +51,8 @@ class Trainer:
 
     @property
     def metrics(self):
-        """The compiled metric objects (after the first batch built them)."""
-        return self._compiled.metric_objects() if self._compiled and self._compiled.built else []
+        """The metrics fit resets and reads: the loss tracker and the compiled metrics (Keras 3's list)."""
+        return self._compiled.metric_list() if self._compiled else []
 
     @property
     def metrics_names(self):
@@ -61,34 +63,79 @@ class Trainer:
             raise RuntimeError(f"model '{self.name}' must be compiled before {what}(): call "
                                "model.compile(optimizer=..., loss=...) first")
 
-    # -- steps -------------------------------------------------------------------------------
-    def train_step(self, x, y, sample_weight=None):
-        """One optimisation step on a batch; updates the compiled metrics and returns nothing."""
-        with learning_phase(True):
-            y_pred = self(self._on_device(x), training=True)
-        loss = self._compiled.loss(self, self._on_device(y), y_pred, self._on_device(sample_weight), batch_size_of(x))
+    # -- steps: the methods a subclass overrides, as in Keras 3 -------------------------------
+    def train_step(self, data):
+        """One optimisation step on a batch `(x, y, sample_weight)`; returns the logs (metric results)."""
+        x, y, sample_weight = unpack_batch(data)
+        y_pred = self._forward(x, training=True)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         variables = self.trainable_weights
+        grads = self.compute_gradients(loss, variables)
+        # the one place between gradients and update: data-parallel training averages `grads` here
+        self.apply_gradients(grads, variables)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data):
+        """Forward in inference mode on a batch; updates the loss tracker and metrics, returns the logs."""
+        x, y, sample_weight = unpack_batch(data)
+        with no_grad():
+            y_pred = self._forward(x, training=False)
+            self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        """The model's outputs for one batch (Tensors, same nesting as the model's outputs)."""
+        x, _, _ = unpack_batch(data)
+        with no_grad():
+            return self._forward(x, training=False)
+
+    def _forward(self, x, training):
+        """The model on a batch, as Keras 3's steps call it: `training` is passed only when `call` declares it.
+
+        A subclassed model whose `call(inputs)` has no `training` argument therefore runs in fit as it runs
+        anywhere else: its nested BatchNormalization and Dropout stay in inference mode (moving statistics
+        unchanged), exactly as in Keras; declare `training=None` in `call` to train them.
+        """
+        x = self._on_device(x)
+        return self(x, training=training) if self._call_has_training_arg else self(x)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss Tensor: compiled losses (weighted) plus `model.losses`; updates the loss trackers."""
+        self._require_compiled("compute_loss")
+        return self._compiled.loss(self, self._on_device(y), y_pred, self._on_device(sample_weight),
+                                   batch_size_of(x))
+
+    def compute_gradients(self, loss, variables):
+        """Gradients (raw arrays; None where a variable does not reach the loss) of `loss` for `variables`."""
         for v in variables:
             v.grad = None
         loss.backward()
         grads = [v.grad.data if v.grad is not None else None for v in variables]  # None: no update, as Keras
         for v in variables:
             v.grad = None
+        return grads
+
+    def apply_gradients(self, grads, variables):
+        """One optimizer update of `variables` from `grads` (constraints are applied by the optimizer)."""
         self.optimizer.apply(grads, variables)
-        self._compiled.update_metrics(y, y_pred, sample_weight)
 
-    def test_step(self, x, y, sample_weight=None):
-        """Forward in inference mode; updates the compiled loss trackers and metrics."""
-        with no_grad():
-            y_pred = self(self._on_device(x), training=False)
-            self._compiled.loss(self, self._on_device(y), y_pred, self._on_device(sample_weight), batch_size_of(x))
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics with this batch and return every metric's result (the logs)."""
         self._compiled.update_metrics(y, y_pred, sample_weight)
+        return self.get_metrics_result()
 
-    def predict_step(self, x):
-        """Outputs for one batch as NumPy arrays (same nesting as the model's outputs)."""
-        with no_grad():
-            y_pred = self(self._on_device(x), training=False)
-        return pack_like(y_pred, [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in flatten(y_pred)])
+    def get_metrics_result(self):
+        """{name: result} of `self.metrics`; values stay arrays on the device until a callback reads them."""
+        logs = {}
+        for metric in self.metrics:
+            result = metric.result()
+            logs.update(result if isinstance(result, dict) else {metric.name: result})
+        return logs
+
+    def reset_metrics(self):
+        """Reset every metric in `self.metrics` (done at the start of each epoch and evaluation)."""
+        for metric in self.metrics:
+            metric.reset_state()
 
     def _on_device(self, struct):
         """Batch arrays moved to the model's device (`model.to('cuda')`); unchanged on the CPU."""
@@ -116,29 +163,28 @@ class Trainer:
                            verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
         self._initial_epoch = None
-        cbs.on_train_begin()
+        cbs.on_train_begin({})
         if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumes an interrupted run
             initial_epoch, self._initial_epoch = max(initial_epoch, self._initial_epoch), None
         logs = {}
         for epoch in range(initial_epoch, epochs):
-            self._compiled.reset()
-            cbs.on_epoch_begin(epoch)
+            self.reset_metrics()
+            cbs.on_epoch_begin(epoch, {})
             batch_hooks = cbs.wants("on_train_batch_begin") or cbs.wants("on_train_batch_end")
-            seen = 0
-            for step, (xb, yb, swb) in enumerate(self._numerics_checked(data)):
+            step_logs = None
+            for step, batch in enumerate(self._numerics_checked(data)):
                 if batch_hooks:
-                    cbs.on_train_batch_begin(step)
-                self.train_step(xb, yb, swb)
-                seen += 1
+                    cbs.on_train_batch_begin(step, {})
+                step_logs = self.train_step(as_step_data(*batch))
                 if batch_hooks:
-                    cbs.on_train_batch_end(step, self._compiled.results())
+                    cbs.on_train_batch_end(step, pythonify_logs(step_logs or {}))
                 if self.stop_training:
                     break
-            if data.exhausted and seen == 0:
+            if data.exhausted and step_logs is None:
                 warnings.warn("the data generator ran out of batches; training stops (pass steps_per_epoch "
                               "and a generator that repeats to train for more epochs)")
                 break
-            logs = self._compiled.results()
+            logs = pythonify_logs(step_logs or {})
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self._evaluate_data(validation_data, validation_batch_size or batch_size, validation_steps,
                                           cbs)
@@ -162,16 +208,17 @@ class Trainer:
 
     def _test_loop(self, data, cbs):
         """Run test_step over all batches with fresh metrics and return their results."""
-        self._compiled.reset()
-        cbs.on_test_begin()
+        self.reset_metrics()
+        cbs.on_test_begin({})
         hooks = cbs.wants("on_test_batch_begin") or cbs.wants("on_test_batch_end")
-        for step, (xb, yb, swb) in enumerate(self._numerics_checked(data)):
+        step_logs = None
+        for step, batch in enumerate(self._numerics_checked(data)):
             if hooks:
-                cbs.on_test_batch_begin(step)
-            self.test_step(xb, yb, swb)
+                cbs.on_test_batch_begin(step, {})
+            step_logs = self.test_step(as_step_data(*batch))
             if hooks:
-                cbs.on_test_batch_end(step, self._compiled.results())
-        logs = self._compiled.results()
+                cbs.on_test_batch_end(step, pythonify_logs(step_logs or {}))
+        logs = pythonify_logs(step_logs or {})
         cbs.on_test_end(logs)
         return logs
 
@@ -194,14 +241,14 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                            steps=data.steps)
-        cbs.on_predict_begin()
+        cbs.on_predict_begin({})
         outputs = []
         for step, (xb, _, _) in enumerate(data.epoch()):
-            cbs.on_predict_batch_begin(step)
-            out = self.predict_step(xb)
+            cbs.on_predict_batch_begin(step, {})
+            out = _as_numpy(self.predict_step((xb,)))
             outputs.append(out)
             cbs.on_predict_batch_end(step, {"outputs": out})
-        cbs.on_predict_end()
+        cbs.on_predict_end({})
         if not outputs:
             raise ValueError("predict() got no data: the input is empty")
         leaves = [flatten(o) for o in outputs]
@@ -213,25 +260,27 @@ class Trainer:
         self._require_compiled("train_on_batch")
         data = DataHandler(x, y, sample_weight, batch_size=batch_size_of(_leaf_array(x)), class_weight=class_weight)
         self._check_arrays(data)
-        self._compiled.reset()
-        for xb, yb, swb in data.epoch():
-            self.train_step(xb, yb, swb)
-        return self._as_result(self._compiled.results(), return_dict)
+        self.reset_metrics()
+        logs = {}
+        for batch in data.epoch():
+            logs = self.train_step(as_step_data(*batch))
+        return self._as_result(pythonify_logs(logs or {}), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics on exactly this batch."""
         self._require_compiled("test_on_batch")
         data = DataHandler(x, y, sample_weight, batch_size=batch_size_of(_leaf_array(x)))
-        self._compiled.reset()
-        for xb, yb, swb in data.epoch():
-            self.test_step(xb, yb, swb)
-        return self._as_result(self._compiled.results(), return_dict)
+        self.reset_metrics()
+        logs = {}
+        for batch in data.epoch():
+            logs = self.test_step(as_step_data(*batch))
+        return self._as_result(pythonify_logs(logs or {}), return_dict)
 
     def predict_on_batch(self, x):
         """Outputs for exactly this batch, as NumPy."""
         data = DataHandler(x, None, None, batch_size=batch_size_of(_leaf_array(x)))
         (xb, _, _), = list(data.epoch())
-        return self.predict_step(xb)
+        return _as_numpy(self.predict_step((xb,)))
 
     def _as_result(self, logs, return_dict):
         """Logs as evaluate returns them: the dict, or values in `metrics_names` order (a scalar if one)."""
@@ -258,6 +307,19 @@ class Trainer:
                                      "infinite value(s); clean the data or compile with check_numerics=False")
 
 
+def as_step_data(x, y=None, sample_weight=None):
+    """A batch as the step methods receive it, as Keras: `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+    if sample_weight is not None:
+        return x, y, sample_weight
+    return (x,) if y is None else (x, y)
+
+
+def _as_numpy(outputs):
+    """predict_step's outputs (Tensors or arrays, any nesting) as NumPy arrays in the same nesting."""
+    return pack_like(outputs, [t.numpy() if isinstance(t, Tensor) else np.asarray(
+        t.get() if hasattr(t, "get") and not isinstance(t, np.ndarray) else t) for t in flatten(outputs)])
+
+
 def _leaf_array(x):
     return np.asarray(flatten(x)[0]) if not hasattr(flatten(x)[0], "shape") else flatten(x)[0]
 
@@ -276,6 +338,9 @@ class _CompiledTargets:
         self.loss_arg, self.metrics_arg = loss, metrics
         self.loss_weights_arg, self.weighted_metrics_arg = loss_weights, weighted_metrics
         self.built = False
+        self.metrics, self.output_trackers = [], []
+        self.loss_tracker = metrics_mod.Mean(name="loss")
+        self.compile_metrics = _CompileMetrics(self)
 
     def build(self, model, y, y_pred):
         """Resolve names and objects now that the outputs (and their names) are known."""
@@ -303,7 +368,6 @@ class _CompiledTargets:
                     label = ("weighted_" if weighted else "") + m.name
                     label = f"{names[i]}_{label}" if self.multi else label
                     self.metrics.append((label, i, m, weighted))
-        self.loss_tracker = metrics_mod.Mean(name="loss")
         self.output_trackers = [metrics_mod.Mean(name=f"{n}_loss") for n in names] if self.multi else []
         self.built = True
 
@@ -322,15 +386,18 @@ class _CompiledTargets:
                 raise ValueError(f"no target (y) given for output '{self.names[i]}'")
             value = fn(trues[i], pred, sample_weight=sws[i])
             if self.multi:
-                self.output_trackers[i].update_state(float(value.item()), sample_weight=batch_size)
+                self.output_trackers[i].update_state(value, sample_weight=batch_size)
             value = value * self.loss_weights[i] if self.loss_weights[i] != 1.0 else value
             total = value if total is None else total + value
         for penalty in model.losses:
             total = total + penalty
-        self.loss_tracker.update_state(float(total.item()), sample_weight=batch_size)
+        self.loss_tracker.update_state(total, sample_weight=batch_size)
         return total
 
     def update_metrics(self, y, y_pred, sample_weight):
+        """Update the compiled metrics (NumPy on the host: predictions are copied only when there are some)."""
+        if not self.built or not self.metrics:
+            return
         preds = [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in flatten(y_pred)]
         masks = [getattr(t, "_keras_mask", None) for t in flatten(y_pred)]
         trues = _match(y, self.names, "y")
@@ -345,21 +412,41 @@ class _CompiledTargets:
         named = [(t.name, t) for t in self.output_trackers]
         return named + [(label, m) for label, _, m, _ in self.metrics]
 
-    def metric_objects(self):
-        return [self.loss_tracker] + [m for _, m in self.named_metrics()]
+    def metric_list(self):
+        """What `model.metrics` is: the loss tracker, then the compiled metrics as one object (as Keras 3)."""
+        return [self.loss_tracker, self.compile_metrics]
 
     def reset(self):
-        if self.built:
-            for m in self.metric_objects():
-                m.reset_state()
+        for m in self.metric_list():
+            m.reset_state()
 
     def results(self):
-        if not self.built:
-            return {}
-        logs = {"loss": float(self.loss_tracker.result())}
-        for name, m in self.named_metrics():
-            logs[name] = float(m.result())
-        return logs
+        """Every result as a Python float (the one read of the accumulated arrays)."""
+        return pythonify_logs({"loss": self.loss_tracker.result(), **self.compile_metrics.result()})
+
+
+class _CompileMetrics:
+    """The compiled metrics seen as one metric named 'compile_metrics', whose result is a dict (Keras 3)."""
+
+    name = "compile_metrics"
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.targets.update_metrics(y_true, y_pred, sample_weight)
+
+    def result(self):
+        return {label: m.result() for label, m in self.targets.named_metrics()}
+
+    def reset_state(self):
+        for _, m in self.targets.named_metrics():
+            m.reset_state()
+
+
+def pythonify_logs(logs):
+    """Log values as Python floats (reading device arrays once, at a log step)."""
+    return {k: float(v) for k, v in logs.items()}
 
 
 def _per_output(arg, names, what, nested=False):

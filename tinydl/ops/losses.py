@@ -19,11 +19,11 @@ class SparseSoftmaxCrossEntropy(Function):
         self.shape = logits.shape
         self.x = logits.reshape(-1, classes)
         self.labels = _int_labels(labels.reshape(-1), classes)
-        loss, self.lse = backend.kernel("softmax_xent_fwd", self.x)(self.x, self.labels)
+        loss, self.stats = backend.kernel("softmax_xent_fwd", self.x)(self.x, self.labels)
         return loss.reshape(logits.shape[:-1])
 
     def backward(self, g):
-        grad = backend.kernel("softmax_xent_bwd", self.x)(self.x, self.labels, self.lse, g.reshape(-1))
+        grad = backend.kernel("softmax_xent_bwd", self.x)(self.x, self.labels, self.stats, g.reshape(-1))
         return grad.reshape(self.shape), None
 
 
