@@ -27,6 +27,8 @@ class BackupAndRestore(Callback):
     saves at epoch ends. `delete_checkpoint=True` removes the backup when `fit` finishes normally.
     """
 
+    rank_zero_only = True  # writes files or prints: rank 0 only under data-parallel training
+
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
         if not backup_dir:

@@ -1,11 +1,18 @@
 """Callback: the base class with every Keras hook, and CallbackList, which fit/evaluate/predict drive."""
 
+from tinydl import distribution
+
 __all__ = ["Callback", "CallbackList"]
 
 
 class Callback:
     """Override the hooks you need. `self.model` is the model being trained, `self.params` holds
-    `epochs`, `steps` and `verbose`. Hooks receive a `logs` dict with Keras's key names."""
+    `epochs`, `steps` and `verbose`. Hooks receive a `logs` dict with Keras's key names.
+
+    `rank_zero_only = True` marks callbacks that write files or print: under data-parallel training
+    they run on rank 0 only."""
+
+    rank_zero_only = False
 
     def __init__(self):
         self.model = None
@@ -54,6 +61,9 @@ class CallbackList(Callback):
             self.callbacks.append(self.history)
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
             self.callbacks.append(ProgbarLogger())
+        dist = distribution.active()
+        if dist is not None:  # data parallel: file writers and printers live on rank 0 only
+            self.callbacks = [c for c in self.callbacks if dist.keep_callback(c)]
         self._active = {hook: [getattr(c, hook) for c in self.callbacks
                                if getattr(type(c), hook) is not getattr(Callback, hook)] for hook in _HOOKS}
         if model is not None:

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from tinydl import backend
+from tinydl import backend, distribution
 from tinydl.callbacks import CallbackList
 from tinydl.layers.base import flatten, learning_phase, pack_like
 from tinydl.models.data_adapter import DataHandler, batch_size_of, split_validation, unpack_batch
@@ -73,6 +73,9 @@ class Trainer:
         grads = [v.grad.data if v.grad is not None else None for v in variables]  # None: no update, as Keras
         for v in variables:
             v.grad = None
+        dist = distribution.active()
+        if dist is not None:  # data parallel: average over ranks between backward and apply
+            grads = dist.reduce_gradients(grads)
         self.optimizer.apply(grads, variables)
         self._compiled.update_metrics(y, y_pred, sample_weight)
 
@@ -109,6 +112,9 @@ class Trainer:
             (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
         data = DataHandler(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight)
         self._check_arrays(data)
+        dist = distribution.active()
+        if dist is not None:
+            dist.check_data(getattr(data, "n", None), getattr(data, "batch_size", None))
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=data.steps)
@@ -117,6 +123,8 @@ class Trainer:
         cbs.on_train_begin()
         if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumes an interrupted run
             initial_epoch, self._initial_epoch = max(initial_epoch, self._initial_epoch), None
+        if dist is not None:  # every rank starts from rank 0's weights, optimizer, RNG and resume epoch
+            initial_epoch = dist.synchronize(self, initial_epoch)
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self._compiled.reset()
@@ -126,6 +134,8 @@ class Trainer:
             for step, (xb, yb, swb) in enumerate(data.epoch()):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
+                if dist is not None:
+                    xb, yb, swb = dist.shard(xb, yb, swb)
                 self.train_step(xb, yb, swb)
                 seen += 1
                 if batch_hooks:
@@ -137,6 +147,8 @@ class Trainer:
                               "and a generator that repeats to train for more epochs)")
                 break
             logs = self._compiled.results()
+            if dist is not None:  # the same logs on every rank, so callbacks decide alike
+                logs = dist.average_logs(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self._evaluate_data(validation_data, validation_batch_size or batch_size, validation_steps,
                                           cbs)
@@ -161,13 +173,18 @@ class Trainer:
         self._compiled.reset()
         cbs.on_test_begin()
         hooks = cbs.wants("on_test_batch_begin") or cbs.wants("on_test_batch_end")
+        dist = distribution.active()
         for step, (xb, yb, swb) in enumerate(data.epoch()):
             if hooks:
                 cbs.on_test_batch_begin(step)
+            if dist is not None:
+                xb, yb, swb = dist.shard(xb, yb, swb)
             self.test_step(xb, yb, swb)
             if hooks:
                 cbs.on_test_batch_end(step, self._compiled.results())
         logs = self._compiled.results()
+        if dist is not None:
+            logs = dist.average_logs(logs)
         cbs.on_test_end(logs)
         return logs
 

@@ -1,0 +1,275 @@
+"""DataParallel: the same model on every rank, each global batch split across ranks, gradients averaged.
+
+`fit` calls five hooks of the active DataParallel (see `active()`), all no-ops in a world of size 1:
+`check_data` (batch sizes that split), `synchronize` (rank 0's weights, optimizer, RNG state and
+resume epoch on every rank), `shard` (this rank's slice of a global batch), `reduce_gradients`
+(between backward and `optimizer.apply`) and `average_logs` (epoch and evaluation logs). Callbacks
+whose `rank_zero_only` is True (progress bar, checkpoints, CSV, TensorBoard, backups) exist on rank 0 only.
+"""
+import numpy as np
+
+from tinydl import backend, ops
+from tinydl.autograd import Function
+from tinydl.distribution import collectives
+from tinydl.tensor import Tensor
+
+__all__ = ["DataParallel", "DistributedOptimizer", "broadcast_variables", "set_distribution", "distribution",
+           "active", "synchronized_moments"]
+
+_current = {"distribution": None}
+
+
+def set_distribution(value):
+    """Make `value` (a DataParallel, or None for single-process training) the distribution fit uses."""
+    if value is not None and not isinstance(value, DataParallel):
+        raise TypeError(f"set_distribution expects a DataParallel or None, got {type(value).__name__}")
+    _current["distribution"] = value
+
+
+def distribution():
+    """The distribution set by `set_distribution` (None when none is)."""
+    return _current["distribution"]
+
+
+def active():
+    """The DataParallel that fit must honour: the one set, when the world has more than one rank; else None."""
+    dist = _current["distribution"]
+    return dist if dist is not None and collectives.size() > 1 else None
+
+
+class DataParallel:
+    """Keras 3's DataParallel on MPI ranks: `batch_size` stays the global batch, each rank takes its slice.
+
+    `auto_shard_dataset=False` means every rank already reads its own data: batches are used whole and
+    averaged weighted by their sizes. `bucket_size_mb` sets the size of the allreduce buckets (PyTorch
+    DDP's 25 MB). `device_mesh` and `devices` are Keras's JAX-device arguments: the devices here are the
+    MPI ranks, so they must be None.
+    """
+
+    def __init__(self, device_mesh=None, devices=None, auto_shard_dataset=True, bucket_size_mb=25):
+        for name, value in (("device_mesh", device_mesh), ("devices", devices)):
+            if value is not None:
+                raise ValueError(f"DataParallel({name}=...): tinydl's devices are the MPI ranks started by "
+                                 f"mpiexec, so {name} must be None; got {value!r}")
+        if not bucket_size_mb > 0:
+            raise ValueError(f"DataParallel: bucket_size_mb must be > 0, got {bucket_size_mb!r}")
+        collectives.initialize()
+        self.auto_shard_dataset = bool(auto_shard_dataset)
+        self.bucket_bytes = int(bucket_size_mb * 2**20)
+        self.local_samples = 1     # samples in this rank's current batch (gradient weight)
+        self.seen = 0              # samples since the last average_logs (log weight)
+
+    @property
+    def rank(self):
+        return collectives.rank()
+
+    @property
+    def size(self):
+        return collectives.size()
+
+    # -- fit hooks ---------------------------------------------------------------------------------
+    def check_data(self, n_samples, batch_size):
+        """Refuse array data whose batches cannot be split over the ranks (same error on every rank)."""
+        if n_samples is None or not self.auto_shard_dataset:
+            return
+        if n_samples < self.size:
+            raise ValueError(f"DataParallel: the dataset has {n_samples} samples, fewer than the {self.size} "
+                             "ranks; every rank needs at least one sample")
+        if batch_size % self.size:
+            raise ValueError(f"DataParallel: batch_size={batch_size} (the global batch) must be divisible by the "
+                             f"number of ranks, {self.size}")
+        last = n_samples % batch_size
+        if 0 < last < self.size:
+            raise ValueError(f"DataParallel: the last batch has {last} samples for {self.size} ranks; choose a "
+                             f"batch_size that leaves none or at least {self.size} samples in the last batch")
+
+    def synchronize(self, model, initial_epoch=0):
+        """Rank 0's weights, optimizer state, RNG state and `initial_epoch` on every rank; returns the epoch."""
+        if not model.built:
+            raise ValueError(f"DataParallel: model '{model.name}' has no weights yet, so rank 0's weights cannot "
+                             "be broadcast; give it an Input (or call model.build(input_shape)) before fit")
+        broadcast_variables(model)
+        optimizer = getattr(model, "optimizer", None)
+        state = collectives.broadcast_object({
+            "optimizer": optimizer.get_state() if optimizer is not None else None,
+            "rng": backend.get_rng_state(), "initial_epoch": int(initial_epoch)})
+        if not collectives.is_chief():
+            if optimizer is not None:
+                optimizer.set_state(state["optimizer"])
+            backend.set_rng_state(state["rng"])
+        return state["initial_epoch"]
+
+    def shard(self, x, y=None, sample_weight=None):
+        """This rank's contiguous slice of a global batch (x, y, sample_weight)."""
+        n = _batch_len(x)
+        if self.auto_shard_dataset:
+            if n < self.size:
+                raise ValueError(f"DataParallel: a batch of {n} samples cannot be split over {self.size} ranks")
+            bounds = np.linspace(0, n, self.size + 1).astype(int) if n % self.size else \
+                np.arange(self.size + 1) * (n // self.size)
+            part = slice(bounds[self.rank], bounds[self.rank + 1])
+            x, y, sample_weight = (_map_leaves(lambda a: a[part], s) for s in (x, y, sample_weight))
+            n = part.stop - part.start
+        self.local_samples = n
+        self.seen += n
+        return x, y, sample_weight
+
+    def reduce_gradients(self, grads):
+        """Gradients averaged over ranks, weighted by each rank's samples in this batch (None stays None)."""
+        return average_gradients(grads, self.local_samples, self.bucket_bytes)
+
+    def average_logs(self, logs):
+        """Logs averaged over ranks, weighted by the samples each rank saw since the last call."""
+        weight, self.seen = float(self.seen), 0
+        keys = list(logs)  # same insertion order on every rank: the same code built the logs
+        values = np.array([weight * float(logs[k]) for k in keys] + [weight], dtype=np.float64)
+        total = collectives.allreduce(values, "sum")
+        return {k: float(v / total[-1]) for k, v in zip(keys, total[:-1])} if total[-1] else dict(logs)
+
+    def keep_callback(self, callback):
+        """False on ranks other than 0 for callbacks marked `rank_zero_only` (they write files or print)."""
+        return collectives.is_chief() or not getattr(callback, "rank_zero_only", False)
+
+
+class DistributedOptimizer:
+    """Horovod's DistributedOptimizer: `apply(grads, variables)` averages the gradients over ranks first.
+
+    Every other attribute is the wrapped optimizer's, so it can be passed to `compile` or used in a loop.
+    """
+
+    def __init__(self, optimizer, bucket_size_mb=25):
+        from tinydl import optimizers  # lazy: optimizers sits above this package
+        self.optimizer = optimizers.get(optimizer)
+        self.bucket_bytes = int(bucket_size_mb * 2**20)
+        collectives.initialize()
+
+    def apply(self, grads, variables=None):
+        grads = [g.data if isinstance(g, Tensor) else g for g in grads]
+        return self.optimizer.apply(average_gradients(grads, 1, self.bucket_bytes), variables)
+
+    def apply_gradients(self, grads_and_vars):
+        pairs = list(grads_and_vars)
+        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def __getattr__(self, name):
+        return getattr(self.optimizer, name)
+
+
+def broadcast_variables(variables, root=0):
+    """Rank `root`'s values of a model's weights (or a list of variables) on every rank, in place.
+
+    Raises the same ValueError on every rank when the ranks' weight shapes differ.
+    """
+    variables = list(variables.weights) if hasattr(variables, "weights") else list(variables)
+    shapes = [(tuple(v.data.shape), str(v.data.dtype)) for v in variables]
+    everyone = collectives.allgather_object(shapes)
+    for r, theirs in enumerate(everyone):
+        if theirs != everyone[root]:
+            raise ValueError(f"broadcast_variables: rank {r}'s model differs from rank {root}'s: "
+                             f"{_first_difference(everyone[root], theirs)}; every rank must build the same model")
+    hosts = [collectives.host_array(v.data).copy() for v in variables]
+    collectives.broadcast_arrays(hosts, root)
+    for v, h in zip(variables, hosts):
+        v.data[...] = backend.to_device(h, backend.device_of(v.data))
+
+
+def average_gradients(grads, weight, bucket_bytes):
+    """sum(weight_r * g_r) / sum(weight_r) over ranks, through flat buckets of about `bucket_bytes`.
+
+    Each bucket's allreduce starts as soon as it is packed, so packing overlaps communication; the
+    ranks' weights travel as one extra element of the first bucket.
+    """
+    if collectives.size() == 1:
+        return list(grads)
+    present = [i for i, g in enumerate(grads) if g is not None]
+    buckets = _buckets([grads[i] for i in present], bucket_bytes)
+    flats, requests = [], []
+    for k, members in enumerate(buckets):
+        parts = [collectives.host_array(grads[present[j]]).reshape(-1) for j in members]
+        flat = np.concatenate(parts + ([np.ones(1, parts[0].dtype)] if k == 0 else [])) * weight
+        flats.append(flat)
+        requests.append(collectives.start_allreduce(flat))
+    collectives.wait([r for r, _ in requests])
+    total = float(requests[0][1][-1]) if requests else 1.0
+    out = list(grads)
+    for members, (_, summed) in zip(buckets, requests):
+        offset = 0
+        for j in members:
+            g = grads[present[j]]
+            n = g.size
+            avg = (summed[offset:offset + n] / total).astype(g.dtype, copy=False).reshape(g.shape)
+            out[present[j]] = backend.to_device(avg, backend.device_of(g))
+            offset += n
+    return out
+
+
+def synchronized_moments(x, axis):
+    """Mean and biased variance over every axis of `x` but `axis`, across all ranks (differentiable).
+
+    BatchNormalization(synchronized=True) normalises with these, so N ranks at batch B/N compute what
+    one process computes at batch B.
+    """
+    axes = tuple(a for a in range(x.ndim) if a != axis % x.ndim)
+    count = collectives.allreduce(np.array([x.size // x.shape[axis]], dtype=np.float64), "sum")[0]
+    mean = AllreduceSum.apply(ops.sum(x, axis=axes)) / float(count)
+    shape = [1 if a in axes else -1 for a in range(x.ndim)]
+    centred = x - ops.reshape(mean, shape)
+    var = AllreduceSum.apply(ops.sum(centred * centred, axis=axes)) / float(count)
+    return mean, var
+
+
+class AllreduceSum(Function):
+    """The sum of `x` over ranks. Backward: each rank's loss is weighted by its share of the batch when
+    gradients are averaged, so the incoming gradients are summed with those weights over this rank's."""
+
+    def forward(self, x):
+        return collectives.allreduce(x, "sum")
+
+    def backward(self, g):
+        dist = _current["distribution"]
+        weight = float(dist.local_samples) if dist is not None else 1.0
+        return collectives.allreduce(g * weight, "sum") / weight
+
+
+def _buckets(grads, bucket_bytes):
+    """Indices of `grads` grouped into consecutive buckets of one dtype and about `bucket_bytes` each."""
+    buckets, current, nbytes, dtype = [], [], 0, None
+    for i, g in enumerate(grads):
+        if current and (nbytes + g.nbytes > bucket_bytes or g.dtype != dtype):
+            buckets.append(current)
+            current, nbytes = [], 0
+        current.append(i)
+        nbytes += g.nbytes
+        dtype = g.dtype
+    return buckets + ([current] if current else [])
+
+
+def _batch_len(x):
+    leaf = _leaves(x)[0]
+    return int(leaf.shape[0]) if hasattr(leaf, "shape") else len(leaf)
+
+
+def _leaves(struct):
+    if isinstance(struct, dict):
+        return [leaf for k in struct for leaf in _leaves(struct[k])]
+    if isinstance(struct, (list, tuple)):
+        return [leaf for s in struct for leaf in _leaves(s)]
+    return [] if struct is None else [struct]
+
+
+def _map_leaves(fn, struct):
+    """`fn` applied to every array in nested lists/tuples/dicts (None stays None)."""
+    if struct is None:
+        return None
+    if isinstance(struct, dict):
+        return {k: _map_leaves(fn, v) for k, v in struct.items()}
+    if isinstance(struct, (list, tuple)):
+        return type(struct)(_map_leaves(fn, s) for s in struct)
+    return fn(struct)
+
+
+def _first_difference(mine, theirs):
+    if len(mine) != len(theirs):
+        return f"{len(theirs)} weights instead of {len(mine)}"
+    i = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b)
+    return f"weight {i} is {theirs[i][0]} {theirs[i][1]}, expected {mine[i][0]} {mine[i][1]}"
