@@ -90,6 +90,8 @@ class DataParallel:
                              "be broadcast; give it an Input (or call model.build(input_shape)) before fit")
         broadcast_variables(model)
         optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:  # slots exist (and a resumed state is applied) before rank 0's are sent
+            optimizer.build(model.trainable_weights)
         state = collectives.broadcast_object({
             "optimizer": optimizer.get_state() if optimizer is not None else None,
             "rng": backend.get_rng_state(), "initial_epoch": int(initial_epoch)})
