@@ -184,7 +184,7 @@ def average_gradients(grads, weight, bucket_bytes):
     if collectives.size() == 1:
         return list(grads)
     present = [i for i, g in enumerate(grads) if g is not None]
-    buckets = _buckets([grads[i] for i in present], bucket_bytes)
+    buckets = bucket_indices([grads[i] for i in present], bucket_bytes)
     flats, requests = [], []
     for k, members in enumerate(buckets):
         parts = [collectives.host_array(grads[present[j]]).reshape(-1) for j in members]
@@ -233,7 +233,7 @@ class AllreduceSum(Function):
         return collectives.allreduce(g * weight, "sum") / weight
 
 
-def _buckets(grads, bucket_bytes):
+def bucket_indices(grads, bucket_bytes):
     """Indices of `grads` grouped into consecutive buckets of one dtype and about `bucket_bytes` each."""
     buckets, current, nbytes, dtype = [], [], 0, None
     for i, g in enumerate(grads):

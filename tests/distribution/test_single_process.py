@@ -1,0 +1,63 @@
+"""Without mpiexec the world has one rank: DataParallel changes nothing and collectives return their input."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.distribution import scenarios
+
+mpi4py = pytest.importorskip("mpi4py")
+
+from tinydl import distribution  # noqa: E402
+from tinydl.distribution import data_parallel  # noqa: E402
+
+
+def test_import_tinydl_does_not_import_mpi4py():
+    code = "import sys, tinydl, tinydl.models, tinydl.layers; print('mpi4py' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
+        == "False"
+
+
+def test_a_plain_process_is_a_world_of_one_rank():
+    assert (distribution.rank(), distribution.size(), distribution.local_rank(), distribution.is_chief()) == \
+        (0, 1, 0, True)
+    x = np.array([1.5, -2.0], dtype=np.float32)
+    for op in ("sum", "average", "max", "min", "prod"):
+        out = distribution.allreduce(x, op)
+        np.testing.assert_array_equal(out, x)
+        assert out is not x and out.dtype == np.float32
+
+
+def test_data_parallel_on_one_rank_trains_exactly_as_without_it():
+    plain_model, plain_history = scenarios.train(scenarios.SEED, "adam", epochs=2)
+    distribution.set_distribution(distribution.DataParallel())
+    try:
+        assert distribution.distribution() is not None and distribution.active() is None
+        model, history = scenarios.train(scenarios.SEED, "adam", epochs=2)
+    finally:
+        distribution.set_distribution(None)
+    assert history == plain_history
+    for a, b in zip(model.get_weights(), plain_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_arguments_that_cannot_work_are_refused():
+    with pytest.raises(ValueError, match=r"DataParallel\(devices=...\).*must be None; got \['cpu:0'\]"):
+        distribution.DataParallel(devices=["cpu:0"])
+    with pytest.raises(ValueError, match="bucket_size_mb must be > 0, got 0"):
+        distribution.DataParallel(bucket_size_mb=0)
+    with pytest.raises(TypeError, match="set_distribution expects a DataParallel or None, got str"):
+        distribution.set_distribution("data_parallel")
+    with pytest.raises(ValueError, match=r"op must be one of .*got 'mean'"):
+        distribution.allreduce(np.zeros(2), "mean")
+    with pytest.raises(TypeError, match="expected a NumPy or CuPy array, got list"):
+        distribution.allreduce([1.0, 2.0])
+
+
+def test_gradients_are_packed_into_buckets_of_one_dtype_and_bounded_size():
+    f32 = [np.zeros(n, np.float32) for n in (10, 10, 30, 5)]   # 40, 40, 120, 20 bytes
+    assert data_parallel.bucket_indices(f32, bucket_bytes=100) == [[0, 1], [2], [3]]
+    assert data_parallel.bucket_indices(f32, bucket_bytes=10**6) == [[0, 1, 2, 3]]
+    mixed = [np.zeros(4, np.float32), np.zeros(4, np.float64), np.zeros(4, np.float64)]
+    assert data_parallel.bucket_indices(mixed, bucket_bytes=10**6) == [[0], [1, 2]]
