@@ -55,8 +55,8 @@ class DataParallel:
             raise ValueError(f"DataParallel: bucket_size_mb must be > 0, got {bucket_size_mb!r}")
         collectives.initialize()
         self.auto_shard_dataset = bool(auto_shard_dataset)
-        self.bucket_bytes = int(bucket_size_mb * 2**20)
-        self.local_samples = 1     # samples in this rank's current batch (gradient weight)
+        self.averager = GradientAverager(int(bucket_size_mb * 2**20))
+        self.share = 1.0 / self.size   # this rank's part of the current global batch (its gradient weight)
         self.seen = 0              # samples since the last average_logs (log weight)
 
     @property
@@ -111,14 +111,16 @@ class DataParallel:
                 np.arange(self.size + 1) * (n // self.size)
             part = slice(bounds[self.rank], bounds[self.rank + 1])
             x, y, sample_weight = (_map_leaves(lambda a: a[part], s) for s in (x, y, sample_weight))
+            self.share = (part.stop - part.start) / n
             n = part.stop - part.start
-        self.local_samples = n
+        else:  # batches of different sizes per rank: the global batch is their sum
+            self.share = n / float(collectives.allreduce(np.array([n], dtype=np.float64), "sum")[0])
         self.seen += n
         return x, y, sample_weight
 
     def reduce_gradients(self, grads):
         """Gradients averaged over ranks, weighted by each rank's samples in this batch (None stays None)."""
-        return average_gradients(grads, self.local_samples, self.bucket_bytes)
+        return self.averager(grads, self.share)
 
     def average_logs(self, logs):
         """Logs averaged over ranks, weighted by the samples each rank saw since the last call."""
@@ -142,12 +144,12 @@ class DistributedOptimizer:
     def __init__(self, optimizer, bucket_size_mb=25):
         from tinydl import optimizers  # lazy: optimizers sits above this package
         self.optimizer = optimizers.get(optimizer)
-        self.bucket_bytes = int(bucket_size_mb * 2**20)
+        self.averager = GradientAverager(int(bucket_size_mb * 2**20))
         collectives.initialize()
 
     def apply(self, grads, variables=None):
         grads = [g.data if isinstance(g, Tensor) else g for g in grads]
-        return self.optimizer.apply(average_gradients(grads, 1, self.bucket_bytes), variables)
+        return self.optimizer.apply(self.averager(grads, 1.0 / collectives.size()), variables)
 
     def apply_gradients(self, grads_and_vars):
         pairs = list(grads_and_vars)
@@ -175,34 +177,53 @@ def broadcast_variables(variables, root=0):
         v.data[...] = backend.to_device(h, backend.device_of(v.data))
 
 
-def average_gradients(grads, weight, bucket_bytes):
-    """sum(weight_r * g_r) / sum(weight_r) over ranks, through flat buckets of about `bucket_bytes`.
+class GradientAverager:
+    """sum(share_r * g_r) over ranks (the shares, each rank's part of the batch, add up to 1), through
+    flat buckets of about `bucket_bytes`.
 
-    Each bucket's allreduce starts as soon as it is packed, so packing overlaps communication; the
-    ranks' weights travel as one extra element of the first bucket.
+    The buckets are kept between steps (fresh buffers of many MiB cost more in page faults than the
+    transfer), so the averaged gradients it returns are views into them, valid until the next call.
+    Buckets are reduced after the
+    backward pass, not during it: MPICH moves a non-blocking collective's data only inside MPI calls,
+    so one started mid-backward would wait for the end of backward anyway (docs/distributed.md).
     """
-    if collectives.size() == 1:
-        return list(grads)
-    present = [i for i, g in enumerate(grads) if g is not None]
-    buckets = bucket_indices([grads[i] for i in present], bucket_bytes)
-    flats, requests = [], []
-    for k, members in enumerate(buckets):
-        parts = [collectives.host_array(grads[present[j]]).reshape(-1) for j in members]
-        flat = np.concatenate(parts + ([np.ones(1, parts[0].dtype)] if k == 0 else [])) * weight
-        flats.append(flat)
-        requests.append(collectives.start_allreduce(flat))
-    collectives.wait([r for r, _ in requests])
-    total = float(requests[0][1][-1]) if requests else 1.0
-    out = list(grads)
-    for members, (_, summed) in zip(buckets, requests):
-        offset = 0
-        for j in members:
-            g = grads[present[j]]
-            n = g.size
-            avg = (summed[offset:offset + n] / total).astype(g.dtype, copy=False).reshape(g.shape)
-            out[present[j]] = backend.to_device(avg, backend.device_of(g))
-            offset += n
-    return out
+
+    def __init__(self, bucket_bytes):
+        self.bucket_bytes = bucket_bytes
+        self.layout = None    # (shapes and dtypes of the gradients, their buckets)
+        self.buffers = []
+
+    def __call__(self, grads, share):
+        if collectives.size() == 1:
+            return list(grads)
+        present = [i for i, g in enumerate(grads) if g is not None]
+        self._prepare([grads[i] for i in present])
+        for members, flat in zip(self.buckets, self.buffers):
+            offset = 0
+            for j in members:
+                g = collectives.host_array(grads[present[j]])
+                np.multiply(g.reshape(-1), share, out=flat[offset:offset + g.size])
+                offset += g.size
+        collectives.allreduce_in_place(self.buffers, "sum")
+        out = list(grads)
+        for members, flat in zip(self.buckets, self.buffers):
+            offset = 0
+            for j in members:
+                g = grads[present[j]]
+                out[present[j]] = backend.to_device(flat[offset:offset + g.size].reshape(g.shape),
+                                                    backend.device_of(g))
+                offset += g.size
+        return out
+
+    def _prepare(self, grads):
+        """(Re)make the buckets when the gradients' shapes or dtypes differ from the last call's."""
+        layout = [(g.shape, g.dtype) for g in grads]
+        if layout == self.layout:
+            return
+        self.layout = layout
+        self.buckets = bucket_indices(grads, self.bucket_bytes)
+        self.buffers = [np.empty(sum(grads[j].size for j in members), dtype=grads[members[0]].dtype)
+                        for members in self.buckets]
 
 
 def synchronized_moments(x, axis):
@@ -221,16 +242,16 @@ def synchronized_moments(x, axis):
 
 
 class AllreduceSum(Function):
-    """The sum of `x` over ranks. Backward: each rank's loss is weighted by its share of the batch when
-    gradients are averaged, so the incoming gradients are summed with those weights over this rank's."""
+    """The sum of `x` over ranks. Backward: each rank's gradients are weighted by its share of the batch
+    when averaged, so the incoming gradients are summed with those shares, over this rank's share."""
 
     def forward(self, x):
         return collectives.allreduce(x, "sum")
 
     def backward(self, g):
         dist = _current["distribution"]
-        weight = float(dist.local_samples) if dist is not None else 1.0
-        return collectives.allreduce(g * weight, "sum") / weight
+        share = dist.share if dist is not None else 1.0
+        return collectives.allreduce(g * share, "sum") / share
 
 
 def bucket_indices(grads, bucket_bytes):
