@@ -11,6 +11,7 @@ import pytest
 
 WORKER = pathlib.Path(__file__).resolve().parent / "worker.py"
 ROOT = WORKER.parents[2]
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def mpiexec():
@@ -25,7 +26,8 @@ def mpiexec():
 
 def start(n, scenario, out, **env):
     """A running `mpiexec -n N python -m mpi4py worker.py SCENARIO OUT` in its own process group."""
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **{k: str(v) for k, v in env.items()}}
+    environ = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}  # the ranks choose their threads
+    environ.update({"PYTHONPATH": str(ROOT)}, **{k: str(v) for k, v in env.items()})
     cmd = [mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(WORKER), scenario, str(out)]
     return subprocess.Popen(cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)

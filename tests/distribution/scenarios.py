@@ -49,3 +49,23 @@ def reference(optimizer, epochs=EPOCHS):
     return {"weights": model.get_weights(), "history": history,
             "evaluate": model.evaluate(vx, vy, batch_size=8, verbose=0, return_dict=True),
             "predict": model.predict(vx, batch_size=8, verbose=0)}
+
+
+class Batches:
+    """A Sequence-like source (`__len__` + `__getitem__`) of the training data in global batches of BATCH."""
+
+    def __init__(self):
+        (self.x, self.y), _ = data()
+
+    def __len__(self):
+        return -(-len(self.x) // BATCH)
+
+    def __getitem__(self, i):
+        return self.x[i * BATCH:(i + 1) * BATCH], self.y[i * BATCH:(i + 1) * BATCH]
+
+
+def train_on_sequence(seed):
+    """Two epochs with SGD+momentum reading a Sequence; returns the final weights."""
+    model = build(seed, "sgd")
+    model.fit(Batches(), epochs=2, verbose=0)
+    return model.get_weights()

@@ -50,6 +50,19 @@ def test_history_evaluate_and_predict_equal_the_single_process_ones(job, referen
         np.testing.assert_allclose(rank[opt]["predict"], ref["predict"], rtol=1e-5, atol=1e-6)
 
 
+def test_a_sequence_source_is_sharded_like_arrays(job):
+    reference = scenarios.train_on_sequence(scenarios.SEED)
+    for rank in job["ranks"]:
+        assert max_diff(rank["sequence"], reference) < 1e-5
+
+
+def test_each_rank_gets_its_share_of_the_cores(job):
+    import os
+    expected = str(max(1, os.cpu_count() // job["n"]))
+    for rank in job["ranks"]:
+        assert rank["threads"] == {"NUMBA_NUM_THREADS": expected, "OPENBLAS_NUM_THREADS": expected}
+
+
 def test_negative_controls_without_allreduce_or_broadcast_diverge(job, references):
     ref = references["sgd"]["weights"]
     for rank in job["ranks"]:

@@ -36,6 +36,8 @@ def fit_everything(out):
         results[opt] = {"weights": model.get_weights(), "history": history,
                         "evaluate": model.evaluate(vx, vy, batch_size=8, verbose=0, return_dict=True),
                         "predict": model.predict(vx, batch_size=8, verbose=0)}
+    results["sequence"] = scenarios.train_on_sequence(scenarios.SEED + rank)
+    results["threads"] = {v: os.environ.get(v) for v in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     results["no_allreduce"] = _negative_control("reduce_gradients", lambda self, grads: grads)
     results["no_broadcast"] = _negative_control("synchronize", lambda self, model, initial_epoch=0: initial_epoch)
     results["errors"] = _bad_inputs()
