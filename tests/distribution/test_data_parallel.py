@@ -103,6 +103,7 @@ def test_allreduce_distributed_optimizer_and_broadcast_variables(job):
     for rank in job["ranks"]:
         got = rank["custom"]
         np.testing.assert_array_equal(got["allreduce"]["sum"], [ranks.sum(), -ranks.sum()])
+        np.testing.assert_array_equal(got["allreduce"]["in_place"], [ranks.sum(), -ranks.sum()])
         np.testing.assert_allclose(got["allreduce"]["average"], [ranks.mean(), -ranks.mean()])
         np.testing.assert_array_equal(got["allreduce"]["max"], [n - 1, 0])
         np.testing.assert_array_equal(got["allreduce"]["min"], [0, -(n - 1)])

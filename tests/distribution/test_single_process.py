@@ -53,6 +53,28 @@ def test_arguments_that_cannot_work_are_refused():
         distribution.allreduce(np.zeros(2), "mean")
     with pytest.raises(TypeError, match="expected a NumPy or CuPy array, got list"):
         distribution.allreduce([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"op='average' needs floating-point arrays, got \['int64'\]; use op='sum'"):
+        distribution.allreduce(np.arange(3, dtype=np.int64), "average")
+    with pytest.raises(ValueError, match=r"out must be a NumPy array of shape \(3,\) and dtype float32"):
+        distribution.allreduce(np.zeros(3, np.float32), "sum", out=np.zeros(3, np.float64))
+
+
+def test_allreduce_writes_into_out_when_given():
+    x, out = np.array([1.0, 2.0, 3.0], np.float32), np.zeros(3, np.float32)
+    assert distribution.allreduce(x, "sum", out=out) is out
+    np.testing.assert_array_equal(out, x)
+
+
+def test_distributed_optimizer_is_still_the_optimizer_it_wraps():
+    from tinydl import optimizers, tensor
+    sgd = optimizers.SGD(learning_rate=0.1, momentum=0.5)
+    wrapped = distribution.DistributedOptimizer(sgd)
+    assert isinstance(wrapped, optimizers.SGD) and wrapped is not sgd
+    assert wrapped.get_config() == sgd.get_config()
+    v = tensor(np.zeros(2, np.float32), requires_grad=True)
+    for _ in range(2):  # momentum 0.5: steps of 0.1 then 0.15
+        wrapped.apply([np.ones(2, np.float32)], [v])
+    np.testing.assert_allclose(v.numpy(), [-0.25, -0.25], rtol=1e-6)
 
 
 def test_gradients_are_packed_into_buckets_of_one_dtype_and_bounded_size():

@@ -83,6 +83,9 @@ def _custom_loop():
     r = float(distribution.rank())
     value = np.array([r, -r], dtype=np.float32)
     reduced = {op: distribution.allreduce(value, op) for op in ("sum", "average", "max", "min")}
+    in_place = value.copy()
+    distribution.allreduce(in_place, "sum", out=in_place)
+    reduced["in_place"] = in_place
     w = distribution.DistributedOptimizer(optimizers.SGD(learning_rate=0.1))
     var = scenarios.td.Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
     w.apply([np.full(3, r + 1, dtype=np.float32)], [var])

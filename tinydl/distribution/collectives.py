@@ -89,41 +89,42 @@ def is_chief():
 def allreduce(array, op="average", out=None):
     """`op` ('sum', 'average', 'max', 'min', 'prod') of `array` over all ranks, as a new array on its device.
 
-    `out` (a NumPy array shaped like `array`) receives the result instead: reusing it saves the page
-    faults of a fresh result, which cost more than the transfer itself for arrays of many MiB.
+    `out` (a NumPy array shaped like `array`; `array` itself for in place) receives the result instead:
+    reusing it saves the page faults of a fresh result, which cost more than the transfer for many MiB.
     """
     host = host_array(array, "allreduce")
-    if out is None:
-        result = host_array(array).copy()
-    elif not isinstance(out, np.ndarray) or out.shape != host.shape or out.dtype != host.dtype:
+    if out is not None and (not isinstance(out, np.ndarray) or out.shape != host.shape or out.dtype != host.dtype):
         raise ValueError(f"allreduce: out must be a NumPy array of shape {host.shape} and dtype {host.dtype}")
-    else:
-        result = out
-        if result is not host:
-            result[...] = host
-    allreduce_in_place([result], op)
-    if out is None:
-        return backend.to_device(result, backend.device_of(array))
-    return result
+    result = np.empty_like(host) if out is None else out
+    _reduce([(host, result)], op)
+    return backend.to_device(result, backend.device_of(array)) if out is None else result
 
 
 def allreduce_in_place(arrays, op="sum"):
     """Reduce contiguous NumPy `arrays` over all ranks, each overwritten with its result."""
+    return [recv for _, recv in _reduce([(a, a) for a in arrays], op)]
+
+
+def _reduce(pairs, op):
+    """Reduce each (send, receive) pair of NumPy arrays over all ranks, after all ranks have arrived."""
     if op not in _OPS:
         raise ValueError(f"allreduce: op must be one of {_OPS}, got {op!r}")
-    if op == "average" and any(a.dtype.kind not in "fc" for a in arrays):
-        kinds = sorted({str(a.dtype) for a in arrays if a.dtype.kind not in "fc"})
+    if op == "average" and any(recv.dtype.kind not in "fc" for _, recv in pairs):
+        kinds = sorted({str(recv.dtype) for _, recv in pairs if recv.dtype.kind not in "fc"})
         raise TypeError(f"allreduce: op='average' needs floating-point arrays, got {kinds}; use op='sum'")
     if size() == 1:
-        return arrays
+        for send, recv in pairs:
+            if recv is not send:
+                recv[...] = send
+        return pairs
     MPI = _world["MPI"]
     mpi_op = {"sum": MPI.SUM, "average": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "prod": MPI.PROD}[op]
     barrier()
-    for a in arrays:
-        _world["comm"].Allreduce(MPI.IN_PLACE, a, op=mpi_op)
+    for send, recv in pairs:
+        _world["comm"].Allreduce(MPI.IN_PLACE if send is recv else send, recv, op=mpi_op)
         if op == "average":
-            a /= size()
-    return arrays
+            recv /= size()
+    return pairs
 
 
 def broadcast_arrays(arrays, root=0):

@@ -6,6 +6,8 @@ resume epoch on every rank), `shard` (this rank's slice of a global batch), `red
 (between backward and `optimizer.apply`) and `average_logs` (epoch and evaluation logs). Callbacks
 whose `rank_zero_only` is True (progress bar, checkpoints, CSV, TensorBoard, backups) exist on rank 0 only.
 """
+import copy
+
 import numpy as np
 
 from tinydl import backend, ops
@@ -107,9 +109,7 @@ class DataParallel:
         if self.auto_shard_dataset:
             if n < self.size:
                 raise ValueError(f"DataParallel: a batch of {n} samples cannot be split over {self.size} ranks")
-            bounds = np.linspace(0, n, self.size + 1).astype(int) if n % self.size else \
-                np.arange(self.size + 1) * (n // self.size)
-            part = slice(bounds[self.rank], bounds[self.rank + 1])
+            part = slice(self.rank * n // self.size, (self.rank + 1) * n // self.size)
             x, y, sample_weight = (_map_leaves(lambda a: a[part], s) for s in (x, y, sample_weight))
             self.share = (part.stop - part.start) / n
             n = part.stop - part.start
@@ -119,8 +119,10 @@ class DataParallel:
         return x, y, sample_weight
 
     def reduce_gradients(self, grads):
-        """Gradients averaged over ranks, weighted by each rank's samples in this batch (None stays None)."""
-        return self.averager(grads, self.share)
+        """Gradients averaged over ranks, weighted by each rank's share of the batch `shard` last cut (equal
+        weights when no batch was sharded since the last call); None stays None."""
+        share, self.share = self.share, 1.0 / self.size   # unsharded steps (train_on_batch) weigh ranks alike
+        return self.averager(grads, share)
 
     def average_logs(self, logs):
         """Logs averaged over ranks, weighted by the samples each rank saw since the last call."""
@@ -135,28 +137,24 @@ class DataParallel:
         return collectives.is_chief() or not getattr(callback, "rank_zero_only", False)
 
 
-class DistributedOptimizer:
-    """Horovod's DistributedOptimizer: `apply(grads, variables)` averages the gradients over ranks first.
+def DistributedOptimizer(optimizer, bucket_size_mb=25):  # noqa: N802  (Horovod's and Keras-style name)
+    """Horovod's DistributedOptimizer: the same optimizer (a copy of its class and state) whose `apply`
+    first averages the gradients over ranks, so it works in `compile` and in custom loops alike."""
+    from tinydl import optimizers  # lazy: optimizers sits above this package
+    base = optimizers.get(optimizer)
+    collectives.initialize()
+    averaging = copy.copy(base)
+    averaging.__class__ = type(type(base).__name__, (_Averaging, type(base)), {})
+    averaging.gradient_averager = GradientAverager(int(bucket_size_mb * 2**20))
+    return averaging
 
-    Every other attribute is the wrapped optimizer's, so it can be passed to `compile` or used in a loop.
-    """
 
-    def __init__(self, optimizer, bucket_size_mb=25):
-        from tinydl import optimizers  # lazy: optimizers sits above this package
-        self.optimizer = optimizers.get(optimizer)
-        self.averager = GradientAverager(int(bucket_size_mb * 2**20))
-        collectives.initialize()
+class _Averaging:
+    """The mixin DistributedOptimizer puts in front of the optimizer's class."""
 
     def apply(self, grads, variables=None):
         grads = [g.data if isinstance(g, Tensor) else g for g in grads]
-        return self.optimizer.apply(self.averager(grads, 1.0 / collectives.size()), variables)
-
-    def apply_gradients(self, grads_and_vars):
-        pairs = list(grads_and_vars)
-        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
-
-    def __getattr__(self, name):
-        return getattr(self.optimizer, name)
+        return super().apply(self.gradient_averager(grads, 1.0 / collectives.size()), variables)
 
 
 def broadcast_variables(variables, root=0):
@@ -183,9 +181,9 @@ class GradientAverager:
 
     The buckets are kept between steps (fresh buffers of many MiB cost more in page faults than the
     transfer), so the averaged gradients it returns are views into them, valid until the next call.
-    Buckets are reduced after the
-    backward pass, not during it: MPICH moves a non-blocking collective's data only inside MPI calls,
-    so one started mid-backward would wait for the end of backward anyway (docs/distributed.md).
+    Buckets are reduced after the backward pass, not during it: MPICH moves a non-blocking collective's
+    data only inside MPI calls, so one started mid-backward would wait for the end of backward anyway
+    (docs/distributed.md).
     """
 
     def __init__(self, bucket_bytes):
