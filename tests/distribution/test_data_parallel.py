@@ -50,7 +50,7 @@ def test_history_evaluate_and_predict_equal_the_single_process_ones(job, referen
         np.testing.assert_allclose(rank[opt]["predict"], ref["predict"], rtol=1e-5, atol=1e-6)
 
 
-def test_a_sequence_source_is_sharded_like_arrays(job):
+def test_a_sequence_source_is_sharded_like_arrays_and_a_model_without_input_is_built_then_synced(job):
     reference = scenarios.train_on_sequence(scenarios.SEED)
     for rank in job["ranks"]:
         assert max_diff(rank["sequence"], reference) < 1e-5

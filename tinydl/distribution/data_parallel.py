@@ -60,6 +60,7 @@ class DataParallel:
         self.averager = GradientAverager(int(bucket_size_mb * 2**20))
         self.share = 1.0 / self.size   # this rank's part of the current global batch (its gradient weight)
         self.seen = 0              # samples since the last average_logs (log weight)
+        self.unbuilt_model = None  # a model fit gave to synchronize before it had weights
 
     @property
     def rank(self):
@@ -86,22 +87,29 @@ class DataParallel:
                              f"batch_size that leaves none or at least {self.size} samples in the last batch")
 
     def synchronize(self, model, initial_epoch=0):
-        """Rank 0's weights, optimizer state, RNG state and `initial_epoch` on every rank; returns the epoch."""
-        if not model.built:
-            raise ValueError(f"DataParallel: model '{model.name}' has no weights yet, so rank 0's weights cannot "
-                             "be broadcast; give it an Input (or call model.build(input_shape)) before fit")
+        """Rank 0's weights, optimizer state, RNG state and `initial_epoch` on every rank; returns the epoch.
+
+        A model without weights yet (a Sequential without Input) is built by the first `shard`, from
+        this rank's slice, and synchronized then, before its first training step.
+        """
+        epoch = collectives.broadcast_object(int(initial_epoch))
+        if model.built:
+            self._broadcast_model(model)
+        else:
+            self.unbuilt_model = model
+        return epoch
+
+    def _broadcast_model(self, model):
         broadcast_variables(model)
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None:  # slots exist (and a resumed state is applied) before rank 0's are sent
             optimizer.build(model.trainable_weights)
-        state = collectives.broadcast_object({
-            "optimizer": optimizer.get_state() if optimizer is not None else None,
-            "rng": backend.get_rng_state(), "initial_epoch": int(initial_epoch)})
+        state = collectives.broadcast_object({"optimizer": optimizer.get_state() if optimizer is not None else None,
+                                              "rng": backend.get_rng_state()})
         if not collectives.is_chief():
             if optimizer is not None:
                 optimizer.set_state(state["optimizer"])
             backend.set_rng_state(state["rng"])
-        return state["initial_epoch"]
 
     def shard(self, x, y=None, sample_weight=None):
         """This rank's contiguous slice of a global batch (x, y, sample_weight)."""
@@ -116,7 +124,17 @@ class DataParallel:
         else:  # batches of different sizes per rank: the global batch is their sum
             self.share = n / float(collectives.allreduce(np.array([n], dtype=np.float64), "sum")[0])
         self.seen += n
+        if self.unbuilt_model is not None:
+            self._build(x)
         return x, y, sample_weight
+
+    def _build(self, x):
+        """Build the waiting model by calling it (inference mode, off the tape) on `x`, then synchronize it."""
+        from tinydl.autograd import no_grad
+        model, self.unbuilt_model = self.unbuilt_model, None
+        with no_grad():
+            model(x, training=False)
+        self._broadcast_model(model)
 
     def reduce_gradients(self, grads):
         """Gradients averaged over ranks, weighted by each rank's share of the batch `shard` last cut (equal
