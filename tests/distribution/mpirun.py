@@ -24,11 +24,13 @@ def mpiexec():
     return found
 
 
-def start(n, scenario, out, **env):
-    """A running `mpiexec -n N python -m mpi4py worker.py SCENARIO OUT` in its own process group."""
+def start(n, scenario, out, via_mpi4py=True, **env):
+    """A running `mpiexec -n N python -m mpi4py worker.py SCENARIO OUT` in its own process group
+    (`via_mpi4py=False`: plain `python worker.py ...`)."""
     environ = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}  # the ranks choose their threads
     environ.update({"PYTHONPATH": str(ROOT)}, **{k: str(v) for k, v in env.items()})
-    cmd = [mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(WORKER), scenario, str(out)]
+    runner = ["-m", "mpi4py"] if via_mpi4py else []
+    cmd = [mpiexec(), "-n", str(n), sys.executable, *runner, str(WORKER), scenario, str(out)]
     return subprocess.Popen(cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 

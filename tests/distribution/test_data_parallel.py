@@ -135,10 +135,11 @@ def test_a_killed_job_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path):
         np.testing.assert_allclose(rank["history"]["loss"], reference["history"]["loss"][3:], rtol=1e-5)
 
 
-def test_a_rank_raising_ends_the_job_with_an_error_within_seconds(tmp_path):
+@pytest.mark.parametrize("via_mpi4py", [True, False], ids=["python-m-mpi4py", "plain-python"])
+def test_a_rank_raising_ends_the_job_with_an_error_within_seconds(tmp_path, via_mpi4py):
     import time
     began = time.monotonic()
-    code, output = mpirun.finish(mpirun.start(2, "crash", tmp_path), timeout=60)
+    code, output = mpirun.finish(mpirun.start(2, "crash", tmp_path, via_mpi4py=via_mpi4py), timeout=60)
     assert code != 0
     assert "rank 1 fails on purpose" in output
     assert time.monotonic() - began < 30

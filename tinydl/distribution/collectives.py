@@ -17,7 +17,7 @@ import numpy as np
 from tinydl import backend
 
 __all__ = ["initialize", "rank", "size", "local_rank", "local_size", "is_chief", "allreduce", "allreduce_in_place",
-           "broadcast_arrays", "broadcast_object", "allgather_object", "barrier", "wait", "host_array",
+           "broadcast_arrays", "broadcast_object", "allgather_object", "barrier", "wait", "host_array", "abort_on_uncaught_exception",
            "set_threads_per_rank"]
 
 _OPS = ("sum", "average", "max", "min", "prod")
@@ -36,8 +36,23 @@ def initialize(set_threads=True):
     _world.update(rank=comm.Get_rank(), size=comm.Get_size(), local_rank=local.Get_rank(),
                   local_size=local.Get_size())
     local.Free()
-    if set_threads and _world["size"] > 1:
-        set_threads_per_rank(_world["local_size"])
+    if _world["size"] > 1:
+        abort_on_uncaught_exception()
+        if set_threads:
+            set_threads_per_rank(_world["local_size"])
+
+
+def abort_on_uncaught_exception():
+    """Make an uncaught exception on any rank abort the whole job (as `python -m mpi4py` does), instead of
+    leaving the other ranks waiting forever at their next collective."""
+    import sys
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback):
+        previous(kind, value, traceback)
+        sys.stderr.flush()
+        _world["comm"].Abort(1)
+    sys.excepthook = hook
 
 
 def set_threads_per_rank(ranks_on_host):
