@@ -123,7 +123,8 @@ def worker_waiting():
     distribution.initialize()   # its start-up collective is not part of the measurement
     x, out = np.ones(16, dtype=np.float32), np.empty(16, dtype=np.float32)
     result = {}
-    for name, call in (("tinydl", lambda: distribution.allreduce(x, "sum")), ("blocking", lambda: comm.Allreduce(x, out))):
+    calls = {"tinydl": lambda: distribution.allreduce(x, "sum"), "blocking": lambda: comm.Allreduce(x, out)}
+    for name, call in calls.items():
         comm.Barrier()
         if comm.Get_rank() == 1:
             time.sleep(WAIT_S)

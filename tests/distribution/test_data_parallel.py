@@ -73,7 +73,8 @@ def test_negative_controls_without_allreduce_or_broadcast_diverge(job, reference
 def test_files_and_progress_come_from_rank_zero_only(job, references):
     out = job["out"]
     for opt in ("sgd", "adam"):
-        assert sorted(p.name for p in out.glob(f"r0/{opt}-*.weights.h5")) == [f"{opt}-{e}.weights.h5" for e in (1, 2, 3)]
+        checkpoints = sorted(p.name for p in out.glob(f"r0/{opt}-*.weights.h5"))
+        assert checkpoints == [f"{opt}-{e}.weights.h5" for e in (1, 2, 3)]
         lines = (out / "r0" / f"{opt}.csv").read_text().splitlines()
         header = lines[0].split(",")
         assert len(lines) == 1 + scenarios.EPOCHS

@@ -4,12 +4,13 @@ MPICH busy-polls inside blocking collectives: a rank waiting 3 s for a slower on
 which on a machine with one core per rank slows the rank being waited for. Sleeping between `Test`
 calls on a non-blocking collective stops that, but MPICH only moves a collective's data inside MPI
 calls, so a sleeping rank also stalls the transfer (an `Iallreduce` of 16 MiB waited for with 1 ms
-sleeps ran at 37% of `Allreduce`'s speed here). So every collective first waits for all ranks in an
-`Ibarrier` polled for 1 ms, then with sleeps (10 us growing to 0.5 ms; long waits cost almost no CPU), then moves
-the data with the blocking call, which finds every rank present and runs at full speed.
+sleeps ran at 37-41% of `Allreduce`'s speed here). So every collective first waits for all ranks in
+an `Ibarrier`, polled for 1 ms and then with sleeps (10 us growing to 0.5 ms: long waits cost almost no
+CPU), then moves the data with the blocking call, which finds every rank present and runs at full speed.
 A plain `python` run (no mpiexec) is a world of size 1 where every collective returns its input.
 """
 import os
+import sys
 import time
 
 import numpy as np
@@ -17,8 +18,8 @@ import numpy as np
 from tinydl import backend
 
 __all__ = ["initialize", "rank", "size", "local_rank", "local_size", "is_chief", "allreduce", "allreduce_in_place",
-           "broadcast_arrays", "broadcast_object", "allgather_object", "barrier", "wait", "host_array", "abort_on_uncaught_exception",
-           "set_threads_per_rank"]
+           "broadcast_arrays", "broadcast_object", "allgather_object", "barrier", "wait", "host_array",
+           "abort_on_uncaught_exception", "set_threads_per_rank"]
 
 _OPS = ("sum", "average", "max", "min", "prod")
 _world = {}   # filled once by initialize(): comm, MPI, rank, size, local_rank, local_size
@@ -45,7 +46,6 @@ def initialize(set_threads=True):
 def abort_on_uncaught_exception():
     """Make an uncaught exception on any rank abort the whole job (as `python -m mpi4py` does), instead of
     leaving the other ranks waiting forever at their next collective."""
-    import sys
     previous = sys.excepthook
 
     def hook(kind, value, traceback):
@@ -56,20 +56,21 @@ def abort_on_uncaught_exception():
 
 
 def set_threads_per_rank(ranks_on_host):
-    """numba and BLAS threads = this host's cores / ranks on it, so ranks do not oversubscribe cores."""
+    """numba and BLAS threads = this host's cores / ranks on it, so ranks do not oversubscribe cores;
+    thread counts set in the environment win. Returns the numba thread count."""
     threads = max(1, (os.cpu_count() or 1) // ranks_on_host)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
-    import sys
+    numba_threads = int(os.environ["NUMBA_NUM_THREADS"])
     if "numba" in sys.modules:  # already started: its pool exists, only the active count can change
         import numba
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        from threadpoolctl import threadpool_limits  # lazy and optional: BLAS may already be loaded
+        from threadpoolctl import threadpool_limits  # optional; BLAS may be loaded already, so limit it now
     except ImportError:
-        return threads
-    threadpool_limits(threads)
-    return threads
+        return numba_threads
+    threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+    return numba_threads
 
 
 def rank():
