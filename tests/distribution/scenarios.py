@@ -21,22 +21,22 @@ def data():
     return (x[:N_SAMPLES], y[:N_SAMPLES]), (x[N_SAMPLES:], y[N_SAMPLES:])
 
 
-def build(seed, optimizer, width=8):
+def build(seed, optimizer, width=8, synchronized=True):
     """Dense -> synchronized BatchNormalization -> Dense softmax, compiled with `optimizer` ('sgd' or 'adam')."""
     td.clear_session()
     td.set_seed(seed)
     model = models.Sequential([layers.Input((6,)), layers.Dense(width, activation="relu"),
-                               layers.BatchNormalization(synchronized=True, momentum=0.9),
+                               layers.BatchNormalization(synchronized=synchronized, momentum=0.9),
                                layers.Dense(3, activation="softmax")])
     opt = optimizers.SGD(learning_rate=0.1, momentum=0.9) if optimizer == "sgd" else optimizers.Adam(0.01)
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def train(seed, optimizer, callbacks=(), epochs=EPOCHS, verbose=0):
+def train(seed, optimizer, callbacks=(), epochs=EPOCHS, verbose=0, synchronized=True):
     """Fit for `epochs` on the fixed data with shuffling; returns (model, history dict)."""
     (x, y), (vx, vy) = data()
-    model = build(seed, optimizer)
+    model = build(seed, optimizer, synchronized=synchronized)
     history = model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, validation_data=(vx, vy),
                         callbacks=list(callbacks), verbose=verbose)
     return model, history.history
@@ -52,23 +52,28 @@ def reference(optimizer, epochs=EPOCHS):
 
 
 class Batches:
-    """A Sequence-like source (`__len__` + `__getitem__`) of the training data in global batches of BATCH."""
+    """A Sequence-like source (`__len__` + `__getitem__`) of the training data in global batches of BATCH;
+    with `part=(r, n)`, only part r of n of each global batch (what rank r reads when it shards itself)."""
 
-    def __init__(self):
+    def __init__(self, part=(0, 1)):
         (self.x, self.y), _ = data()
+        self.part = part
 
     def __len__(self):
         return -(-len(self.x) // BATCH)
 
     def __getitem__(self, i):
-        return self.x[i * BATCH:(i + 1) * BATCH], self.y[i * BATCH:(i + 1) * BATCH]
+        lo, hi = i * BATCH, min((i + 1) * BATCH, len(self.x))
+        r, n = self.part
+        cut = slice(lo + r * (hi - lo) // n, lo + (r + 1) * (hi - lo) // n)
+        return self.x[cut], self.y[cut]
 
 
-def train_on_sequence(seed):
+def train_on_sequence(seed, source=None):
     """Two epochs with SGD+momentum reading a Sequence, the model built by fit (no Input); final weights."""
     td.clear_session()
     td.set_seed(seed)
     model = models.Sequential([layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
     model.compile(optimizer=optimizers.SGD(learning_rate=0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
-    model.fit(Batches(), epochs=2, verbose=0)
+    model.fit(source or Batches(), epochs=2, verbose=0)
     return model.get_weights()

@@ -56,6 +56,14 @@ def test_a_sequence_source_is_sharded_like_arrays_and_a_model_without_input_is_b
         assert max_diff(rank["sequence"], reference) < 1e-5
 
 
+def test_ranks_reading_their_own_uneven_shards_average_by_batch_share(job):
+    # auto_shard_dataset=False: rank r reads part r of each global batch itself; the last batch of 6
+    # splits unevenly on 4 ranks (1, 2, 1, 2 samples), so the shares are not 1/N
+    reference = scenarios.train_on_sequence(scenarios.SEED)
+    for rank in job["ranks"]:
+        assert max_diff(rank["own_shards"], reference) < 1e-5
+
+
 def test_each_rank_gets_its_share_of_the_cores(job):
     import os
     expected = str(max(1, os.cpu_count() // job["n"]))
@@ -68,6 +76,7 @@ def test_negative_controls_without_allreduce_or_broadcast_diverge(job, reference
     for rank in job["ranks"]:
         assert max_diff(rank["no_allreduce"], ref) > 1e-2
         assert max_diff(rank["no_broadcast"], ref) > 1e-2
+        assert max_diff(rank["unsynchronized_bn"], ref) > 1e-3   # BN on each rank's slice alone differs
 
 
 def test_files_and_progress_come_from_rank_zero_only(job, references):

@@ -37,6 +37,11 @@ def fit_everything(out):
                         "evaluate": model.evaluate(vx, vy, batch_size=8, verbose=0, return_dict=True),
                         "predict": model.predict(vx, batch_size=8, verbose=0)}
     results["sequence"] = scenarios.train_on_sequence(scenarios.SEED + rank)
+    distribution.set_distribution(distribution.DataParallel(auto_shard_dataset=False))
+    results["own_shards"] = scenarios.train_on_sequence(scenarios.SEED + rank,
+                                                        scenarios.Batches((rank, distribution.size())))
+    distribution.set_distribution(distribution.DataParallel())
+    results["unsynchronized_bn"] = scenarios.train(scenarios.SEED + rank, "sgd", synchronized=False)[0].get_weights()
     results["threads"] = {v: os.environ.get(v) for v in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     results["no_allreduce"] = _negative_control("reduce_gradients", lambda self, grads: grads)
     results["no_broadcast"] = _negative_control("synchronize", lambda self, model, initial_epoch=0: initial_epoch)
