@@ -39,7 +39,8 @@ def _bind_methods():
 _bind_methods()
 
 _SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "schedules", "initializers", "activations",
-               "regularizers", "callbacks", "datasets", "data", "io", "testing", "backend", "examples", "graph"}
+               "regularizers", "callbacks", "datasets", "data", "io", "testing", "backend", "examples", "graph",
+               "distribution"}
 
 
 def __getattr__(name):
