@@ -19,6 +19,7 @@ setup(
         "gpu-cuda13": ["cupy-cuda13x"],
         "io": ["h5py>=3.8", "onnx>=1.15"],
         "tensorboard": ["tensorboard>=2.12"],
+        "mpi": ["mpi4py>=4", "mpich"],  # tinydl.distribution; the mpich wheel brings its own mpiexec
         "dev": [
             "pytest>=7",
             "pytest-xdist>=3",

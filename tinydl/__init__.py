@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 
 
 _SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "schedules", "initializers", "activations",
-               "regularizers", "callbacks", "datasets", "data", "io", "testing", "backend", "examples", "graph"}
+               "regularizers", "callbacks", "datasets", "data", "io", "testing", "backend", "examples", "graph",
+               "distribution"}
 
 
 def __getattr__(name):

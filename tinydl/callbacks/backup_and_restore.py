@@ -30,6 +30,8 @@ class BackupAndRestore(Callback):
     file it wrote (and `backup_dir` if that leaves it empty), never other files in the folder.
     """
 
+    rank_zero_only = True  # writes files or prints: rank 0 only under data-parallel training
+
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
         if not backup_dir:

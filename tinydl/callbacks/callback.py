@@ -5,7 +5,12 @@ __all__ = ["Callback"]
 
 class Callback:
     """Override the hooks you need. `self.model` is the model being trained, `self.params` holds
-    `epochs`, `steps` and `verbose`. Hooks receive a `logs` dict with Keras's key names."""
+    `epochs`, `steps` and `verbose`. Hooks receive a `logs` dict with Keras's key names.
+
+    `rank_zero_only = True` marks callbacks that write files or print: under data-parallel training
+    they run on rank 0 only."""
+
+    rank_zero_only = False
 
     def __init__(self):
         self.model = None

@@ -1,4 +1,5 @@
 """CallbackList: several callbacks called as one; fit, evaluate and predict drive one."""
+from tinydl import distribution
 from tinydl.callbacks.callback import HOOKS, Callback
 from tinydl.callbacks.history import History
 from tinydl.callbacks.progbar import ProgbarLogger
@@ -22,6 +23,9 @@ class CallbackList(Callback):
             self.callbacks.append(self.history)
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
             self.callbacks.append(ProgbarLogger())
+        dist = distribution.active()
+        if dist is not None:  # data parallel: file writers and printers live on rank 0 only
+            self.callbacks = [c for c in self.callbacks if dist.keep_callback(c)]
         self._active = {hook: [getattr(c, hook) for c in self.callbacks
                                if getattr(type(c), hook) is not getattr(Callback, hook)] for hook in HOOKS}
         if model is not None:

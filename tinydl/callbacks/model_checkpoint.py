@@ -13,6 +13,8 @@ class ModelCheckpoint(MonitorCallback):
     and any log key such as `{val_loss:.2f}`. Full models go to `.keras`/`.h5` files, weights
     (`save_weights_only=True`) to `.weights.h5` files, as Keras requires."""
 
+    rank_zero_only = True  # writes files or prints: rank 0 only under data-parallel training
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode, initial_value_threshold)

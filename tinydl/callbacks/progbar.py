@@ -62,6 +62,8 @@ def _step_time(seconds):
 class ProgbarLogger(Callback):
     """Prints progress for fit/evaluate/predict according to `params['verbose']` (0, 1 or 2)."""
 
+    rank_zero_only = True  # writes files or prints: rank 0 only under data-parallel training
+
     def __init__(self):
         super().__init__()
         self.progbar = None

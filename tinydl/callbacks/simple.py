@@ -93,6 +93,8 @@ class CSVLogger(Callback):
     With `append=True` a rerun adds rows to the existing file without repeating the header.
     """
 
+    rank_zero_only = True  # writes files or prints: rank 0 only under data-parallel training
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename = os.fspath(filename)

@@ -19,6 +19,8 @@ class TensorBoard(Callback):
     the model summary is written as text. Open with `tensorboard --logdir <log_dir>`.
     """
 
+    rank_zero_only = True  # writes files or prints: rank 0 only under data-parallel training
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
                  embeddings_metadata=None):

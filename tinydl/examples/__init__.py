@@ -4,7 +4,7 @@ Every example module has `build_model()` (an uncompiled model, used by the ONNX 
 `main(epochs=None, verbose=2)` that trains it on bundled or generated data and returns a dict of
 results (at least `history` and the final figures it prints).
 """
-EXAMPLES = ["mlp", "multi_io", "siamese", "autoencoder", "callbacks_tour", "custom_train_step"]
+EXAMPLES = ["mlp", "multi_io", "siamese", "autoencoder", "callbacks_tour", "custom_train_step", "data_parallel"]
 EXAMPLES += ["cnn", "resnet", "conv_autoencoder"]
 EXAMPLES += ["rnn_timeseries", "text_classifier"]
 EXAMPLES += ["gpt", "bert", "t5"]

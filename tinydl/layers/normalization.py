@@ -1,5 +1,5 @@
 """Normalisation layers: BatchNormalization and LayerNormalization (Keras 3 arguments and weights)."""
-from tinydl import constraints, ops
+from tinydl import constraints, distribution, ops
 from tinydl.autograd import no_grad
 from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import InputSpec, Layer
@@ -72,6 +72,8 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization '{self.name}' expects a mask with one dimension less than its "
                              f"input, got mask shape {tuple(mask.shape)} for input shape {tuple(inputs.shape)}")
         if training and self.trainable:
+            if self.synchronized and distribution.active() is not None:
+                return self._synchronized(inputs, mask)
             if mask is not None:
                 mean, var = self._masked_moments(inputs, mask)
                 self._update_moving(mean.data, var.data)
@@ -83,6 +85,15 @@ class BatchNormalization(Layer):
             return y
         return ops.batch_norm(inputs, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
                               axis=self.axis, epsilon=self.epsilon)
+
+    def _synchronized(self, inputs, mask):
+        """Training with the moments of the global batch (every rank's slice), as Keras's synchronized=True."""
+        if mask is not None:
+            raise ValueError(f"BatchNormalization '{self.name}': synchronized=True does not support masked inputs")
+        mean, var = distribution.synchronized_moments(inputs, self.axis)
+        self._update_moving(mean.data, var.data)
+        return ops.batch_norm(inputs, self.gamma, self.beta, mean=mean, variance=var, axis=self.axis,
+                              epsilon=self.epsilon)
 
     def _masked_moments(self, inputs, mask):
         """Mean and variance over the unmasked positions only, as Keras's BatchNormalization with a mask."""

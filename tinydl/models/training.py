@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from tinydl import backend, losses, metrics as metrics_mod, optimizers
+from tinydl import backend, distribution, losses, metrics as metrics_mod, optimizers
 from tinydl.callbacks import CallbackList
 from tinydl.layers.base import flatten, pack_like
 from tinydl.models.fit_arguments import check_data, check_fit_arguments, finite_batches
@@ -113,6 +113,9 @@ class Trainer:
         grads = [v.grad.data if v.grad is not None else None for v in variables]  # None: no update, as Keras
         for v in variables:
             v.grad = None
+        dist = distribution.active()
+        if dist is not None:  # data parallel: average over ranks between backward and apply
+            grads = dist.reduce_gradients(grads)
         return grads
 
     def apply_gradients(self, grads, variables):
@@ -158,6 +161,9 @@ class Trainer:
         data = DataHandler(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight)
         check_data(data, validation_split)
         self._check_arrays(data)
+        dist = distribution.active()
+        if dist is not None:
+            dist.check_data(getattr(data, "n", None), getattr(data, "batch_size", None))
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=data.steps)
@@ -166,6 +172,8 @@ class Trainer:
         cbs.on_train_begin({})
         if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumes an interrupted run
             initial_epoch, self._initial_epoch = max(initial_epoch, self._initial_epoch), None
+        if dist is not None:  # every rank starts from rank 0's weights, optimizer, RNG and resume epoch
+            initial_epoch = dist.synchronize(self, initial_epoch)
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
@@ -175,6 +183,8 @@ class Trainer:
             for step, batch in enumerate(self._numerics_checked(data)):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step, {})
+                if dist is not None:
+                    batch = dist.shard(*batch)
                 step_logs = self.train_step(as_step_data(*batch))
                 if batch_hooks:
                     cbs.on_train_batch_end(step, pythonify_logs(step_logs or {}))
@@ -185,6 +195,8 @@ class Trainer:
                               "and a generator that repeats to train for more epochs)")
                 break
             logs = pythonify_logs(step_logs or {})
+            if dist is not None:  # the same logs on every rank, so callbacks decide alike
+                logs = dist.average_logs(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self._evaluate_data(validation_data, validation_batch_size or batch_size, validation_steps,
                                           cbs)
@@ -211,14 +223,19 @@ class Trainer:
         self.reset_metrics()
         cbs.on_test_begin({})
         hooks = cbs.wants("on_test_batch_begin") or cbs.wants("on_test_batch_end")
+        dist = distribution.active()
         step_logs = None
         for step, batch in enumerate(self._numerics_checked(data)):
             if hooks:
                 cbs.on_test_batch_begin(step, {})
+            if dist is not None:
+                batch = dist.shard(*batch)
             step_logs = self.test_step(as_step_data(*batch))
             if hooks:
                 cbs.on_test_batch_end(step, pythonify_logs(step_logs or {}))
         logs = pythonify_logs(step_logs or {})
+        if dist is not None:
+            logs = dist.average_logs(logs)
         cbs.on_test_end(logs)
         return logs
 
