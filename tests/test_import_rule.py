@@ -18,19 +18,24 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "tinydl"
 FLOORS = [
     # arrays, devices and kernels; the config registry every class registers with when defined;
     # plain helpers that know nothing of Tensors
-    ("foundation", ["tinydl.backend", "tinydl.io.config", "tinydl.io.files", "tinydl.io.tensorboard",
+    ("foundation", ["tinydl.backend", "tinydl.io.config", "tinydl.io.files", "tinydl.io.limits", "tinydl.io.tensorboard",
                     "tinydl.random", "tinydl.tree"]),
     # Function, Tensor and the differentiable ops
     ("engine", ["tinydl.autograd", "tinydl.tensor", "tinydl.ops"]),
     # what layers and training are made of
     ("building blocks", ["tinydl.testing", "tinydl.graph", "tinydl.initializers", "tinydl.activations",
                          "tinydl.regularizers", "tinydl.constraints", "tinydl.schedules", "tinydl.optimizers",
-                         "tinydl.losses", "tinydl.metrics"]),
+                         "tinydl.losses", "tinydl.metrics",
+                         # data parallel: layers (synchronized BatchNormalization), callbacks and fit call it
+                         "tinydl.distribution"]),
     ("layers", ["tinydl.layers"]),
     ("callbacks", ["tinydl.callbacks"]),
+    # model files: the saving entry point and its formats know layers and optimizers, never tinydl.models
+    ("saving", ["tinydl.io"]),
     ("models", ["tinydl.models", "tinydl.data"]),
     # reading and writing models, and everything built on the whole library
-    ("top", ["tinydl.io", "tinydl.saving", "tinydl.distribution", "tinydl.utils", "tinydl.wrappers",
+    ("top", ["tinydl.io.onnx", "tinydl.io.onnx_converters", "tinydl.io.onnx_graph", "tinydl.io.onnx_recurrent",
+             "tinydl.saving", "tinydl.utils", "tinydl.wrappers",
              "tinydl.datasets", "tinydl.examples", "tinydl.__main__", "tinydl"]),
 ]
 
@@ -208,9 +213,6 @@ ENGINE = {name for name in MODULES if floor(name) == 1}
 IO_CIRCLE = {name for name in MODULES if name.startswith(("tinydl.io", "tinydl.models", "tinydl.callbacks"))}
 ALLOWED_UPWARD = {
     ("tinydl.autograd", "tinydl.tensor"),  # the engine's knot, above
-    ("tinydl.callbacks.backup_and_restore", "tinydl.io.hdf5"),  # atomic_path: io.files after the io split
-    ("tinydl.models", "tinydl.io.hdf5"),  # load_model: the saving facade after the io split
-    ("tinydl.models.model", "tinydl.io.hdf5"),  # Model.save / load_weights
     ("tinydl.models.model", "tinydl.io.onnx"),  # Model.export
 }
 ALLOWED_INSIDE = {
@@ -218,26 +220,13 @@ ALLOWED_INSIDE = {
     ("tinydl.testing", "tinydl.testing.strategies"),  # keeps hypothesis (a test dependency) lazy
     ("tinydl.autograd", "tinydl.tensor"),  # the engine's knot, above
     # the io split, above: models -> io -> models today
-    ("tinydl.models", "tinydl.io.hdf5"),
-    ("tinydl.models.model", "tinydl.io.hdf5"),
     ("tinydl.models.model", "tinydl.io.onnx"),
-    ("tinydl.io.hdf5", "tinydl.io.keras_archive"),
-    ("tinydl.io.hdf5", "tinydl.models.model"),
-    ("tinydl.io.hdf5", "tinydl.optimizers"),
-    ("tinydl.io.hdf5", "tinydl.layers.core"),
-    ("tinydl.io.hdf5", "tinydl.layers.base"),
-    ("tinydl.io.keras_archive", "tinydl.optimizers"),
-    ("tinydl.io.keras_archive", "tinydl.io.config"),
-    ("tinydl.io.onnx", "tinydl.models.model"),
     ("tinydl.io.onnx", "tinydl.layers.base"),
     ("tinydl.io.onnx", "tinydl.layers.core"),
     ("tinydl.io.onnx", "tinydl.models.functional"),
     ("tinydl.io.onnx", "tinydl"),
-    ("tinydl.io.onnx", "tinydl.io.hdf5"),
     ("tinydl.io.onnx", "tinydl.io.onnx_converters"),
     ("tinydl.io.onnx", "tinydl.io.onnx_recurrent"),
     ("tinydl.io.onnx", "tinydl.io.onnx_graph"),
     ("tinydl.io.onnx_converters", "tinydl.ops.convolution"),
-    ("tinydl.io.onnx_recurrent", "tinydl.io.onnx_converters"),
-    ("tinydl.io.onnx_recurrent", "tinydl.io.onnx"),
 }

@@ -10,8 +10,8 @@ import copy
 
 import numpy as np
 
-from tinydl import backend, ops
-from tinydl.autograd import Function
+from tinydl import backend, ops, optimizers
+from tinydl.autograd import Function, no_grad
 from tinydl.distribution import collectives
 from tinydl.tensor import Tensor
 
@@ -130,7 +130,6 @@ class DataParallel:
 
     def _build(self, x):
         """Build the waiting model by calling it (inference mode, off the tape) on `x`, then synchronize it."""
-        from tinydl.autograd import no_grad
         model, self.unbuilt_model = self.unbuilt_model, None
         with no_grad():
             model(x, training=False)
@@ -158,7 +157,6 @@ class DataParallel:
 def DistributedOptimizer(optimizer, bucket_size_mb=25):  # noqa: N802  (Horovod's and Keras-style name)
     """Horovod's DistributedOptimizer: the same optimizer (a copy of its class and state) whose `apply`
     first averages the gradients over ranks, so it works in `compile` and in custom loops alike."""
-    from tinydl import optimizers  # lazy: optimizers sits above this package
     base = optimizers.get(optimizer)
     collectives.initialize()
     averaging = copy.copy(base)

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from tinydl.io.files import atomic_path
 from tinydl.io.model_config import is_model
 
 __all__ = ["export", "onnx_converter", "converter_for", "onnx_masker", "OnnxContext", "OnnxExportError",
@@ -83,7 +84,6 @@ def export(model, filepath=None, opset=17, batch_dim="batch"):
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto)
     if filepath is not None:
-        from tinydl.io.files import atomic_path
         with atomic_path(str(filepath)) as tmp:
             onnx.save(proto, tmp)
     return proto
