@@ -35,11 +35,6 @@ def check_data(data, validation_split=0.0, validation=False):
     check_array_dtypes(data.sample_weight, f"{prefix}sample_weight")
     if data.n > 0:
         return
-    if validation:
-        raise ValueError("validation_data holds 0 samples; pass some, or leave validation_data out")
-    if validation_split:
-        raise ValueError(f"fit(validation_split={validation_split}) leaves no training samples; lower it or "
-                         "pass more data")
     raise ValueError("x holds 0 samples: there is nothing to train on")
 
 

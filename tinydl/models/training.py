@@ -214,6 +214,8 @@ class Trainer:
             handler = DataHandler(vx, vy, vsw, batch_size, steps)
         else:
             handler = DataHandler(validation_data, None, None, batch_size, steps)
+        if handler.kind == "arrays" and handler.n == 0:
+            return {}  # as Keras: empty validation data adds no val_ keys
         check_data(handler, validation=True)
         self._check_arrays(handler)
         return self._test_loop(handler, cbs)
