@@ -32,7 +32,7 @@ def workloads():
     torch = torch_or_none()
     rows = []
     for kind in ("LSTM", "GRU"):
-        rows += _train_rows(torch, kind)
+        rows += train_rows(torch, kind)
         rows += _layer_rows(torch, kind)
     return rows
 
@@ -61,7 +61,7 @@ def _torch_model(torch, kind):
     return rnn, head, opt
 
 
-def _train_rows(torch, kind):
+def train_rows(torch, kind):
     x, y = _data()
     model = _tinydl_model(kind)
 
