@@ -11,7 +11,7 @@ setup(
     package_data={"tinydl.datasets": ["data/*"]},
     python_requires=">=3.10",
     # scipy: numba compiles np.dot inside @njit kernels (the recurrent scans) only with scipy's BLAS bindings
-    install_requires=["numpy>=1.24", "numba>=0.59", "scipy>=1.10"],
+    install_requires=["numpy>=1.24", "numba>=0.59", "scipy>=1.10", "threadpoolctl>=3.1"],
     extras_require={
         "gpu": ["cupy-cuda12x"],
         "io": ["h5py>=3.8", "onnx>=1.15"],

@@ -4,7 +4,8 @@ Layout: batch-major (N, T, ...) as Keras. The caller does the input projection f
 GEMM up front (`xw = x @ kernel + bias`, shape (N, T, gates*units)) and, after backward, turns the
 pre-activation gradients `dz` into dx, dkernel, dbias and drecurrent_kernel with GEMMs of its own, so
 the kernels here hold only what is sequential: one recurrent matmul per step (np.dot, BLAS) and the
-fused gate arithmetic.
+fused gate arithmetic. Those per-step products are small, so each scan runs under
+`threads.gemm_loop` (one BLAS thread for small products: see backend/threads.py).
 
 `mask` is a bool array (N, T): a step whose mask is False carries the state through unchanged.
 Activations are int codes (see ACTIVATIONS); their derivatives are taken from their outputs.
@@ -17,6 +18,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from tinydl.backend import threads
+
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
 
 
@@ -27,8 +30,9 @@ def lstm_fwd(xw, h0, c0, U, mask, act, rec_act):
     hs = np.empty((N, T, u), xw.dtype)
     cs = np.empty((N, T, u), xw.dtype)
     gates = np.empty((N, T, G), xw.dtype)
-    _lstm_fwd(_c(xw), _c(h0, xw.dtype), _c(c0, xw.dtype), _c(U, xw.dtype), _c(mask, np.bool_),
-              int(act), int(rec_act), hs, cs, gates)
+    with threads.gemm_loop(N, G, u):
+        _lstm_fwd(_c(xw), _c(h0, xw.dtype), _c(c0, xw.dtype), _c(U, xw.dtype), _c(mask, np.bool_),
+                  int(act), int(rec_act), hs, cs, gates)
     return hs, cs, gates
 
 
@@ -40,8 +44,10 @@ def lstm_bwd(dhs, dhT, dcT, gates, cs, c0, U, mask, act, rec_act):
     """
     dt = gates.dtype
     dz = np.empty(gates.shape, dt)
-    dh0, dc0 = _lstm_bwd(_c(dhs, dt), _c(dhT, dt), _c(dcT, dt), gates, cs, _c(c0, dt), _c(U.T, dt),
-                         _c(mask, np.bool_), int(act), int(rec_act), dz)
+    N, _, G = gates.shape
+    with threads.gemm_loop(N, G // 4, G):
+        dh0, dc0 = _lstm_bwd(_c(dhs, dt), _c(dhT, dt), _c(dcT, dt), gates, cs, _c(c0, dt), _c(U.T, dt),
+                             _c(mask, np.bool_), int(act), int(rec_act), dz)
     return dz, dh0, dc0
 
 
@@ -54,12 +60,13 @@ def gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after):
     hs = np.empty((N, T, u), dt)
     gates = np.empty((N, T, G), dt)
     aux = np.empty((N, T, u), dt)
-    if reset_after:
-        _gru_fwd_after(_c(xw), _c(h0, dt), _c(U, dt), _c(b_rec, dt), _c(mask, np.bool_),
-                       int(act), int(rec_act), hs, gates, aux)
-    else:
-        _gru_fwd_before(_c(xw), _c(h0, dt), _c(U[:, :2 * u], dt), _c(U[:, 2 * u:], dt),
-                        _c(mask, np.bool_), int(act), int(rec_act), hs, gates, aux)
+    with threads.gemm_loop(N, G, u):
+        if reset_after:
+            _gru_fwd_after(_c(xw), _c(h0, dt), _c(U, dt), _c(b_rec, dt), _c(mask, np.bool_),
+                           int(act), int(rec_act), hs, gates, aux)
+        else:
+            _gru_fwd_before(_c(xw), _c(h0, dt), _c(U[:, :2 * u], dt), _c(U[:, 2 * u:], dt),
+                            _c(mask, np.bool_), int(act), int(rec_act), hs, gates, aux)
     return hs, gates, aux
 
 
@@ -71,19 +78,22 @@ def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after):
     dt = gates.dtype
     u = gates.shape[2] // 3
     dx = np.empty(gates.shape, dt)
-    if reset_after:
-        dh0 = _gru_bwd_after(_c(dhs, dt), _c(dhT, dt), gates, aux, hs, _c(h0, dt), _c(U.T, dt),
-                             _c(mask, np.bool_), int(act), int(rec_act), dx)
-    else:
-        dh0 = _gru_bwd_before(_c(dhs, dt), _c(dhT, dt), gates, hs, _c(h0, dt), _c(U[:, :2 * u].T, dt),
-                              _c(U[:, 2 * u:].T, dt), _c(mask, np.bool_), int(act), int(rec_act), dx)
+    with threads.gemm_loop(gates.shape[0], u, 3 * u):
+        if reset_after:
+            dh0 = _gru_bwd_after(_c(dhs, dt), _c(dhT, dt), gates, aux, hs, _c(h0, dt), _c(U.T, dt),
+                                 _c(mask, np.bool_), int(act), int(rec_act), dx)
+        else:
+            dh0 = _gru_bwd_before(_c(dhs, dt), _c(dhT, dt), gates, hs, _c(h0, dt), _c(U[:, :2 * u].T, dt),
+                                  _c(U[:, 2 * u:].T, dt), _c(mask, np.bool_), int(act), int(rec_act), dx)
     return dx, dh0
 
 
 def simple_rnn_fwd(xw, h0, U, mask, act):
     """Simple RNN over all steps: the states h_t (N, T, u)."""
     hs = np.empty(xw.shape, xw.dtype)
-    _rnn_fwd(_c(xw), _c(h0, xw.dtype), _c(U, xw.dtype), _c(mask, np.bool_), int(act), hs)
+    N, _, u = xw.shape
+    with threads.gemm_loop(N, u, u):
+        _rnn_fwd(_c(xw), _c(h0, xw.dtype), _c(U, xw.dtype), _c(mask, np.bool_), int(act), hs)
     return hs
 
 
@@ -91,7 +101,9 @@ def simple_rnn_bwd(dhs, dhT, hs, h0, U, mask, act):
     """BPTT through simple_rnn_fwd: (dz, dh0), dz the gradient of the pre-activations (N, T, u)."""
     dt = hs.dtype
     dz = np.empty(hs.shape, dt)
-    dh0 = _rnn_bwd(_c(dhs, dt), _c(dhT, dt), hs, _c(U.T, dt), _c(mask, np.bool_), int(act), dz)
+    N, _, u = hs.shape
+    with threads.gemm_loop(N, u, u):
+        dh0 = _rnn_bwd(_c(dhs, dt), _c(dhT, dt), hs, _c(U.T, dt), _c(mask, np.bool_), int(act), dz)
     return dz, dh0
 
 
