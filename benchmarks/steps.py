@@ -28,13 +28,17 @@ import numpy as np  # noqa: E402
 
 import tinydl as td  # noqa: E402
 from benchmarks import attention, conv, graph, rnn  # noqa: E402
+from benchmarks.run import torch_or_none  # noqa: E402
 
 MLP_BATCH = 64
 
 
 def main(rounds=7):
-    """Print the table and return the rows (dicts)."""
-    import torch
+    """Print the table and return the rows (dicts); without PyTorch there is nothing to compare against."""
+    torch = torch_or_none()
+    if torch is None:
+        print("the steps table compares against PyTorch CPU: pip install torch==2.13.0")
+        return []
     print(f"load average before: {_load()}; cpus: {os.cpu_count()}; torch {torch.__version__}, "
           f"default threads: torch {torch.get_num_threads()}", flush=True)
     steps = step_workloads(torch)
@@ -115,7 +119,7 @@ def memory_rows():
 
 def print_memory():
     """name|tinydl MiB|torch MiB, one line per workload (run by memory_rows in a child process)."""
-    import torch
+    torch = torch_or_none()
     for name, ours, ref, _ in step_workloads(torch)[:4]:
         print(f"{name}|{peak_step_memory(ours)}|{peak_step_memory(ref)}", flush=True)
 

@@ -157,10 +157,14 @@ class Conv(Function):
         grad_x = grad_w = None
         if self.needs_grad[1]:
             cols = self.cols if self.cols is not None else self._patches()
+            # dropped before dcols is allocated: the two patch matrices never coexist (a second
+            # backward through a retained graph rebuilds the patches from x)
+            self.cols = None
             if groups == 1:
                 grad_w = (cols[0].T @ gm).reshape(self.w_shape)
             else:
                 grad_w = (cols.transpose(0, 2, 1) @ gg).transpose(1, 0, 2).reshape(self.w_shape)
+            del cols
         if self.needs_grad[0]:
             dcols = (gm @ self.wg[0].T)[None] if groups == 1 else gg @ self.wg.transpose(0, 2, 1)
             if self._pointwise():
