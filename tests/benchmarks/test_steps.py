@@ -16,6 +16,11 @@ def test_a_row_passes_at_or_below_its_aim_and_fails_above():
     assert steps._row("w", 3.0, 2.0, None)["verdict"] == "-"
 
 
+def test_memory_rows_allow_a_slack_the_probe_cannot_resolve():
+    assert steps._row("m", 0.1, 0.0, 1.0, unit="MiB", slack=1.0)["verdict"] == "PASS"
+    assert steps._row("m", 2.5, 1.0, 1.0, unit="MiB", slack=1.0)["verdict"] == "FAIL"
+
+
 def test_the_table_prints_times_ratio_aim_and_verdict(capsys):
     steps.print_table([steps._row("lstm step [1 thr]", 0.012, 0.010, 1.0),
                        steps._row("cnn [peak step memory]", 40.0, 16.0, 1.0, unit="MiB")])
