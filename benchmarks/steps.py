@@ -71,7 +71,8 @@ def main(rounds=7):
 def step_workloads(torch):
     """(name, tinydl step, torch step, aim ratio) for every workload of the issue."""
     out = []
-    for label, ours, ref, _ in rnn.train_rows(torch, "LSTM") + conv.cnn_rows(torch) + attention.encoder_block(torch):
+    rows = rnn.train_rows(torch, "LSTM", "adam") + conv.cnn_rows(torch) + attention.encoder_block(torch)
+    for label, ours, ref, _ in rows:
         out.append((_short(label), ours, ref, 1.0))
     out.append(mlp_step(torch))
     gcn = graph.workloads()[0]
@@ -156,7 +157,8 @@ def inference_rows(torch, rounds):
     np.testing.assert_allclose(model(x).numpy(), bare(), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(torch_forward().numpy(), bare(), rtol=1e-4, atol=1e-6)
     rows = []
-    for name, ours, aim in (("model(x)", lambda: model(x), 2.0), ("model.predict(x)", lambda: model.predict(x, verbose=0), None)):
+    calls = (("model(x)", lambda: model(x), 2.0), ("model.predict(x)", lambda: model.predict(x, verbose=0), None))
+    for name, ours, aim in calls:
         for ref_name, ref in (("numpy", bare), ("torch no_grad", torch_forward)):
             a, b = interleaved(ours, ref, rounds, calls=50)
             rows.append(_row(f"digits MLP 1 row {name} vs {ref_name}", a, b,
