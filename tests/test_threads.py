@@ -48,19 +48,19 @@ def test_the_users_lower_limit_stays_the_ceiling():
 
 def test_the_lstm_scan_runs_its_per_step_products_on_one_blas_thread(monkeypatch):
     seen = []
-    real = rnn._lstm_fwd
+    real = rnn._lstm_fwd_step
 
     def spy(*args):
         seen.append(set(blas_thread_counts().values()))
         return real(*args)
 
-    monkeypatch.setattr(rnn, "_lstm_fwd", spy)
+    monkeypatch.setattr(rnn, "_lstm_fwd_step", spy)
     x = np.random.default_rng(0).standard_normal((4, 3, 5)).astype(np.float32)
     layer = td.layers.LSTM(8)
     with threadpool_limits(limits=2, user_api="blas"):
         layer(x)
         assert set(blas_thread_counts().values()) == {2}
-    assert seen == [{1}]
+    assert seen == [{1}] * 3  # one per step
 
 
 def test_every_cpu_kernel_module_takes_its_numba_threshold_from_the_policy():
