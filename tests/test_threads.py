@@ -32,6 +32,35 @@ def test_a_loop_of_large_gemms_keeps_the_users_thread_count():
             assert set(blas_thread_counts().values()) == {2}
 
 
+def test_one_product_gets_one_thread_only_where_openblas_would_thread_it():
+    with threadpool_limits(limits=2, user_api="blas"):
+        with threads.gemm(64, 128, 128):  # 2**20 multiply-adds: a Dense(128) step on a batch of 64
+            assert set(blas_thread_counts().values()) == {1}
+        with threads.gemm(16, 16, 16):  # OpenBLAS runs this serially anyway: nothing to change
+            assert set(blas_thread_counts().values()) == {2}
+        with threads.gemm(1024, 2048, 2048):
+            assert set(blas_thread_counts().values()) == {2}
+        assert set(blas_thread_counts().values()) == {2}
+
+
+def test_a_small_dense_product_runs_on_one_thread_and_gives_numpys_result(monkeypatch):
+    from tinydl.ops import linalg
+    seen = []
+    real = linalg.MatMul._product
+
+    def spy(self, a, b, ka):
+        seen.append(set(blas_thread_counts().values()))
+        return real(self, a, b, ka)
+
+    monkeypatch.setattr(linalg.MatMul, "_product", spy)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((64, 128)), rng.standard_normal((128, 128))
+    with threadpool_limits(limits=2, user_api="blas"):
+        out = td.matmul(td.tensor(a), td.tensor(b)).numpy()
+    assert seen == [{1}]
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
 def test_the_count_is_restored_when_the_block_raises():
     with threadpool_limits(limits=2, user_api="blas"):
         with pytest.raises(ValueError):

@@ -17,6 +17,9 @@ import math
 
 import numba
 import numpy as np
+# SciPy's BLAS, which numba's np.dot calls, loaded now (not when the first kernel runs) so that the
+# thread policy sees and limits it from the first scan on
+import scipy.linalg.cython_blas  # noqa: F401
 from numba import types
 from numba.extending import overload
 
