@@ -95,3 +95,23 @@ def test_the_lstm_scan_runs_its_per_step_products_on_one_blas_thread(monkeypatch
 def test_every_cpu_kernel_module_takes_its_numba_threshold_from_the_policy():
     assert conv.PARALLEL_MIN == pool.PARALLEL_MIN == scatter.PARALLEL_MIN == threads.PARALLEL_MIN == 1 << 24
     assert attention._PARALLEL_MIN == norm._PARALLEL_MIN == threads.PARALLEL_MIN_HEAVY == 1 << 22
+
+
+def test_a_small_convolution_runs_its_products_on_one_thread(monkeypatch):
+    from tinydl.ops import convolution
+    seen = []
+    real = convolution.Conv._gradients
+
+    def spy(self, g):
+        seen.append(set(blas_thread_counts().values()))
+        return real(self, g)
+
+    monkeypatch.setattr(convolution.Conv, "_gradients", spy)
+    rng = np.random.default_rng(0)
+    # one 16x16 image, 32 -> 32 channels, 3x3: 256 x 288 x 32 = 2.4e6 multiply-adds per product
+    x = td.tensor(rng.standard_normal((1, 16, 16, 32)), requires_grad=True)
+    k = td.tensor(rng.standard_normal((3, 3, 32, 32)), requires_grad=True)
+    with threadpool_limits(limits=2, user_api="blas"):
+        td.conv(x, k, padding="same").sum().backward()
+        assert set(blas_thread_counts().values()) == {2}
+    assert seen == [{1}]
