@@ -11,7 +11,7 @@ setup(
     package_data={"tinydl.datasets": ["data/*"]},
     python_requires=">=3.10",
     # scipy: numba compiles np.dot inside @njit kernels (the recurrent scans) only with scipy's BLAS bindings
-    install_requires=["numpy>=1.24", "numba>=0.59", "scipy>=1.10"],
+    install_requires=["numpy>=1.24", "numba>=0.59", "scipy>=1.10", "threadpoolctl>=3.1"],
     extras_require={
         # CuPy is built per CUDA major version: pick the one matching the driver; [gpu] is CUDA 12
         "gpu": ["cupy-cuda12x"],

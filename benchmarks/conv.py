@@ -39,8 +39,8 @@ def workloads():
     rows = []
     for size in CONV_SIZES:
         rows += _conv_rows(torch, *size)
-    rows += _cnn_rows(torch)
-    rows += _gemm_rows(torch)
+    rows += cnn_rows(torch)
+    rows += gemm_rows(torch)
     return rows
 
 
@@ -70,7 +70,7 @@ def _conv_rows(torch, n, h, w, cin, cout, padding, input_grad):
     return [(label, ours, theirs, "torch")]
 
 
-def _cnn_rows(torch):
+def cnn_rows(torch):
     from tinydl import layers as L
     from tinydl.losses import SparseCategoricalCrossentropy
     rng = np.random.default_rng(0)
@@ -102,7 +102,7 @@ def _cnn_rows(torch):
     return [(label, ours, theirs, "torch")]
 
 
-def _gemm_rows(torch):
+def gemm_rows(torch):
     m, k, n = GEMM
     rng = np.random.default_rng(0)
     x = rng.standard_normal((m, k)).astype(np.float32)

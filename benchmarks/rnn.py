@@ -32,7 +32,7 @@ def workloads():
     torch = torch_or_none()
     rows = []
     for kind in ("LSTM", "GRU"):
-        rows += _train_rows(torch, kind)
+        rows += train_rows(torch, kind)
         rows += _layer_rows(torch, kind)
     return rows
 
@@ -44,34 +44,37 @@ def _data(steps=STEPS):
     return x, y
 
 
-def _tinydl_model(kind, steps=STEPS):
+def _tinydl_model(kind, steps=STEPS, optimizer="sgd"):
     from tinydl.layers import Dense, Input
     from tinydl import layers
     td.set_seed(0)
     model = td.models.Sequential([Input(shape=(steps, FEATURES)), getattr(layers, kind)(UNITS), Dense(1)])
-    model.compile(optimizer=td.optimizers.SGD(learning_rate=0.01), loss="mean_squared_error")
+    opt = td.optimizers.SGD(learning_rate=0.01) if optimizer == "sgd" else td.optimizers.Adam(epsilon=1e-7)
+    model.compile(optimizer=opt, loss="mean_squared_error")
     return model
 
 
-def _torch_model(torch, kind):
+def _torch_model(torch, kind, optimizer="sgd"):
     torch.manual_seed(0)
     rnn = getattr(torch.nn, kind)(FEATURES, UNITS, batch_first=True)
     head = torch.nn.Linear(UNITS, 1)
-    opt = torch.optim.SGD(list(rnn.parameters()) + list(head.parameters()), lr=0.01)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=0.01) if optimizer == "sgd" else torch.optim.Adam(params, lr=1e-3, eps=1e-7)
     return rnn, head, opt
 
 
-def _train_rows(torch, kind):
+def train_rows(torch, kind, optimizer="sgd"):
+    """The training step rows of `kind` ('LSTM' or 'GRU'), with an 'sgd' or 'adam' update on both sides."""
     x, y = _data()
-    model = _tinydl_model(kind)
+    model = _tinydl_model(kind, optimizer=optimizer)
 
     def ours():
         model.train_on_batch(x, y)
 
-    name = f"{kind.lower()} train step {BATCH}x{STEPS}x{FEATURES}->{UNITS}"
+    name = f"{kind.lower()} train step {BATCH}x{STEPS}x{FEATURES}->{UNITS}, {optimizer}"
     if torch is None:
         return [(name, ours, None, "torch")]
-    rnn, head, opt = _torch_model(torch, kind)
+    rnn, head, opt = _torch_model(torch, kind, optimizer)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def ref():

@@ -16,19 +16,26 @@ import sys
 import timeit
 
 HERE = pathlib.Path(__file__).resolve().parent
-NOT_WORKLOADS = {"__init__", "__main__", "run"}
+NOT_WORKLOADS = {"__init__", "__main__", "run", "steps"}
 RESULTS = HERE / "results.json"
 
 
 def main(argv=None):
-    """Run the named workload modules (all when none are named); return a process exit code."""
+    """Print the speed issue's table (no modules named), or run the named workload modules (`--all`: every
+    one); return a process exit code."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", help=f"workload modules (default: all of {available()})")
+    parser.add_argument("modules", nargs="*", help=f"workload modules, of {available()} (default: the steps table "
+                                                   "of benchmarks/steps.py)")
+    parser.add_argument("--all", action="store_true", help="every workload module")
     parser.add_argument("--repeat", type=int, default=5, help="timing repeats; the minimum is reported")
     parser.add_argument("--json", default=str(RESULTS), help="where to write the results")
     parser.add_argument("--interleaved", action="store_true",
                         help="alternate tinydl and reference calls (steadier ratios on a loaded machine)")
     args = parser.parse_args(argv)
+    if not args.modules and not args.all:
+        from benchmarks import steps
+        steps.main(rounds=args.repeat)
+        return 0
     rows = []
     for module_name in args.modules or available():
         module = importlib.import_module(f"benchmarks.{module_name}")

@@ -6,8 +6,13 @@ backward one product for the kernel gradient and one product plus col2im for the
 Kernels are cross-correlated, laid out (kh, kw, in/groups, out) as in Keras; 'same' padding follows
 TF/Keras (output ceil(size / stride), the odd padding pixel at the end).
 """
+import contextlib
+
+import numpy as np
+
 from tinydl import backend
 from tinydl.autograd import Function
+from tinydl.backend import threads
 from tinydl.ops._util import data
 from tinydl.ops.shape import reshape
 
@@ -136,11 +141,20 @@ class Conv(Function):
             y = backend.kernel("conv2d_direct", x4)(x4, w4, sh, sw, dh, dw, pt, pl, oh, ow)
             return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
         self.cols = self._patches()
-        if self.groups == 1:
-            y = self.cols[0] @ self.wg[0]
-        else:
-            y = (self.cols @ self.wg).transpose(1, 0, 2)
+        with self._blas_threads():
+            if self.groups == 1:
+                y = self.cols[0] @ self.wg[0]
+            else:
+                y = (self.cols @ self.wg).transpose(1, 0, 2)
         return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
+
+    def _blas_threads(self):
+        """The thread policy's context for this conv's products (one BLAS thread for small ones)."""
+        g, k, n = self.wg.shape
+        m = self.x4_shape[0] * self.geo[4][0] * self.geo[4][1]
+        if backend.array_module(self.wg) is not np:
+            return contextlib.nullcontext()
+        return threads.gemm(m, n * g, k)
 
     def _patches(self):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
@@ -153,6 +167,10 @@ class Conv(Function):
         return kh == kw == sh == sw == 1 and self.groups == 1
 
     def backward(self, g):
+        with self._blas_threads():
+            return self._gradients(g)
+
+    def _gradients(self, g):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
         groups, out = self.groups, self.w_shape[-1]
         gm = g.reshape(-1, out)
@@ -160,10 +178,14 @@ class Conv(Function):
         grad_x = grad_w = None
         if self.needs_grad[1]:
             cols = self.cols if self.cols is not None else self._patches()
+            # dropped before dcols is allocated: the two patch matrices never coexist (a second
+            # backward through a retained graph rebuilds the patches from x)
+            self.cols = None
             if groups == 1:
                 grad_w = (cols[0].T @ gm).reshape(self.w_shape)
             else:
                 grad_w = (cols.transpose(0, 2, 1) @ gg).transpose(1, 0, 2).reshape(self.w_shape)
+            del cols
         if self.needs_grad[0]:
             dcols = (gm @ self.wg[0].T)[None] if groups == 1 else gg @ self.wg.transpose(0, 2, 1)
             if self._pointwise():

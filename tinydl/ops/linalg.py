@@ -1,6 +1,10 @@
 """Matrix products: batched, broadcasting matmul and einsum."""
+import contextlib
+
+import numpy as np
+
 from tinydl.autograd import Function, unbroadcast
-from tinydl.backend import array_module
+from tinydl.backend import array_module, threads
 from tinydl.ops._util import pair
 
 __all__ = ["matmul", "einsum"]
@@ -15,6 +19,10 @@ class MatMul(Function):
         if ka != kb:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({ka} != {kb})")
         self.a, self.b = a, b
+        with _blas_threads(a, b):
+            return self._product(a, b, ka)
+
+    def _product(self, a, b, ka):
         if a.ndim > 2 and b.ndim == 2:
             # (..., k) @ (k, n), as Dense on sequences: one GEMM on (rows, k) instead of NumPy's loop of
             # small products per leading index (several times faster); backward below does the same
@@ -25,6 +33,10 @@ class MatMul(Function):
             raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast") from None
 
     def backward(self, g):
+        with _blas_threads(self.a, self.b):  # the gradients are products of the same size
+            return self._gradients(g)
+
+    def _gradients(self, g):
         a, b = self.a, self.b
         if a.ndim > 2 and b.ndim == 2:
             g2 = g.reshape(-1, g.shape[-1])
@@ -46,6 +58,13 @@ class MatMul(Function):
         if self.needs_grad[1]:
             gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape).reshape(b.shape)
         return ga, gb
+
+
+def _blas_threads(a, b):
+    """The thread policy's context for a @ b (backend/threads.py): one BLAS thread for small products."""
+    if array_module(a) is not np or a.ndim != 2 or b.ndim != 2:
+        return contextlib.nullcontext()
+    return threads.gemm(a.shape[0], b.shape[1], a.shape[1])
 
 
 def matmul(a, b):

@@ -102,7 +102,12 @@ class _Scan(Function):
         elif self.go_backwards:
             mask = mask[:, ::-1]
         self.m = xp.ascontiguousarray(mask)
-        return (self.xs @ W + b_in).reshape(N, T, -1)
+        xw = self.xs @ W
+        if xp.result_type(xw, b_in) == xw.dtype:
+            xw += b_in  # in place: one (N*T, gates) array fewer to allocate and write
+        else:
+            xw = xw + b_in
+        return xw.reshape(N, T, -1)
 
     def _output(self, hs):
         if self.zero_output and self.mask is not None:

@@ -9,10 +9,12 @@ contribute nothing and receive no gradient.
 import numba
 import numpy as np
 
+from tinydl.backend import threads
+
 # below this many scores the thread pool costs more than it saves: numba's OpenMP workers spin after
 # a parallel region and fight BLAS threads for the cores (measured: a transformer step 25 ms serial,
 # 44 ms with parallel softmax at 262k scores on 2 cores)
-_PARALLEL_MIN = 1 << 22
+_PARALLEL_MIN = threads.PARALLEL_MIN_HEAVY
 _NO_MASK = np.ones((1, 1), dtype=np.bool_)
 _BLOCK = 64
 

@@ -24,7 +24,9 @@ the loops timed side by side):
 import numba
 import numpy as np
 
-PARALLEL_MIN = 1 << 24
+from tinydl.backend import threads
+
+PARALLEL_MIN = threads.PARALLEL_MIN
 
 
 def im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, groups):

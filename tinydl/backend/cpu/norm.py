@@ -5,8 +5,10 @@ import math
 import numba
 import numpy as np
 
+from tinydl.backend import threads
+
 # below this many elements the parallel versions cost more to start than they save
-_PARALLEL_MIN = 1 << 21
+_PARALLEL_MIN = threads.PARALLEL_MIN_HEAVY
 # reassociation lets the row sums vectorise; NaN and inf keep their IEEE behaviour (no 'nnan'/'ninf')
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
 

@@ -10,7 +10,9 @@ large inputs (each image writes only its own gradient, so no races).
 import numba
 import numpy as np
 
-PARALLEL_MIN = 1 << 24  # threads fight OpenBLAS for the cores below this (see cpu/conv.py)
+from tinydl.backend import threads
+
+PARALLEL_MIN = threads.PARALLEL_MIN  # threads fight OpenBLAS for the cores below this (see cpu/conv.py)
 
 
 def max_pool2d(x, ph, pw, sh, sw, pt, pl, oh, ow):

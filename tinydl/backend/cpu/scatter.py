@@ -14,7 +14,9 @@ there, the threshold is high enough that layer-sized graphs stay serial.
 import numba
 import numpy as np
 
-PARALLEL_MIN = 1 << 24
+from tinydl.backend import threads
+
+PARALLEL_MIN = threads.PARALLEL_MIN
 
 
 def segment_csr(index, num_segments):
