@@ -95,3 +95,8 @@ def _t(x):
     if isinstance(x, Tensor):
         return x
     return as_tensor(getattr(x, "value", x))
+
+
+# Keras's lower-case names for the same classes (keras.regularizers.l2 is L2)
+l1, l2, l1_l2 = L1, L2, L1L2
+__all__ += ["l1", "l2", "l1_l2"]

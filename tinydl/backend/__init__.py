@@ -10,12 +10,14 @@ import importlib
 import numpy as np
 
 from tinydl.backend.kernels import KERNELS
+from tinydl.backend.keras_api import *  # noqa: F401,F403  (keras.backend's functions)
+from tinydl.backend import keras_api
 
 __all__ = [
     "array_module", "xp_for", "device_of", "check_device", "to_device", "cupy_available",
     "default_dtype", "set_default_dtype", "as_dtype", "set_seed", "rng", "kernel",
     "get_default_device", "set_default_device", "device",
-]
+] + keras_api.__all__
 
 _DEVICES = ("cpu", "cuda")
 _state = {"dtype": np.dtype("float32"), "device": "cpu", "rng": np.random.default_rng()}

@@ -514,3 +514,7 @@ def _dummy(t, size):
         return t
     shape = tuple(size if d is None else d for d in t.shape)
     return Tensor._wrap(np.zeros(shape, dtype=t.dtype), False)
+
+
+backend.on_clear_session(clear_session)  # keras.backend.clear_session() resets layer names too
+backend.register_keras_tensor_type(KerasTensor)

@@ -1,0 +1,14 @@
+"""keras.config: the library's global settings (float dtype, epsilon, image layout, safe deserialization)."""
+from tinydl.backend.keras_api import (  # noqa: F401
+    backend, epsilon, floatx, image_data_format, set_epsilon, set_floatx, set_image_data_format,
+)
+from tinydl.io import config as _io_config
+
+__all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
+           "set_image_data_format", "enable_unsafe_deserialization"]
+
+
+def enable_unsafe_deserialization():
+    """Let configs build code-carrying objects (Lambda) everywhere a call does not pass safe_mode itself."""
+    # unsafe_mode is a context manager; entering it without leaving keeps the setting for the process
+    _io_config.unsafe_mode(True).__enter__()
