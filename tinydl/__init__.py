@@ -78,5 +78,4 @@ def version():
 
 def clear_session(free_memory=True):
     """Reset layer-name counters and uids, as keras.backend.clear_session()."""
-    import tinydl.layers  # registers the layer-name reset with the backend (lazy: layers load on first use)
-    backend.clear_session(free_memory)
+    backend.clear_session(free_memory)  # layers, once imported, registered their name reset there
