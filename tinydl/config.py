@@ -7,8 +7,13 @@ from tinydl.io import config as _io_config
 __all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
            "set_image_data_format", "enable_unsafe_deserialization"]
 
+_open_scopes = []
+
 
 def enable_unsafe_deserialization():
     """Let configs build code-carrying objects (Lambda) everywhere a call does not pass safe_mode itself."""
-    # unsafe_mode is a context manager; entering it without leaving keeps the setting for the process
-    _io_config.unsafe_mode(True).__enter__()
+    # unsafe_mode is a context manager: entered and kept open (a reference held, so garbage collection
+    # does not close it) it keeps the setting for the rest of the process
+    scope = _io_config.unsafe_mode(True)
+    scope.__enter__()
+    _open_scopes.append(scope)
