@@ -32,7 +32,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
 def model_from_json(json_string, custom_objects=None):
     """A model (fresh weights) from the JSON that `model.to_json()` or Keras wrote."""
-    return deserialize(json.loads(json_string), custom_objects=custom_objects)
+    from tinydl.io import hdf5  # the Keras-config reader lives with the file formats (h5py stays lazy there)
+    return hdf5.model_from_config(json.loads(json_string), custom_objects=custom_objects)
 
 
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
