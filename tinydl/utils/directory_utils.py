@@ -94,13 +94,16 @@ def _from_directory(directory, extensions, read, labels, label_mode, class_names
                          f"Received: class_names={names}")
     if verbose:
         print(f"Found {len(paths)} {noun}" + (f" belonging to {len(names)} classes." if labels == "inferred" else "."))
+    if validation_split is not None and shuffle and seed is None:
+        raise ValueError("If using `validation_split` and shuffling the data, you must provide a `seed` argument, "
+                         "to make sure that there is no overlap between the training and validation subset.")
     if shuffle:
         seed = np.random.randint(1_000_000) if seed is None else seed
         order = np.arange(len(paths))
         np.random.RandomState(seed).shuffle(order)  # the permutation Keras's shuffle of the path list makes
         paths = [paths[i] for i in order]
         found = None if found is None else found[order]
-    paths, found = _subset(paths, found, validation_split, subset, shuffle, seed, verbose, noun)
+    paths, found = _subset(paths, found, validation_split, subset, verbose, noun)
     if subset == "both":
         return tuple(DirectoryDataset(p, f, read, batch_size, label_mode, names) for p, f in zip(paths, found))
     return DirectoryDataset(paths, found, read, batch_size, label_mode, names)
@@ -138,7 +141,7 @@ def _walk(folder, extensions, follow_links):
     return [os.path.join(root, f) for root, _, files in walk for f in sorted(files) if f.lower().endswith(extensions)]
 
 
-def _subset(paths, found, validation_split, subset, shuffle, seed, verbose, noun):
+def _subset(paths, found, validation_split, subset, verbose, noun):
     """The training and/or validation part: the last `validation_split` fraction is validation."""
     if validation_split is None:
         if subset is not None:
@@ -148,8 +151,6 @@ def _subset(paths, found, validation_split, subset, shuffle, seed, verbose, noun
         raise ValueError(f"`validation_split` must be between 0 and 1, received: {validation_split}")
     if subset not in ("training", "validation", "both"):
         raise ValueError(f'`subset` must be either "training", "validation" or "both", received: {subset}')
-    if shuffle and seed is None:
-        raise ValueError("If using `validation_split` and shuffling the data, you must provide a `seed` argument")
     n_val = int(validation_split * len(paths))
     train = (paths[:len(paths) - n_val], None if found is None else found[:len(paths) - n_val])
     val = (paths[len(paths) - n_val:], None if found is None else found[len(paths) - n_val:])
