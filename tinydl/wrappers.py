@@ -54,7 +54,8 @@ class SKLBase(BaseEstimator):
 
     def fit(self, X, y, **kwargs):
         """Fit the model on (X, y); `kwargs` go to `model.fit` after `fit_kwargs`."""
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=not isinstance(self, ClassifierMixin))
+        classifier = isinstance(self, ClassifierMixin)  # one label column; regressors take several targets
+        X, y = validate_data(self, X, y, multi_output=not classifier, y_numeric=not classifier)
         y = self._process_target(y, reset=True)
         model = self.model_ if self.warm_start and hasattr(self, "model_") else self._get_model(X, y)
         if not getattr(model, "compiled", False):
@@ -123,7 +124,11 @@ class SKLearnRegressor(RegressorMixin, SKLBase):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True
+        tags.target_tags.multi_output = True
         return tags
+
+    def _reverse_process_target(self, y):
+        return super()._reverse_process_target(y).astype(np.float64)  # scikit-learn's regressors predict float64
 
 
 class SKLearnTransformer(TransformerMixin, SKLBase):
@@ -138,4 +143,5 @@ class SKLearnTransformer(TransformerMixin, SKLBase):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = []
+        tags.target_tags.multi_output = True
         return tags
