@@ -274,3 +274,41 @@ def test_model_from_json_reads_keras_json():
     ours = tinydl.models.model_from_json(model.to_json())
     assert isinstance(ours, tinydl.Sequential)
     assert ours.layers[0].units == 2 and ours.layers[0].get_config()["activation"] == "tanh"
+
+
+def test_config_behaves_as_keras():
+    for lib in (keras, tinydl):
+        c = lib.utils.Config(a=1)
+        c.b = 2
+        c["d"] = 4
+        assert (c.as_dict(), c.to_json(), len(c), "a" in c, c.get("z", 5), list(c)) == \
+            ({"a": 1, "b": 2, "d": 4}, '{"a": 1, "b": 2, "d": 4}', 3, True, 5, ["a", "b", "d"])
+        c.freeze()
+        assert c.frozen
+        with pytest.raises(ValueError, match="frozen"):
+            c.e = 1
+        with pytest.raises(ValueError, match="frozen"):
+            c.update(e=1)
+        with pytest.raises(AttributeError, match="Unknown attribute"):
+            c.zz
+        c.unfreeze()
+        c.e = 5
+        assert c.e == 5
+
+
+def test_orthogonal_regularizer_matches_keras_and_a_numpy_reference():
+    w = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    w[0] = 0.0  # a zero row: normalised safely
+    ours = float(tinydl.regularizers.OrthogonalRegularizer(0.3, "rows")(w).numpy())
+    theirs = float(keras.ops.convert_to_numpy(keras.regularizers.OrthogonalRegularizer(0.3, "rows")(w)))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    # columns (Keras 3.15 fails on NumPy input here): the mean |cosine| between distinct columns, times factor/2
+    unit = w / np.linalg.norm(w, axis=0)
+    cos = unit.T @ unit
+    expected = 0.3 * 0.5 * np.abs(cos - np.diag(np.diag(cos))).sum() / 3.0
+    np.testing.assert_allclose(float(tinydl.regularizers.orthogonal_regularizer(0.3, "columns")(w).numpy()),
+                               expected, rtol=1e-6)
+    ours, theirs = (lib.regularizers.get("orthogonal_regularizer").get_config() for lib in (tinydl, keras))
+    assert ours["mode"] == theirs["mode"] and ours["factor"] == pytest.approx(theirs["factor"])  # Keras: float32
+    with pytest.raises(ValueError, match="mode"):
+        tinydl.regularizers.OrthogonalRegularizer(mode="diagonal")

@@ -12,6 +12,7 @@ from tinydl.saving import (  # noqa: F401
     CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects, get_registered_name,
     get_registered_object, register_keras_serializable, serialize_keras_object,
 )
+from tinydl.utils.config_utils import Config  # noqa: F401
 from tinydl.utils.data_utils import (  # noqa: F401
     PyDataset, pack_x_y_sample_weight, split_dataset, timeseries_dataset_from_array, unpack_x_y_sample_weight,
 )
