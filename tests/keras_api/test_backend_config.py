@@ -162,3 +162,22 @@ def test_import_tinydl_reaches_every_submodule_without_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.stdout.split() == ["False"], out.stderr[-2000:]
+
+
+def test_without_interactive_logging_progress_goes_to_the_log(capsys, caplog):
+    assert tinydl.config.is_interactive_logging_enabled() == keras.config.is_interactive_logging_enabled() is True
+    model = tinydl.Sequential([tinydl.Input((2,)), tinydl.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 2), "float32"), np.ones((8, 1), "float32")
+    tinydl.config.disable_interactive_logging()
+    try:
+        with caplog.at_level("INFO", logger="tinydl"):
+            model.fit(x, y, epochs=2, batch_size=4, verbose=1)
+    finally:
+        tinydl.utils.enable_interactive_logging()
+    assert capsys.readouterr().out == ""
+    lines = [r.getMessage() for r in caplog.records if r.name == "tinydl"]
+    assert lines[0::2] == ["Epoch 1/2", "Epoch 2/2"]
+    assert all(line.startswith("2/2 - ") and "loss:" in line for line in lines[1::2]) and len(lines) == 4
+    model.fit(x, y, epochs=1, batch_size=4, verbose=1)
+    assert "2/2" in capsys.readouterr().out

@@ -70,9 +70,7 @@ EXCEPTIONS = {
 
 PENDING_ELSEWHERE = {
     "": "distribution distillation",  # distribution: issue 13 (tinydl.distribution over MPI)
-    "utils": "disable_interactive_logging enable_interactive_logging is_interactive_logging_enabled",
-    "config": "disable_interactive_logging enable_interactive_logging is_interactive_logging_enabled "
-              "max_epochs max_steps_per_epoch set_max_epochs set_max_steps_per_epoch",
+    "config": "max_epochs max_steps_per_epoch set_max_epochs set_max_steps_per_epoch",  # Model.fit's caps
     "saving": "KerasFileEditor",
     "callbacks": "RemoteMonitor SwapEMAWeights",
     "losses": "CTC CategoricalGeneralizedCrossEntropy Circle categorical_generalized_cross_entropy circle ctc",

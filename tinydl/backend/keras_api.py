@@ -7,9 +7,10 @@ import numpy as np
 
 __all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
            "set_image_data_format", "clear_session", "is_keras_tensor", "get_uid", "standardize_dtype",
-           "is_float_dtype", "is_int_dtype", "on_clear_session", "register_keras_tensor_type"]
+           "is_float_dtype", "is_int_dtype", "enable_interactive_logging", "disable_interactive_logging",
+           "is_interactive_logging_enabled", "on_clear_session", "register_keras_tensor_type"]
 
-_config = {"epsilon": 1e-7, "image_data_format": "channels_last"}
+_config = {"epsilon": 1e-7, "image_data_format": "channels_last", "interactive_logging": True}
 _uids = {}
 _session_hooks = []
 _keras_tensor_types = []
@@ -62,6 +63,21 @@ def set_image_data_format(data_format):
         raise ValueError("set_image_data_format: tinydl's layers support data_format='channels_last' only, "
                          "received 'channels_first'")
     _config["image_data_format"] = value
+
+
+def enable_interactive_logging():
+    """Progress bars draw live on stdout (the default)."""
+    _config["interactive_logging"] = True
+
+
+def disable_interactive_logging():
+    """Progress goes to the `tinydl` logger, one line per finished bar (for logs of batch jobs)."""
+    _config["interactive_logging"] = False
+
+
+def is_interactive_logging_enabled():
+    """True unless `disable_interactive_logging()` was called."""
+    return _config["interactive_logging"]
 
 
 def clear_session(free_memory=True):

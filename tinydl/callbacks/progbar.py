@@ -1,10 +1,12 @@
 """Progress output: `Progbar` (a live bar with ETA) and ProgbarLogger, the callback fit uses."""
+import logging
 import sys
 import time
 
+from tinydl import backend
 from tinydl.callbacks.callback import Callback
 
-__all__ = ["Progbar", "ProgbarLogger"]
+__all__ = ["Progbar", "ProgbarLogger", "print_msg"]
 
 
 class Progbar:
@@ -25,6 +27,11 @@ class Progbar:
         now = time.perf_counter()
         elapsed = now - self.start
         metrics = "".join(f" - {k}: {_fmt(v)}" for k, v in (values or {}).items())
+        if self.verbose and not backend.is_interactive_logging_enabled():
+            if finalize:  # as Keras: without interactive logging, one line per bar goes to the log
+                per_step = elapsed / max(current, 1)
+                print_msg(f"{current}/{self.target} - {elapsed:.0f}s - {_step_time(per_step)}{metrics}")
+            return
         if self.verbose == 1:
             if not finalize and now - self._last_draw < 0.05:
                 return
@@ -43,6 +50,14 @@ class Progbar:
             per_step = elapsed / max(current, 1)
             self.stream.write(f"{current}/{self.target} - {elapsed:.0f}s - {_step_time(per_step)}{metrics}\n")
             self.stream.flush()
+
+
+def print_msg(message):
+    """A line to stdout, or to the `tinydl` logger when interactive logging is off (as Keras)."""
+    if backend.is_interactive_logging_enabled():
+        print(message, file=sys.stdout)
+    else:
+        logging.getLogger("tinydl").info(message)
 
 
 def _fmt(v):
@@ -80,7 +95,7 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
             epochs = self.params.get("epochs")
-            print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            print_msg(f"Epoch {epoch + 1}/{epochs}")
         self.progbar = Progbar(self.params.get("steps"), verbose=self.verbose)
         self.seen = 0
 

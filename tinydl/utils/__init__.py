@@ -5,7 +5,10 @@ Pillow (images) and pydot + Graphviz (plot_model) are optional: their functions 
 import random
 
 from tinydl import backend
-from tinydl.backend.keras_api import clear_session, is_keras_tensor, standardize_dtype  # noqa: F401
+from tinydl.backend.keras_api import (  # noqa: F401
+    clear_session, disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled,
+    is_keras_tensor, standardize_dtype,
+)
 from tinydl.callbacks.progbar import Progbar  # noqa: F401
 from tinydl.data import Sequence  # noqa: F401
 from tinydl.saving import (  # noqa: F401
