@@ -1,5 +1,6 @@
 """PyDataset workers prefetch for fit, plot_model draws a real picture, the scikit-learn wrappers pass
 scikit-learn's estimator checks."""
+import os
 import threading
 import time
 
@@ -37,6 +38,22 @@ def test_workers_make_the_next_batches_ahead_of_the_request():
     assert not any(on_main for _, on_main in ds.made)
     np.testing.assert_array_equal(first[0], np.zeros((4, 3)))
     assert [float(b[0][0, 0]) for b in ds] == [0, 1, 2, 3, 4, 5]
+
+
+class Pids(U.PyDataset):
+    """Batch i is [i, pid of the process that made it]."""
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, index):
+        return np.array([index, os.getpid()])
+
+
+def test_worker_processes_make_the_same_batches():
+    batches = list(Pids(workers=2, use_multiprocessing=True, max_queue_size=2))
+    assert [int(b[0]) for b in batches] == [0, 1, 2, 3, 4]
+    assert os.getpid() not in {int(b[1]) for b in batches}  # made in the worker processes
 
 
 def test_one_worker_makes_batches_on_demand_in_the_caller():

@@ -58,13 +58,19 @@ def _prefetching(getitem):
             executor = concurrent.futures.ProcessPoolExecutor if self._use_multiprocessing \
                 else concurrent.futures.ThreadPoolExecutor
             self._pool = executor(self._workers)
-        future = self._pending.pop(index, None) or self._pool.submit(getitem, self, index)
+        future = self._pending.pop(index, None) or self._pool.submit(_make_batch, self, index)
         for ahead in range(index + 1, min(index + 1 + self._max_queue_size, len(self))):
             if ahead not in self._pending:
-                self._pending[ahead] = self._pool.submit(getitem, self, ahead)
+                self._pending[ahead] = self._pool.submit(_make_batch, self, ahead)
         return future.result()
     __getitem__.__doc__ = getitem.__doc__
+    __getitem__.__wrapped__ = getitem
     return __getitem__
+
+
+def _make_batch(dataset, index):
+    """The batch from the subclass's own `__getitem__` (module-level, so worker processes can unpickle it)."""
+    return type(dataset).__getitem__.__wrapped__(dataset, index)
 
 
 def _dropping_prefetched(on_epoch_end):
