@@ -1,5 +1,6 @@
 """keras.saving: save and load models and weights, and name custom objects so configs can find them."""
 
+from tinydl import models
 from tinydl.io import config as io_config
 
 __all__ = ["load_model", "save_model", "load_weights", "save_weights", "register_keras_serializable",
@@ -11,7 +12,6 @@ _registered_names = {}  # object -> "package>name", for get_registered_name
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a `.keras` archive or a `.h5` file."""
-    from tinydl import models  # models sit a floor above serialization: imported on use
     return models.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 

@@ -10,14 +10,12 @@ import importlib
 import numpy as np
 
 from tinydl.backend.kernels import KERNELS
-from tinydl.backend.keras_api import *  # noqa: F401,F403  (keras.backend's functions)
-from tinydl.backend import keras_api
 
 __all__ = [
     "array_module", "xp_for", "device_of", "check_device", "to_device", "cupy_available",
     "default_dtype", "set_default_dtype", "as_dtype", "set_seed", "rng", "kernel",
     "get_default_device", "set_default_device", "device",
-] + keras_api.__all__
+]
 
 _DEVICES = ("cpu", "cuda")
 _state = {"dtype": np.dtype("float32"), "device": "cpu", "rng": np.random.default_rng()}
@@ -158,3 +156,10 @@ def kernel(name, like=None):
         mod = importlib.import_module(f"tinydl.backend.{dev}.{module}")
         fn = _kernel_cache[key] = getattr(mod, name)
     return fn
+
+
+# keras.backend's functions (epsilon, floatx, clear_session, ...), last: they use the dtype functions above
+from tinydl.backend import keras_api  # noqa: E402
+from tinydl.backend.keras_api import *  # noqa: F401,F403,E402
+
+__all__ += keras_api.__all__

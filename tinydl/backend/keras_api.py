@@ -5,6 +5,8 @@ Layers live floors above the backend, so they register what the backend must kno
 """
 import numpy as np
 
+from tinydl.backend import default_dtype, set_default_dtype  # defined before the package imports this module
+
 __all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
            "set_image_data_format", "clear_session", "is_keras_tensor", "get_uid", "standardize_dtype",
            "is_float_dtype", "is_int_dtype", "enable_interactive_logging", "disable_interactive_logging",
@@ -34,13 +36,11 @@ def set_epsilon(value):
 
 def floatx():
     """The default float dtype as a string ('float32' unless changed)."""
-    from tinydl.backend import default_dtype  # the package imports this module: resolve at call time
     return default_dtype().name
 
 
 def set_floatx(value):
     """Change the default float dtype: new weights and tensors get it ('float32' or 'float64')."""
-    from tinydl.backend import set_default_dtype  # the package imports this module: resolve at call time
     name = standardize_dtype(value) if isinstance(value, str) or hasattr(value, "dtype") else str(value)
     if name not in FLOATX_SUPPORTED:
         raise ValueError(f"set_floatx: unsupported value {value!r}: expected one of {FLOATX_SUPPORTED} "

@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from tinydl.utils.file_utils import get_file
+from tinydl.datasets.download import get_file
 
 __all__ = ["SOURCES", "fetch", "load_npz", "RestrictedUnpickler", "split_shuffled", "offset_words", "drop_long",
            "limit_vocabulary", "ragged"]

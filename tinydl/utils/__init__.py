@@ -20,7 +20,7 @@ from tinydl.utils.data_utils import (  # noqa: F401
     PyDataset, pack_x_y_sample_weight, split_dataset, timeseries_dataset_from_array, unpack_x_y_sample_weight,
 )
 from tinydl.utils.directory_utils import image_dataset_from_directory, text_dataset_from_directory  # noqa: F401
-from tinydl.utils.file_utils import get_file  # noqa: F401
+from tinydl.datasets.download import get_file  # noqa: F401
 from tinydl.utils.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
 from tinydl.utils.model_visualization import model_to_dot, plot_model  # noqa: F401
 from tinydl.utils.numerical import normalize, pad_sequences, to_categorical  # noqa: F401

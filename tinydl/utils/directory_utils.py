@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from tinydl.data import Sequence
+from tinydl.utils.image_utils import img_to_array, load_img
 
 __all__ = ["image_dataset_from_directory", "text_dataset_from_directory"]
 
@@ -21,7 +22,6 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                  crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, data_format=None,
                                  format="tf", verbose=True):
     """Batches of (images, labels) from `directory/<class>/<image>`; images (batch, h, w, channels) float32."""
-    from tinydl.utils.image_utils import img_to_array, load_img
     if pad_to_aspect_ratio:
         raise ValueError("image_dataset_from_directory: pad_to_aspect_ratio=True is not supported by tinydl")
     if data_format not in (None, "channels_last"):

@@ -1,4 +1,7 @@
-"""keras.utils.get_file: download once into a cache directory, check the hash, extract archives."""
+"""keras.utils.get_file: download once into a cache directory, check the hash, extract archives.
+
+It lives with the data sets, its first user, so they need not import the utils floor above them.
+"""
 import hashlib
 import os
 import shutil
