@@ -11,18 +11,24 @@ import numpy as np
 from tinydl.models import Model, clone_model
 
 try:  # optional dependency: the wrappers only exist for scikit-learn users
-    import sklearn
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
     from sklearn.utils.multiclass import type_of_target
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError:
-    sklearn = None
-
     class BaseEstimator:
+        """Stands in without scikit-learn: building a wrapper says what to install."""
+
         def __init__(self, *args, **kwargs):
             raise ImportError("tinydl.wrappers need scikit-learn: pip install scikit-learn")
 
-    ClassifierMixin = RegressorMixin = TransformerMixin = object
+    class ClassifierMixin:
+        pass
+
+    class RegressorMixin:
+        pass
+
+    class TransformerMixin:
+        pass
 
 __all__ = ["SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"]
 

@@ -131,7 +131,8 @@ def test_sklearn_estimator_checks_pass():
     from sklearn.utils.estimator_checks import check_estimator
     from tinydl.wrappers import SKLearnClassifier, SKLearnRegressor, SKLearnTransformer
     fit = {"epochs": 1, "verbose": 0}
-    for est in (SKLearnClassifier(_classifier_model, fit_kwargs=fit), SKLearnRegressor(_regressor_model, fit_kwargs=fit),
+    for est in (SKLearnClassifier(_classifier_model, fit_kwargs=fit),
+                SKLearnRegressor(_regressor_model, fit_kwargs=fit),
                 SKLearnTransformer(_regressor_model, fit_kwargs=fit)):
         expected = NOT_APPLICABLE if isinstance(est, SKLearnClassifier) else {}
         results = check_estimator(est, on_fail=None, expected_failed_checks=expected)

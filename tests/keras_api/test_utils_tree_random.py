@@ -14,7 +14,8 @@ keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.mark.parametrize("labels, num_classes", [([0, 2, 1, 2], None), ([[1], [0]], 3), (np.array([[0, 1], [2, 3]]), 5)])
+@pytest.mark.parametrize("labels, num_classes", [([0, 2, 1, 2], None), ([[1], [0]], 3),
+                                                 (np.array([[0, 1], [2, 3]]), 5)])
 def test_to_categorical_matches_keras(labels, num_classes):
     ours, theirs = U.to_categorical(labels, num_classes), keras.utils.to_categorical(labels, num_classes)
     np.testing.assert_array_equal(ours, np.asarray(theirs))
@@ -262,7 +263,8 @@ def test_clone_model_keeps_the_architecture_and_draws_new_weights():
         assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])
         seq = lib.Sequential([lib.Input((3,)), lib.layers.Dense(4), lib.layers.Dense(1)])
         renamed = lib.models.clone_model(
-            seq, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "name": "c_" + layer.name}))
+            seq, clone_function=lambda layer: type(layer).from_config({**layer.get_config(),
+                                                                       "name": "c_" + layer.name}))
         assert [l.name for l in renamed.layers] == ["c_" + l.name for l in seq.layers]
     inp = tinydl.Input((2,))
     with pytest.raises(ValueError, match="clone_function"):
