@@ -14,12 +14,12 @@ try:  # optional dependency: the wrappers only exist for scikit-learn users
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
     from sklearn.utils.multiclass import type_of_target
     from sklearn.utils.validation import check_is_fitted, validate_data
+    SKLEARN_AVAILABLE = True
 except ImportError:
-    class BaseEstimator:
-        """Stands in without scikit-learn: building a wrapper says what to install."""
+    SKLEARN_AVAILABLE = False
 
-        def __init__(self, *args, **kwargs):
-            raise ImportError("tinydl.wrappers need scikit-learn: pip install scikit-learn")
+    class BaseEstimator:
+        pass
 
     class ClassifierMixin:
         pass
@@ -37,6 +37,8 @@ class SKLBase(BaseEstimator):
     """Shared fit/predict: validate the data, build the model, fit it, undo the target encoding."""
 
     def __init__(self, model, warm_start=False, model_kwargs=None, fit_kwargs=None):
+        if not SKLEARN_AVAILABLE:
+            raise ImportError("tinydl.wrappers need scikit-learn: pip install scikit-learn (or tinydl[sklearn])")
         self.model = model
         self.warm_start = warm_start
         self.model_kwargs = model_kwargs

@@ -155,3 +155,13 @@ def test_sklearn_classifier_learns_iris_and_returns_labels():
     assert clf.epoch_ == 60
     with pytest.raises(RuntimeError, match="compiled"):
         SKLearnClassifier(tinydl.Sequential([tinydl.Input((4,)), tinydl.layers.Dense(3)])).fit(X, y)
+
+
+def test_wrappers_without_scikit_learn_say_what_to_install():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['sklearn'] = None\nimport tinydl.wrappers as w\n"
+            "try:\n    w.SKLearnRegressor(lambda X, y: None)\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert "pip install scikit-learn" in out.stdout, out.stderr[-2000:]
