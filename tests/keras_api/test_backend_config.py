@@ -181,3 +181,30 @@ def test_without_interactive_logging_progress_goes_to_the_log(capsys, caplog):
     assert all(line.startswith("2/2 - ") and "loss:" in line for line in lines[1::2]) and len(lines) == 4
     model.fit(x, y, epochs=1, batch_size=4, verbose=1)
     assert "2/2" in capsys.readouterr().out
+
+
+def _shown(text):
+    """The metric values of a progress bar's last drawn line, ANSI colours removed."""
+    import re
+    last = re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\b", "").split("\r")[-1]
+    return dict(re.findall(r"(\w+): ([-0-9.e]+)", last))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"stateless_metrics": ["loss"]}, {"stateful_metrics": ["acc"]},
+                                    {"stateless_metrics": set()}])
+def test_progbar_shows_and_averages_values_as_keras(capsys, kwargs):
+    shown = []
+    for lib in (keras, tinydl):
+        bar = lib.utils.Progbar(10, verbose=1, interval=0.0, **kwargs)
+        bar.update(1, [("loss", 1.0), ("acc", 0.1)])
+        bar.update(3, [("loss", 3.0), ("acc", 0.2)])
+        bar.add(2, [("loss", 6.0), ("acc", 0.3)])
+        shown.append(_shown(capsys.readouterr().out))
+    assert shown[0] == shown[1] and set(shown[0]) == {"loss", "acc"}
+
+
+def test_progbar_takes_only_one_of_stateful_and_stateless():
+    with pytest.raises(ValueError, match="Only one"):
+        keras.utils.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
+    with pytest.raises(ValueError, match="Only one"):
+        tinydl.utils.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
