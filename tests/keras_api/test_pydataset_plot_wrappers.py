@@ -78,7 +78,7 @@ def test_pydataset_arguments_are_checked():
         Slow(workers=0)
     with pytest.raises(ValueError, match="max_queue_size"):
         Slow(max_queue_size=-1)
-    assert Slow(workers=2).workers == 2 and U.Sequence is tinydl.data.Sequence
+    assert Slow(workers=2).workers == 2 and U.Sequence is U.PyDataset  # as keras.utils.Sequence
 
 
 def test_plot_model_writes_a_picture_with_shapes_and_nested_models(tmp_path):

@@ -10,7 +10,6 @@ from tinydl.backend.keras_api import (  # noqa: F401
     is_keras_tensor, standardize_dtype,
 )
 from tinydl.callbacks.progbar import Progbar  # noqa: F401
-from tinydl.data import Sequence  # noqa: F401
 from tinydl.saving import (  # noqa: F401
     CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects, get_registered_name,
     get_registered_object, register_keras_serializable, serialize_keras_object,
@@ -23,6 +22,8 @@ from tinydl.utils.directory_utils import image_dataset_from_directory, text_data
 from tinydl.datasets.download import get_file  # noqa: F401
 from tinydl.utils.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
 from tinydl.utils.model_visualization import model_to_dot, plot_model  # noqa: F401
+
+Sequence = PyDataset  # Keras 3's name for the same class
 from tinydl.utils.numerical import normalize, pad_sequences, to_categorical  # noqa: F401
 
 
