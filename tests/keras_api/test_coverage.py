@@ -176,3 +176,44 @@ def test_submodules_are_attributes_of_the_package_with_keras_s_names():
     for name in IN_SCOPE:
         if name and "." not in name:
             assert _module(tinydl, name).__name__.startswith("tinydl."), name
+
+
+SIGNATURE_MODULES = ["utils", "backend", "config", "random", "tree", "saving", "models", "wrappers",
+                     "optimizers.schedules", "regularizers", "constraints"]
+# where a signature differs on purpose: tinydl's extra trailing argument, or a positional-only name
+SIGNATURE_DIFFERENCES = {
+    ("utils", "Progbar"): "an extra trailing `stream` argument (where the bar is written)",
+    ("models", "Model"): "Keras's Model takes *args/**kwargs and dispatches; tinydl names inputs/outputs",
+    ("optimizers.schedules", "serialize"): "one shared serialize(obj); the argument is positional in practice",
+    ("regularizers", "serialize"): "one shared serialize(obj); the argument is positional in practice",
+    ("constraints", "serialize"): "one shared serialize(obj); the argument is positional in practice",
+}
+
+
+def _signature(obj):
+    import inspect
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        return [(p.name, p.default) for p in inspect.signature(target).parameters.values() if p.name != "self"]
+    except (TypeError, ValueError):
+        return None
+
+
+@pytest.mark.parametrize("name", SIGNATURE_MODULES)
+def test_functions_take_keras_s_arguments_with_keras_s_defaults(name):
+    theirs, ours = _module(keras, name), _module(tinydl, name)
+    different = []
+    for attr in sorted(_public(theirs)):
+        if not hasattr(ours, attr) or not callable(getattr(theirs, attr)) or (name, attr) in SIGNATURE_DIFFERENCES:
+            continue
+        a, b = _signature(getattr(theirs, attr)), _signature(getattr(ours, attr))
+        if a is not None and b is not None and a != b:
+            different.append((attr, a, b))
+    assert different == []
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters",
+                                  "boston_housing", "california_housing"])
+def test_load_data_signatures_are_keras_s(name):
+    assert _signature(getattr(tinydl.datasets, name).load_data) == \
+        _signature(getattr(keras.datasets, name).load_data)

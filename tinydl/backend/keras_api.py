@@ -110,7 +110,7 @@ def get_uid(prefix=""):
     return _uids[prefix]
 
 
-def standardize_dtype(dtype=None):
+def standardize_dtype(dtype):
     """A dtype's canonical name ('float32', 'int64', 'bool'); None gives `floatx()`."""
     if dtype is None:
         return floatx()
