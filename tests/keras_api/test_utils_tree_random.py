@@ -100,6 +100,10 @@ def test_split_dataset_errors_as_keras():
         U.split_dataset(np.arange(5))
     with pytest.raises(ValueError, match="left_size"):
         U.split_dataset(np.arange(5), left_size=7)
+    with pytest.raises(ValueError, match="preferred_backend"):
+        U.split_dataset(np.arange(5), left_size=2, preferred_backend="mxnet")
+    left, right = U.split_dataset(np.arange(5), left_size=2, preferred_backend="torch")  # NumPy either way
+    assert isinstance(left, np.ndarray) and right.tolist() == [2, 3, 4]
 
 
 @pytest.mark.parametrize("data", [np.ones(2), (np.ones(2),), (np.ones(2), np.zeros(2)), [1, 2, 3]])

@@ -3,6 +3,8 @@
 Layers live floors above the backend, so they register what the backend must know of them here
 (`on_clear_session`, `register_keras_tensor_type`) instead of the backend importing them.
 """
+import gc
+
 import numpy as np
 
 from tinydl.backend import default_dtype, set_default_dtype  # defined before the package imports this module
@@ -81,10 +83,13 @@ def is_interactive_logging_enabled():
 
 
 def clear_session(free_memory=True):
-    """Start afresh: layer names count from `dense` again, uids restart at 1."""
+    """Start afresh: layer names count from `dense` again, uids restart at 1; `free_memory` runs the
+    garbage collector so arrays of dropped models are released."""
     _uids.clear()
     for hook in _session_hooks:
         hook()
+    if free_memory:
+        gc.collect()
 
 
 def on_clear_session(hook):

@@ -150,7 +150,10 @@ class _Windows(Sequence):
 
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None, preferred_backend=None):
     """Two parts of an array, a tuple/dict of arrays or a list of samples, of the sizes asked (ints are
-    counts, floats fractions; one may be None for the rest). Parts keep the input's structure."""
+    counts, floats fractions; one may be None for the rest). Parts keep the input's structure, as NumPy
+    arrays whatever `preferred_backend` (Keras's choice between tf.data and torch datasets) names."""
+    if preferred_backend not in (None, "tinydl", "numpy", "torch", "tensorflow", "jax"):
+        raise ValueError(f"split_dataset: unknown preferred_backend {preferred_backend!r}")
     leaves = tree.flatten(dataset) if isinstance(dataset, (tuple, dict)) else [dataset]
     arrays = [np.asarray(a) for a in leaves]
     total = len(arrays[0])
