@@ -20,6 +20,9 @@ setup(
         "io": ["h5py>=3.8", "onnx>=1.15"],
         "tensorboard": ["tensorboard>=2.12"],
         "mpi": ["mpi4py>=4", "mpich"],  # tinydl.distribution; the mpich wheel brings its own mpiexec
+        "image": ["pillow>=9"],  # tinydl.utils.load_img/save_img and image_dataset_from_directory
+        "plot": ["pydot>=2"],  # tinydl.utils.plot_model, with Graphviz's `dot` program from the system
+        "sklearn": ["scikit-learn>=1.6"],  # tinydl.wrappers
         "dev": [
             "pytest>=7",
             "pytest-xdist>=3",
@@ -28,6 +31,9 @@ setup(
             "onnx>=1.15",
             "onnxruntime>=1.17",
             "tensorboard>=2.12",
+            "pillow>=9",
+            "pydot>=2",
+            "scikit-learn>=1.6",
         ],
     },
     entry_points={},

@@ -105,3 +105,8 @@ def _raw(w):
 def _norms(w, axis):
     """L2 norms along `axis`, kept broadcastable against w."""
     return array_module(w).sqrt((w * w).sum(axis=axis, keepdims=True))
+
+
+# Keras's lower-case names for the same classes (keras.constraints.max_norm is MaxNorm)
+max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
+__all__ += ["max_norm", "min_max_norm", "non_neg", "unit_norm"]

@@ -314,3 +314,14 @@ def _truncated_standard_normal(rng, shape):
         draw[bad] = rng.standard_normal(int(bad.sum()))
         bad = np.abs(draw) > 2.0
     return draw
+
+
+# Keras's lower-case names for the same classes (keras.initializers.glorot_uniform is GlorotUniform)
+zeros, ones, constant, identity, orthogonal = Zeros, Ones, Constant, Identity, Orthogonal
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, glorot_uniform, glorot_normal = VarianceScaling, GlorotUniform, GlorotNormal
+he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+__all__ += ["zeros", "ones", "constant", "identity", "orthogonal", "random_normal", "random_uniform",
+            "truncated_normal", "variance_scaling", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform",
+            "lecun_normal", "lecun_uniform", "IdentityInitializer", "OrthogonalInitializer"]

@@ -4,6 +4,8 @@
     L2(l2=0.01):  l2 * sum(w ** 2)        (no factor 1/2, as Keras)
     L1L2(l1=0.0, l2=0.0): both
 """
+import numpy as np
+
 from tinydl import ops
 from tinydl.io.config import ConfigMixin, Family, register_serializable, serialize
 from tinydl.tensor import Tensor, as_tensor
@@ -71,7 +73,33 @@ class L1L2(Regularizer):
         return {"l1": self.l1, "l2": self.l2}
 
 
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+@register_serializable()
+class OrthogonalRegularizer(Regularizer):
+    """factor * mean |cosine| between distinct rows (mode="rows") or columns of a rank-2 weight."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _check("OrthogonalRegularizer", "factor", factor)
+        if mode not in ("rows", "columns"):
+            raise ValueError(f'Invalid value for argument `mode`. Expected one of {{"rows", "columns"}}. '
+                             f"Received: mode={mode}")
+        self.mode = mode
+
+    def __call__(self, x):
+        x = _t(x)
+        if x.ndim != 2:
+            raise ValueError(f"Inputs to OrthogonalRegularizer must have rank 2. Received: inputs.shape={x.shape}")
+        if self.mode == "columns":
+            x = ops.transpose(x)
+        unit = x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=1, keepdims=True), 1e-12))
+        size = x.shape[0]
+        off_diagonal = ops.matmul(unit, ops.transpose(unit)) * (1.0 - np.eye(size, dtype=x.dtype))
+        return self.factor * 0.5 * ops.sum(ops.abs(off_diagonal)) / (size * (size - 1.0) / 2.0)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 _FAMILY = Family("regularizer", _ALIASES, Regularizer)
@@ -95,3 +123,8 @@ def _t(x):
     if isinstance(x, Tensor):
         return x
     return as_tensor(getattr(x, "value", x))
+
+
+# Keras's lower-case names for the same classes (keras.regularizers.l2 is L2)
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+__all__ += ["OrthogonalRegularizer", "l1", "l2", "l1_l2", "orthogonal_regularizer"]

@@ -166,3 +166,10 @@ def kernel(name, like=None):
         mod = importlib.import_module(f"tinydl.backend.{dev}.{module}")
         fn = _kernel_cache[key] = getattr(mod, name)
     return fn
+
+
+# keras.backend's functions (epsilon, floatx, clear_session, ...), last: they use the dtype functions above
+from tinydl.backend import keras_api  # noqa: E402
+from tinydl.backend.keras_api import *  # noqa: F401,F403,E402
+
+__all__ += keras_api.__all__

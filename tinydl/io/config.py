@@ -9,7 +9,7 @@ import contextlib
 import contextvars
 
 __all__ = ["register_serializable", "serialize", "deserialize", "get_registered", "custom_object_scope",
-           "registered_names"]
+           "registered_names", "global_custom_objects"]
 
 _REGISTRY = {}
 _BY_AREA = {}  # (area, name) -> object, e.g. ("layers", "Identity") and ("initializers", "Identity")
@@ -90,6 +90,11 @@ def custom_object_scope(custom_objects):
         yield
     finally:
         _custom_stack.pop()
+
+
+def global_custom_objects():
+    """The process-wide dict of custom objects (keras.saving.get_custom_objects): edit it in place."""
+    return _custom_stack[0]
 
 
 def safe_mode():

@@ -3,6 +3,7 @@ from tinydl.io import saving
 from tinydl.layers.core import Input  # noqa: F401
 from tinydl.models.model import Model  # noqa: F401
 from tinydl.models.sequential import Sequential  # noqa: F401
+from tinydl.models.cloning import clone_model, model_from_json, save_model  # noqa: F401
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

@@ -11,7 +11,7 @@ __all__ = ["Sequential"]
 class Sequential(Model):
     """Layers applied in order. Built from the first layer's input shape, an `Input`, or the first data."""
 
-    def __init__(self, layers=None, name=None, trainable=True):
+    def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(name=name or unique_name("sequential"), trainable=trainable)
         self._stack = []
         self._input_layer = None
