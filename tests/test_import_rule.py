@@ -19,9 +19,9 @@ FLOORS = [
     # arrays, devices and kernels; the config registry every class registers with when defined;
     # plain helpers that know nothing of Tensors
     ("foundation", ["tinydl.backend", "tinydl.io.config", "tinydl.io.files", "tinydl.io.limits", "tinydl.io.tensorboard",
-                    "tinydl.random", "tinydl.tree"]),
+                    "tinydl.tree"]),
     # Function, Tensor and the differentiable ops
-    ("engine", ["tinydl.autograd", "tinydl.tensor", "tinydl.ops"]),
+    ("engine", ["tinydl.autograd", "tinydl.tensor", "tinydl.ops", "tinydl.random"]),
     # what layers and training are made of
     ("building blocks", ["tinydl.testing", "tinydl.graph", "tinydl.initializers", "tinydl.activations",
                          "tinydl.regularizers", "tinydl.constraints", "tinydl.schedules", "tinydl.optimizers",
@@ -41,7 +41,7 @@ FLOORS = [
 
 # Packages a function may import, to keep `import tinydl` fast or an optional dependency optional.
 LAZY_PACKAGES = {"numba", "cupy", "cupyx", "cupy_backends", "h5py", "onnx", "onnxruntime", "mpi4py", "torch",
-                 "keras", "tensorboard", "threadpoolctl", "importlib", "scipy"}
+                 "keras", "tensorboard", "threadpoolctl", "importlib", "scipy", "PIL", "pydot"}
 
 
 def modules():
@@ -216,7 +216,6 @@ ALLOWED_UPWARD = {
     ("tinydl.models.model", "tinydl.io.onnx"),  # Model.export
 }
 ALLOWED_INSIDE = {
-    ("tinydl", "tinydl.layers.base"),  # the package face: `import tinydl` loads no layer
     ("tinydl.testing", "tinydl.testing.strategies"),  # keeps hypothesis (a test dependency) lazy
     ("tinydl.autograd", "tinydl.tensor"),  # the engine's knot, above
     # the io split, above: models -> io -> models today

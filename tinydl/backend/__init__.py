@@ -9,6 +9,8 @@ import importlib
 
 import numpy as np
 
+from tinydl.backend.dtypes import as_dtype, default_dtype, set_default_dtype
+
 from tinydl.backend.kernels import KERNELS
 
 __all__ = [
@@ -18,7 +20,7 @@ __all__ = [
 ]
 
 _DEVICES = ("cpu", "cuda")
-_state = {"dtype": np.dtype("float32"), "device": "cpu", "rng": np.random.default_rng()}
+_state = {"device": "cpu", "rng": np.random.default_rng()}
 _kernel_cache = {}
 
 
@@ -110,26 +112,6 @@ def device(name):
         yield
     finally:
         _state["device"] = previous
-
-
-def default_dtype():
-    """The floating dtype new tensors and weights get (float32 unless changed)."""
-    return _state["dtype"]
-
-
-def set_default_dtype(dtype):
-    """Change the default floating dtype ('float32' or 'float64')."""
-    _state["dtype"] = as_dtype(dtype)
-
-
-def as_dtype(dtype):
-    """A NumPy dtype from a dtype object or its name; unknown names are a clear error."""
-    if dtype is None:
-        return _state["dtype"]
-    try:
-        return np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"unknown dtype {dtype!r}: expected a NumPy dtype or its name, such as 'float32'") from None
 
 
 def set_seed(seed):

@@ -7,7 +7,7 @@ import gc
 
 import numpy as np
 
-from tinydl.backend import default_dtype, set_default_dtype  # defined before the package imports this module
+from tinydl.backend.dtypes import default_dtype, set_default_dtype
 
 __all__ = ["backend", "epsilon", "set_epsilon", "floatx", "set_floatx", "image_data_format",
            "set_image_data_format", "clear_session", "is_keras_tensor", "get_uid", "standardize_dtype",
