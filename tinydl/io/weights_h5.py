@@ -52,7 +52,7 @@ def _write_k3(f, layer, path, visited):
             sub_group = f.require_group(f"{path}/{sub}/vars")
             for i, w in enumerate(weights[start:stop]):
                 write_dataset(sub_group, str(i), w.numpy())
-        visited.update(id(sub) for sub in _all_sublayers(layer))
+        visited.update(id(sub) for sub in layer.sublayers())
         return
     for i, w in enumerate(_own_weights(layer)):
         write_dataset(group, str(i), w.numpy())
@@ -107,7 +107,7 @@ def _read_k3(f, layer, path, filepath, skip_mismatch, visited):
         values = [read_dataset(group[f"{sub}/vars"], str(i), filepath)
                   for sub, start, stop in parts for i in range(stop - start)]
         assign_weights(layer, layer.weights, values, filepath, path or "/", skip_mismatch)
-        visited.update(id(sub) for sub in _all_sublayers(layer))
+        visited.update(id(sub) for sub in layer.sublayers())
         return
     own = _own_weights(layer)
     children = list(_k3_children(layer, path))
@@ -125,7 +125,7 @@ def _read_k3(f, layer, path, filepath, skip_mismatch, visited):
     # The saved tree names sub-objects differently (e.g. another framework's attribute names):
     # take every array under this layer's group in Keras's order and match them to all its weights.
     assign_weights(layer, layer.weights, _flatten_group(group, filepath), filepath, path or "/", skip_mismatch)
-    visited.update(id(sub) for sub in _all_sublayers(layer))
+    visited.update(id(sub) for sub in layer.sublayers())
 
 
 def _own_weights(layer):
@@ -173,15 +173,6 @@ def _k3_children(layer, path):
             n = used.get(base, -1) + 1
             used[base] = n
             yield f"{prefix}_layers/{base if n == 0 else f'{base}_{n}'}", sub
-
-
-def _all_sublayers(layer):
-    out, stack = [], list(layer._layers)
-    while stack:
-        sub = stack.pop()
-        out.append(sub)
-        stack.extend(sub._layers)
-    return out
 
 
 def _flatten_group(group, filepath):

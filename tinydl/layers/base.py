@@ -215,14 +215,14 @@ class Layer:
     def losses(self):
         """Scalar loss Tensors: those added by the last call (`add_loss`, activity regularizers) of this
         layer and its sub-layers, then the weights' regularisation penalties (Keras's order)."""
-        added = [loss for layer in [self] + self._sublayers() for loss in layer._losses]
+        added = [loss for layer in [self] + self.sublayers() for loss in layer._losses]
         return added + [w.regularizer(w) for w in self.trainable_weights if getattr(w, "regularizer", None)]
 
     def add_loss(self, loss):
         """Add a scalar loss (a Tensor or number) from inside `call`; fit adds it to the training loss."""
         self._losses.append(loss if isinstance(loss, Tensor) else Tensor(np.asarray(loss, dtype=self.dtype)))
 
-    def _sublayers(self):
+    def sublayers(self):
         """Every layer inside this one, depth first, each once."""
         out, seen, stack = [], set(), list(reversed(self._layers))
         while stack:
@@ -234,7 +234,7 @@ class Layer:
         return out
 
     def _clear_losses(self):
-        for layer in [self] + self._sublayers():
+        for layer in [self] + self.sublayers():
             layer._losses = []
 
     # -- building and calling ----------------------------------------------------------------

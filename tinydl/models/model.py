@@ -130,7 +130,7 @@ class Model(Trainer, Layer):
     def to(self, device):
         """Move every weight to `device` ('cpu' or 'cuda'); returns the model."""
         device = backend.check_device(device)
-        for layer in [self] + self._all_layers():
+        for layer in [self] + self.sublayers():
             layer._device_name = device
         for w in self.weights:
             w.data = backend.to_device(w.data, device)
@@ -138,15 +138,6 @@ class Model(Trainer, Layer):
         if getattr(self, "optimizer", None) is not None:
             self.optimizer.to(device)
         return self
-
-    def _all_layers(self):
-        """Every layer inside, depth first."""
-        out, stack = [], list(self._layers)
-        while stack:
-            layer = stack.pop()
-            out.append(layer)
-            stack.extend(layer._layers)
-        return out
 
     # -- configuration -----------------------------------------------------------------------
     def get_config(self):
