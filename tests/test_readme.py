@@ -46,6 +46,21 @@ def check_graph_model(ns):
     assert losses[-1] < 0.8 * losses[0], losses
 
 
+def test_every_test_file_that_can_skip_as_a_whole_is_named_in_the_readme():
+    """A module-level skip (or importorskip) hides a whole file: README must say which files and why."""
+    tests = README.parent / "tests"
+    readme = README.read_text()
+    pattern = re.compile(r"^\S.*importorskip\(|allow_module_level=True|^pytestmark\b.*skipif", re.M)
+    unnamed = []
+    for path in sorted(tests.rglob("test_*.py")):
+        if path != pathlib.Path(__file__).resolve() and pattern.search(path.read_text()):
+            relative = path.relative_to(README.parent).as_posix()
+            folders = [p.as_posix() + "/" for p in path.relative_to(README.parent).parents][:-2]  # below tests/
+            if f"`{relative}`" not in readme and not any(f"`{folder}`" in readme for folder in folders):
+                unnamed.append(relative)
+    assert not unnamed, f"test files that can skip as a whole but are not named in README: {unnamed}"
+
+
 def test_readme_has_the_five_blocks_this_test_checks():
     assert len(python_blocks()) == 5
 
