@@ -45,6 +45,9 @@ def _activation_layer(ctx, layer, node, inputs):
 
 @onnx_converter(L.Flatten)
 def _flatten(ctx, layer, node, inputs):
+    rank = len(node.input_tensors[0].shape)
+    if layer.data_format == "channels_first" and rank > 2:  # Keras flattens in channels-last order
+        return ctx.op("Flatten", [ctx.transpose(inputs[0], (0,) + tuple(range(2, rank)) + (1,))], axis=1)
     return ctx.op("Flatten", [inputs[0]], axis=1)
 
 
