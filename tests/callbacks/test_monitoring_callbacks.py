@@ -88,6 +88,23 @@ def test_early_stopping_baseline_keeps_counting_until_beaten():
     assert drive(es, values)[0] == 3 and es.stopped_epoch == 2
 
 
+def test_early_stopping_counts_from_zero_on_every_fit():
+    """wait starts at 0 in on_train_begin: with a baseline never beaten, patience 3 stops at epoch 2, twice."""
+    es = EarlyStopping(baseline=1.0, patience=3)
+    for _ in range(2):  # the second fit starts from a clean count, not the first fit's
+        run, _ = drive(es, [3, 2.5, 2.6, 2.7, 2.8])
+        assert run == 3 and es.stopped_epoch == 2 and es.wait == 3
+
+
+def test_early_stopping_defaults_are_keras_patience_0_quiet_no_restore(capsys):
+    """EarlyStopping(): monitor val_loss (minimised), patience 0, verbose 0, best weights not restored."""
+    es = EarlyStopping()
+    run, model = drive(es, [5.0, 6.0, 7.0])
+    assert run == 2 and es.stopped_epoch == 1 and es.best == 5.0
+    assert model.weights[0] == 1.0  # the last epoch's weights stay
+    assert capsys.readouterr().out == ""
+
+
 def test_early_stopping_start_from_epoch_ignores_warm_up():
     es = EarlyStopping(patience=0, start_from_epoch=2)
     run, _ = drive(es, [1, 5, 5, 6, 7])

@@ -1,0 +1,41 @@
+"""Every callback takes Keras 3.15's constructor arguments with Keras's defaults (a wrong default is a silent bug:
+`patience=1` instead of 0 stops training at another epoch). Needs keras; CI installs it."""
+import inspect
+
+import pytest
+
+import tinydl.callbacks as callbacks
+
+# LambdaCallback takes Keras's hook names through **kwargs (each one is tested in test_monitoring_callbacks).
+NOT_COMPARED = {"LambdaCallback"}
+KNOWN_MISSING = {
+    "BackupAndRestore": "Keras 3.15's double_checkpoint is not implemented (issue 18, BackupAndRestore state)",
+    "TerminateOnNaN": "Keras 3.15's raise_error is not implemented",
+}
+
+
+def keras_callbacks():
+    keras = pytest.importorskip("keras")
+    return keras.callbacks
+
+
+def constructor_defaults(cls):
+    """{argument: default} of cls.__init__, without self, *args and **kwargs."""
+    parameters = inspect.signature(cls.__init__).parameters
+    return {name: p.default for name, p in parameters.items()
+            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
+SHARED = sorted(name for name in dir(callbacks) if isinstance(getattr(callbacks, name), type)
+                and name not in NOT_COMPARED)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSING[n]))
+                                  if n in KNOWN_MISSING else n for n in SHARED])
+def test_callback_arguments_and_defaults_are_keras_3s(name):
+    keras_class = getattr(keras_callbacks(), name, None)
+    if keras_class is None:
+        pytest.skip(f"keras.callbacks has no {name} (a tinydl addition)")
+    ours, theirs = constructor_defaults(getattr(callbacks, name)), constructor_defaults(keras_class)
+    assert list(ours) == list(theirs), f"{name}: arguments {list(ours)} != Keras's {list(theirs)}"
+    assert ours == theirs
