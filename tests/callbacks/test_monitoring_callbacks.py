@@ -96,6 +96,15 @@ def test_early_stopping_counts_from_zero_on_every_fit():
         assert run == 3 and es.stopped_epoch == 2 and es.wait == 3
 
 
+def test_early_stopping_state_before_and_without_monitored_epochs():
+    """Keras's attributes: 0/None on a fresh instance, and still 0 when every epoch is before start_from_epoch."""
+    es = EarlyStopping(start_from_epoch=5)
+    assert (es.wait, es.stopped_epoch, es.best_epoch, es.best_weights) == (0, 0, 0, None)
+    es.best_epoch = 7  # left over from an earlier fit
+    run, _ = drive(es, [3.0, 2.0, 1.0])
+    assert run == 3 and (es.wait, es.stopped_epoch, es.best_epoch) == (0, 0, 0)
+
+
 def test_early_stopping_defaults_are_keras_patience_0_quiet_no_restore(capsys):
     """EarlyStopping(): monitor val_loss (minimised), patience 0, verbose 0, best weights not restored."""
     es = EarlyStopping()
