@@ -4,6 +4,8 @@ A case says how to make the layer and its inputs; `test_layer_contract.py` runs,
 forward/backward against float64 directional finite differences, a gradient for every trainable weight,
 config round-trip (same outputs), HDF5 round-trip and ONNX export (when the io module supports them).
 Every weight is randomised first (`randomise_weights`), so a dropped bias, gamma or moving statistic shows.
+`arguments.py` and `test_layer_arguments.py` add that every constructor argument of every layer round-trips
+through get_config and changes what the layer does.
 """
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
