@@ -8,6 +8,8 @@ import tinydl.callbacks as callbacks
 
 # LambdaCallback takes Keras's hook names through **kwargs (each one is tested in test_monitoring_callbacks).
 NOT_COMPARED = {"LambdaCallback"}
+# tinydl's own helpers, which keras.callbacks does not have.
+TINYDL_ONLY = {"MonitorCallback", "Progbar"}
 KNOWN_MISSING = {
     "BackupAndRestore": "Keras 3.15's double_checkpoint is not implemented (issue 18, BackupAndRestore state)",
     "TerminateOnNaN": "Keras 3.15's raise_error is not implemented",
@@ -27,15 +29,17 @@ def constructor_defaults(cls):
 
 
 SHARED = sorted(name for name in dir(callbacks) if isinstance(getattr(callbacks, name), type)
-                and name not in NOT_COMPARED)
+                and name not in NOT_COMPARED | TINYDL_ONLY)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSING[n]))
                                   if n in KNOWN_MISSING else n for n in SHARED])
 def test_callback_arguments_and_defaults_are_keras_3s(name):
-    keras_class = getattr(keras_callbacks(), name, None)
-    if keras_class is None:
-        pytest.skip(f"keras.callbacks has no {name} (a tinydl addition)")
+    keras_class = getattr(keras_callbacks(), name)
     ours, theirs = constructor_defaults(getattr(callbacks, name)), constructor_defaults(keras_class)
     assert list(ours) == list(theirs), f"{name}: arguments {list(ours)} != Keras's {list(theirs)}"
     assert ours == theirs
+
+
+def test_tinydl_only_callbacks_are_not_in_keras():
+    assert not [name for name in TINYDL_ONLY if hasattr(keras_callbacks(), name)]
