@@ -1,6 +1,7 @@
 """Every callback takes Keras 3.15's constructor arguments with Keras's defaults (a wrong default is a silent bug:
 `patience=1` instead of 0 stops training at another epoch). Needs keras; CI installs it."""
 import inspect
+import os
 
 import pytest
 
@@ -17,6 +18,7 @@ KNOWN_MISSING = {
 
 
 def keras_callbacks():
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # as the other Keras comparisons (tensorflow is not installed)
     keras = pytest.importorskip("keras")
     return keras.callbacks
 
