@@ -248,3 +248,6 @@ def test_verbose_messages_as_keras(capsys):
     assert "Epoch 1: LearningRateScheduler setting learning rate to 0.3." in capsys.readouterr().out
     drive(EarlyStopping(patience=0, verbose=0), [1, 2])
     assert capsys.readouterr().out == ""
+    drive(EarlyStopping(patience=2, verbose=1, restore_best_weights=True), [5, 4, 3, 6, 7, 8])
+    out = capsys.readouterr().out  # 0-based epochs 2 and 4 (at 0 and 1, + 1 and << 1 agree)
+    assert "Epoch 5: early stopping" in out and "the end of the best epoch: 3." in out
