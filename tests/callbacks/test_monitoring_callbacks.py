@@ -114,6 +114,19 @@ def test_early_stopping_defaults_are_keras_patience_0_quiet_no_restore(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_early_stopping_beating_the_baseline_restarts_the_count():
+    """An improvement that also beats the baseline resets wait (e1); one that does not, does not (e0)."""
+    es = EarlyStopping(baseline=1.0, patience=2)
+    run, _ = drive(es, [3, 0.8, 0.9, 0.85, 0.95])
+    assert run == 4 and es.stopped_epoch == 3 and es.best == 0.8
+
+
+def test_early_stopping_mode_max_starts_below_every_value():
+    es = EarlyStopping(monitor="val_acc", mode="max", patience=1)
+    run, _ = drive(es, [-5.0, -6.0, -7.0], key="val_acc")
+    assert run == 2 and es.best == -5.0 and es.best_epoch == 0
+
+
 def test_early_stopping_start_from_epoch_ignores_warm_up():
     es = EarlyStopping(patience=0, start_from_epoch=2)
     run, _ = drive(es, [1, 5, 5, 6, 7])
@@ -248,6 +261,10 @@ def test_verbose_messages_as_keras(capsys):
     assert "Epoch 1: LearningRateScheduler setting learning rate to 0.3." in capsys.readouterr().out
     drive(EarlyStopping(patience=0, verbose=0), [1, 2])
     assert capsys.readouterr().out == ""
-    drive(EarlyStopping(patience=2, verbose=1, restore_best_weights=True), [5, 4, 3, 6, 7, 8])
-    out = capsys.readouterr().out  # 0-based epochs 2 and 4 (at 0 and 1, + 1 and << 1 agree)
-    assert "Epoch 5: early stopping" in out and "the end of the best epoch: 3." in out
+    drive(EarlyStopping(patience=2, verbose=1, restore_best_weights=True), [9, 8, 7, 6, 10, 11])
+    out = capsys.readouterr().out  # odd 0-based epochs 3 and 5, where + 1 differs from | 1, ^ 1 and << 1
+    assert "Epoch 6: early stopping" in out and "the end of the best epoch: 4." in out
+    drive(EarlyStopping(patience=5, verbose=1), [3, 2, 1])
+    assert "early stopping" not in capsys.readouterr().out  # never stopped: no message
+    drive(EarlyStopping(patience=1, verbose=0, restore_best_weights=True), [1, 2, 3])
+    assert capsys.readouterr().out == ""  # restoring quietly
