@@ -127,6 +127,26 @@ def test_early_stopping_mode_max_starts_below_every_value():
     assert run == 2 and es.best == -5.0 and es.best_epoch == 0
 
 
+def test_early_stopping_never_stops_at_epoch_0_even_without_improvement():
+    """A NaN first value is no improvement (wait 1 >= patience 0) yet epoch 0 never stops, as Keras."""
+    es = EarlyStopping(patience=0)
+    run, _ = drive(es, [float("nan"), 1.0, 2.0])
+    assert run == 3 and es.stopped_epoch == 2 and es.best == 1.0
+
+
+def test_early_stopping_restores_the_first_monitored_epoch_when_nothing_improves():
+    """restore_best_weights keeps epoch 0's weights before any improvement (NaN never improves)."""
+    es = EarlyStopping(patience=5, restore_best_weights=True)
+    run, model = drive(es, [float("nan"), float("nan")])
+    assert run == 2 and es.best_epoch == 0 and model.weights[0] == 0.0
+
+
+def test_early_stopping_restores_nothing_when_no_epoch_was_monitored():
+    es = EarlyStopping(patience=0, restore_best_weights=True, start_from_epoch=5)
+    run, model = drive(es, [3.0, 2.0, 1.0])
+    assert run == 3 and es.best_weights is None and model.weights[0] == 2.0  # the last epoch's weights stay
+
+
 def test_early_stopping_start_from_epoch_ignores_warm_up():
     es = EarlyStopping(patience=0, start_from_epoch=2)
     run, _ = drive(es, [1, 5, 5, 6, 7])
