@@ -1,6 +1,7 @@
 """EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, LambdaCallback and CSVLogger,
 driven by scripted `logs` sequences (exact stop epochs, lr sequences, restored weights) and by real fits."""
 import csv
+import inspect
 
 import numpy as np
 import pytest
@@ -145,6 +146,47 @@ def test_early_stopping_restores_nothing_when_no_epoch_was_monitored():
     es = EarlyStopping(patience=0, restore_best_weights=True, start_from_epoch=5)
     run, model = drive(es, [3.0, 2.0, 1.0])
     assert run == 3 and es.best_weights is None and model.weights[0] == 2.0  # the last epoch's weights stay
+
+
+class Compiled:
+    """What mode='auto' asks of a compiled model: its metrics by label, each with a direction."""
+
+    def __init__(self, **directions):
+        self.directions = directions
+
+    def named_metrics(self):
+        return [(label, type("Metric", (), {"direction": d})()) for label, d in self.directions.items()]
+
+
+@pytest.mark.parametrize("monitor, minimize", [
+    ("val_accuracy", False), ("val_mae", True), ("recall", False), ("val_loss", True), ("out_loss", True)])
+def test_mode_auto_asks_the_compiled_metric_of_that_name_for_its_direction(monitor, minimize):
+    model = ScriptedModel()
+    model._compiled = Compiled(accuracy="up", mae="down", recall="up")
+    es = EarlyStopping(monitor=monitor, patience=1)
+    drive(es, [2.0, 1.0, 3.0], key=monitor, model=model)
+    assert es.minimize is minimize
+    assert es.best == (1.0 if minimize else 2.0)  # maximising stops at epoch 1, before 3.0
+
+
+def test_unknown_mode_warns_at_the_callers_line_and_falls_back_to_auto():
+    with pytest.warns(UserWarning, match="mode 'bogus' is unknown") as record:
+        es = EarlyStopping(mode="bogus")
+    assert es.mode == "auto" and record[0].filename == __file__
+
+
+def test_missing_monitor_warning_points_at_the_caller_of_the_hook():
+    with pytest.warns(UserWarning, match="not available") as record:
+        drive(EarlyStopping(monitor="val_loss"), [1.0], key="loss")
+    lines, start = inspect.getsourcelines(drive)
+    hook_line = start + next(i for i, line in enumerate(lines) if "callback.on_epoch_end(" in line)
+    assert (record[0].filename, record[0].lineno) == (__file__, hook_line)  # drive()'s call of the hook
+
+
+def test_reduce_lr_mode_max_starts_below_negative_values():
+    cb = ReduceLROnPlateau(monitor="val_acc", mode="max", patience=5)
+    drive(cb, [-5.0, -6.0], key="val_acc")
+    assert cb.best == -5.0
 
 
 def test_early_stopping_start_from_epoch_ignores_warm_up():
