@@ -51,6 +51,11 @@ EQUIVALENT = {
         ("self.stopped_epoch > 0  ->  != 0", "stopped_epoch is never negative"),
         ("self.verbose > 0  ->  != 0 (two places)", "verbose is 0 or 1 (Keras); a negative verbose means nothing"),
     ],
+    "callbacks/monitor.py": [  # from a partial run (86 of 105 mutants)
+        ('self.mode != "auto"  ->  > "auto" / is not "auto"', "the constructor leaves only 'auto', 'min', 'max'"),
+        ('self.mode == "min"  ->  >= "min"', "'max' < 'min', so only 'min' passes either way"),
+        ("reference is None: return True  ->  False", "callers always pass a number (best is set first)"),
+    ],
 }
 
 

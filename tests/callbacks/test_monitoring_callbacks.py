@@ -183,6 +183,12 @@ def test_missing_monitor_warning_points_at_the_caller_of_the_hook():
     assert (record[0].filename, record[0].lineno) == (__file__, hook_line)  # drive()'s call of the hook
 
 
+def test_early_stopping_mode_max_plateau_is_no_improvement():
+    es = EarlyStopping(monitor="val_acc", mode="max", patience=0)
+    run, _ = drive(es, [0.5, 0.5, 0.5], key="val_acc")
+    assert run == 2 and es.stopped_epoch == 1 and es.best_epoch == 0
+
+
 def test_reduce_lr_mode_max_starts_below_negative_values():
     cb = ReduceLROnPlateau(monitor="val_acc", mode="max", patience=5)
     drive(cb, [-5.0, -6.0], key="val_acc")
