@@ -74,7 +74,7 @@ def test_item_numpy_tolist():
     with pytest.raises(ValueError, match="one element"):
         td.tensor([1.0, 2.0]).item()
     arr = np.arange(3.0)
-    assert td.tensor(arr).numpy() is not None
+    assert type(td.tensor(arr).numpy()) is np.ndarray
     np.testing.assert_array_equal(td.tensor(arr).numpy(), arr)
     assert td.tensor([[1, 2]]).tolist() == [[1, 2]]
     assert float(td.tensor(2.0)) == 2.0 and int(td.tensor(3)) == 3

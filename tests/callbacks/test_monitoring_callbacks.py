@@ -1,6 +1,7 @@
 """EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, LambdaCallback and CSVLogger,
 driven by scripted `logs` sequences (exact stop epochs, lr sequences, restored weights) and by real fits."""
 import csv
+import inspect
 
 import numpy as np
 import pytest
@@ -86,6 +87,112 @@ def test_early_stopping_baseline_keeps_counting_until_beaten():
     # improvements that do not beat the baseline do not reset wait, so patience runs out sooner
     es = EarlyStopping(baseline=1.0, patience=2)
     assert drive(es, values)[0] == 3 and es.stopped_epoch == 2
+
+
+def test_early_stopping_counts_from_zero_on_every_fit():
+    """wait starts at 0 in on_train_begin: with a baseline never beaten, patience 3 stops at epoch 2, twice."""
+    es = EarlyStopping(baseline=1.0, patience=3)
+    for _ in range(2):  # the second fit starts from a clean count, not the first fit's
+        run, _ = drive(es, [3, 2.5, 2.6, 2.7, 2.8])
+        assert run == 3 and es.stopped_epoch == 2 and es.wait == 3
+
+
+def test_early_stopping_state_before_and_without_monitored_epochs():
+    """Keras's attributes: 0/None on a fresh instance, and still 0 when every epoch is before start_from_epoch."""
+    es = EarlyStopping(start_from_epoch=5)
+    assert (es.wait, es.stopped_epoch, es.best_epoch, es.best_weights) == (0, 0, 0, None)
+    es.best_epoch = 7  # left over from an earlier fit
+    run, _ = drive(es, [3.0, 2.0, 1.0])
+    assert run == 3 and (es.wait, es.stopped_epoch, es.best_epoch) == (0, 0, 0)
+
+
+def test_early_stopping_defaults_are_keras_patience_0_quiet_no_restore(capsys):
+    """EarlyStopping(): monitor val_loss (minimised), patience 0, verbose 0, best weights not restored."""
+    es = EarlyStopping()
+    run, model = drive(es, [5.0, 6.0, 7.0])
+    assert run == 2 and es.stopped_epoch == 1 and es.best == 5.0
+    assert model.weights[0] == 1.0  # the last epoch's weights stay
+    assert capsys.readouterr().out == ""
+
+
+def test_early_stopping_beating_the_baseline_restarts_the_count():
+    """An improvement that also beats the baseline resets wait (e1); one that does not, does not (e0)."""
+    es = EarlyStopping(baseline=1.0, patience=2)
+    run, _ = drive(es, [3, 0.8, 0.9, 0.85, 0.95])
+    assert run == 4 and es.stopped_epoch == 3 and es.best == 0.8
+
+
+def test_early_stopping_mode_max_starts_below_every_value():
+    es = EarlyStopping(monitor="val_acc", mode="max", patience=1)
+    run, _ = drive(es, [-5.0, -6.0, -7.0], key="val_acc")
+    assert run == 2 and es.best == -5.0 and es.best_epoch == 0
+
+
+def test_early_stopping_never_stops_at_epoch_0_even_without_improvement():
+    """A NaN first value is no improvement (wait 1 >= patience 0) yet epoch 0 never stops, as Keras."""
+    es = EarlyStopping(patience=0)
+    run, _ = drive(es, [float("nan"), 1.0, 2.0])
+    assert run == 3 and es.stopped_epoch == 2 and es.best == 1.0
+
+
+def test_early_stopping_restores_the_first_monitored_epoch_when_nothing_improves():
+    """restore_best_weights keeps epoch 0's weights before any improvement (NaN never improves)."""
+    es = EarlyStopping(patience=5, restore_best_weights=True)
+    run, model = drive(es, [float("nan"), float("nan")])
+    assert run == 2 and es.best_epoch == 0 and model.weights[0] == 0.0
+
+
+def test_early_stopping_restores_nothing_when_no_epoch_was_monitored():
+    es = EarlyStopping(patience=0, restore_best_weights=True, start_from_epoch=5)
+    run, model = drive(es, [3.0, 2.0, 1.0])
+    assert run == 3 and es.best_weights is None and model.weights[0] == 2.0  # the last epoch's weights stay
+
+
+class Compiled:
+    """What mode='auto' asks of a compiled model: its metrics by label, each with a direction."""
+
+    def __init__(self, **directions):
+        self.directions = directions
+
+    def named_metrics(self):
+        return [(label, type("Metric", (), {"direction": d})()) for label, d in self.directions.items()]
+
+
+@pytest.mark.parametrize("monitor, minimize", [
+    ("val_accuracy", False), ("val_mae", True), ("recall", False), ("val_loss", True), ("out_loss", True)])
+def test_mode_auto_asks_the_compiled_metric_of_that_name_for_its_direction(monitor, minimize):
+    model = ScriptedModel()
+    model._compiled = Compiled(accuracy="up", mae="down", recall="up")
+    es = EarlyStopping(monitor=monitor, patience=1)
+    drive(es, [2.0, 1.0, 3.0], key=monitor, model=model)
+    assert es.minimize is minimize
+    assert es.best == (1.0 if minimize else 2.0)  # maximising stops at epoch 1, before 3.0
+
+
+def test_unknown_mode_warns_at_the_callers_line_and_falls_back_to_auto():
+    with pytest.warns(UserWarning, match="mode 'bogus' is unknown") as record:
+        es = EarlyStopping(mode="bogus")
+    assert es.mode == "auto" and record[0].filename == __file__
+
+
+def test_missing_monitor_warning_points_at_the_caller_of_the_hook():
+    with pytest.warns(UserWarning, match="not available") as record:
+        drive(EarlyStopping(monitor="val_loss"), [1.0], key="loss")
+    lines, start = inspect.getsourcelines(drive)
+    hook_line = start + next(i for i, line in enumerate(lines) if "callback.on_epoch_end(" in line)
+    assert (record[0].filename, record[0].lineno) == (__file__, hook_line)  # drive()'s call of the hook
+
+
+def test_early_stopping_mode_max_plateau_is_no_improvement():
+    es = EarlyStopping(monitor="val_acc", mode="max", patience=0)
+    run, _ = drive(es, [0.5, 0.5, 0.5], key="val_acc")
+    assert run == 2 and es.stopped_epoch == 1 and es.best_epoch == 0
+
+
+def test_reduce_lr_mode_max_starts_below_negative_values():
+    cb = ReduceLROnPlateau(monitor="val_acc", mode="max", patience=5)
+    drive(cb, [-5.0, -6.0], key="val_acc")
+    assert cb.best == -5.0
 
 
 def test_early_stopping_start_from_epoch_ignores_warm_up():
@@ -222,3 +329,10 @@ def test_verbose_messages_as_keras(capsys):
     assert "Epoch 1: LearningRateScheduler setting learning rate to 0.3." in capsys.readouterr().out
     drive(EarlyStopping(patience=0, verbose=0), [1, 2])
     assert capsys.readouterr().out == ""
+    drive(EarlyStopping(patience=2, verbose=1, restore_best_weights=True), [9, 8, 7, 6, 10, 11])
+    out = capsys.readouterr().out  # odd 0-based epochs 3 and 5, where + 1 differs from | 1, ^ 1 and << 1
+    assert "Epoch 6: early stopping" in out and "the end of the best epoch: 4." in out
+    drive(EarlyStopping(patience=5, verbose=1), [3, 2, 1])
+    assert "early stopping" not in capsys.readouterr().out  # never stopped: no message
+    drive(EarlyStopping(patience=1, verbose=0, restore_best_weights=True), [1, 2, 3])
+    assert capsys.readouterr().out == ""  # restoring quietly

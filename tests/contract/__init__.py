@@ -1,8 +1,11 @@
 """The layer contract: every layer class has at least one LayerCase in a `cases_<area>.py` module here.
 
 A case says how to make the layer and its inputs; `test_layer_contract.py` runs, for every case:
-forward/backward against float64 directional finite differences, config round-trip (same outputs),
-HDF5 round-trip and ONNX export (when the io module supports them).
+forward/backward against float64 directional finite differences, a gradient for every trainable weight,
+config round-trip (same outputs), HDF5 round-trip and ONNX export (when the io module supports them).
+Every weight is randomised first (`randomise_weights`), so a dropped bias, gamma or moving statistic shows.
+`arguments.py` and `test_layer_arguments.py` add that every constructor argument of every layer round-trips
+through get_config and changes what the layer does.
 """
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -23,6 +26,7 @@ class LayerCase:
     grad:         check gradients (False for layers with no float path, e.g. a pure index layer).
     onnx / hdf5:  False, or a string reason, to skip that part of the contract for this case.
     name:         test id (defaults to the layer class name).
+    no_grad:      {weight name: reason} for trainable weights that rightly get no gradient in this case.
     """
     make: Callable
     input_shapes: Any = None
@@ -35,6 +39,7 @@ class LayerCase:
     onnx: Any = True
     hdf5: Any = True
     name: Optional[str] = None
+    no_grad: dict = field(default_factory=dict)
     rtol: float = 1e-4
     atol: float = 1e-5
 
@@ -75,6 +80,20 @@ class LayerCase:
                   if k != "training" and not isinstance(v, (list, tuple, np.ndarray, td.Tensor))}
         outputs = layer(self.pack(symbolic), **kwargs)
         return Model(symbolic if len(symbolic) > 1 else symbolic[0], outputs)
+
+
+def randomise_weights(layer, rng):
+    """Move every float weight off its initial value: non-zero biases, non-identity gammas, moving statistics.
+
+    Variances (names ending in `variance`) stay positive; everything else gets N(0, 0.5) noise added.
+    """
+    for w in layer.weights:
+        if w.dtype.kind != "f":
+            continue
+        if w.name.endswith("variance"):
+            w.assign(rng.uniform(0.5, 2.0, w.shape).astype(w.dtype))
+        else:
+            w.assign((w.numpy() + rng.normal(0.0, 0.5, w.shape)).astype(w.dtype))
 
 
 def all_cases():

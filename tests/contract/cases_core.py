@@ -31,6 +31,7 @@ CASES = [
     LayerCase(lambda **kw: L.Activation("sigmoid", **kw), (2, 3, 4)),
     LayerCase(lambda **kw: L.Dropout(0.5, **kw), (3, 4)),
     LayerCase(lambda **kw: L.Flatten(**kw), (2, 3, 2, 2)),
+    LayerCase(lambda **kw: L.Flatten(data_format="channels_first", **kw), (2, 3, 2, 4), name="Flatten[channels_first]"),
     LayerCase(lambda **kw: L.Reshape((3, 4), **kw), (2, 12)),
     LayerCase(lambda **kw: L.Reshape((-1, 2), **kw), (2, 3, 4), name="Reshape[-1]"),
     LayerCase(lambda **kw: L.Lambda(lambda x: x * x + 1.0, **kw), (2, 3),

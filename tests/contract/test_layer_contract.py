@@ -1,4 +1,5 @@
-"""Every layer honours the contract: gradients, config round-trip, HDF5 round-trip, ONNX export."""
+"""Every layer honours the contract: gradients (one for every trainable weight), config round-trip, HDF5
+round-trip, ONNX export; all with randomised weights, so no weight hides behind its zero or one start."""
 import json
 
 import numpy as np
@@ -6,8 +7,9 @@ import pytest
 
 import tinydl as td
 from tinydl.io.config import deserialize, registered_names, serialize
+from tinydl.layers.base import call_args
 from tinydl.layers import Layer
-from tests.contract import all_cases
+from tests.contract import all_cases, randomise_weights
 
 CASES = all_cases()
 IDS = [c.id for c in CASES]
@@ -40,8 +42,7 @@ def _outputs(layer, case, arrays, training=False):
 
 
 def _takes_training(layer):
-    from tinydl.layers.base import _call_args
-    return "training" in _call_args(type(layer))
+    return "training" in call_args(type(layer))
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -53,6 +54,8 @@ def test_gradients_match_directional_finite_differences(case):
     layer = case.make(dtype="float64")
     arrays = case.inputs(rng, dtype="float64")
     outs = _outputs(layer, case, arrays)  # builds the weights
+    randomise_weights(layer, rng)
+    outs = _outputs(layer, case, arrays)
     weights = [w for w in layer.trainable_weights]
     floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     r = [rng.standard_normal(o.shape) for o in outs]
@@ -75,6 +78,8 @@ def test_gradients_match_directional_finite_differences(case):
                    if inputs[i].grad is not None)
     analytic += sum(float((w.grad.numpy() * d).sum()) for w, d in zip(weights, directions_w) if w.grad is not None)
 
+    _assert_every_weight_has_a_gradient(case, weights)
+
     eps = 1e-6
     originals = [w.numpy() for w in weights]
 
@@ -89,12 +94,23 @@ def test_gradients_match_directional_finite_differences(case):
     assert abs(analytic - numeric) <= 1e-5 + 1e-4 * abs(numeric), (analytic, numeric)
 
 
+def _assert_every_weight_has_a_gradient(case, weights):
+    """A trainable weight the output ignores (gradient None or all zeros) fails, unless the case says why."""
+    missing = [w.name for w in weights if w.name not in case.no_grad
+               and (w.grad is None or not np.any(w.grad.numpy()))]
+    assert not missing, f"trainable weights without a gradient: {missing}"
+    unused = set(case.no_grad) - {w.name for w in weights}
+    assert not unused, f"no_grad names weights the layer does not have: {sorted(unused)}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_config_round_trip_gives_same_outputs(case):
     td.set_seed(0)
     rng = np.random.default_rng(1)
     layer = case.make()
     arrays = case.inputs(rng)
+    _outputs(layer, case, arrays)  # builds the weights
+    randomise_weights(layer, rng)
     before = [o.numpy() for o in _outputs(layer, case, arrays)]
     config = json.loads(json.dumps(serialize(layer)))
     clone = deserialize(config, safe_mode=False)  # Lambda carries bytecode; refusing it is tested elsewhere
@@ -117,7 +133,9 @@ def _case_model(case, arrays):
     kwargs = {k: v for k, v in case.call_kwargs.items()
               if k != "training" and not isinstance(v, (list, tuple, np.ndarray, td.Tensor))}
     outputs = layer(case.pack(symbolic), **kwargs)
-    return Model(symbolic if len(symbolic) > 1 else symbolic[0], outputs)
+    model = Model(symbolic if len(symbolic) > 1 else symbolic[0], outputs)
+    randomise_weights(layer, np.random.default_rng(4))
+    return model
 
 
 def _run(model, arrays):

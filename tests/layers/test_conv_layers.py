@@ -1,4 +1,6 @@
 """Conv, pooling and image layers: weight shapes and parameter counts in closed form, Keras configs, errors."""
+import re
+
 import numpy as np
 import pytest
 
@@ -117,7 +119,22 @@ def test_layers_match_keras_3_outputs_weights_and_configs():
     script = os.path.join(os.path.dirname(__file__), "keras_conv_parity.py")
     env = {**os.environ, "KERAS_BACKEND": "torch"}
     out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True)
-    if "No module named" in out.stderr:
+    if missing_optional_dependency(out.stderr):
         pytest.skip(f"keras with the torch backend is not importable: {out.stderr.strip().splitlines()[-1]}")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("checked 24") and out.stdout.count("\n") == 1, out.stdout
+
+
+def missing_optional_dependency(stderr):
+    """True when keras or torch itself is missing: an import error inside tinydl must fail, not skip."""
+    return re.search(r"No module named '(keras|torch)(\.[\w.]+)?'", stderr) is not None
+
+
+@pytest.mark.parametrize("stderr, skips", [
+    ("ModuleNotFoundError: No module named 'keras'", True),
+    ("ModuleNotFoundError: No module named 'torch._C'", True),
+    ("ModuleNotFoundError: No module named 'tinydl.layers.conv'", False),
+    ("ModuleNotFoundError: No module named 'kerasx'", False),
+])
+def test_parity_skips_only_on_a_missing_keras_or_torch(stderr, skips):
+    assert missing_optional_dependency(stderr) is skips

@@ -11,6 +11,7 @@ import tinydl as td
 from tinydl import layers as L
 from tinydl.io.config import deserialize, serialize
 from tinydl.models import Model, Sequential
+from tinydl.testing import gradcheck
 
 
 def sig(v):
@@ -287,8 +288,8 @@ def test_initial_state_starts_the_scan_and_receives_gradients():
     out = layer(x, initial_state=[h0, c0])
     expected = td.lstm(x, h0, c0, layer.kernel, layer.recurrent_kernel, layer.bias)[1]
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12)
-    out.sum().backward()
-    assert h0.grad is not None and c0.grad is not None and np.abs(c0.grad.numpy()).sum() > 0
+    report = gradcheck(lambda h, c: layer(x, initial_state=[h, c]), [h0.numpy(), c0.numpy()])
+    assert report, report  # both initial states get the finite-difference gradient
 
 
 def test_dropout_only_while_training():
@@ -299,8 +300,31 @@ def test_dropout_only_while_training():
     np.testing.assert_array_equal(a, b)
     c = layer(x, training=True)
     assert not np.allclose(c.numpy(), a)
-    c.sum().backward()
-    assert layer.recurrent_kernel.grad is not None
+
+
+@pytest.mark.parametrize("cls", [L.SimpleRNN, L.LSTM, L.GRU])
+def test_gradient_through_dropout_masks_matches_finite_differences(cls):
+    """With the masks fixed by the seed, d(output)/d(recurrent_kernel) is the masked network's gradient."""
+    x = np.random.default_rng(10).standard_normal((3, 4, 5))
+    layer = cls(4, dropout=0.5, recurrent_dropout=0.3, dtype="float64")
+    layer(x)  # builds the weights, so every objective() below draws the same masks
+    r = np.random.default_rng(11).standard_normal((3, 4))
+
+    def objective():
+        td.set_seed(10)  # the same dropout masks in every evaluation
+        return (layer(x, training=True) * td.tensor(r)).sum()
+    objective().backward()
+    analytic = layer.recurrent_kernel.grad.numpy()
+    k = layer.recurrent_kernel.numpy()
+    direction = np.random.default_rng(12).standard_normal(k.shape)
+    eps = 1e-6
+    values = []
+    for sign in (1, -1):
+        layer.recurrent_kernel.assign(k + sign * eps * direction)
+        with td.no_grad():
+            values.append(float(objective().numpy()))
+    numeric = (values[0] - values[1]) / (2 * eps)
+    np.testing.assert_allclose((analytic * direction).sum(), numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_lstm_trains_in_a_model():

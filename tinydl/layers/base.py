@@ -478,7 +478,5 @@ def _dummy(t, size):
     return Tensor._wrap(np.zeros(shape, dtype=t.dtype), False)
 
 
-# the old private names, still imported by tinydl/io/hdf5.py and tests/contract until they use the public ones
-_snake, _call_args = snake_case, call_args
 backend.on_clear_session(clear_session)  # keras.backend.clear_session() resets layer names too
 backend.register_keras_tensor_type(KerasTensor)

@@ -9,7 +9,7 @@ from tinydl import activations, backend, constraints, ops, regularizers
 from tinydl.io.config import safe_mode, serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.layers.naming import unique_name
-from tinydl.layers.symbolic import KerasTensor, Node
+from tinydl.layers.symbolic import KerasTensor, Node, flatten
 from tinydl.tensor import Tensor
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "ActivityRegularization", "Dropout", "Flatten", "Reshape",
@@ -63,7 +63,7 @@ class Dense(Layer):
                  lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if lora_rank or quantization_config:
-            raise NotImplementedError(f"Dense '{self.name}': lora_rank and quantization are not supported")
+            raise NotImplementedError(f"Dense '{self.name}': lora_rank and quantization_config are not supported")
         if int(units) <= 0:
             raise ValueError(f"Dense '{self.name}' needs a positive number of units, got {units}")
         self.units = int(units)
@@ -239,23 +239,50 @@ class Lambda(Layer):
         """`mask(inputs, mask)` when the Lambda was given a mask function, else that mask value (Keras)."""
         return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
+    def compute_output_spec(self, *args, **kwargs):
+        """From `output_shape` when given (a shape without the batch axis, or a function of the input shape),
+        else found by running the function (Keras)."""
+        if self.output_shape is None:
+            return super().compute_output_spec(*args, **kwargs)
+        shapes = [t.shape for t in flatten(args[0])]
+        shape = shapes[0] if len(shapes) == 1 else shapes
+        if callable(self.output_shape):
+            return KerasTensor(tuple(self.output_shape(shape)), self.dtype)
+        return KerasTensor((shapes[0][0],) + tuple(self.output_shape), self.dtype)
+
     def get_config(self):
         # a Lambda built from a config keeps that config's code: re-marshalling loaded code gives other bytes
-        code = getattr(self, "_code", None) or base64.b64encode(marshal.dumps(self.function.__code__)).decode("ascii")
-        return {**super().get_config(), "function": {"class_name": "__lambda__", "config": {"code": code}},
-                "output_shape": self.output_shape, "arguments": self.arguments}
+        codes = getattr(self, "_codes", {})
+        mask = _function_config(self.mask, codes.get("mask")) if callable(self.mask) else self.mask
+        return {**super().get_config(), "function": _function_config(self.function, codes.get("function")),
+                "output_shape": self.output_shape, "arguments": self.arguments, "mask": mask}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        fn = config.get("function")
-        if isinstance(fn, dict):
-            if safe_mode():
-                raise ValueError(f"Lambda layer '{config.get('name')}' holds Python bytecode; loading it would "
-                                 "run code from the file. Pass safe_mode=False if you trust the file.")
-            code = marshal.loads(base64.b64decode(fn["config"]["code"]))
-            config["function"] = types.FunctionType(code, {"td": __import__("tinydl"), "ops": ops, "np": np})
-            layer = super().from_config(config)
-            layer._code = fn["config"]["code"]
-            return layer
-        return super().from_config(config)
+        codes = {}
+        for key in ("function", "mask"):
+            if isinstance(config.get(key), dict):
+                if safe_mode():
+                    raise ValueError(f"Lambda layer '{config.get('name')}' holds Python bytecode; loading it would "
+                                     "run code from the file. Pass safe_mode=False if you trust the file.")
+                codes[key] = config[key]["config"]["code"]
+                config[key] = _function_from_config(config[key])
+        layer = super().from_config(config)
+        layer._codes = codes
+        return layer
+
+
+def _function_config(function, code=None):
+    """A function as Keras's `__lambda__` config: base64 bytecode and its default argument values."""
+    code = code or base64.b64encode(marshal.dumps(function.__code__)).decode("ascii")
+    defaults = list(function.__defaults__) if function.__defaults__ else None
+    return {"class_name": "__lambda__", "config": {"code": code, "defaults": defaults}}
+
+
+def _function_from_config(config):
+    """Inverse of `_function_config` (runs code from the config: callers check safe_mode first)."""
+    code = marshal.loads(base64.b64decode(config["config"]["code"]))
+    defaults = config["config"].get("defaults")
+    return types.FunctionType(code, {"td": __import__("tinydl"), "ops": ops, "np": np},
+                              argdefs=tuple(defaults) if defaults else None)

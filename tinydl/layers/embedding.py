@@ -25,7 +25,7 @@ class Embedding(Layer):
             raise ValueError(f"Embedding '{self.name}' needs positive input_dim and output_dim, "
                              f"got input_dim={input_dim}, output_dim={output_dim}")
         if lora_rank or quantization_config:
-            raise NotImplementedError(f"Embedding '{self.name}': lora_rank and quantization are not supported")
+            raise NotImplementedError(f"Embedding '{self.name}': lora_rank and quantization_config are not supported")
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.embeddings_initializer = deserialize(embeddings_initializer) if isinstance(

@@ -211,7 +211,9 @@ class SimpleRNN(_Recurrent):
     """Fully connected RNN: `h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)`."""
 
     def __init__(self, units, activation="tanh", **kwargs):
-        kwargs.pop("recurrent_activation", None)
+        if "recurrent_activation" in kwargs:  # Keras's SimpleRNN has no gates, and refuses it too
+            raise TypeError("SimpleRNN has no gates, so no recurrent_activation; got "
+                            f"recurrent_activation={kwargs['recurrent_activation']!r}")
         super().__init__(units, activation=activation, **kwargs)
 
     def get_config(self):

@@ -1,0 +1,234 @@
+"""Every constructor argument of every layer, set to a value other than its default (issue 17's "Done means").
+
+`ARGUMENT_CASES` names, per layer class, the arguments the base layer needs and the inputs it runs on, plus
+the values of the arguments no generic rule covers. `generic_change` covers the rest by the argument's name:
+regularizers become "l2", constraints "non_neg", initializers "ones" (or "zeros"), booleans flip, dropout rates
+become 0.5, and so on. `test_layer_arguments.py` checks that each changed argument round-trips through
+`get_config` and changes what the layer does (its outputs, masks, weights, penalties or one SGD step).
+"""
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from tinydl import layers as L
+from tinydl.layers.graph import GATConv, GCNConv, GINConv, GlobalMaxPool, GlobalMeanPool, GlobalSumPool, SAGEConv
+from tests.contract.cases_graph import graph_inputs, pool_inputs
+
+
+@dataclass
+class Change:
+    """A non-default value; `context` is set on both layers compared (e.g. a dropout rate for `seed`), `call` is
+    added to the call's keyword arguments, `shapes` replaces the case's input shapes."""
+    value: Any
+    context: dict = field(default_factory=dict)
+    call: dict = field(default_factory=dict)
+    shapes: Any = None
+
+
+class Fresh:
+    """A value made anew for every layer (sub-layers cannot be shared between the layers compared)."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __repr__(self):
+        return "Fresh(...)"
+
+
+@dataclass
+class ArgumentCase:
+    """How to make one layer class with its required arguments (`base`) and run it."""
+    cls: type
+    base: dict = field(default_factory=dict)
+    shapes: Any = None
+    dtypes: Any = None
+    int_high: int = 5
+    make_inputs: Optional[Callable] = None
+    call: dict = field(default_factory=dict)
+    changes: dict = field(default_factory=dict)
+
+    @property
+    def id(self):
+        return self.cls.__name__
+
+
+# Arguments that set how a layer is computed, never what: {argument: (a non-default value, why the numbers
+# stay the same)}; the test checks they round-trip and that the numbers are indeed the same.
+SAME_NUMBERS = {
+    "implementation": (1, "picks Keras's kernel variant; tinydl has one fused kernel"),
+    "use_cudnn": (False, "picks cuDNN on a GPU; tinydl's kernels give the same numbers"),
+    "unroll": (True, "Keras unrolls the loop symbolically; tinydl's fused loop gives the same numbers"),
+    "flash_attention": (True, "a faster kernel for the same attention"),
+    "synchronized": (True, "synchronises statistics across replicas: one process here (tests/distribution)"),
+}
+
+# Arguments whose behaviour this test cannot observe on one layer, by name or (class name, name).
+NOT_OBSERVED_HERE = {
+    "input_shape": "makes Sequential's Input layer (tests/models)",
+    "input_dim": "makes Sequential's Input layer (tests/models)",
+    "batch_input_shape": "makes Sequential's Input layer (tests/models)",
+    "batch_size": "makes Sequential's Input layer (tests/models)",
+    "input_length": "accepted and ignored by Keras 3 itself (deprecated there)",
+    ("TimeDistributed", "dtype"): "Keras 3.15's TimeDistributed also computes in its inner layer's dtype",
+    ("AdditiveAttention", "score_mode"): "Keras's AdditiveAttention accepts it through **kwargs and ignores it "
+                                         "too (always additive)",
+}
+
+MASK = np.array([[True, True, True, False], [True, False, True, True]])
+
+
+def generic_change(arg, default):
+    """A non-default value for an argument recognised by its name, or None."""
+    if arg in SAME_NUMBERS:
+        return Change(SAME_NUMBERS[arg][0])
+    if arg == "name":
+        return Change("custom_name")
+    if arg == "trainable":
+        return Change(False)
+    if arg == "dtype":
+        return Change("float64")
+    if arg.endswith("regularizer"):
+        return Change("l2")
+    if arg.endswith("constraint"):
+        return Change("non_neg")
+    if arg.endswith("initializer"):
+        return Change("zeros" if "ones" in str(default).lower() else "ones")
+    if arg in ("activation", "recurrent_activation"):
+        return Change("tanh" if default == "relu" else "relu")
+    if isinstance(default, bool):
+        return Change(not default)
+    if arg in ("dropout", "rate", "recurrent_dropout"):
+        return Change(0.5)
+    if arg == "data_format":
+        return Change("channels_first")
+    if arg in ("epsilon", "layer_norm_epsilon"):
+        return Change(0.5)
+    return None
+
+
+def _seeded(rate_arg="dropout"):
+    """`seed` matters only where something is random: compare two seeds at a dropout rate of 0.5."""
+    return Change(3, context={rate_arg: 0.5})
+
+
+def _masking_inputs(rng):
+    """A (2, 4, 3) batch whose second sample ends with two steps of ones (masked when mask_value=1)."""
+    x = rng.standard_normal((2, 4, 3))
+    x[1, 2:] = 1.0
+    return [x]
+
+
+def _ids(rng):
+    ids = rng.integers(1, 9, size=(2, 5))
+    ids[0, 3:] = 0
+    return [ids.astype("int64")]
+
+
+def _recurrent(cls, **changes):
+    return ArgumentCase(cls, {"units": 3}, (2, 4, 3), changes={
+        "units": Change(2), "seed": _seeded(),
+        "zero_output_for_mask": Change(True, context={"return_sequences": True}, call={"mask": MASK}),
+        "stateful": Change(True), **changes})
+
+
+def _conv(cls, shapes, filters=4, **changes):
+    base = {"filters": filters, "kernel_size": 3} if filters else {"kernel_size": 3}
+    common = {"kernel_size": Change(2), "strides": Change(2), "padding": Change("same"), "dilation_rate": Change(2)}
+    if filters:
+        common["filters"] = Change(filters - 1)
+    return ArgumentCase(cls, base, shapes, changes={**common, **changes})
+
+
+def _pooling(cls, shapes):
+    return ArgumentCase(cls, {"pool_size": 2}, shapes,
+                        changes={"pool_size": Change(3), "strides": Change(1), "padding": Change("same")})
+
+
+ARGUMENT_CASES = [
+    # core
+    ArgumentCase(L.Dense, {"units": 4}, (3, 5), changes={
+        "units": Change(3), "lora_rank": Change(2), "lora_alpha": Change(4.0, context={"lora_rank": 2}),
+        "quantization_config": Change({"mode": "int8"})}),
+    ArgumentCase(L.Activation, {"activation": "sigmoid"}, (2, 3, 4)),
+    ArgumentCase(L.Dropout, {"rate": 0.5}, (3, 4), changes={
+        "rate": Change(0.25), "noise_shape": Change((None, 1)), "seed": Change(3)}),
+    ArgumentCase(L.Flatten, {}, (2, 3, 2, 2)),
+    ArgumentCase(L.Reshape, {"target_shape": (3, 4)}, (2, 12), changes={"target_shape": Change((4, 3))}),
+    ArgumentCase(L.Lambda, {"function": lambda x, k=1.0: x * k}, (2, 3), changes={
+        "function": Change(lambda x, k=1.0: x * k + 1.0), "output_shape": Change((4,)),
+        "mask": Change(lambda inputs, mask=None: inputs[:, 0] > 0), "arguments": Change({"k": 2.0})}),
+    ArgumentCase(L.Identity, {}, (2, 3)),
+    # normalization
+    ArgumentCase(L.BatchNormalization, {}, (4, 2, 3), call={"training": True}, changes={
+        "axis": Change(1), "momentum": Change(0.5),
+        "renorm_clipping": Change({"rmax": 2.0}, context={"renorm": True}),
+        "renorm_momentum": Change(0.5, context={"renorm": True})}),
+    ArgumentCase(L.LayerNormalization, {}, (2, 3, 4), changes={"axis": Change([1, 2])}),
+    # embedding
+    ArgumentCase(L.Embedding, {"input_dim": 7, "output_dim": 3}, (2, 4), dtypes="int64", int_high=7, changes={
+        "input_dim": Change(9), "output_dim": Change(4), "lora_rank": Change(2),
+        "lora_alpha": Change(4.0, context={"lora_rank": 2}), "quantization_config": Change({"mode": "int8"}),
+        "weights": Change([np.arange(21, dtype="float32").reshape(7, 3)])}),
+    # reshaping
+    ArgumentCase(L.Permute, {"dims": (1, 3, 2)}, (2, 3, 4, 2), changes={"dims": Change((2, 1, 3))}),
+    ArgumentCase(L.RepeatVector, {"n": 3}, (2, 4), changes={"n": Change(2)}),
+    ArgumentCase(L.Cropping1D, {}, (2, 5, 3), changes={"cropping": Change((0, 2))}),
+    ArgumentCase(L.Cropping2D, {"cropping": 1}, (2, 4, 5, 3), changes={"cropping": Change(((1, 0), (0, 1)))}),
+    ArgumentCase(L.ZeroPadding2D, {}, (2, 3, 3, 2), changes={"padding": Change(((1, 2), (0, 1)))}),
+    ArgumentCase(L.UpSampling2D, {}, (2, 3, 2, 2), changes={"size": Change((2, 3)), "interpolation": Change("bilinear")}),
+    # merge
+    *[ArgumentCase(cls, {}, [(2, 3, 4), (2, 3, 4)]) for cls in (L.Add, L.Subtract, L.Multiply, L.Average,
+                                                                L.Maximum, L.Minimum)],
+    ArgumentCase(L.Concatenate, {}, [(2, 3, 4), (2, 3, 4)], changes={"axis": Change(1)}),
+    ArgumentCase(L.Dot, {"axes": 1}, [(2, 3, 4), (2, 3, 4)], changes={"axes": Change(2)}),
+    # convolution and pooling
+    _conv(L.Conv1D, (2, 7, 4), groups=Change(2)),
+    _conv(L.Conv2D, (2, 5, 6, 4), groups=Change(2)),
+    _conv(L.Conv2DTranspose, (2, 3, 3, 2), filters=3, output_padding=Change(1, context={"strides": 2})),
+    _conv(L.DepthwiseConv2D, (2, 5, 6, 3), filters=None, depth_multiplier=Change(2)),
+    _conv(L.SeparableConv2D, (2, 6, 5, 2), depth_multiplier=Change(2)),
+    _pooling(L.MaxPooling1D, (2, 7, 2)),
+    _pooling(L.AveragePooling1D, (2, 7, 2)),
+    _pooling(L.MaxPooling2D, (2, 5, 5, 3)),
+    _pooling(L.AveragePooling2D, (2, 5, 5, 3)),
+    *[ArgumentCase(cls, {}, shape) for cls, shape in ((L.GlobalAveragePooling1D, (2, 5, 3)),
+                                                      (L.GlobalMaxPooling1D, (2, 5, 3)),
+                                                      (L.GlobalAveragePooling2D, (2, 4, 3, 2)),
+                                                      (L.GlobalMaxPooling2D, (2, 4, 3, 2)))],
+    # recurrent
+    _recurrent(L.SimpleRNN),
+    _recurrent(L.LSTM),
+    _recurrent(L.GRU),
+    ArgumentCase(L.Bidirectional, {"layer": Fresh(lambda: L.LSTM(2, return_sequences=True))}, (2, 4, 3), changes={
+        "layer": Change(Fresh(lambda: L.GRU(2, return_sequences=True))), "merge_mode": Change("sum"),
+        "backward_layer": Change(Fresh(lambda: L.LSTM(2, return_sequences=True, go_backwards=True,
+                                                      activation="relu"))),
+        "weights": Change([np.full(s, 0.1, "float32") for s in [(3, 8), (2, 8), (8,)] * 2])}),
+    ArgumentCase(L.TimeDistributed, {"layer": Fresh(lambda: L.Dense(3))}, (2, 4, 5),
+                 changes={"layer": Change(Fresh(lambda: L.Dense(2)))}),
+    ArgumentCase(L.Masking, {}, make_inputs=_masking_inputs, changes={"mask_value": Change(1.0)}),
+    # attention and transformer blocks
+    ArgumentCase(L.MultiHeadAttention, {"num_heads": 2, "key_dim": 3}, [(2, 4, 6), (2, 5, 6)], changes={
+        "num_heads": Change(1), "key_dim": Change(2), "value_dim": Change(4), "output_shape": Change(5),
+        "attention_axes": Change((2,), shapes=[(2, 3, 4, 6), (2, 3, 4, 6)]), "seed": _seeded()}),
+    ArgumentCase(L.Attention, {}, [(2, 4, 6), (2, 5, 6)],
+                 changes={"score_mode": Change("concat"), "seed": _seeded()}),
+    ArgumentCase(L.AdditiveAttention, {}, [(2, 4, 6), (2, 5, 6)]),
+    ArgumentCase(L.PositionEmbedding, {"sequence_length": 7}, (2, 5, 4), changes={"sequence_length": Change(9)}),
+    ArgumentCase(L.SinusoidalPositionEncoding, {}, (2, 5, 6), changes={"max_wavelength": Change(100.0)}),
+    ArgumentCase(L.TokenAndPositionEmbedding, {"vocabulary_size": 10, "sequence_length": 6, "embedding_dim": 4},
+                 make_inputs=_ids, changes={"vocabulary_size": Change(12), "sequence_length": Change(7),
+                                            "embedding_dim": Change(3)}),
+    *[ArgumentCase(cls, {"intermediate_dim": 12, "num_heads": 2}, (2, 5, 8), changes={
+        "intermediate_dim": Change(16), "num_heads": Change(4)}) for cls in (L.TransformerEncoder,
+                                                                              L.TransformerDecoder)],
+    # graph
+    ArgumentCase(GCNConv, {"units": 4}, make_inputs=graph_inputs(), changes={"units": Change(3)}),
+    ArgumentCase(GATConv, {"units": 2, "heads": 2}, make_inputs=graph_inputs(), changes={
+        "units": Change(3), "heads": Change(1), "negative_slope": Change(0.5)}),
+    ArgumentCase(SAGEConv, {"units": 4}, make_inputs=graph_inputs(), changes={"units": Change(3)}),
+    ArgumentCase(GINConv, {"mlp": Fresh(lambda: L.Dense(4, activation="tanh"))}, make_inputs=graph_inputs(),
+                 changes={"mlp": Change(Fresh(lambda: L.Dense(4, activation="relu"))), "eps": Change(0.5)}),
+    *[ArgumentCase(cls, {}, make_inputs=pool_inputs) for cls in (GlobalSumPool, GlobalMeanPool, GlobalMaxPool)],
+]
