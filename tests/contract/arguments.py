@@ -112,6 +112,11 @@ def _seeded(rate_arg="dropout"):
     return Change(3, context={rate_arg: 0.5})
 
 
+# gammas start at ones and stay positive after one step, where non_neg changes nothing: start them at zeros
+# (both layers compared), so the randomised gammas straddle zero and the constraint clips the negative ones
+_GAMMA_CONSTRAINT = Change("non_neg", context={"gamma_initializer": "zeros"})
+
+
 def _masking_inputs(rng):
     """A (2, 4, 3) batch whose second sample ends with two steps of ones (masked when mask_value=1)."""
     x = rng.standard_normal((2, 4, 3))
@@ -161,10 +166,11 @@ ARGUMENT_CASES = [
     ArgumentCase(L.Identity, {}, (2, 3)),
     # normalization
     ArgumentCase(L.BatchNormalization, {}, (4, 2, 3), call={"training": True}, changes={
-        "axis": Change(1), "momentum": Change(0.5),
+        "axis": Change(1), "momentum": Change(0.5), "gamma_constraint": _GAMMA_CONSTRAINT,
         "renorm_clipping": Change({"rmax": 2.0}, context={"renorm": True}),
         "renorm_momentum": Change(0.5, context={"renorm": True})}),
-    ArgumentCase(L.LayerNormalization, {}, (2, 3, 4), changes={"axis": Change([1, 2])}),
+    ArgumentCase(L.LayerNormalization, {}, (2, 3, 4), changes={"axis": Change([1, 2]),
+                                                               "gamma_constraint": _GAMMA_CONSTRAINT}),
     # embedding
     ArgumentCase(L.Embedding, {"input_dim": 7, "output_dim": 3}, (2, 4), dtypes="int64", int_high=7, changes={
         "input_dim": Change(9), "output_dim": Change(4), "lora_rank": Change(2),

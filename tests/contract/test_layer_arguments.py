@@ -35,10 +35,6 @@ SEED_IGNORED = ("seed is accepted and ignored: dropout draws from td.set_seed's 
 
 def known_failure(case, arg):
     """Why (case, arg) is expected to fail on this branch, or None."""
-    if arg == "activity_regularizer":
-        return "issue 17 item 2: activity_regularizer adds no penalty to layer.losses"
-    if arg.endswith("constraint"):
-        return "issue 17 item 1: constraints are dropped (the config writes None, no weight gets one)"
     if arg == "seed":
         return SEED_IGNORED
     return KNOWN_FAILURES.get((case.id, arg))
