@@ -164,6 +164,7 @@ ARGUMENT_CASES = [
         "function": Change(lambda x, k=1.0: x * k + 1.0), "output_shape": Change((4,)),
         "mask": Change(lambda inputs, mask=None: inputs[:, 0] > 0), "arguments": Change({"k": 2.0})}),
     ArgumentCase(L.Identity, {}, (2, 3)),
+    ArgumentCase(L.ActivityRegularization, {}, (2, 3, 4), changes={"l1": Change(0.1), "l2": Change(0.1)}),
     # normalization
     ArgumentCase(L.BatchNormalization, {}, (4, 2, 3), call={"training": True}, changes={
         "axis": Change(1), "momentum": Change(0.5), "gamma_constraint": _GAMMA_CONSTRAINT,
