@@ -194,7 +194,9 @@ ARGUMENT_CASES = [
     _conv(L.Conv2D, (2, 5, 6, 4), groups=Change(2)),
     _conv(L.Conv2DTranspose, (2, 3, 3, 2), filters=3, output_padding=Change(1, context={"strides": 2})),
     _conv(L.DepthwiseConv2D, (2, 5, 6, 3), filters=None, depth_multiplier=Change(2)),
-    _conv(L.SeparableConv2D, (2, 6, 5, 2), depth_multiplier=Change(2)),
+    _conv(L.SeparableConv2D, (2, 6, 5, 2), depth_multiplier=Change(2),
+          # channels_first reads (2, 6, 5, 2) as 6 channels of 5 x 2, smaller than the 3 x 3 kernel
+          data_format=Change("channels_first", shapes=(2, 6, 5, 4))),
     _pooling(L.MaxPooling1D, (2, 7, 2)),
     _pooling(L.AveragePooling1D, (2, 7, 2)),
     _pooling(L.MaxPooling2D, (2, 5, 5, 3)),
