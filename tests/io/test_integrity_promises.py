@@ -105,8 +105,6 @@ def test_a_flipped_byte_in_any_saved_array_raises_corrupted_naming_the_file(file
     assert not silent, f"a flipped byte in these arrays loaded silently: {silent}"
 
 
-@pytest.mark.xfail(strict=True, reason="scalar datasets (optimizer iteration, learning_rate) cannot carry "
-                                       "HDF5 filters, so a flipped byte in them loads silently; io owner to decide")
 @pytest.mark.parametrize("filename", ["m.h5", "w.weights.h5"])
 def test_a_flipped_byte_in_a_saved_scalar_raises_corrupted(filename, tmp_path):
     model = trained_model()
