@@ -35,6 +35,22 @@ def check_digits_model(ns, tmp_path):
     assert list((tmp_path / "logs").rglob("events.out.tfevents*"))
 
 
+def check_coming_from_keras(ns):
+    """Keras 3 code under `import tinydl as keras`: the padded ids its comment shows, two Adam steps on the
+    decayed learning rate, the kernel's l2 penalty, and a clone with the same architecture and new weights."""
+    np.testing.assert_array_equal(ns["x"], [[0, 3, 1], [0, 0, 2]])
+    np.testing.assert_array_equal(ns["y"], [[1.0, 0.0], [0.0, 1.0]])
+    model, clone = ns["model"], ns["clone"]
+    assert int(model.optimizer.iterations) == 2  # two epochs of one batch
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 1e-2 * 0.9 ** (2 / 10), rtol=1e-6)
+    kernel = model.layers[0].kernel.numpy()
+    np.testing.assert_allclose([float(p.numpy()) for p in model.losses], [1e-3 * np.sum(kernel ** 2)], rtol=1e-5)
+    assert clone is not model
+    assert [type(layer) for layer in clone.layers] == [type(layer) for layer in model.layers]
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+    assert not np.array_equal(clone.layers[0].kernel.numpy(), kernel)
+
+
 def check_sequence_model(ns):
     ids = np.random.default_rng(0).integers(0, 5000, (2, 20))
     assert ns["model"].predict(ids, verbose=0).shape == (2, 1)
@@ -61,8 +77,8 @@ def test_every_test_file_that_can_skip_as_a_whole_is_named_in_the_readme():
     assert not unnamed, f"test files that can skip as a whole but are not named in README: {unnamed}"
 
 
-def test_readme_has_the_five_blocks_this_test_checks():
-    assert len(python_blocks()) == 5
+def test_readme_has_the_six_blocks_this_test_checks():
+    assert len(python_blocks()) == 6
 
 
 def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
@@ -71,7 +87,7 @@ def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     import tinydl as td
     td.set_seed(0)
     checks = [check_autograd_tour, check_custom_function, lambda ns: check_digits_model(ns, tmp_path),
-              check_sequence_model, check_graph_model]
+              check_coming_from_keras, check_sequence_model, check_graph_model]
     namespace = {"__name__": "readme"}
     for number, (block, check) in enumerate(zip(python_blocks(), checks), start=1):
         try:
