@@ -65,7 +65,7 @@ EXCEPTIONS = {
         "set_backend": "tinydl is its own single backend: there is nothing to switch to",
     },
     "callbacks": {"OrbaxCheckpoint": "Orbax is JAX's checkpointing library; ModelCheckpoint covers saving"},
-    "optimizers": {"LossScaleOptimizer": _MIXED_PRECISION, "legacy": _LEGACY},
+    "optimizers": {"legacy": _LEGACY},
 }
 
 PENDING_ELSEWHERE = {
@@ -121,7 +121,7 @@ PENDING_ISSUE_16 = {
         tensordot threshold top_k trace trapezoid tri tril triu true_divide trunc unfold unique
         unravel_index unstack vander vdot vectorize vectorized_map view view_as_complex view_as_real vsplit
         vstack while_loop zeros zeros_like""",
-    "optimizers": """Adafactor Ftrl Lamb MultiOptimizer Muon OptimizerMap ScheduleFreeAdamW""",
+    "optimizers": """MultiOptimizer OptimizerMap ScheduleFreeAdamW""",
     "initializers": """STFT STFTInitializer stft""",
 
 }

@@ -99,7 +99,7 @@ def optimizer_variables(model):
     head = len(values) - len(order)
     perm = _keras_variable_permutation(model, optimizer)
     position = {key: k for k, key in enumerate(order)}
-    picked = [head + position[(name, perm[i])] for name, i in order]
+    picked = [head + position[key] for key in optimizer._slot_order(perm)]
     return values[:head] + [values[k] for k in picked], names[:head] + [names[k] for k in picked]
 
 
@@ -112,7 +112,7 @@ def set_optimizer_variables(model, values):
         raise ValueError(f"expected {len(order) + 2} optimizer values (iteration, learning_rate, slots), "
                          f"got {len(values)}")
     perm = _keras_variable_permutation(model, optimizer)
-    by_key = {(name, perm[i]): values[head + k] for k, (name, i) in enumerate(order)}
+    by_key = dict(zip(optimizer._slot_order(perm), values[head:]))
     optimizer.set_weights(list(values[:head]) + [by_key[key] for key in order])
 
 
