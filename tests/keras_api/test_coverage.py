@@ -122,7 +122,6 @@ PENDING_ISSUE_16 = {
         unravel_index unstack vander vdot vectorize vectorized_map view view_as_complex view_as_real vsplit
         vstack while_loop zeros zeros_like""",
     "optimizers": """MultiOptimizer OptimizerMap ScheduleFreeAdamW""",
-    "initializers": """STFT STFTInitializer stft""",
 
 }
 
