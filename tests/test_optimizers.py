@@ -184,6 +184,13 @@ RESUMABLE = {
     "lion": lambda: optimizers.Lion(0.05),
     "scheduled": lambda: optimizers.Adam(schedules.ExponentialDecay(0.1, 2, 0.5)),
     "accumulating": lambda: optimizers.Nadam(0.05, gradient_accumulation_steps=2),   # resumed mid-accumulation
+    "adafactor": lambda: optimizers.Adafactor(0.05, use_ema=True),
+    "ftrl": lambda: optimizers.Ftrl(0.05, l1_regularization_strength=0.01),
+    "lamb": lambda: optimizers.Lamb(0.05),
+    "muon": lambda: optimizers.Muon(0.05),            # the bias takes the AdamW path, the kernel Muon's
+    "schedule_free": lambda: optimizers.ScheduleFreeAdamW(0.05, warmup_steps=2),
+    "loss_scale": lambda: optimizers.LossScaleOptimizer(optimizers.Adam(0.05), initial_scale=4.0,
+                                                        dynamic_growth_steps=2),
 }
 
 

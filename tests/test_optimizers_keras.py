@@ -1,4 +1,4 @@
-"""Issue 16's optimizers (Adafactor, Ftrl, Lamb, Muon, LossScaleOptimizer) and the base options every optimizer
+"""Issue 16's optimizers (Adafactor, Ftrl, Lamb, Muon, ScheduleFreeAdamW, LossScaleOptimizer, MultiOptimizer) and the base options every optimizer
 takes (use_ema, gradient_accumulation_steps, global_clipnorm, weight_decay) against Keras 3 itself on its torch
 backend: the same gradients give the same weight trajectory, step by step, and the same state list.
 Skipped without keras and torch."""
@@ -92,6 +92,34 @@ def test_config_matches_keras_and_state_resumes_exactly(name, kwargs):
         clone.apply(list(step.values()), clone_vars)
     for a, b in zip(tvars, clone_vars):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"learning_rate": 0.02, "beta_1": 0.8, "epsilon": 1e-6, "warmup_steps": 3},
+                                    {"learning_rate": 0.01, "weight_decay": 0.1, "global_clipnorm": 1.0}])
+def test_schedule_free_adamw_follows_the_paper_in_float64(kwargs):
+    """y = (1 - b1) z + b1 x with z Adam-scaled SGD steps from w0 and x the running mean of z (Defazio et
+    al. 2024, as Keras writes it). Not compared with Keras on torch: there its "momentum_old" is a view of z
+    and is read after z's update, which changes the steps (JAX's immutable arrays give these)."""
+    opt = optimizers.ScheduleFreeAdamW(**kwargs)
+    config = opt.get_config()
+    assert set(config) == set(keras.optimizers.ScheduleFreeAdamW(**kwargs).get_config())
+    lr, b1, b2, eps = config["learning_rate"], config["beta_1"], config["beta_2"], config["epsilon"]
+    w0 = W0["kernel"].astype(np.float64)
+    var, y, z, v = Var(w0, "kernel"), w0.copy(), w0.copy(), np.zeros_like(w0)
+    for t, step in enumerate(STEPS, start=1):
+        g = step["kernel"].astype(np.float64)
+        if kwargs.get("global_clipnorm"):
+            g = g * min(1.0, kwargs["global_clipnorm"] / np.sqrt((g * g).sum()))
+        if kwargs.get("weight_decay"):
+            y = y - y * kwargs["weight_decay"] * lr
+        rate = lr * min(t / config["warmup_steps"], 1.0) if config["warmup_steps"] else lr
+        x = (y - (1 - b1) * z) / b1
+        v = b2 * v + (1 - b2) * g * g
+        z = z - rate * g / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        x = (1 - 1 / t) * x + z / t
+        y = (1 - b1) * z + b1 * x
+        opt.apply([step["kernel"].astype(np.float64)], [var])
+        np.testing.assert_allclose(var.data, y, rtol=1e-12, atol=1e-12)
 
 
 def test_adafactor_keeps_factored_moments_only_for_matrices():

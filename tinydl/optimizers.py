@@ -42,7 +42,7 @@ from tinydl.tensor import Tensor
 from tinydl.io import config as cfg
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Adafactor",
-           "Ftrl", "Lamb", "Muon", "LossScaleOptimizer", "get",
+           "Ftrl", "Lamb", "Muon", "ScheduleFreeAdamW", "LossScaleOptimizer", "get",
            "serialize", "deserialize"]
 
 
@@ -956,6 +956,42 @@ class Muon(Optimizer):
 
 
 @register_serializable()
+class ScheduleFreeAdamW(Optimizer):
+    """Schedule-free AdamW (Defazio et al. 2024) as Keras 3: z ("momentum", starting at w) takes Adam-scaled
+    SGD steps, x is the running average of z (weight 1/t), and the variable holds y = (1 - b1) z + b1 x;
+    `warmup_steps` ramps the learning rate linearly from 1/warmup_steps of it."""
+
+    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="schedule_free_adam_w", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.warmup_steps = beta_1, beta_2, epsilon, warmup_steps
+
+    def _slots(self):
+        return [("momentum", "copy"), ("velocity", 0.0)]
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        t = self.iterations + 1
+        if self.warmup_steps > 0:
+            lr = lr * min(t / self.warmup_steps, 1.0)
+        z, v = slots["momentum"], slots["velocity"]
+        # x is recovered from y and the z before this step (Keras on its torch backend reads z after the step,
+        # because its "momentum_old" is a view of the variable it then updates in place)
+        x_old = (w - (1 - self.beta_1) * z) / self.beta_1
+        v += (g * g - v) * (1 - self.beta_2)
+        z -= (lr * g) / (xp.sqrt(v / (1 - self.beta_2 ** t)) + self.epsilon)
+        x_new = (1 - 1.0 / t) * x_old + (1.0 / t) * z
+        w[...] = (1 - self.beta_1) * z + self.beta_1 * x_new
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "warmup_steps": self.warmup_steps}
+
+
+@register_serializable()
 class LossScaleOptimizer(Optimizer):
     """Dynamic loss scaling around `inner_optimizer`, as Keras 3: a train step multiplies the loss by the
     current scale (`scale_loss`); `apply` divides the gradients by it and steps the inner optimizer when all
@@ -1070,7 +1106,8 @@ class LossScaleOptimizer(Optimizer):
 
 
 _CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
-                                                 Adafactor, Ftrl, Lamb, Muon, LossScaleOptimizer)}
+                                                 Adafactor, Ftrl, Lamb, Muon, ScheduleFreeAdamW,
+                                                 LossScaleOptimizer)}
 # by name: every optimizer buildable without arguments (a LossScaleOptimizer needs its inner optimizer)
 _LOWER = {name.lower(): cls for name, cls in _CLASSES.items() if cls is not LossScaleOptimizer}
 
