@@ -305,8 +305,8 @@ def test_configs_round_trip_and_get_by_name():
                    "momentum": 0.9, "nesterov": True}
     from tinydl.io import config
     assert isinstance(config.deserialize(config.serialize(optimizers.RMSprop())), optimizers.RMSprop)
-    with pytest.raises(ValueError, match="unknown optimizer .adamm.; known: adadelta, adafactor, adagrad, adam, adamax, "
-                                         "adamw, ftrl, lamb, lion, muon, nadam"):
+    with pytest.raises(ValueError, match="unknown optimizer .adamm.; known: adadelta, adafactor, adagrad, "
+                                         "adam, adamax, adamw, ftrl, lamb, lion, muon, nadam"):
         optimizers.get("adamm")
 
 

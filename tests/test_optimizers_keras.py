@@ -1,7 +1,7 @@
-"""Issue 16's optimizers (Adafactor, Ftrl, Lamb, Muon, ScheduleFreeAdamW, LossScaleOptimizer, MultiOptimizer) and the base options every optimizer
-takes (use_ema, gradient_accumulation_steps, global_clipnorm, weight_decay) against Keras 3 itself on its torch
-backend: the same gradients give the same weight trajectory, step by step, and the same state list.
-Skipped without keras and torch."""
+"""Issue 16's optimizers (Adafactor, Ftrl, Lamb, Muon, ScheduleFreeAdamW, LossScaleOptimizer, MultiOptimizer)
+and the base options every optimizer takes (use_ema, gradient_accumulation_steps, global_clipnorm,
+weight_decay) against Keras 3 itself on its torch backend: the same gradients give the same weight
+trajectory, step by step, and the same state list. Skipped without keras and torch."""
 import os
 
 import numpy as np
@@ -204,3 +204,71 @@ def test_fit_scales_the_loss_so_scaled_training_equals_plain_training(make):
 
     for plain, scaled in zip(train(optimizers.SGD(0.1)), train(make())):
         np.testing.assert_allclose(scaled, plain, rtol=1e-5, atol=1e-6)
+
+
+def multi(lib):
+    """The same MultiOptimizer built from `lib` (keras.optimizers or tinydl.optimizers)."""
+    mapping = lib.OptimizerMap(lib.Adam(learning_rate=0.01),
+                               {"kernel": lib.SGD(learning_rate=0.1, momentum=0.9), "t.*|conv": lib.Lamb(0.02)})
+    return lib.MultiOptimizer(mapping)
+
+
+def test_multi_optimizer_matches_keras():
+    kvars = [keras.Variable(w.copy(), name=path) for path, w in W0.items()]
+    tvars = [Var(w, path) for path, w in W0.items()]
+    kopt, topt = multi(keras.optimizers), multi(optimizers)
+    for step in STEPS:
+        grads = list(step.values())
+        kopt.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in grads], kvars))
+        topt.apply(grads, tvars)
+    for kv, tv in zip(kvars, tvars):
+        np.testing.assert_allclose(tv.data, k2np(kv.value), rtol=2e-5, atol=2e-6, err_msg=tv.path)
+    assert topt.iterations == int(k2np(kopt.iterations)) == len(STEPS)
+    kstate, tstate = [k2np(v.value) for v in kopt.variables], topt.variables()
+    assert [a.shape for a in tstate] == [a.shape for a in kstate]
+    for a, b in zip(tstate, kstate):
+        np.testing.assert_allclose(np.asarray(a, dtype=np.float64), b, rtol=2e-5, atol=2e-6)
+    assert [type(o).__name__ for o in topt.optimizers] == [type(o).__name__ for o in kopt.optimizers]
+    config = topt.get_config()
+    assert set(config) == set(kopt.get_config())
+    clone = optimizers.deserialize(optimizers.serialize(topt))
+    assert [o.get_config() for o in clone.optimizers] == [o.get_config() for o in topt.optimizers]
+    with pytest.raises(AttributeError, match="learning rate"):
+        topt.learning_rate
+
+
+def test_optimizer_map_lookup_rules_as_keras():
+    mapping = optimizers.OptimizerMap(optimizers.Adam(), {"dense/kernel": optimizers.SGD(),
+                                                          "dense/.*": optimizers.Lion()})
+    assert isinstance(mapping["dense/kernel"], optimizers.SGD)            # an exact key wins over a pattern
+    assert isinstance(mapping["dense/bias"], optimizers.Lion)
+    assert isinstance(mapping["other/bias"], optimizers.Adam)
+    mapping["dense/b.*"] = optimizers.SGD()
+    with pytest.raises(ValueError, match="several patterns"):
+        mapping["dense/bias"]
+    with pytest.raises(ValueError, match="already maps"):
+        mapping["dense/kernel"] = optimizers.Adam()
+    with pytest.raises(ValueError, match="plain Optimizer"):
+        mapping["x"] = optimizers.LossScaleOptimizer(optimizers.SGD())
+    with pytest.raises(TypeError, match="default_optimizer"):
+        optimizers.OptimizerMap("adam")
+
+
+def test_multi_optimizer_state_resumes_bit_exactly():
+    def make():
+        return multi(optimizers), [Var(w, path) for path, w in W0.items()]
+    full, full_vars = make()
+    for step in STEPS:
+        full.apply(list(step.values()), full_vars)
+    first, first_vars = make()
+    for step in STEPS[:2]:
+        first.apply(list(step.values()), first_vars)
+    second, second_vars = make()
+    second.build(second_vars)
+    second.set_state(first.get_state())
+    for a, b in zip(second_vars, first_vars):
+        a.data[...] = b.data
+    for step in STEPS[2:]:
+        second.apply(list(step.values()), second_vars)
+    for a, b in zip(second_vars, full_vars):
+        np.testing.assert_array_equal(a.data, b.data)

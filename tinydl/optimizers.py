@@ -32,6 +32,7 @@ that list back.
 """
 import math
 import re
+from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -41,9 +42,9 @@ from tinydl.io.config import register_serializable, serialize
 from tinydl.tensor import Tensor
 from tinydl.io import config as cfg
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Adafactor",
-           "Ftrl", "Lamb", "Muon", "ScheduleFreeAdamW", "LossScaleOptimizer", "get",
-           "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion",
+           "Adafactor", "Ftrl", "Lamb", "Muon", "ScheduleFreeAdamW", "LossScaleOptimizer", "MultiOptimizer",
+           "OptimizerMap", "get", "serialize", "deserialize"]
 
 
 class Optimizer:
@@ -1105,11 +1106,211 @@ class LossScaleOptimizer(Optimizer):
         return cls(inner, **config)
 
 
+@register_serializable()
+class OptimizerMap(MutableMapping):
+    """Which optimizer updates which variable: keys are variable paths or regular expressions matched in full
+    against them (an exact path wins; two matching patterns are an error), `default_optimizer` for the rest."""
+
+    def __init__(self, default_optimizer, optimizer_map=None):
+        if not isinstance(default_optimizer, Optimizer):
+            raise TypeError(f"OptimizerMap: default_optimizer must be an Optimizer, got {default_optimizer!r}")
+        if optimizer_map is not None and not isinstance(optimizer_map, dict):
+            raise TypeError(f"OptimizerMap: optimizer_map must be a dict, got {optimizer_map!r}")
+        self._default_optimizer = default_optimizer
+        self._optimizer_map = {}
+        for key, optimizer in (optimizer_map or {}).items():
+            self[key] = optimizer
+
+    @property
+    def default_optimizer(self):
+        return self._default_optimizer
+
+    def __getitem__(self, key):
+        if key in self._optimizer_map:
+            return self._optimizer_map[key]
+        matches = [pattern for pattern in self._optimizer_map if re.fullmatch(pattern, key)]
+        if len(matches) > 1:
+            raise ValueError(f"OptimizerMap: variable {key!r} matches several patterns: {matches}")
+        return self._optimizer_map[matches[0]] if matches else self._default_optimizer
+
+    def __setitem__(self, key, optimizer):
+        if key in self._optimizer_map:
+            raise ValueError(f"OptimizerMap: {key!r} already maps to {self._optimizer_map[key]!r}; keys must be "
+                             "unique")
+        if not isinstance(key, str):
+            raise ValueError(f"OptimizerMap: keys must be strings (paths or patterns), got {key!r}")
+        if not isinstance(optimizer, Optimizer) or isinstance(optimizer, (LossScaleOptimizer, MultiOptimizer)):
+            raise ValueError(f"OptimizerMap: {key!r} must map to a plain Optimizer (not a LossScaleOptimizer or "
+                             f"MultiOptimizer), got {optimizer!r}")
+        self._optimizer_map[key] = optimizer
+
+    def __delitem__(self, key):
+        del self._optimizer_map[key]
+
+    def __len__(self):
+        return len(self._optimizer_map)
+
+    def __iter__(self):
+        return iter(self._optimizer_map)
+
+    def __call__(self, variable):
+        """The optimizer of a variable, looked up by its path (or name)."""
+        return self[_var_name(variable, 0)]
+
+    def get_config(self):
+        return {"default_optimizer": serialize(self._default_optimizer),
+                "optimizer_map": {key: serialize(opt) for key, opt in self._optimizer_map.items()}}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        mapping = {key: deserialize(opt, custom_objects) for key, opt in (config.get("optimizer_map") or {}).items()}
+        return cls(deserialize(config["default_optimizer"], custom_objects), mapping)
+
+
+@register_serializable()
+class MultiOptimizer(Optimizer):
+    """Several optimizers in one: `optimizer_map` (an OptimizerMap, or any function of a variable returning an
+    Optimizer) picks each variable's optimizer when first built; `apply` hands each its own gradients.
+    `iterations` counts apply() calls; each inner optimizer keeps its own learning rate and state."""
+
+    def __init__(self, optimizer_map, loss_scale_factor=None, name=None):
+        super().__init__(0.0, name=name or "multi_optimizer")
+        if not callable(optimizer_map):
+            raise TypeError(f"MultiOptimizer: optimizer_map must be an OptimizerMap or a function of a variable, "
+                            f"got {optimizer_map!r}")
+        self._optimizer_map, self._inner = optimizer_map, []
+        for optimizer in list(getattr(optimizer_map, "values", lambda: [])()) + \
+                [getattr(optimizer_map, "default_optimizer", None)]:
+            if optimizer is not None and not any(optimizer is o for o in self._inner):
+                self._inner.append(optimizer)
+        self._owner = {}                # id(variable) -> index of its optimizer in self._inner
+        self.loss_scale_factor = loss_scale_factor
+
+    @property
+    def optimizers(self):
+        return list(self._inner)
+
+    @property
+    def loss_scale_factor(self):
+        return self.__dict__.get("_loss_scale_factor")
+
+    @loss_scale_factor.setter
+    def loss_scale_factor(self, value):
+        self._loss_scale_factor = value
+        for optimizer in self.__dict__.get("_inner", []):
+            optimizer.loss_scale_factor = value
+
+    @property
+    def learning_rate(self):
+        raise AttributeError("a MultiOptimizer has no single learning rate: read it on its optimizers "
+                             "(`multi.optimizers[i].learning_rate`)")
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if self.__dict__.get("_inner") is not None:
+            raise AttributeError("a MultiOptimizer has no single learning rate: set it on its optimizers")
+        self._learning_rate = _check_learning_rate(value)
+
+    def build(self, variables):
+        """Assign every new variable to its optimizer and build that optimizer on it."""
+        groups = {}
+        for v in variables:
+            if id(v) in self._owner:
+                continue
+            optimizer = self._optimizer_map(v)
+            if not isinstance(optimizer, Optimizer) or isinstance(optimizer, (LossScaleOptimizer, MultiOptimizer)):
+                raise ValueError(f"MultiOptimizer: the optimizer of variable {_var_name(v, 0)!r} must be a plain "
+                                 f"Optimizer (not a LossScaleOptimizer or MultiOptimizer), got {optimizer!r}")
+            if not any(optimizer is o for o in self._inner):
+                optimizer.loss_scale_factor = self.loss_scale_factor
+                self._inner.append(optimizer)
+            index = next(i for i, o in enumerate(self._inner) if o is optimizer)
+            self._owner[id(v)] = index
+            self._index[id(v)] = len(self._variables)
+            self._variables.append(v)
+            groups.setdefault(index, []).append(v)
+        for index, group in groups.items():
+            self._inner[index].build(group)
+
+    def apply(self, grads, variables=None):
+        grads = list(grads)
+        variables = self._variables if variables is None else list(variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables: expected one per variable")
+        self.build(variables)
+        split = [([], []) for _ in self._inner]
+        for g, v in zip(grads, variables):
+            if g is not None:
+                split[self._owner[id(v)]][0].append(g)
+                split[self._owner[id(v)]][1].append(v)
+        for optimizer, (sub_grads, sub_vars) in zip(self._inner, split):
+            if sub_grads:
+                optimizer.apply(sub_grads, sub_vars)
+        self._iterations += 1
+
+    def finalize_variable_values(self, var_list=None):
+        for index, optimizer in enumerate(self._inner):
+            mine = [v for v in (var_list or self._variables) if self._owner.get(id(v)) == index]
+            if mine:
+                optimizer.finalize_variable_values(mine)
+
+    def to(self, device):
+        for optimizer in self._inner:
+            optimizer.to(device)
+        return self
+
+    def get_state(self):
+        return {"iterations": int(self._iterations), "learning_rate": None, "slots": {},
+                "inner": [optimizer.get_state() for optimizer in self._inner]}
+
+    def set_state(self, state):
+        self._iterations = int(state["iterations"])
+        inner = state.get("inner") or []
+        if len(inner) != len(self._inner):
+            raise ValueError(f"MultiOptimizer state has {len(inner)} optimizers' states, expected {len(self._inner)}")
+        for optimizer, sub in zip(self._inner, inner):
+            optimizer.set_state(sub)
+
+    def variables(self):
+        """Keras's list: iteration, this wrapper's (unused) learning rate, then each optimizer's variables."""
+        own = [np.array(self._iterations, dtype=np.int64), np.array(0.0, dtype=np.float32)]
+        return own + [a for optimizer in self._inner for a in optimizer.variables()]
+
+    def variable_names(self):
+        own = [f"{self.name}/iteration", f"{self.name}/learning_rate"]
+        return own + [n for optimizer in self._inner for n in optimizer.variable_names()]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        self._iterations = int(np.asarray(weights[0]))
+        start = 2
+        for optimizer in self._inner:
+            count = len(optimizer.variables()) if optimizer._variables else 0
+            if count:
+                optimizer.set_weights(weights[start:start + count])
+                start += count
+
+    def get_config(self):
+        return {"optimizer_map": serialize(self._optimizer_map), "loss_scale_factor": self.loss_scale_factor,
+                "name": self.name}
+
+    def __repr__(self):
+        return f"<MultiOptimizer name={self.name!r} optimizers={self._inner!r}>"
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        mapping = config.pop("optimizer_map")
+        if isinstance(mapping, dict):
+            mapping = cfg.deserialize(mapping, custom_objects)
+        return cls(mapping, **config)
+
+
 _CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
                                                  Adafactor, Ftrl, Lamb, Muon, ScheduleFreeAdamW,
-                                                 LossScaleOptimizer)}
+                                                 LossScaleOptimizer, MultiOptimizer)}
 # by name: every optimizer buildable without arguments (a LossScaleOptimizer needs its inner optimizer)
-_LOWER = {name.lower(): cls for name, cls in _CLASSES.items() if cls is not LossScaleOptimizer}
+_LOWER = {name.lower(): cls for name, cls in _CLASSES.items() if cls not in (LossScaleOptimizer, MultiOptimizer)}
 
 
 def get(identifier):

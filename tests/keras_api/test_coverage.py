@@ -121,7 +121,6 @@ PENDING_ISSUE_16 = {
         tensordot threshold top_k trace trapezoid tri tril triu true_divide trunc unfold unique
         unravel_index unstack vander vdot vectorize vectorized_map view view_as_complex view_as_real vsplit
         vstack while_loop zeros zeros_like""",
-    "optimizers": """MultiOptimizer OptimizerMap""",
 
 }
 
