@@ -1043,8 +1043,9 @@ def pearson_correlation(y_true, y_pred, axis=-1):
     y_true, y_pred = _same_rank(_np(y_true).astype(np.float64), _np(y_pred).astype(np.float64))
     true_norm = y_true - y_true.mean(axis=axis, keepdims=True)
     pred_norm = y_pred - y_pred.mean(axis=axis, keepdims=True)
-    true_norm = true_norm / true_norm.std(axis=axis, keepdims=True)
-    pred_norm = pred_norm / pred_norm.std(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):    # a constant sample has no correlation: nan, as Keras
+        true_norm = true_norm / true_norm.std(axis=axis, keepdims=True)
+        pred_norm = pred_norm / pred_norm.std(axis=axis, keepdims=True)
     return np.mean(true_norm * pred_norm, axis=axis)
 
 
