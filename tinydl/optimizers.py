@@ -20,7 +20,8 @@ variable object, in the order the variables first appear. Saved state, for exact
     state = opt.get_state()
     # {"iterations": int,                 number of apply() calls so far (Keras's `iteration` variable)
     #  "learning_rate": float or None,    the float rate (None when it is a schedule or callable)
-    #  "slots": {slot_name: [array, ...]} one NumPy array per variable, in variable order
+    #  "slots": {slot_name: [array, ...]} one NumPy array per variable, in variable order; None where a
+    #                                     variable lacks that slot (Muon's velocity of its Muon-path matrices)
     #  "extra": {name: float}             optimizer-wide scalars, only where there are some (Nadam)
     #  }                                  slot names: see `slot_names` (e.g. ["momentum", "velocity"])
     opt2.set_state(state)                 # before or after its first apply; shapes are checked
