@@ -409,6 +409,38 @@ class Optimizer:
                                  f"expected {dst.shape}")
             dst[...] = backend.to_device(src.astype(dst.dtype, copy=False), backend.device_of(dst))
 
+    def keras_variables(self, var_order=None):
+        """(values, names) of `variables()` with the slots as Keras lists them for a model: variables visited
+        in `var_order` (the model's trainable weights in Keras's layer order), the others after them."""
+        values, names = self.variables(), self.variable_names()
+        order, extra = self._slot_order(), len(self._extra_state())
+        head = len(values) - len(order) - extra
+        position = {key: head + k for k, key in enumerate(order)}
+        keep = list(range(head)) + [position[key] for key in self._slot_order(self._permutation(var_order))]
+        keep += list(range(len(values) - extra, len(values)))
+        return [values[k] for k in keep], [names[k] for k in keep]
+
+    def set_keras_variables(self, values, var_order=None):
+        """Load a list from `keras_variables(var_order)` (the optimizer must be built on the variables)."""
+        values, order, extra = list(values), self._slot_order(), len(self._extra_state())
+        head = len(values) - len(order) - extra
+        if head not in (1, 2):
+            raise ValueError(f"expected {len(order) + 2 + extra} optimizer values (iteration, learning_rate, slots"
+                             f"{', extra' if extra else ''}), got {len(values)}")
+        by_key = dict(zip(self._slot_order(self._permutation(var_order)), values[head:head + len(order)]))
+        self.set_weights(values[:head] + [by_key[key] for key in order] + values[len(values) - extra:])
+
+    def _permutation(self, var_order):
+        """Indices of this optimizer's variables, those in `var_order` first in that order."""
+        if var_order is None:
+            return None
+        first = []
+        for v in var_order:
+            i = self._index.get(id(v))
+            if i is not None and i not in first:
+                first.append(i)
+        return first + [i for i in range(len(self._variables)) if i not in set(first)]
+
     def _slot_groups(self):
         """Slot names grouped as Keras creates them: each group interleaved per variable, groups in turn."""
         names = [name for name, _ in self._slots()]
@@ -1016,6 +1048,8 @@ class LossScaleOptimizer(Optimizer):
         super().__init__(0.0, name=name or "loss_scale_optimizer", **kwargs)
         self.inner_optimizer = get(inner_optimizer)
         self.inner_optimizer.loss_scale_factor = None
+        # the inner optimizer's variables are this one's (savers look for them here)
+        self._variables, self._index = self.inner_optimizer._variables, self.inner_optimizer._index
         self.initial_scale, self.dynamic_growth_steps = float(initial_scale), int(dynamic_growth_steps)
         self.dynamic_scale, self.step_counter = self.initial_scale, 0
 
@@ -1093,8 +1127,17 @@ class LossScaleOptimizer(Optimizer):
         self.step_counter, self.dynamic_scale = int(np.asarray(weights[2])), float(np.asarray(weights[3]))
         self.inner_optimizer.set_weights(weights[4:])
 
-    def _slot_order(self, permutation=None):
-        return self.inner_optimizer._slot_order(permutation)
+    def keras_variables(self, var_order=None):
+        values, names = self.inner_optimizer.keras_variables(var_order)
+        return self.variables()[:4] + values, self.variable_names()[:4] + names
+
+    def set_keras_variables(self, values, var_order=None):
+        values = list(values)
+        if len(values) < 4:
+            raise ValueError(f"expected LossScaleOptimizer values (iteration, learning_rate, step_counter, "
+                             f"dynamic_scale, then the inner optimizer's), got {len(values)}")
+        self.step_counter, self.dynamic_scale = int(np.asarray(values[2])), float(np.asarray(values[3]))
+        self.inner_optimizer.set_keras_variables(values[4:], var_order)
 
     def get_config(self):
         return {"name": self.name, "inner_optimizer": serialize(self.inner_optimizer),
@@ -1290,6 +1333,25 @@ class MultiOptimizer(Optimizer):
             if count:
                 optimizer.set_weights(weights[start:start + count])
                 start += count
+
+    def keras_variables(self, var_order=None):
+        values, names = self.variables()[:2], self.variable_names()[:2]
+        for optimizer in self._inner:
+            sub_values, sub_names = optimizer.keras_variables(var_order)
+            values, names = values + sub_values, names + sub_names
+        return values, names
+
+    def set_keras_variables(self, values, var_order=None):
+        values = list(values)
+        self._iterations = int(np.asarray(values[0]))
+        start = 2
+        for optimizer in self._inner:
+            count = len(optimizer.variables()) if optimizer._variables else 0
+            if count:
+                optimizer.set_keras_variables(values[start:start + count], var_order)
+                start += count
+        if start != len(values):
+            raise ValueError(f"expected {start} MultiOptimizer values, got {len(values)}")
 
     def get_config(self):
         return {"optimizer_map": serialize(self._optimizer_map), "loss_scale_factor": self.loss_scale_factor,
