@@ -2,6 +2,7 @@
 with and without sample weights, and its accumulated result must equal Keras's to float32 rounding;
 configs carry Keras's keys and rebuild an equal metric. Skipped without keras and torch."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -101,6 +102,7 @@ def test_accumulated_result_matches_keras(name, kwargs, y_true, y_pred, weights)
     expected = k2np(theirs.result())
     np.testing.assert_allclose(np.asarray(ours.result(), dtype=np.float64), expected, rtol=2e-5, atol=2e-6)
     assert ours.direction == getattr(theirs, "_direction", None)
+    assert ours.name == re.sub(r"_\d+$", "", theirs.name)          # Keras numbers a second unnamed instance
     ours.reset_state()
     theirs.reset_state()
     ours.update_state(y_true[:9], y_pred[:9])
@@ -118,6 +120,13 @@ def test_config_has_keras_keys_and_round_trips(name, kwargs, y_true, y_pred):
     if name == "CosineSimilarity":
         expected_keys.add("axis")            # Keras 3.15 forgets axis in this config; tinydl keeps it
     assert set(config) == expected_keys
+    for key, value in theirs.get_config().items():
+        expected = list(value) if isinstance(value, tuple) else value
+        if key == "name":
+            expected = re.sub(r"_\d+$", "", value)
+        if key == "label_weights" and value is not None:
+            expected = k2np(value).tolist()
+        assert config[key] == expected, key
     rebuilt = metrics.deserialize(metrics.serialize(ours))
     assert type(rebuilt) is type(ours) and rebuilt.get_config() == config
     rebuilt.update_state(y_true, y_pred)
