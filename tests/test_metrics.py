@@ -248,3 +248,39 @@ def test_f1_fbeta_and_r2_hand_worked():
     assert r2.result() == pytest.approx(1 - 1 / 2)
     assert metrics.F1Score().get_config() == {"name": "f1_score", "dtype": "float32", "average": None,
                                               "threshold": None}
+
+
+def test_new_metrics_in_compile_and_evaluate_equal_direct_updates():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(24, 3)).astype(np.float32)
+    y = (rng.uniform(size=(24, 2)) > 0.5).astype(np.float32)
+    td.set_seed(0)
+    model = td.models.Sequential([td.layers.Input((3,)), td.layers.Dense(2, activation="sigmoid")])
+    chosen = [metrics.AUC(multi_label=True, name="auc_ml"), metrics.TruePositives(), metrics.BinaryIoU(),
+              metrics.PrecisionAtRecall(0.5), "binary_crossentropy", metrics.ConcordanceCorrelation()]
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=chosen)
+    logs = model.evaluate(x, y, batch_size=7, verbose=0, return_dict=True)
+    pred = model.predict(x, verbose=0)
+    for metric in [metrics.AUC(multi_label=True), metrics.TruePositives(), metrics.BinaryIoU(),
+                   metrics.PrecisionAtRecall(0.5), metrics.BinaryCrossentropy(), metrics.ConcordanceCorrelation()]:
+        for lo in range(0, 24, 7):
+            metric.update_state(y[lo:lo + 7], pred[lo:lo + 7])
+        key = {"auc": "auc_ml", "binary_crossentropy": "binary_crossentropy"}.get(metric.name, metric.name)
+        assert logs[key] == pytest.approx(metric.result(), rel=1e-5, abs=1e-6), key
+
+
+def test_new_metrics_reject_bad_inputs_clearly():
+    with pytest.raises(ValueError, match="rank 2"):
+        metrics.AUC(multi_label=True).update_state([1, 0], [0.3, 0.6])
+    with pytest.raises(ValueError, match="num_labels"):
+        metrics.AUC(num_labels=3)
+    with pytest.raises(ValueError, match="out of range"):
+        metrics.IoU(num_classes=2, target_class_ids=[2])
+    with pytest.raises(ValueError, match="one weight per label"):
+        metrics.MeanIoU(3).update_state([[0, 1], [2, 2]], [[0, 1], [2, 1]], sample_weight=[1, 2, 3])
+    with pytest.raises(ValueError, match="specificity must be in"):
+        metrics.SensitivityAtSpecificity(1.5)
+    with pytest.raises(ValueError, match="thresholds must be in"):
+        metrics.TruePositives(thresholds=[0.5, 1.2])
+    with pytest.raises(ValueError, match="class_id"):
+        metrics.PrecisionAtRecall(0.5, class_id=1).update_state([0, 1], [0.2, 0.9])

@@ -16,7 +16,7 @@ from tinydl.io.config import ConfigMixin, Family, register_serializable, seriali
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal",
-    "LecunUniform", "Orthogonal", "Identity", "compute_fans", "get", "serialize", "deserialize",
+    "LecunUniform", "Orthogonal", "Identity", "STFT", "WINDOWS", "compute_fans", "get", "serialize", "deserialize",
 ]
 
 
@@ -261,6 +261,65 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+@register_serializable()
+class STFT(Initializer):
+    """The real (cos) or imaginary (sin) part of a windowed DFT kernel of shape (frame_length, channels,
+    fft_bins), as Keras's STFT initializer: a Conv1D with it computes a short-time Fourier transform.
+
+    `window` is a name ('hann', 'hamming', 'blackman', 'bartlett', 'boxcar'), an array of frame_length
+    values, or None; `periodic` takes the window of frame_length + 1 points without its last (for FFTs);
+    `scaling` divides by the window's L2 norm ('density'), its sum ('spectrum'), or nothing (None).
+    Every input channel gets the same kernel (Keras 3.15 returns one channel whatever the shape asks).
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: side must be 'real' or 'imag', got {side!r}")
+        if isinstance(window, str) and window not in WINDOWS:
+            raise ValueError(f"STFT: window {window!r} is not supported; use one of {sorted(WINDOWS)}, an array "
+                             "of frame_length values or None")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"STFT: scaling must be None, 'density' or 'spectrum', got {scaling!r}")
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def __call__(self, shape, dtype=None):
+        shape = _shape(shape)
+        if len(shape) != 3:
+            raise ValueError(f"STFT initializer needs a shape (frame_length, input_channels, fft_bins), got {shape}")
+        frame_length, _, bins = shape
+        dtype = _dtype(dtype)
+        time = np.arange(frame_length, dtype=dtype).reshape(frame_length, 1, 1)
+        freq = np.arange(bins, dtype=dtype).reshape(1, 1, bins) / dtype.type((bins - 1) * 2)
+        args = (-2 * time) * freq * np.arccos(dtype.type(-1))
+        kernel = (np.cos(args) if self.side == "real" else np.sin(args)).astype(dtype)
+        if self.window is None:
+            return np.broadcast_to(kernel, shape).copy()
+        win = self._window(frame_length).astype(dtype)
+        scale = np.sqrt(np.sum(win * win)) if self.scaling == "density" else \
+            np.sum(np.abs(win)) if self.scaling == "spectrum" else 1
+        return np.broadcast_to(kernel * win.reshape(frame_length, 1, 1) / scale, shape).astype(dtype)
+
+    def _window(self, frame_length):
+        """The window's frame_length values."""
+        if isinstance(self.window, str):
+            if not self.periodic:
+                return WINDOWS[self.window](frame_length)
+            return WINDOWS[self.window](frame_length + 1)[:-1]
+        win = np.asarray(self.window, dtype=np.float64)
+        if win.shape != (frame_length,):
+            raise ValueError(f"STFT: window must have shape ({frame_length},) (frame_length), got {win.shape}")
+        return win
+
+    def get_config(self):
+        window = self.window.tolist() if isinstance(self.window, np.ndarray) else self.window
+        return {"side": self.side, "window": window, "periodic": self.periodic, "scaling": self.scaling}
+
+
+# symmetric windows by name (scipy.signal.get_window's formulas for these)
+WINDOWS = {"hann": np.hanning, "hanning": np.hanning, "hamming": np.hamming, "blackman": np.blackman,
+           "bartlett": np.bartlett, "boxcar": np.ones, "rect": np.ones, "rectangular": np.ones}
+
+
 def compute_fans(shape, input_axes=None, output_axes=None):
     """(fan_in, fan_out) as Keras computes them: conv kernels multiply by the receptive field size.
 
@@ -285,7 +344,8 @@ _ALIASES = {
     "random_normal": RandomNormal, "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
     "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_normal": HeNormal, "he_uniform": HeUniform, "lecun_normal": LecunNormal,
-    "lecun_uniform": LecunUniform, "orthogonal": Orthogonal, "identity": Identity,
+    "lecun_uniform": LecunUniform, "orthogonal": Orthogonal, "identity": Identity, "stft": STFT,
+    "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity, "STFTInitializer": STFT,
 }
 
 
@@ -321,7 +381,8 @@ zeros, ones, constant, identity, orthogonal = Zeros, Ones, Constant, Identity, O
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 variance_scaling, glorot_uniform, glorot_normal = VarianceScaling, GlorotUniform, GlorotNormal
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
-IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+IdentityInitializer, OrthogonalInitializer, STFTInitializer, stft = Identity, Orthogonal, STFT, STFT
 __all__ += ["zeros", "ones", "constant", "identity", "orthogonal", "random_normal", "random_uniform",
             "truncated_normal", "variance_scaling", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform",
-            "lecun_normal", "lecun_uniform", "IdentityInitializer", "OrthogonalInitializer"]
+            "lecun_normal", "lecun_uniform", "IdentityInitializer", "OrthogonalInitializer", "STFTInitializer",
+            "stft"]

@@ -26,7 +26,12 @@ __all__ = [
     "Metric", "MetricVariable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
     "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision",
     "Recall", "AUC", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError", "FBetaScore", "F1Score",
-    "R2Score",
+    "R2Score", "TruePositives", "FalsePositives", "FalseNegatives", "TrueNegatives", "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity", "PrecisionAtRecall", "RecallAtPrecision", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge", "CategoricalHinge",
+    "KLDivergence", "LogCoshError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Poisson",
+    "CosineSimilarity", "PearsonCorrelation", "ConcordanceCorrelation", "IoU", "BinaryIoU", "MeanIoU", "OneHotIoU",
+    "OneHotMeanIoU", "pearson_correlation", "concordance_correlation", "confusion_counts",
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error",
     "mean_absolute_error", "get", "serialize", "deserialize",
@@ -371,34 +376,210 @@ class _Confusion(Metric):
     direction = "up"
 
     def _counts(self, y_true, y_pred, sample_weight, thresholds, evenly, top_k=None, class_id=None):
-        y_true, y_pred = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
-        y_pred, y_true = _same_rank(y_pred, y_true)
-        if top_k is not None:
-            y_pred = _filter_top_k(y_pred, top_k)
-        if class_id is not None:
-            y_true, y_pred = y_true[..., class_id], y_pred[..., class_id]
-        weight = np.ones_like(y_pred) if sample_weight is None else _broadcast_weight(sample_weight, y_pred)
-        y_true, y_pred, weight = y_true.reshape(-1), y_pred.reshape(-1), weight.reshape(-1)
-        if evenly:
-            positive, negative = y_true * weight, (1.0 - y_true) * weight
-            n = len(thresholds)
-            buckets = np.ceil(y_pred * (n - 1)) - 1
-            if thresholds[0] < 0 or thresholds[-1] > 1:
-                buckets = np.maximum(buckets, 0)
-            buckets = np.clip(buckets, 0, n - 1).astype(np.int64)
-            pos_hist = np.bincount(buckets, weights=positive, minlength=n)
-            neg_hist = np.bincount(buckets, weights=negative, minlength=n)
-            tp = np.cumsum(pos_hist[::-1])[::-1]
-            fp = np.cumsum(neg_hist[::-1])[::-1]
-            return tp, fp, positive.sum() - tp, negative.sum() - fp
-        label = y_true.astype(bool)
-        above = y_pred[None, :] > np.asarray(thresholds, dtype=np.float64)[:, None]
-        w = weight[None, :]
-        tp = ((above & label) * w).sum(axis=1)
-        fp = ((above & ~label) * w).sum(axis=1)
-        fn = ((~above & label) * w).sum(axis=1)
-        tn = ((~above & ~label) * w).sum(axis=1)
-        return tp, fp, fn, tn
+        return confusion_counts(y_true, y_pred, thresholds, evenly=evenly, sample_weight=sample_weight,
+                                top_k=top_k, class_id=class_id)
+
+
+def confusion_counts(y_true, y_pred, thresholds, evenly=False, sample_weight=None, label_weights=None,
+                     multi_label=False, top_k=None, class_id=None):
+    """(tp, fp, fn, tn) at each threshold (prediction > threshold is positive), as Keras's metrics_utils.
+
+    Counts have shape (thresholds,), or (thresholds, labels) with `multi_label`. `evenly` marks
+    thresholds spaced evenly on [0, 1] (possibly widened by epsilon at both ends): predictions are
+    then clipped to [0, 1] and bucketed in one pass, as Keras's optimized path.
+    """
+    y_true, y_pred = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
+    y_pred, y_true = _same_rank(y_pred, y_true)
+    if top_k is not None:
+        y_pred = _filter_top_k(y_pred, top_k)
+    if class_id is not None:
+        if y_pred.ndim == 1:
+            raise ValueError("class_id needs y_pred of shape (num_samples, num_classes), got shape "
+                             f"{y_pred.shape}")
+        y_true, y_pred = y_true[..., class_id, None], y_pred[..., class_id, None]
+    weight = np.ones_like(y_pred) if sample_weight is None else _broadcast_weight(sample_weight, y_pred)
+    if label_weights is not None:
+        weight = weight * np.broadcast_to(np.asarray(label_weights, dtype=np.float64), y_pred.shape)
+    if multi_label:
+        if y_pred.ndim != 2:
+            raise ValueError(f"multi_label needs y_pred of rank 2 (samples, labels), got shape {y_pred.shape}")
+        label, y_pred, weight = y_true != 0, y_pred, weight
+    else:
+        label, y_pred, weight = (y_true != 0).reshape(-1, 1), y_pred.reshape(-1, 1), weight.reshape(-1, 1)
+    # compare in float32, as Keras does: float32(0.3) > float64(0.3) would count a prediction of 0.3 as above 0.3
+    thresholds, y_pred = np.asarray(thresholds, dtype=np.float32), y_pred.astype(np.float32)
+    if evenly:
+        counts = _bucketed_counts(label, y_pred, weight, thresholds)
+    else:
+        above = y_pred[None] > thresholds[:, None, None]
+        tp = ((above & label) * weight).sum(axis=1)
+        fp = ((above & ~label) * weight).sum(axis=1)
+        fn = ((~above & label) * weight).sum(axis=1)
+        counts = tp, fp, fn, ((~above & ~label) * weight).sum(axis=1)
+    return counts if multi_label else tuple(c[:, 0] for c in counts)
+
+
+def _bucketed_counts(label, y_pred, weight, thresholds):
+    """Confusion counts (thresholds, labels) for evenly spaced thresholds by one histogram per label."""
+    n, labels = len(thresholds), y_pred.shape[1]
+    buckets = np.ceil(np.clip(y_pred, 0.0, 1.0) * np.float32(n - 1)) - 1
+    if thresholds[0] < 0 or thresholds[-1] > 1:
+        buckets = np.maximum(buckets, 0)
+    # a bucket of -1 (a prediction of exactly 0 with a threshold of exactly 0) is above no threshold
+    keep = buckets >= 0
+    index = (buckets + n * np.arange(labels)[None, :]).astype(np.int64)
+
+    def histogram(values):
+        hist = np.bincount(index[keep], weights=values[keep], minlength=n * labels)
+        return hist.reshape(labels, n).T
+
+    positive, negative = label * weight, ~label * weight
+    tp = np.cumsum(histogram(positive)[::-1], axis=0)[::-1]
+    fp = np.cumsum(histogram(negative)[::-1], axis=0)[::-1]
+    return tp, fp, positive.sum(axis=0) - tp, negative.sum(axis=0) - fp
+
+
+@register_serializable()
+class TruePositives(Metric):
+    """The (weighted) count of positive labels predicted positive (prediction > threshold, default 0.5)."""
+    _count = 0
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        self.init_thresholds = thresholds
+        self.thresholds = parse_thresholds(thresholds, default=0.5)
+        self._evenly = evenly_spaced(self.thresholds)
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        self.accumulator = np.zeros(len(self.thresholds))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = confusion_counts(y_true, y_pred, self.thresholds, self._evenly, sample_weight)
+        self.accumulator += counts[self._count]
+
+    def result(self):
+        return float(self.accumulator[0]) if len(self.thresholds) == 1 else [float(v) for v in self.accumulator]
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "thresholds": self.init_thresholds}
+
+
+@register_serializable()
+class FalsePositives(TruePositives):
+    """The (weighted) count of negative labels predicted positive."""
+    _count = 1
+
+
+@register_serializable()
+class FalseNegatives(TruePositives):
+    """The (weighted) count of positive labels predicted negative."""
+    _count = 2
+
+
+@register_serializable()
+class TrueNegatives(TruePositives):
+    """The (weighted) count of negative labels predicted negative."""
+    _count = 3
+
+
+def parse_thresholds(thresholds, default=0.5):
+    """A list of thresholds in [0, 1] from None (the default), one number or a sequence."""
+    if thresholds is None:
+        thresholds = [default]
+    elif not isinstance(thresholds, (list, tuple, np.ndarray)):
+        thresholds = [thresholds]
+    thresholds = [float(t) for t in thresholds]
+    if not all(0.0 <= t <= 1.0 for t in thresholds):
+        raise ValueError(f"thresholds must be in [0, 1], got {thresholds}")
+    return thresholds
+
+
+def evenly_spaced(thresholds):
+    """True when there are 3 or more thresholds spaced evenly from 0 to 1 (Keras's fast path)."""
+    n = len(thresholds)
+    return n >= 3 and bool(np.allclose(thresholds, np.arange(n) / (n - 1), atol=EPSILON))
+
+
+class _AtConstraint(Metric):
+    """The best of one rate among thresholds where another rate is at least `value` (Keras's
+    SensitivitySpecificityBase): `num_thresholds` evenly spaced from 0 to 1, or just 0.5 when 1."""
+    direction = "up"
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if not 0 <= value <= 1:
+            raise ValueError(f"{type(self).__name__}: {self._value_name} must be in [0, 1], "
+                             f"got {self._value_name}={value}")
+        if num_thresholds <= 0:
+            raise ValueError(f"{type(self).__name__}: num_thresholds must be an integer > 0, got {num_thresholds}")
+        self.value, self.num_thresholds, self.class_id = value, num_thresholds, class_id
+        setattr(self, self._value_name, value)
+        if num_thresholds == 1:
+            self.thresholds, self._evenly = [0.5], False
+        else:
+            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            self.thresholds, self._evenly = [0.0] + inner + [1.0], True
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        n = len(self.thresholds)
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        tp, fp, fn, tn = confusion_counts(y_true, y_pred, self.thresholds, self._evenly, sample_weight,
+                                          class_id=self.class_id)
+        self.true_positives += tp
+        self.false_positives += fp
+        self.false_negatives += fn
+        self.true_negatives += tn
+
+    def result(self):
+        tp, fp, fn, tn = self.true_positives, self.false_positives, self.false_negatives, self.true_negatives
+        rates = {"sensitivity": _divide_no_nan(tp, tp + fn), "specificity": _divide_no_nan(tn, tn + fp),
+                 "precision": _divide_no_nan(tp, tp + fp)}
+        rates["recall"] = rates["sensitivity"]
+        feasible = rates[self._value_name] >= self.value
+        return float(np.max(np.where(feasible, rates[self._result_name], 0.0), initial=0.0))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "class_id": self.class_id,
+                "num_thresholds": self.num_thresholds, self._value_name: self.value}
+
+
+@register_serializable()
+class SensitivityAtSpecificity(_AtConstraint):
+    """The best sensitivity (recall) at thresholds where specificity >= `specificity`."""
+    _value_name, _result_name = "specificity", "sensitivity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+
+@register_serializable()
+class SpecificityAtSensitivity(_AtConstraint):
+    """The best specificity at thresholds where sensitivity >= `sensitivity`."""
+    _value_name, _result_name = "sensitivity", "specificity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+
+@register_serializable()
+class PrecisionAtRecall(_AtConstraint):
+    """The best precision at thresholds where recall >= `recall`."""
+    _value_name, _result_name = "recall", "precision"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+
+@register_serializable()
+class RecallAtPrecision(_AtConstraint):
+    """The best recall at thresholds where precision >= `precision`."""
+    _value_name, _result_name = "precision", "recall"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
 
 
 class _PrecisionRecall(_Confusion):
@@ -451,30 +632,33 @@ class Recall(_PrecisionRecall):
 
 
 @register_serializable()
-class AUC(_Confusion):
-    """Area under the ROC (or PR) curve from confusion counts at `num_thresholds` thresholds (Keras 3).
+class AUC(Metric):
+    """Area under the ROC, PR or PR-gain curve from confusion counts at `num_thresholds` thresholds (Keras 3).
 
-    Thresholds are -1e-7, 1/(n-1), ..., (n-2)/(n-1), 1 + 1e-7; the ROC area is the trapezoid sum
+    Thresholds are -1e-7, 1/(n-1), ..., (n-2)/(n-1), 1 + 1e-7; the area is the trapezoid sum
     ('interpolation', the default), or 'minoring'/'majoring' rectangles; PR with 'interpolation' uses
-    Keras's Davis & Goadrich interpolation.
+    Keras's Davis & Goadrich interpolation. With `multi_label=True`, y_pred is (samples, labels), each
+    label gets its own curve and the result is their mean (weighted by `label_weights` when given);
+    otherwise `label_weights` weighs each label's counts in the single pooled curve.
     """
+    direction = "up"
+    _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
                  thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
-        if multi_label:
-            raise NotImplementedError("AUC(multi_label=True) is not supported by tinydl")
-        curve, summation_method = str(curve).upper(), str(summation_method).lower()
-        if curve not in ("ROC", "PR"):
-            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        if str(curve).lower() not in self._CURVES:
+            raise ValueError(f"AUC: curve must be 'ROC', 'PR' or 'PRGAIN', got {curve!r}")
+        summation_method = str(summation_method).lower()
         if summation_method not in ("interpolation", "minoring", "majoring"):
             raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or 'majoring', "
                              f"got {summation_method!r}")
+        if num_labels and not multi_label:
+            raise ValueError(f"AUC: num_labels is needed only when multi_label is True, got num_labels={num_labels}")
         self._init_thresholds = thresholds
         if thresholds is not None:
             inner = sorted(float(t) for t in thresholds)
             self.num_thresholds = len(inner) + 2
-            grid = np.array([0.0] + inner + [1.0])
-            self._evenly = len(grid) >= 3 and np.allclose(grid, np.linspace(0, 1, len(grid)), atol=EPSILON)
+            self._evenly = evenly_spaced([0.0] + inner + [1.0])
         else:
             if num_thresholds <= 1:
                 raise ValueError(f"AUC: num_thresholds must be an integer > 1, got {num_thresholds}")
@@ -482,46 +666,85 @@ class AUC(_Confusion):
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._evenly = True
         self._thresholds = [0.0 - EPSILON] + inner + [1.0 + EPSILON]
-        self.curve, self.summation_method = curve, summation_method
-        self.multi_label, self.num_labels, self.label_weights = False, num_labels, label_weights
+        self.curve, self.summation_method = self._CURVES[str(curve).lower()], summation_method
+        self.multi_label, self.num_labels = bool(multi_label), num_labels
+        self.label_weights = None if label_weights is None else np.asarray(label_weights, dtype=np.float64)
         self.from_logits = from_logits
+        self.true_positives = None
         super().__init__(name=name, dtype=dtype)
+        if not self.multi_label or num_labels:
+            self._build(num_labels)
 
     @property
     def thresholds(self):
         return list(self._thresholds)
 
+    def _build(self, labels):
+        """Zero counts of shape (thresholds,), or (thresholds, labels) with multi_label."""
+        shape = (self.num_thresholds, labels) if self.multi_label else (self.num_thresholds,)
+        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
+        self.true_negatives, self.false_negatives = np.zeros(shape), np.zeros(shape)
+
     def reset_state(self):
-        n = self.num_thresholds
-        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
-        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+        if self.true_positives is not None:
+            for counts in (self.true_positives, self.false_positives, self.true_negatives, self.false_negatives):
+                counts[...] = 0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = _np(y_pred)
+        if self.multi_label and y_pred.ndim != 2:
+            raise ValueError(f"AUC(multi_label=True) expects y_pred of rank 2 (samples, labels), got shape "
+                             f"{y_pred.shape}")
+        if self.true_positives is None:
+            self._build(y_pred.shape[1])
         if self.from_logits:
             y_pred = 1.0 / (1.0 + np.exp(-y_pred.astype(np.float64)))
-        tp, fp, fn, tn = self._counts(y_true, y_pred, sample_weight, self._thresholds, self._evenly)
+        label_weights = None if self.multi_label else self.label_weights
+        tp, fp, fn, tn = confusion_counts(y_true, y_pred, self._thresholds, self._evenly, sample_weight,
+                                          label_weights=label_weights, multi_label=self.multi_label)
+        if tp.shape != self.true_positives.shape:
+            raise ValueError(f"AUC was built for counts of shape {self.true_positives.shape} (num_labels="
+                             f"{self.num_labels}), got a batch with {y_pred.shape[-1]} labels")
         self.true_positives += tp
         self.false_positives += fp
         self.false_negatives += fn
         self.true_negatives += tn
 
     def result(self):
-        tp, fp, fn, tn = self.true_positives, self.false_positives, self.false_negatives, self.true_negatives
+        if self.true_positives is None:
+            return 0.0
         if self.curve == "PR" and self.summation_method == "interpolation":
-            return self._interpolate_pr_auc()
-        recall = _divide_no_nan(tp, tp + fn)
-        if self.curve == "ROC":
-            x, y = _divide_no_nan(fp, fp + tn), recall
-        else:
-            x, y = recall, _divide_no_nan(tp, tp + fp)
+            return self._over_labels(self._interpolate_pr_auc())
+        x, y = self._curve_points()
         if self.summation_method == "interpolation":
             heights = (y[:-1] + y[1:]) / 2.0
         elif self.summation_method == "minoring":
             heights = np.minimum(y[:-1], y[1:])
         else:
             heights = np.maximum(y[:-1], y[1:])
-        return float(((x[:-1] - x[1:]) * heights).sum())
+        return self._over_labels((x[:-1] - x[1:]) * heights)
+
+    def _curve_points(self):
+        """(x, y) of the curve at each threshold."""
+        tp, fp, fn, tn = self.true_positives, self.false_positives, self.false_negatives, self.true_negatives
+        recall = _divide_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            return _divide_no_nan(fp, fp + tn), recall
+        if self.curve == "PR":
+            return recall, _divide_no_nan(tp, tp + fp)
+        scaling = _divide_no_nan(tp + fn, tn + fp)
+        recall_gain = np.where(tp == 0, 0.0, 1.0 - scaling * _divide_no_nan(fn, tp))
+        precision_gain = np.where(tp == 0, 1.0, 1.0 - scaling * _divide_no_nan(fp, tp))
+        return np.maximum(recall_gain, 0.0), precision_gain
+
+    def _over_labels(self, terms):
+        """The area: the sum of the terms, and with multi_label the (weighted) mean over labels."""
+        if not self.multi_label:
+            return float(terms.sum())
+        by_label = terms.sum(axis=0)
+        if self.label_weights is None:
+            return float(by_label.mean())
+        return float(_divide_no_nan((by_label * self.label_weights).sum(), self.label_weights.sum()))
 
     def _interpolate_pr_auc(self):
         tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
@@ -532,14 +755,15 @@ class AUC(_Confusion):
         intercept = tp[1:] - slope * p[1:]
         both = (p[:-1] > 0) & (p[1:] > 0)
         ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
-        increment = _divide_no_nan(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))
-        return float(increment.sum())
+        with np.errstate(divide="ignore"):
+            log_ratio = np.log(np.where(ratio > 0, ratio, 1.0))
+        return _divide_no_nan(slope * (dtp + intercept * log_ratio), np.maximum(tp[1:] + fn[1:], 0))
 
     def get_config(self):
+        label_weights = None if self.label_weights is None else self.label_weights.tolist()
         config = {"name": self.name, "dtype": self.dtype, "num_thresholds": self.num_thresholds,
                   "curve": self.curve, "summation_method": self.summation_method, "multi_label": self.multi_label,
-                  "num_labels": self.num_labels, "label_weights": self.label_weights,
-                  "from_logits": self.from_logits}
+                  "num_labels": self.num_labels, "label_weights": label_weights, "from_logits": self.from_logits}
         if self._init_thresholds is not None:
             config["thresholds"] = self._thresholds[1:-1]
         return config
@@ -685,17 +909,318 @@ class R2Score(Metric):
                 "num_regressors": self.num_regressors}
 
 
+# -- losses and correlations as metrics ------------------------------------------------------------
+class _LossMetric(MeanMetricWrapper):
+    """The mean over samples of one of tinydl.losses' functions; its keyword arguments are its config."""
+    direction = "down"
+
+    def __init__(self, loss_name, name, dtype, **kwargs):
+        super().__init__(_loss_function(loss_name), name=name, dtype=dtype, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
+
+
+@register_serializable(name="metrics>BinaryCrossentropy")
+class BinaryCrossentropy(_LossMetric):
+    """Mean binary crossentropy (probabilities, or logits with `from_logits`)."""
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0):
+        super().__init__("binary_crossentropy", name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+@register_serializable(name="metrics>CategoricalCrossentropy")
+class CategoricalCrossentropy(_LossMetric):
+    """Mean categorical crossentropy against one-hot labels."""
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0, axis=-1):
+        super().__init__("categorical_crossentropy", name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+
+
+@register_serializable(name="metrics>SparseCategoricalCrossentropy")
+class SparseCategoricalCrossentropy(_LossMetric):
+    """Mean categorical crossentropy against integer labels."""
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, ignore_class=None,
+                 axis=-1):
+        super().__init__("sparse_categorical_crossentropy", name, dtype, from_logits=from_logits,
+                         ignore_class=ignore_class, axis=axis)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ignore_class = self._fn_kwargs["ignore_class"]
+        if ignore_class is not None and sample_weight is not None:
+            # Keras masks ignored labels out of the weights (so out of the count) only when weights are given
+            labels, y_pred = _np(y_true), _np(y_pred)
+            if labels.ndim == y_pred.ndim:
+                labels = labels[..., 0]
+            weight, mask = _same_rank(_np(sample_weight).astype(np.float64), labels != ignore_class)
+            sample_weight = weight * mask
+        super().update_state(y_true, y_pred, sample_weight)
+
+
+@register_serializable(name="metrics>Hinge")
+class Hinge(_LossMetric):
+    """Mean of max(1 - y_true * y_pred, 0) with labels in {-1, 1} (0/1 labels are mapped)."""
+
+    def __init__(self, name="hinge", dtype=None):
+        super().__init__("hinge", name, dtype)
+
+
+@register_serializable(name="metrics>SquaredHinge")
+class SquaredHinge(_LossMetric):
+    """Mean of max(1 - y_true * y_pred, 0) ** 2."""
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__("squared_hinge", name, dtype)
+
+
+@register_serializable(name="metrics>CategoricalHinge")
+class CategoricalHinge(_LossMetric):
+    """Mean of max(max_wrong - correct + 1, 0) over one-hot labels."""
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__("categorical_hinge", name, dtype)
+
+
+@register_serializable(name="metrics>KLDivergence")
+class KLDivergence(_LossMetric):
+    """Mean Kullback-Leibler divergence sum(y_true * log(y_true / y_pred))."""
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__("kl_divergence", name, dtype)
+
+
+@register_serializable()
+class LogCoshError(_LossMetric):
+    """Mean of log(cosh(y_pred - y_true)) (Keras names it 'logcosh')."""
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__("log_cosh", name, dtype)
+
+
+@register_serializable(name="metrics>MeanAbsolutePercentageError")
+class MeanAbsolutePercentageError(_LossMetric):
+    """Mean of 100 * |y_true - y_pred| / max(|y_true|, epsilon)."""
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__("mean_absolute_percentage_error", name, dtype)
+
+
+@register_serializable(name="metrics>MeanSquaredLogarithmicError")
+class MeanSquaredLogarithmicError(_LossMetric):
+    """Mean of (log(1 + y_pred) - log(1 + y_true)) ** 2."""
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__("mean_squared_logarithmic_error", name, dtype)
+
+
+@register_serializable(name="metrics>Poisson")
+class Poisson(_LossMetric):
+    """Mean of y_pred - y_true * log(y_pred + epsilon)."""
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__("poisson", name, dtype)
+
+
+@register_serializable(name="metrics>CosineSimilarity")
+class CosineSimilarity(_LossMetric):
+    """Mean cosine similarity of y_true and y_pred along `axis` (larger is better, unlike the loss)."""
+    direction = "up"
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        super().__init__("cosine_similarity", name, dtype, axis=axis)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        # the loss is the negated similarity
+        values = -self._fn(_np(y_true), _np(y_pred), **self._fn_kwargs)
+        Mean.update_state(self, values, sample_weight=sample_weight)
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """Pearson's correlation of y_true and y_pred along `axis` (population standard deviations)."""
+    y_true, y_pred = _same_rank(_np(y_true).astype(np.float64), _np(y_pred).astype(np.float64))
+    true_norm = y_true - y_true.mean(axis=axis, keepdims=True)
+    pred_norm = y_pred - y_pred.mean(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):    # a constant sample has no correlation: nan, as Keras
+        true_norm = true_norm / true_norm.std(axis=axis, keepdims=True)
+        pred_norm = pred_norm / pred_norm.std(axis=axis, keepdims=True)
+    return np.mean(true_norm * pred_norm, axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Lin's concordance 2 cov / (var_true + var_pred + (mean_true - mean_pred)^2) along `axis`."""
+    y_true, y_pred = _same_rank(_np(y_true).astype(np.float64), _np(y_pred).astype(np.float64))
+    true_mean, pred_mean = y_true.mean(axis=axis, keepdims=True), y_pred.mean(axis=axis, keepdims=True)
+    true_var, pred_var = y_true.var(axis=axis, keepdims=True), y_pred.var(axis=axis, keepdims=True)
+    covariance = (y_true - true_mean) * (y_pred - pred_mean)
+    norm = true_var + pred_var + (true_mean - pred_mean) ** 2
+    return np.mean(2 * covariance / (norm + EPSILON), axis=axis)
+
+
+@register_serializable()
+class PearsonCorrelation(MeanMetricWrapper):
+    """The mean over samples of Pearson's correlation along `axis`."""
+    direction = "up"
+
+    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
+        super().__init__(pearson_correlation, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
+
+
+@register_serializable()
+class ConcordanceCorrelation(MeanMetricWrapper):
+    """The mean over samples of Lin's concordance correlation along `axis`."""
+    direction = "up"
+
+    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
+        super().__init__(concordance_correlation, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
+
+
+# -- intersection over union -----------------------------------------------------------------------
+@register_serializable()
+class IoU(Metric):
+    """Mean intersection-over-union of `target_class_ids` from a confusion matrix summed over batches.
+
+    Labels (and predictions, unless `sparse_y_pred=False` asks for the argmax along `axis`) are class
+    ids; ids outside [0, num_classes) and `ignore_class` are skipped. The state and the sample weights
+    have the metric's dtype, an integer type by default as in Keras (float weights are truncated).
+    Classes that never appear are left out of the mean.
+    """
+    direction = "up"
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):
+        if max(target_class_ids) >= num_classes:
+            raise ValueError(f"{type(self).__name__}: target class id {max(target_class_ids)} is out of range "
+                             f"[0, {num_classes})")
+        self.num_classes, self.target_class_ids = int(num_classes), list(target_class_ids)
+        self.ignore_class, self.sparse_y_true, self.sparse_y_pred, self.axis = (
+            ignore_class, sparse_y_true, sparse_y_pred, axis)
+        super().__init__(name=name, dtype=dtype or "int32")
+
+    def reset_state(self):
+        self.total_cm = np.zeros((self.num_classes, self.num_classes), dtype=np.float64)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _np(y_true), _np(y_pred)
+        if not self.sparse_y_true:
+            y_true = np.argmax(y_true, axis=self.axis)
+        if not self.sparse_y_pred:
+            y_pred = np.argmax(y_pred, axis=self.axis)
+        integer = np.issubdtype(np.dtype(self.dtype), np.integer)
+        y_true, y_pred = y_true.astype(np.int64).reshape(-1), y_pred.astype(np.int64).reshape(-1)
+        weight = np.ones(1) if sample_weight is None else _np(sample_weight).reshape(-1)
+        if weight.size not in (1, y_true.size):
+            raise ValueError(f"{type(self).__name__}: sample_weight of {weight.size} values does not fit "
+                             f"{y_true.size} labels: expected one weight per label (or one in all)")
+        weight = np.broadcast_to(weight.astype(np.int64) if integer else weight.astype(np.float64), y_true.shape)
+        valid = (y_true >= 0) & (y_true < self.num_classes) & (y_pred >= 0) & (y_pred < self.num_classes)
+        if self.ignore_class is not None:
+            valid &= y_true != self.ignore_class
+        np.add.at(self.total_cm, (y_true[valid], y_pred[valid]), weight[valid])
+
+    def result(self):
+        predicted, actual = self.total_cm.sum(axis=0), self.total_cm.sum(axis=1)
+        true_positives = np.diag(self.total_cm)
+        ids = self.target_class_ids
+        true_positives, denominator = true_positives[ids], (predicted + actual - true_positives)[ids]
+        valid = denominator > 1e-9
+        iou = np.where(valid, true_positives / (denominator + EPSILON), 0.0)
+        return float(iou.sum() / (valid.sum() + EPSILON))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "num_classes": self.num_classes,
+                "target_class_ids": self.target_class_ids, "ignore_class": self.ignore_class,
+                "sparse_y_true": self.sparse_y_true, "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+@register_serializable()
+class BinaryIoU(IoU):
+    """IoU of binary labels against predictions >= `threshold`, over classes `target_class_ids` (0 and 1)."""
+
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
+        super().__init__(num_classes=2, target_class_ids=target_class_ids, name=name, dtype=dtype)
+        self.threshold = threshold
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = (_np(y_pred).astype(np.float32) >= self.threshold).astype(np.int64)
+        super().update_state(y_true, y_pred, sample_weight)
+
+    def get_config(self):
+        return {"target_class_ids": self.target_class_ids, "threshold": self.threshold, "name": self.name,
+                "dtype": self.dtype}
+
+
+@register_serializable()
+class MeanIoU(IoU):
+    """IoU averaged over all `num_classes` classes."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):
+        super().__init__(num_classes, list(range(num_classes)), name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=sparse_y_true, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["target_class_ids"]
+        return config
+
+
+@register_serializable()
+class OneHotIoU(IoU):
+    """IoU with one-hot labels (and scores, argmax-ed, unless `sparse_y_pred=True`)."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_pred=False,
+                 axis=-1):
+        super().__init__(num_classes, target_class_ids, name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=False, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+@register_serializable()
+class OneHotMeanIoU(MeanIoU):
+    """MeanIoU with one-hot labels (and scores, argmax-ed, unless `sparse_y_pred=True`)."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name=name, dtype=dtype, ignore_class=ignore_class, sparse_y_true=False,
+                         sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
 # -- lookup ----------------------------------------------------------------------------------------
 _CLASSES = {cls.__name__: cls for cls in (
     Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, MeanSquaredError,
-    MeanAbsoluteError, RootMeanSquaredError, FBetaScore, F1Score, R2Score)}
+    MeanAbsoluteError, RootMeanSquaredError, FBetaScore, F1Score, R2Score, TruePositives, FalsePositives,
+    FalseNegatives, TrueNegatives, SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall,
+    RecallAtPrecision, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Hinge,
+    SquaredHinge, CategoricalHinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, Poisson, CosineSimilarity, PearsonCorrelation, ConcordanceCorrelation, IoU,
+    BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU)}
 _NAMES = {**{_snake(name): cls for name, cls in _CLASSES.items() if cls is not MeanMetricWrapper},
           "auc": AUC, "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
-          "MAE": MeanAbsoluteError}
+          "MAE": MeanAbsoluteError, "kl_divergence": KLDivergence, "logcosh": LogCoshError}
 _FUNCTIONS = {fn.__name__: fn for fn in (
     accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
-    sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error)}
+    sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error, pearson_correlation,
+    concordance_correlation)}
 _LOSS_METRICS = {name: name for name in (
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "huber",
     "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "log_cosh", "poisson", "hinge",
@@ -797,8 +1322,11 @@ def _loss_function(name):
         raise ValueError(f"unknown metric function {name!r}; known: {sorted(_FUNCTIONS) + sorted(losses._FUNCTIONS)}")
 
     def metric_fn(y_true, y_pred, **kwargs):
-        with no_grad():
-            return _np(fn(y_true, np.asarray(y_pred, dtype=np.float64), **kwargs))
+        y_pred = np.asarray(y_pred)
+        if not np.issubdtype(y_pred.dtype, np.floating):
+            y_pred = y_pred.astype(np.float32)
+        with no_grad():    # in the predictions' precision: Keras's clip to 1 - 1e-7 differs in float32
+            return _np(fn(y_true, y_pred, **kwargs))
     metric_fn.__name__ = name
     metric_fn._loss_function = True
     return metric_fn
@@ -883,3 +1411,18 @@ def _divide_no_nan(a, b):
     out = np.zeros(np.broadcast(a, b).shape)
     np.divide(a, b, out=out, where=b != 0)
     return out
+
+
+# Keras's metric functions that are its loss functions (keras.metrics.hinge is keras.losses.hinge)
+binary_crossentropy, binary_focal_crossentropy = losses.binary_crossentropy, losses.binary_focal_crossentropy
+categorical_crossentropy, sparse_categorical_crossentropy = (losses.categorical_crossentropy,
+                                                             losses.sparse_categorical_crossentropy)
+categorical_focal_crossentropy, categorical_hinge = losses.categorical_focal_crossentropy, losses.categorical_hinge
+hinge, squared_hinge, huber, kl_divergence, log_cosh, poisson = (losses.hinge, losses.squared_hinge, losses.huber,
+                                                                losses.kl_divergence, losses.log_cosh, losses.poisson)
+mean_absolute_percentage_error = losses.mean_absolute_percentage_error
+mean_squared_logarithmic_error = losses.mean_squared_logarithmic_error
+__all__ += ["binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+            "sparse_categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "hinge",
+            "squared_hinge", "huber", "kl_divergence", "log_cosh", "poisson", "mean_absolute_percentage_error",
+            "mean_squared_logarithmic_error"]

@@ -20,7 +20,8 @@ variable object, in the order the variables first appear. Saved state, for exact
     state = opt.get_state()
     # {"iterations": int,                 number of apply() calls so far (Keras's `iteration` variable)
     #  "learning_rate": float or None,    the float rate (None when it is a schedule or callable)
-    #  "slots": {slot_name: [array, ...]} one NumPy array per variable, in variable order
+    #  "slots": {slot_name: [array, ...]} one NumPy array per variable, in variable order; None where a
+    #                                     variable lacks that slot (Muon's velocity of its Muon-path matrices)
     #  "extra": {name: float}             optimizer-wide scalars, only where there are some (Nadam)
     #  }                                  slot names: see `slot_names` (e.g. ["momentum", "velocity"])
     opt2.set_state(state)                 # before or after its first apply; shapes are checked
@@ -32,6 +33,7 @@ that list back.
 """
 import math
 import re
+from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -41,8 +43,9 @@ from tinydl.io.config import register_serializable, serialize
 from tinydl.tensor import Tensor
 from tinydl.io import config as cfg
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "get",
-           "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion",
+           "Adafactor", "Ftrl", "Lamb", "Muon", "ScheduleFreeAdamW", "LossScaleOptimizer", "MultiOptimizer",
+           "OptimizerMap", "get", "serialize", "deserialize"]
 
 
 class Optimizer:
@@ -186,10 +189,10 @@ class Optimizer:
         """Clip, decay the weights, and apply this optimizer's update to each variable."""
         grads = self._clip(grads)
         lr = self.learning_rate
-        if self.weight_decay:
-            for v in variables:
-                if self._decays(v):
-                    v.data -= v.data * self.weight_decay * lr
+        for v in variables:
+            decay = self._weight_decay_of(v)
+            if decay and self._decays(v):
+                v.data -= v.data * decay * lr
         self._before_updates()
         for g, v in zip(grads, variables):
             i = self._index[id(v)]
@@ -216,9 +219,7 @@ class Optimizer:
             self._index[id(v)] = len(self._variables)
             self._variables.append(v)
             for name, fill in self._all_slots():
-                xp = array_module(v.data)
-                self._state.setdefault(name, []).append(
-                    xp.array(v.data, copy=True) if fill == "copy" else xp.full_like(v.data, fill))
+                self._state.setdefault(name, []).append(_initial_slot(v, fill))
         if self._pending_state is not None:
             state, self._pending_state = self._pending_state, None
             self.set_state(state)
@@ -240,7 +241,9 @@ class Optimizer:
         """Rebuild optimizer-wide scalars from `iterations` when a saved state lacks them."""
 
     def _slots(self):
-        """(slot name, initial fill value) pairs of this optimizer."""
+        """(slot name, initial fill) pairs of this optimizer: a fill is a number, "copy" (of the variable), or a
+        function of the variable returning the initial slot array, or None where that variable has no
+        such slot (Muon's Adam velocity)."""
         return []
 
     def _all_slots(self):
@@ -272,6 +275,15 @@ class Optimizer:
         if self.clipvalue and self.clipvalue > 0:
             return [array_module(g).clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         return grads
+
+    def _weight_decay_of(self, v):
+        """The decoupled weight decay rate of a variable (one rate for all, except in Muon)."""
+        return self.weight_decay
+
+    def scale_loss(self, loss):
+        """The loss times `loss_scale_factor` (when set), for a train step to differentiate: `apply` divides
+        the gradients by the same factor."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Variables (or variables whose name matches any of `var_names`) that weight decay skips."""
@@ -309,14 +321,15 @@ class Optimizer:
     def to(self, device):
         """Move the per-variable state (slots) to `device`; `model.to(device)` calls this."""
         for name, arrays in self._state.items():
-            self._state[name] = [backend.to_device(a, device) for a in arrays]
+            self._state[name] = [None if a is None else backend.to_device(a, device) for a in arrays]
         return self
 
     def get_state(self):
         """A plain dict of the optimizer's state (format in the module docstring); arrays are NumPy copies."""
         lr = self._learning_rate if isinstance(self._learning_rate, float) else None
         state = {"iterations": int(self._iterations), "learning_rate": lr,
-                 "slots": {name: [_to_numpy(a) for a in arrays] for name, arrays in self._state.items()}}
+                 "slots": {name: [None if a is None else _to_numpy(a) for a in arrays]
+                           for name, arrays in self._state.items()}}
         if self._extra_state():
             state["extra"] = dict(self._extra_state())
         return state
@@ -343,6 +356,12 @@ class Optimizer:
             if len(arrays) != len(current):
                 raise ValueError(f"optimizer state has {len(arrays)} '{name}' arrays for {len(current)} variables")
             for i, (src, dst) in enumerate(zip(arrays, current)):
+                if dst is None or src is None:
+                    if dst is not src:
+                        raise ValueError(f"optimizer state '{name}' for variable "
+                                         f"{_var_name(self._variables[i], i)!r} should be "
+                                         f"{'absent' if dst is None else 'an array'}, got {type(src).__name__}")
+                    continue
                 src = np.asarray(src.get() if hasattr(src, "get") else src)
                 if src.shape != dst.shape:
                     raise ValueError(f"optimizer state '{name}' for variable "
@@ -390,20 +409,53 @@ class Optimizer:
                                  f"expected {dst.shape}")
             dst[...] = backend.to_device(src.astype(dst.dtype, copy=False), backend.device_of(dst))
 
+    def keras_variables(self, var_order=None):
+        """(values, names) of `variables()` with the slots as Keras lists them for a model: variables visited
+        in `var_order` (the model's trainable weights in Keras's layer order), the others after them."""
+        values, names = self.variables(), self.variable_names()
+        order, extra = self._slot_order(), len(self._extra_state())
+        head = len(values) - len(order) - extra
+        position = {key: head + k for k, key in enumerate(order)}
+        keep = list(range(head)) + [position[key] for key in self._slot_order(self._permutation(var_order))]
+        keep += list(range(len(values) - extra, len(values)))
+        return [values[k] for k in keep], [names[k] for k in keep]
+
+    def set_keras_variables(self, values, var_order=None):
+        """Load a list from `keras_variables(var_order)` (the optimizer must be built on the variables)."""
+        values, order, extra = list(values), self._slot_order(), len(self._extra_state())
+        head = len(values) - len(order) - extra
+        if head not in (1, 2):
+            raise ValueError(f"expected {len(order) + 2 + extra} optimizer values (iteration, learning_rate, slots"
+                             f"{', extra' if extra else ''}), got {len(values)}")
+        by_key = dict(zip(self._slot_order(self._permutation(var_order)), values[head:head + len(order)]))
+        self.set_weights(values[:head] + [by_key[key] for key in order] + values[len(values) - extra:])
+
+    def _permutation(self, var_order):
+        """Indices of this optimizer's variables, those in `var_order` first in that order."""
+        if var_order is None:
+            return None
+        first = []
+        for v in var_order:
+            i = self._index.get(id(v))
+            if i is not None and i not in first:
+                first.append(i)
+        return first + [i for i in range(len(self._variables)) if i not in set(first)]
+
     def _slot_groups(self):
         """Slot names grouped as Keras creates them: each group interleaved per variable, groups in turn."""
         names = [name for name, _ in self._slots()]
         return [names] if self._interleaved else [[name] for name in names]
 
-    def _slot_order(self):
-        """(slot name, variable index) pairs in Keras's creation order."""
-        n = len(self._variables)
-        order = [("average", i) for i in range(n)] if self.use_ema else []
+    def _slot_order(self, permutation=None):
+        """(slot name, variable index) pairs in Keras's creation order, visiting the variables in
+        `permutation`'s order when given (Keras's own variable order); absent slots are skipped."""
+        indices = list(range(len(self._variables))) if permutation is None else list(permutation)
+        order = [("average", i) for i in indices] if self.use_ema else []
         if self.gradient_accumulation_steps:
-            order += [("gradient_accumulator", i) for i in range(n)]
+            order += [("gradient_accumulator", i) for i in indices]
         for group in self._slot_groups():
-            order += [(name, i) for i in range(n) for name in group]
-        return order
+            order += [(name, i) for i in indices for name in group]
+        return [(name, i) for name, i in order if self._state[name][i] is not None]
 
     # -- config ----------------------------------------------------------------------------------
     def get_config(self):
@@ -714,8 +766,614 @@ class Lion(Optimizer):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
 
 
-_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion)}
-_LOWER = {name.lower(): cls for name, cls in _CLASSES.items()}
+@register_serializable()
+class Adafactor(Optimizer):
+    """Adam-like steps with factored second moments: a rank >= 2 variable keeps row and column means r, c of
+    g^2 + epsilon_1 (decayed by 1 - t^beta_2_decay) instead of a full velocity; the step is scaled by
+    max(epsilon_2, rms(w)) * min(lr, 1 / sqrt(t)) and clipped to rms <= clip_threshold (Keras 3's formulas).
+
+    `relative_step` is Keras's flag: its min(lr, 1 / sqrt(t)) for float rates is applied either way by
+    the relative step size, so in Keras 3.15, and here, it does not change the steps.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=0.001, clip_threshold=1.0,
+                 relative_step=True, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="adafactor", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        self.beta_2_decay, self.epsilon_1, self.epsilon_2 = beta_2_decay, epsilon_1, epsilon_2
+        self.clip_threshold, self.relative_step = clip_threshold, relative_step
+
+    def _slots(self):
+        # a vector keeps a full velocity; its r and c are unused scalars, listed as Keras lists them
+        def rows(v):
+            w = v.data
+            return array_module(w).zeros(w.shape[:-1] if w.ndim >= 2 else (), dtype=w.dtype)
+
+        def columns(v):
+            w = v.data
+            return array_module(w).zeros(w.shape[:-2] + w.shape[-1:] if w.ndim >= 2 else (), dtype=w.dtype)
+        return [("r", rows), ("c", columns), ("velocity", 0.0)]
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        t = self.iterations + 1
+        rho = min(lr, 1.0 / math.sqrt(t))
+        alpha = max(self.epsilon_2, _rms(w)) * rho
+        squared = g * g + self.epsilon_1
+        beta_2 = 1.0 - t ** self.beta_2_decay
+        v = slots["velocity"]
+        if w.ndim >= 2:
+            r, c = slots["r"], slots["c"]
+            r[...] = beta_2 * r + (1 - beta_2) * squared.mean(axis=-1)
+            c[...] = beta_2 * c + (1 - beta_2) * squared.mean(axis=-2)
+            v[...] = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
+        else:
+            v[...] = beta_2 * v + (1 - beta_2) * squared
+        u = g / xp.sqrt(v)
+        u = u / max(1.0, _rms(u) / self.clip_threshold)
+        w -= alpha * u
+
+    def get_config(self):
+        return {**super().get_config(), "beta_2_decay": self.beta_2_decay, "epsilon_1": self.epsilon_1,
+                "epsilon_2": self.epsilon_2, "clip_threshold": self.clip_threshold,
+                "relative_step": self.relative_step}
+
+
+@register_serializable()
+class Ftrl(Optimizer):
+    """Follow-the-regularized-leader (McMahan et al.) with L1, L2 and L2-shrinkage terms, as Keras 3:
+    n += g^2; z += g + 2 s w - (n_new^-p - n^-p) / lr * w; w = (clip(z, -l1, l1) - z) / (n_new^-p / lr + 2 l2)."""
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name="ftrl", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        for arg, value in (("initial_accumulator_value", initial_accumulator_value),
+                           ("l1_regularization_strength", l1_regularization_strength),
+                           ("l2_regularization_strength", l2_regularization_strength),
+                           ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength)):
+            if value < 0.0:
+                raise ValueError(f"Ftrl: {arg} must be positive or zero, got {arg}={value}")
+        if learning_rate_power > 0.0:
+            raise ValueError(f"Ftrl: learning_rate_power must be negative or zero, got {learning_rate_power}")
+        self.learning_rate_power, self.initial_accumulator_value = learning_rate_power, initial_accumulator_value
+        self.l1_regularization_strength = l1_regularization_strength
+        self.l2_regularization_strength = l2_regularization_strength
+        self.l2_shrinkage_regularization_strength = l2_shrinkage_regularization_strength
+        self.beta = beta
+
+    def _slots(self):
+        return [("accumulator", float(self.initial_accumulator_value)), ("linear", 0.0)]
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        accumulator, linear = slots["accumulator"], slots["linear"]
+        power = -self.learning_rate_power
+        l1 = self.l1_regularization_strength
+        l2 = self.l2_regularization_strength + self.beta / (2.0 * lr)
+        new_accumulator = accumulator + g * g
+        linear += (g + 2 * self.l2_shrinkage_regularization_strength * w) - \
+            (new_accumulator ** power - accumulator ** power) / lr * w
+        quadratic = new_accumulator ** power / lr + 2 * l2
+        w[...] = (xp.clip(linear, -l1, l1) - linear) / quadratic
+        accumulator[...] = new_accumulator
+
+    def get_config(self):
+        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}
+
+
+@register_serializable()
+class Lamb(Optimizer):
+    """Adam's bias-corrected step u = m_hat / (sqrt(v_hat) + eps), scaled per variable by the trust ratio
+    ||w|| / ||u|| (1 where either norm is 0): w -= ratio * lr * u."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name="lamb", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def _slots(self):
+        return [("momentum", 0.0), ("velocity", 0.0)]
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        t = self.iterations + 1
+        m, v = slots["momentum"], slots["velocity"]
+        m += (g - m) * (1 - self.beta_1)
+        v += (g * g - v) * (1 - self.beta_2)
+        update = (m / (1.0 - self.beta_1 ** t)) / (xp.sqrt(v / (1.0 - self.beta_2 ** t)) + self.epsilon)
+        w_norm, u_norm = math.sqrt(float((w * w).sum())), math.sqrt(float((update * update).sum()))
+        ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
+        w -= ratio * lr * update
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+@register_serializable()
+class Muon(Optimizer):
+    """Momentum orthogonalized by Newton-Schulz (Keras 3's Muon) for 2-D variables; AdamW for the rest.
+
+    A variable takes the AdamW path (learning rate times `adam_lr_ratio`, decay `adam_weight_decay`) when it
+    is not 2-D, when `exclude_embeddings` and its path names an embedding, or when its path matches a
+    regular expression of `exclude_layers`. The Muon path: m = momentum m + g; the update is
+    NS5(g + momentum m) (or NS5(m) without nesterov), scaled by sqrt(max(rows, cols)) * rms_rate.
+    """
+
+    def __init__(self, learning_rate=0.001, adam_beta_1=0.9, adam_beta_2=0.999, adam_weight_decay=0.004,
+                 epsilon=1e-7, weight_decay=0.004, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="muon", exclude_layers=None, exclude_embeddings=True,
+                 muon_a=3.4445, muon_b=-4.775, muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5,
+                 nesterov=True, rms_rate=0.2, **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        self.adam_beta_1, self.adam_beta_2, self.adam_weight_decay = adam_beta_1, adam_beta_2, adam_weight_decay
+        self.epsilon, self.exclude_layers, self.exclude_embeddings = epsilon, list(exclude_layers or []), \
+            exclude_embeddings
+        self.muon_a, self.muon_b, self.muon_c, self.adam_lr_ratio = muon_a, muon_b, muon_c, adam_lr_ratio
+        self.momentum, self.ns_steps, self.nesterov, self.rms_rate = momentum, ns_steps, nesterov, rms_rate
+
+    def uses_adamw(self, v):
+        """True when variable `v` takes the AdamW path."""
+        data = v.data if hasattr(v, "data") else v
+        if data.ndim != 2:
+            return True
+        path = _var_name(v, 0)
+        if self.exclude_embeddings and "embedding" in path.lower():
+            return True
+        return any(re.search(pattern, path) for pattern in self.exclude_layers)
+
+    def _slots(self):
+        return [("momentum", 0.0), ("velocity", self._velocity_slot)]
+
+    def _velocity_slot(self, v):
+        return array_module(v.data).zeros_like(v.data) if self.uses_adamw(v) else None
+
+    def _weight_decay_of(self, v):
+        return self.adam_weight_decay if self.uses_adamw(v) else self.weight_decay
+
+    def _update(self, g, w, lr, slots):
+        m, v = slots["momentum"], slots["velocity"]
+        if v is not None:
+            self._adamw_update(g, w, lr * self.adam_lr_ratio, m, v)
+            return
+        m *= self.momentum
+        m += g
+        update = self.newton_schulz(g + self.momentum * m if self.nesterov else m, self.ns_steps)
+        step = lr * update
+        if self.rms_rate is not None:
+            step = step * (math.sqrt(max(w.shape[0], w.shape[1])) * self.rms_rate)
+        w -= step
+
+    def _adamw_update(self, g, w, lr, m, v):
+        t = self.iterations + 1
+        alpha = lr * math.sqrt(1 - self.adam_beta_2 ** t) / (1 - self.adam_beta_1 ** t)
+        m += (g - m) * (1 - self.adam_beta_1)
+        v += (g * g - v) * (1 - self.adam_beta_2)
+        w -= (m * alpha) / (array_module(v).sqrt(v) + self.epsilon)
+
+    def newton_schulz(self, x, steps):
+        """The quintic Newton-Schulz iteration pushing x / ||x||_F towards the nearest semi-orthogonal matrix."""
+        if x.ndim < 2:
+            raise ValueError(f"Muon: Newton-Schulz needs a gradient of at least 2 dimensions, got shape {x.shape}")
+        xp = array_module(x)
+        tall = x.shape[-2] > x.shape[-1]
+        if tall:
+            x = xp.swapaxes(x, -1, -2)
+        x = x / (xp.sqrt((x * x).sum(axis=(-2, -1), keepdims=True)) + 1e-7)
+        a, b, c = self.muon_a, self.muon_b, self.muon_c
+        for _ in range(steps):
+            gram = x @ xp.swapaxes(x, -1, -2)
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        return xp.swapaxes(x, -1, -2) if tall else x
+
+    def get_config(self):
+        return {**super().get_config(), "adam_beta_1": self.adam_beta_1, "adam_beta_2": self.adam_beta_2,
+                "epsilon": self.epsilon, "exclude_layers": self.exclude_layers, "muon_a": self.muon_a,
+                "muon_b": self.muon_b, "muon_c": self.muon_c, "adam_lr_ratio": self.adam_lr_ratio,
+                "momentum": self.momentum, "ns_steps": self.ns_steps, "nesterov": self.nesterov,
+                "exclude_embeddings": self.exclude_embeddings, "adam_weight_decay": self.adam_weight_decay,
+                "rms_rate": self.rms_rate}
+
+
+@register_serializable()
+class ScheduleFreeAdamW(Optimizer):
+    """Schedule-free AdamW (Defazio et al. 2024) as Keras 3: z ("momentum", starting at w) takes Adam-scaled
+    SGD steps, x is the running average of z (weight 1/t), and the variable holds y = (1 - b1) z + b1 x;
+    `warmup_steps` ramps the learning rate linearly from 1/warmup_steps of it."""
+
+    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="schedule_free_adam_w", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+                         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.warmup_steps = beta_1, beta_2, epsilon, warmup_steps
+
+    def _slots(self):
+        return [("momentum", "copy"), ("velocity", 0.0)]
+
+    def _update(self, g, w, lr, slots):
+        xp = array_module(w)
+        t = self.iterations + 1
+        if self.warmup_steps > 0:
+            lr = lr * min(t / self.warmup_steps, 1.0)
+        z, v = slots["momentum"], slots["velocity"]
+        # x is recovered from y and the z before this step (Keras on its torch backend reads z after the step,
+        # because its "momentum_old" is a view of the variable it then updates in place)
+        x_old = (w - (1 - self.beta_1) * z) / self.beta_1
+        v += (g * g - v) * (1 - self.beta_2)
+        z -= (lr * g) / (xp.sqrt(v / (1 - self.beta_2 ** t)) + self.epsilon)
+        x_new = (1 - 1.0 / t) * x_old + (1.0 / t) * z
+        w[...] = (1 - self.beta_1) * z + self.beta_1 * x_new
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "warmup_steps": self.warmup_steps}
+
+
+@register_serializable()
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around `inner_optimizer`, as Keras 3: a train step multiplies the loss by the
+    current scale (`scale_loss`); `apply` divides the gradients by it and steps the inner optimizer when all
+    are finite, doubling the scale after `dynamic_growth_steps` finite steps in a row; a non-finite gradient
+    skips the step and halves the scale. tinydl computes in float32/float64, where this guards against
+    overflowing gradients rather than float16 underflow.
+    """
+
+    _BASE_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
+                      "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                      "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+    def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000, name=None, **kwargs):
+        if not kwargs.pop("dynamic", True):
+            raise ValueError("LossScaleOptimizer no longer supports dynamic=False: set loss_scale_factor on the "
+                             "inner_optimizer instead")
+        for arg, default in self._BASE_DEFAULTS.items():
+            if arg in kwargs and kwargs.pop(arg) != default:
+                raise ValueError(f"LossScaleOptimizer does not support {arg}: set {arg} on the inner_optimizer")
+        super().__init__(0.0, name=name or "loss_scale_optimizer", **kwargs)
+        self.inner_optimizer = get(inner_optimizer)
+        self.inner_optimizer.loss_scale_factor = None
+        # the inner optimizer's variables are this one's (savers look for them here)
+        self._variables, self._index = self.inner_optimizer._variables, self.inner_optimizer._index
+        self.initial_scale, self.dynamic_growth_steps = float(initial_scale), int(dynamic_growth_steps)
+        self.dynamic_scale, self.step_counter = self.initial_scale, 0
+
+    def apply(self, grads, variables=None):
+        """Unscale and apply `grads` when all are finite, then grow the scale; otherwise only halve it."""
+        grads = list(grads)
+        if not all(bool(array_module(g).isfinite(g).all()) for g in (_raw(g) for g in grads if g is not None)):
+            self.step_counter, self.dynamic_scale = 0, self.dynamic_scale * 0.5
+            return
+        scale = self.dynamic_scale
+        self.inner_optimizer.apply([None if g is None else _raw(g) / scale for g in grads], variables)
+        if self.step_counter == self.dynamic_growth_steps - 1:
+            self.step_counter, self.dynamic_scale = 0, self.dynamic_scale * 2.0
+        else:
+            self.step_counter += 1
+
+    def scale_loss(self, loss):
+        return loss * self.dynamic_scale
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self.inner_optimizer.iterations = value
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    @property
+    def learning_rate_schedule(self):
+        return self.inner_optimizer.learning_rate_schedule
+
+    def build(self, variables):
+        self.inner_optimizer.build(variables)
+
+    def finalize_variable_values(self, var_list=None):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def to(self, device):
+        self.inner_optimizer.to(device)
+        return self
+
+    def get_state(self):
+        return {"iterations": 0, "learning_rate": None, "slots": {},
+                "extra": {"step_counter": self.step_counter, "dynamic_scale": self.dynamic_scale},
+                "inner": self.inner_optimizer.get_state()}
+
+    def set_state(self, state):
+        extra = state.get("extra") or {}
+        self.step_counter = int(extra.get("step_counter", 0))
+        self.dynamic_scale = float(extra.get("dynamic_scale", self.initial_scale))
+        if state.get("inner") is not None:
+            self.inner_optimizer.set_state(state["inner"])
+
+    def variables(self):
+        """Keras's list: this wrapper's own (unused) iteration and learning rate, step_counter, dynamic_scale,
+        then the inner optimizer's variables."""
+        own = [np.array(0, dtype=np.int64), np.array(0.0, dtype=np.float32),
+               np.array(self.step_counter, dtype=np.int64), np.array(self.dynamic_scale, dtype=np.float32)]
+        return own + self.inner_optimizer.variables()
+
+    def variable_names(self):
+        own = [f"{self.name}/{n}" for n in ("iteration", "learning_rate", "step_counter", "dynamic_scale")]
+        return own + self.inner_optimizer.variable_names()
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        self.step_counter, self.dynamic_scale = int(np.asarray(weights[2])), float(np.asarray(weights[3]))
+        self.inner_optimizer.set_weights(weights[4:])
+
+    def keras_variables(self, var_order=None):
+        values, names = self.inner_optimizer.keras_variables(var_order)
+        return self.variables()[:4] + values, self.variable_names()[:4] + names
+
+    def set_keras_variables(self, values, var_order=None):
+        values = list(values)
+        if len(values) < 4:
+            raise ValueError(f"expected LossScaleOptimizer values (iteration, learning_rate, step_counter, "
+                             f"dynamic_scale, then the inner optimizer's), got {len(values)}")
+        self.step_counter, self.dynamic_scale = int(np.asarray(values[2])), float(np.asarray(values[3]))
+        self.inner_optimizer.set_keras_variables(values[4:], var_order)
+
+    def get_config(self):
+        return {"name": self.name, "inner_optimizer": serialize(self.inner_optimizer),
+                "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        inner = deserialize(config.pop("inner_optimizer"), custom_objects)
+        return cls(inner, **config)
+
+
+@register_serializable()
+class OptimizerMap(MutableMapping):
+    """Which optimizer updates which variable: keys are variable paths or regular expressions matched in full
+    against them (an exact path wins; two matching patterns are an error), `default_optimizer` for the rest."""
+
+    def __init__(self, default_optimizer, optimizer_map=None):
+        if not isinstance(default_optimizer, Optimizer):
+            raise TypeError(f"OptimizerMap: default_optimizer must be an Optimizer, got {default_optimizer!r}")
+        if optimizer_map is not None and not isinstance(optimizer_map, dict):
+            raise TypeError(f"OptimizerMap: optimizer_map must be a dict, got {optimizer_map!r}")
+        self._default_optimizer = default_optimizer
+        self._optimizer_map = {}
+        for key, optimizer in (optimizer_map or {}).items():
+            self[key] = optimizer
+
+    @property
+    def default_optimizer(self):
+        return self._default_optimizer
+
+    def __getitem__(self, key):
+        if key in self._optimizer_map:
+            return self._optimizer_map[key]
+        matches = [pattern for pattern in self._optimizer_map if re.fullmatch(pattern, key)]
+        if len(matches) > 1:
+            raise ValueError(f"OptimizerMap: variable {key!r} matches several patterns: {matches}")
+        return self._optimizer_map[matches[0]] if matches else self._default_optimizer
+
+    def __setitem__(self, key, optimizer):
+        if key in self._optimizer_map:
+            raise ValueError(f"OptimizerMap: {key!r} already maps to {self._optimizer_map[key]!r}; keys must be "
+                             "unique")
+        if not isinstance(key, str):
+            raise ValueError(f"OptimizerMap: keys must be strings (paths or patterns), got {key!r}")
+        if not isinstance(optimizer, Optimizer) or isinstance(optimizer, (LossScaleOptimizer, MultiOptimizer)):
+            raise ValueError(f"OptimizerMap: {key!r} must map to a plain Optimizer (not a LossScaleOptimizer or "
+                             f"MultiOptimizer), got {optimizer!r}")
+        self._optimizer_map[key] = optimizer
+
+    def __delitem__(self, key):
+        del self._optimizer_map[key]
+
+    def __len__(self):
+        return len(self._optimizer_map)
+
+    def __iter__(self):
+        return iter(self._optimizer_map)
+
+    def __call__(self, variable):
+        """The optimizer of a variable, looked up by its path (or name)."""
+        return self[_var_name(variable, 0)]
+
+    def get_config(self):
+        return {"default_optimizer": serialize(self._default_optimizer),
+                "optimizer_map": {key: serialize(opt) for key, opt in self._optimizer_map.items()}}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        mapping = {key: deserialize(opt, custom_objects) for key, opt in (config.get("optimizer_map") or {}).items()}
+        return cls(deserialize(config["default_optimizer"], custom_objects), mapping)
+
+
+@register_serializable()
+class MultiOptimizer(Optimizer):
+    """Several optimizers in one: `optimizer_map` (an OptimizerMap, or any function of a variable returning an
+    Optimizer) picks each variable's optimizer when first built; `apply` hands each its own gradients.
+    `iterations` counts apply() calls; each inner optimizer keeps its own learning rate and state."""
+
+    def __init__(self, optimizer_map, loss_scale_factor=None, name=None):
+        super().__init__(0.0, name=name or "multi_optimizer")
+        if not callable(optimizer_map):
+            raise TypeError(f"MultiOptimizer: optimizer_map must be an OptimizerMap or a function of a variable, "
+                            f"got {optimizer_map!r}")
+        self._optimizer_map, self._inner = optimizer_map, []
+        for optimizer in list(getattr(optimizer_map, "values", lambda: [])()) + \
+                [getattr(optimizer_map, "default_optimizer", None)]:
+            if optimizer is not None and not any(optimizer is o for o in self._inner):
+                self._inner.append(optimizer)
+        self._owner = {}                # id(variable) -> index of its optimizer in self._inner
+        self.loss_scale_factor = loss_scale_factor
+
+    @property
+    def optimizers(self):
+        return list(self._inner)
+
+    @property
+    def loss_scale_factor(self):
+        return self.__dict__.get("_loss_scale_factor")
+
+    @loss_scale_factor.setter
+    def loss_scale_factor(self, value):
+        self._loss_scale_factor = value
+        for optimizer in self.__dict__.get("_inner", []):
+            optimizer.loss_scale_factor = value
+
+    @property
+    def learning_rate(self):
+        raise AttributeError("a MultiOptimizer has no single learning rate: read it on its optimizers "
+                             "(`multi.optimizers[i].learning_rate`)")
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if self.__dict__.get("_inner") is not None:
+            raise AttributeError("a MultiOptimizer has no single learning rate: set it on its optimizers")
+        self._learning_rate = _check_learning_rate(value)
+
+    def build(self, variables):
+        """Assign every new variable to its optimizer and build that optimizer on it."""
+        groups = {}
+        for v in variables:
+            if id(v) in self._owner:
+                continue
+            optimizer = self._optimizer_map(v)
+            if not isinstance(optimizer, Optimizer) or isinstance(optimizer, (LossScaleOptimizer, MultiOptimizer)):
+                raise ValueError(f"MultiOptimizer: the optimizer of variable {_var_name(v, 0)!r} must be a plain "
+                                 f"Optimizer (not a LossScaleOptimizer or MultiOptimizer), got {optimizer!r}")
+            if not any(optimizer is o for o in self._inner):
+                optimizer.loss_scale_factor = self.loss_scale_factor
+                self._inner.append(optimizer)
+            index = next(i for i, o in enumerate(self._inner) if o is optimizer)
+            self._owner[id(v)] = index
+            self._index[id(v)] = len(self._variables)
+            self._variables.append(v)
+            groups.setdefault(index, []).append(v)
+        for index, group in groups.items():
+            self._inner[index].build(group)
+
+    def apply(self, grads, variables=None):
+        grads = list(grads)
+        variables = self._variables if variables is None else list(variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables: expected one per variable")
+        self.build(variables)
+        split = [([], []) for _ in self._inner]
+        for g, v in zip(grads, variables):
+            if g is not None:
+                split[self._owner[id(v)]][0].append(g)
+                split[self._owner[id(v)]][1].append(v)
+        for optimizer, (sub_grads, sub_vars) in zip(self._inner, split):
+            if sub_grads:
+                optimizer.apply(sub_grads, sub_vars)
+        self._iterations += 1
+
+    def finalize_variable_values(self, var_list=None):
+        for index, optimizer in enumerate(self._inner):
+            mine = [v for v in (var_list or self._variables) if self._owner.get(id(v)) == index]
+            if mine:
+                optimizer.finalize_variable_values(mine)
+
+    def to(self, device):
+        for optimizer in self._inner:
+            optimizer.to(device)
+        return self
+
+    def get_state(self):
+        return {"iterations": int(self._iterations), "learning_rate": None, "slots": {},
+                "inner": [optimizer.get_state() for optimizer in self._inner]}
+
+    def set_state(self, state):
+        self._iterations = int(state["iterations"])
+        inner = state.get("inner") or []
+        if len(inner) != len(self._inner):
+            raise ValueError(f"MultiOptimizer state has {len(inner)} optimizers' states, expected {len(self._inner)}")
+        for optimizer, sub in zip(self._inner, inner):
+            optimizer.set_state(sub)
+
+    def variables(self):
+        """Keras's list: iteration, this wrapper's (unused) learning rate, then each optimizer's variables."""
+        own = [np.array(self._iterations, dtype=np.int64), np.array(0.0, dtype=np.float32)]
+        return own + [a for optimizer in self._inner for a in optimizer.variables()]
+
+    def variable_names(self):
+        own = [f"{self.name}/iteration", f"{self.name}/learning_rate"]
+        return own + [n for optimizer in self._inner for n in optimizer.variable_names()]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        self._iterations = int(np.asarray(weights[0]))
+        start = 2
+        for optimizer in self._inner:
+            count = len(optimizer.variables()) if optimizer._variables else 0
+            if count:
+                optimizer.set_weights(weights[start:start + count])
+                start += count
+
+    def keras_variables(self, var_order=None):
+        values, names = self.variables()[:2], self.variable_names()[:2]
+        for optimizer in self._inner:
+            sub_values, sub_names = optimizer.keras_variables(var_order)
+            values, names = values + sub_values, names + sub_names
+        return values, names
+
+    def set_keras_variables(self, values, var_order=None):
+        values = list(values)
+        self._iterations = int(np.asarray(values[0]))
+        start = 2
+        for optimizer in self._inner:
+            count = len(optimizer.variables()) if optimizer._variables else 0
+            if count:
+                optimizer.set_keras_variables(values[start:start + count], var_order)
+                start += count
+        if start != len(values):
+            raise ValueError(f"expected {start} MultiOptimizer values, got {len(values)}")
+
+    def get_config(self):
+        return {"optimizer_map": serialize(self._optimizer_map), "loss_scale_factor": self.loss_scale_factor,
+                "name": self.name}
+
+    def __repr__(self):
+        return f"<MultiOptimizer name={self.name!r} optimizers={self._inner!r}>"
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        mapping = config.pop("optimizer_map")
+        if isinstance(mapping, dict):
+            mapping = cfg.deserialize(mapping, custom_objects)
+        return cls(mapping, **config)
+
+
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
+                                                 Adafactor, Ftrl, Lamb, Muon, ScheduleFreeAdamW,
+                                                 LossScaleOptimizer, MultiOptimizer)}
+# by name: every optimizer buildable without arguments (a LossScaleOptimizer needs its inner optimizer)
+_LOWER = {name.lower(): cls for name, cls in _CLASSES.items() if cls not in (LossScaleOptimizer, MultiOptimizer)}
 
 
 def get(identifier):
@@ -741,6 +1399,15 @@ def deserialize(config, custom_objects=None):
     if cls is None:
         return cfg.deserialize(config, custom_objects)
     return cls.from_config(dict(config.get("config") or {}), custom_objects)
+
+
+def _initial_slot(v, fill):
+    """A slot's initial array for variable `v` (see `Optimizer._slots`)."""
+    if callable(fill):
+        return fill(v)
+    w = v.data
+    xp = array_module(w)
+    return xp.array(w, copy=True) if fill == "copy" else xp.full_like(w, fill)
 
 
 def _check_learning_rate(lr):
@@ -769,6 +1436,11 @@ def _to_numpy(a):
 def _var_name(v, i):
     """A variable's path or name, or its position."""
     return str(getattr(v, "path", None) or getattr(v, "name", None) or f"variable_{i}")
+
+
+def _rms(x):
+    """Root mean square of an array, as a float."""
+    return math.sqrt(float((x * x).mean()))
 
 
 def _snake(name):

@@ -65,7 +65,7 @@ EXCEPTIONS = {
         "set_backend": "tinydl is its own single backend: there is nothing to switch to",
     },
     "callbacks": {"OrbaxCheckpoint": "Orbax is JAX's checkpointing library; ModelCheckpoint covers saving"},
-    "optimizers": {"LossScaleOptimizer": _MIXED_PRECISION, "legacy": _LEGACY},
+    "optimizers": {"legacy": _LEGACY},
 }
 
 PENDING_ELSEWHERE = {
@@ -121,17 +121,6 @@ PENDING_ISSUE_16 = {
         tensordot threshold top_k trace trapezoid tri tril triu true_divide trunc unfold unique
         unravel_index unstack vander vdot vectorize vectorized_map view view_as_complex view_as_real vsplit
         vstack while_loop zeros zeros_like""",
-    "metrics": """BinaryCrossentropy BinaryIoU CategoricalCrossentropy CategoricalHinge ConcordanceCorrelation
-        CosineSimilarity FalseNegatives FalsePositives Hinge IoU KLDivergence LogCoshError
-        MeanAbsolutePercentageError MeanIoU MeanSquaredLogarithmicError OneHotIoU OneHotMeanIoU
-        PearsonCorrelation Poisson PrecisionAtRecall RecallAtPrecision SensitivityAtSpecificity
-        SparseCategoricalCrossentropy SpecificityAtSensitivity SquaredHinge TrueNegatives TruePositives
-        binary_crossentropy binary_focal_crossentropy categorical_crossentropy
-        categorical_focal_crossentropy categorical_hinge concordance_correlation hinge huber kl_divergence
-        log_cosh mean_absolute_percentage_error mean_squared_logarithmic_error pearson_correlation poisson
-        sparse_categorical_crossentropy squared_hinge""",
-    "optimizers": """Adafactor Ftrl Lamb MultiOptimizer Muon OptimizerMap ScheduleFreeAdamW""",
-    "initializers": """STFT STFTInitializer stft""",
 
 }
 

@@ -93,36 +93,14 @@ def deserialize_nested(value, custom_objects):
 def optimizer_variables(model):
     """(values, names) of the optimizer's state as Keras lists it: iteration, learning_rate, then the slots
     with the model's trainable weights in Keras's layer order (the order Keras builds its optimizer in)."""
-    optimizer = model.optimizer
-    values, names = optimizer.variables(), optimizer.variable_names()
-    order = optimizer._slot_order()
-    head = len(values) - len(order)
-    perm = _keras_variable_permutation(model, optimizer)
-    position = {key: k for k, key in enumerate(order)}
-    picked = [head + position[(name, perm[i])] for name, i in order]
-    return values[:head] + [values[k] for k in picked], names[:head] + [names[k] for k in picked]
+    return model.optimizer.keras_variables(_keras_trainable_order(model))
 
 
 def set_optimizer_variables(model, values):
     """Inverse of `optimizer_variables`: load a Keras-ordered list into the (built) optimizer."""
-    optimizer = model.optimizer
-    order = optimizer._slot_order()
-    head = len(values) - len(order)
-    if head not in (1, 2):
-        raise ValueError(f"expected {len(order) + 2} optimizer values (iteration, learning_rate, slots), "
-                         f"got {len(values)}")
-    perm = _keras_variable_permutation(model, optimizer)
-    by_key = {(name, perm[i]): values[head + k] for k, (name, i) in enumerate(order)}
-    optimizer.set_weights(list(values[:head]) + [by_key[key] for key in order])
+    model.optimizer.set_keras_variables(values, _keras_trainable_order(model))
 
 
-def _keras_variable_permutation(model, optimizer):
-    """perm[i] = the optimizer's index of the i-th trainable variable in Keras's order."""
-    keras_order, seen = [], set()
-    for layer in keras_layer_order(model):
-        for w in layer.trainable_weights:
-            if id(w) in optimizer._index and id(w) not in seen:
-                seen.add(id(w))
-                keras_order.append(optimizer._index[id(w)])
-    rest = [i for i in range(len(optimizer._variables)) if i not in set(keras_order)]
-    return keras_order + rest
+def _keras_trainable_order(model):
+    """The model's trainable weights in Keras's layer order."""
+    return [w for layer in keras_layer_order(model) for w in layer.trainable_weights]

@@ -70,7 +70,9 @@ class Trainer:
         y_pred = self._forward(x, training=True)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         variables = self.trainable_weights
-        grads = self.compute_gradients(loss, variables)
+        # loss_scale_factor / LossScaleOptimizer: apply() divides the gradients by the same scale (Keras)
+        scale_loss = getattr(self.optimizer, "scale_loss", None)
+        grads = self.compute_gradients(loss if scale_loss is None else scale_loss(loss), variables)
         # the one place between gradients and update: data-parallel training averages `grads` here
         self.apply_gradients(grads, variables)
         return self.compute_metrics(x, y, y_pred, sample_weight)
