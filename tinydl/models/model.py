@@ -2,7 +2,7 @@
 import warnings
 
 from tinydl import backend, ops
-from tinydl.io import pickling, saving
+from tinydl.io import openvino, pickling, saving, tfjs
 from tinydl.layers.base import KerasTensor, Layer, flatten, pack_like, unique_name
 from tinydl.layers.naming import snake_case
 from tinydl.models.functional import FunctionalGraph, graph_config, graph_from_config
@@ -188,11 +188,17 @@ class Model(Trainer, Layer):
         return object.__reduce_ex__(self, protocol)
 
     def export(self, filepath, format="onnx", opset=17, **kwargs):
-        """Export for inference; `format='onnx'` writes an ONNX model (see tinydl.io.onnx)."""
-        if format != "onnx":
-            raise ValueError(f"unsupported export format {format!r}: tinydl exports 'onnx'")
-        from tinydl.io import onnx
-        return onnx.export(self, filepath, opset=opset, **kwargs)
+        """Export for inference: `format='onnx'` an ONNX model (tinydl.io.onnx), `'tfjs'` a TF.js layers
+        folder (tinydl.io.tfjs), `'openvino'` OpenVINO IR `.xml` + `.bin` (tinydl.io.openvino)."""
+        if format == "onnx":
+            from tinydl.io import onnx
+            return onnx.export(self, filepath, opset=opset, **kwargs)
+        if format == "tfjs":
+            return tfjs.export(self, filepath, **kwargs)
+        if format == "openvino":  # converted from the ONNX export by the openvino package
+            from tinydl.io import onnx
+            return openvino.export(onnx.export(self, None, opset=opset, **kwargs), filepath)
+        raise ValueError(f"unsupported export format {format!r}: tinydl exports 'onnx', 'tfjs' and 'openvino'")
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print a Keras-style table: layer (type), output shape, parameter count, connections."""
