@@ -35,7 +35,8 @@ def test_save_weights_writes_keras_paths_that_the_safetensors_package_reads_as_t
     got = safetensors_numpy.load_file(str(tmp_path / "w.safetensors"))
     expected = {w.path: w.numpy() for w in model.weights}
     assert set(got) == set(expected)
-    assert {"conv2d/kernel", "lstm/lstm_cell/recurrent_kernel", "dense/bias"} <= set(got)
+    conv, lstm, dense = (next(l for l in model.layers if isinstance(l, kind)) for kind in (Conv2D, LSTM, Dense))
+    assert {f"{conv.name}/kernel", f"{lstm.name}/lstm_cell/recurrent_kernel", f"{dense.name}/bias"} <= set(got)
     for name, value in expected.items():
         assert got[name].dtype == np.float32
         np.testing.assert_array_equal(got[name], value)

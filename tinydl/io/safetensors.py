@@ -78,7 +78,7 @@ def weights_dict(model):
         while key in out:
             n += 1
             key = f"{name}:{n}"
-        out[key] = np.ascontiguousarray(w.numpy())
+        out[key] = np.asarray(w.numpy())
     return out
 
 
@@ -90,7 +90,7 @@ def encode(tensors, metadata=None):
         dtype = _NAMES.get(array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype)
         if dtype is None:
             raise ValueError(f"safetensors: weight {name!r} has dtype {array.dtype}, which safetensors cannot hold")
-        data = np.ascontiguousarray(array, dtype=_DTYPES[dtype]).tobytes()
+        data = np.asarray(array, dtype=_DTYPES[dtype]).tobytes()  # C order; keeps 0-d arrays 0-d
         table[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)

@@ -178,7 +178,7 @@ def _weights(model):
         if dtype is None:
             raise ValueError(f"cannot export to TF.js: weight {w.path!r} has dtype {value.dtype}")
         names.append(tfjs_names.get(id(w), str(w.path)))
-        arrays.append(np.ascontiguousarray(value, dtype=np.dtype(dtype).newbyteorder("<")))
+        arrays.append(np.asarray(value, dtype=np.dtype(dtype).newbyteorder("<")))  # tobytes() writes C order
     return names, arrays
 
 
