@@ -66,6 +66,8 @@ def test_round_trip_into_the_same_architecture_with_other_automatic_layer_names(
     assert {w.path for w in model.weights}.isdisjoint(w.path for w in other.weights)  # conv2d vs conv2d_1
     model.save_weights(tmp_path / "w.safetensors")
     assert not np.allclose(model.predict(inputs(), verbose=0), other.predict(inputs(), verbose=0))
+    with pytest.raises(ValueError, match="the model has no weights named"):  # by_name: names must match
+        other.load_weights(tmp_path / "w.safetensors", by_name=True)
     other.load_weights(tmp_path / "w.safetensors")
     np.testing.assert_array_equal(model.predict(inputs(), verbose=0), other.predict(inputs(), verbose=0))
 

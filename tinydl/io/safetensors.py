@@ -45,16 +45,17 @@ def save_weights(model, filepath):
     write_atomic(filepath, _encode_model(model))
 
 
-def load_weights(model, filepath, skip_mismatch=False):
+def load_weights(model, filepath, by_name=False, skip_mismatch=False):
     """Assign weights by path from a safetensors file; every model weight must be there with its shape
     (unless `skip_mismatch`, which skips missing or misshapen ones with a warning). All or nothing.
 
     A file tinydl wrote for a model of the same structure whose layers got other automatic names
-    (`dense_3` for `dense`) loads by the weight order it records, as Keras's `.weights.h5` loads by structure."""
+    (`dense_3` for `dense`) loads by the weight order it records, as Keras's `.weights.h5` loads by structure;
+    `by_name=True` turns that off (names must match)."""
     require_built(model, filepath)
     tensors, meta = _read_file(filepath, _file_cap(model))
     with all_or_nothing(model):
-        _assign(model, _by_structure(model, tensors, meta), filepath, skip_mismatch)
+        _assign(model, tensors if by_name else _by_structure(model, tensors, meta), filepath, skip_mismatch)
 
 
 def is_safetensors(filepath):

@@ -75,7 +75,7 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
     if is_zip(filepath):
         return keras_archive.load_weights(model, filepath, skip_mismatch=skip_mismatch)
     if safetensors.is_safetensors(filepath):
-        return safetensors.load_weights(model, filepath, skip_mismatch=skip_mismatch)
+        return safetensors.load_weights(model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
     require_built(model, filepath)
     with open_h5(filepath) as f, explained(filepath, "load weights from"), all_or_nothing(model):
         verify(f, filepath, array_cap(model))
