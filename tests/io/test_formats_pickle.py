@@ -122,3 +122,53 @@ def test_a_pickled_optimizer_alone_keeps_its_slots_attached_and_its_weight_decay
     np.testing.assert_array_equal(a.numpy(), a2.numpy())
     np.testing.assert_array_equal(b.numpy(), b2.numpy())
     assert not np.array_equal(a.numpy(), b.numpy())  # the exclusion still holds for b only
+
+
+USER_MODULE = '''
+import tinydl as td
+from tinydl.layers import Layer
+
+
+@td.saving.register_keras_serializable(package="User")
+class Twice(Layer):
+    def call(self, x):
+        return x * 2.0
+
+
+def halved_mse(y, p):
+    return td.ops.mean((y - p) ** 2) / 2.0
+'''
+
+
+def test_user_layers_and_loss_functions_come_back_in_a_fresh_process_that_never_imported_them(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    (tmp_path / "user_code.py").write_text(USER_MODULE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), str(tmp_path)])}
+    script = textwrap.dedent("""
+        import pickle, sys
+        import numpy as np
+        import tinydl as td
+        x = np.random.default_rng(0).standard_normal((8, 3)).astype("float32")
+        if sys.argv[1] == "save":
+            import user_code
+            td.set_seed(0)
+            inp = td.Input(shape=(3,))
+            model = td.Model(inp, td.layers.Dense(2)(user_code.Twice()(inp)))
+            model.compile(optimizer="adam", loss=user_code.halved_mse)
+            model.fit(x, x[:, :2], epochs=1, verbose=0)
+            open(sys.argv[2], "wb").write(pickle.dumps(model))
+            model.fit(x, x[:, :2], epochs=1, shuffle=False, verbose=0)
+        else:
+            model = pickle.loads(open(sys.argv[2], "rb").read())
+            assert "user_code" in sys.modules  # imported by unpickling, as plain pickle would
+            model.fit(x, x[:, :2], epochs=1, shuffle=False, verbose=0)
+        print(repr([w.tolist() for w in model.get_weights()]))
+    """)
+    runs = [subprocess.run([sys.executable, "-c", script, step, str(tmp_path / "m.pkl")], env=env,
+                           capture_output=True, text=True, timeout=300) for step in ("save", "load")]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    assert runs[0].stdout.strip().splitlines()[-1] == runs[1].stdout.strip().splitlines()[-1]
