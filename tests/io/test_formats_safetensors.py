@@ -204,6 +204,8 @@ def _header_with(tmp_path, edit):
     (lambda h: h["a/bias"].update(dtype="F8_E4M3"), "tinydl reads"),
     (lambda h: h["a/bias"].update(shape=[-3]), "has shape"),
     (lambda h: h["a/bias"].update(shape=[4]), "needs 16 bytes, its offsets span 12"),
+    (lambda h: h["a/bias"].update(shape=[1 << 39, 1 << 39, 1 << 39, 8]), "needs .* bytes, its offsets span 12"),
+    (lambda h: h["a/bias"].update(shape=[1] * 40), "has shape"),
     (lambda h: h["a/kernel"].update(data_offsets=[0, 48]), "must tile the data"),
     (lambda h: h["a/bias"].update(data_offsets=[12, 8]), "data_offsets"),
     (lambda h: h["a/bias"].update(code="__import__('os')"), "exactly dtype, shape and data_offsets"),
@@ -221,6 +223,12 @@ def test_a_damaged_header_is_a_value_error_naming_the_problem(tmp_path, edit, me
 def test_garbage_is_a_value_error(data, message):
     with pytest.raises(ValueError, match=message):
         decode(data, "w.safetensors")
+
+
+def test_model_save_to_a_safetensors_name_points_to_save_weights_and_save_pretrained(tmp_path):
+    model, _ = _saved(tmp_path)
+    with pytest.raises(ValueError, match=r"save_weights\('w.safetensors'\).*save_pretrained"):
+        model.save(tmp_path / "m.safetensors")
 
 
 def test_a_truncated_file_is_refused_and_the_weights_are_left_alone(tmp_path):

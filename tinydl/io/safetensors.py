@@ -14,6 +14,7 @@ the weights pass `max_shard_size`, `model-00001-of-0000N.safetensors` shards wit
 """
 import hashlib
 import json
+import math
 import os
 import re
 import struct
@@ -209,7 +210,7 @@ def _tensors(header, body, source):
     spans, out = [], {}
     for name, entry in header.items():
         dtype, shape, begin, end = _entry(name, entry, source)
-        size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize if shape else np.dtype(dtype).itemsize
+        size = math.prod(shape) * np.dtype(dtype).itemsize  # Python ints: a hostile shape cannot overflow
         if end - begin != size:
             raise ValueError(f"{source}: damaged safetensors header: tensor {name!r} of shape {shape} and dtype "
                              f"{entry['dtype']} needs {size} bytes, its offsets span {end - begin}")
@@ -240,7 +241,7 @@ def _entry(name, entry, source):
         raise ValueError(f"{source}: tensor {name!r} has dtype {entry['dtype']!r:.40}; tinydl reads "
                          f"{sorted(_DTYPES)} (BF16 has no NumPy dtype)")
     shape, offsets = entry["shape"], entry["data_offsets"]
-    if not (isinstance(shape, list) and all(type(d) is int and 0 <= d < 1 << 40 for d in shape)):
+    if not (isinstance(shape, list) and len(shape) <= 32 and all(type(d) is int and 0 <= d < 1 << 40 for d in shape)):
         raise ValueError(f"{source}: damaged safetensors header: tensor {name!r} has shape {shape!r:.100}")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
             and 0 <= offsets[0] <= offsets[1]):

@@ -37,7 +37,8 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     module = _format_of(_MODEL_FORMATS, filepath)
     if module is None:
         raise ValueError(f"{filepath}: model.save() writes '.h5'/'.hdf5' (legacy Keras) or '.keras' files; "
-                         "give the file one of those extensions")
+                         "give the file one of those extensions (safetensors: model.save_weights('w.safetensors') "
+                         "or model.save_pretrained(folder))")
     check_overwrite(filepath, overwrite)
     module.save_model(model, filepath, include_optimizer=include_optimizer)
 
