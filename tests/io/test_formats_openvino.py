@@ -11,7 +11,7 @@ import tinydl as td
 from tinydl.layers import Dense, Input
 from tinydl.layers.base import flatten
 from tinydl.models import Sequential
-from tests.io.test_onnx_examples import _examples, _graph_inputs, _inputs
+from tests.io.example_models import example_inputs, example_names
 
 ov = pytest.importorskip("openvino")
 
@@ -21,17 +21,11 @@ def compiled(path):
     return ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
 
 
-def example_inputs(model):
-    rng = np.random.default_rng(0)
-    graph_inputs = any(kt.shape[0] is not None for kt in model._graph.input_tensors)
-    return _graph_inputs(model, rng) if graph_inputs else _inputs(model, rng)
-
-
-@pytest.mark.parametrize("name", _examples())
+@pytest.mark.parametrize("name", example_names())
 def test_every_example_model_runs_in_openvino_with_tinydls_outputs(name, tmp_path):
     td.set_seed(0)
     model = importlib.import_module(f"tinydl.examples.{name}").build_model()
-    arrays = example_inputs(model)
+    arrays = example_inputs(model, np.random.default_rng(0))
     with td.no_grad():
         expected = [t.numpy() for t in flatten(model(arrays if len(arrays) > 1 else arrays[0], training=False))]
     model.export(tmp_path / "m.xml", format="openvino")

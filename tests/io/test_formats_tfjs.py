@@ -16,7 +16,7 @@ import tinydl as td
 from tinydl.io.tfjs import TFJS_LAYERS
 from tinydl.layers import LSTM, Activation, Conv2D, Dense, Dot, Flatten, Input, MaxPooling2D, MultiHeadAttention
 from tinydl.models import Model, Sequential
-from tests.io.test_onnx_examples import _examples, _inputs
+from tests.io.example_models import example_inputs, example_names
 
 TFJS_VERSION = "4.22.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,12 +104,12 @@ def tfjs_results(tmp_path_factory):
     rng = np.random.default_rng(0)
     models = {f"built:{name}": make for name, make in BUILT.items()}
     models.update({f"example:{name}": importlib.import_module(f"tinydl.examples.{name}").build_model
-                   for name in _examples() if name not in NO_TFJS_FORM})
+                   for name in example_names() if name not in NO_TFJS_FORM})
     jobs, expected = [], {}
     for key, make in models.items():
         td.set_seed(0)
         model = make()
-        arrays = _inputs(model, rng)
+        arrays = example_inputs(model, rng)
         folder = tmp / key.replace(":", "_")
         model.export(folder, format="tfjs")
         jobs.append((folder, arrays))
@@ -124,7 +124,7 @@ def test_tfjs_predict_matches_tinydl(name, tfjs_results):
     assert_matches(*tfjs_results[f"built:{name}"])
 
 
-@pytest.mark.parametrize("name", [n for n in _examples() if n not in NO_TFJS_FORM])
+@pytest.mark.parametrize("name", [n for n in example_names() if n not in NO_TFJS_FORM])
 def test_every_example_model_with_a_tfjs_form_predicts_the_same_in_tfjs(name, tfjs_results):
     assert_matches(*tfjs_results[f"example:{name}"])
 
