@@ -1,6 +1,6 @@
 """Recipes for TensorFlow's formats (issue 21 item 5): Keras 3 on its TensorFlow backend loads tinydl's `.keras`
 file and exports a SavedModel, which TensorFlow's own loader runs and the TFLite converter turns into a model the
-TFLite interpreter runs; all three give tinydl's outputs. Skips without TensorFlow (a ~600 MB install, so not in
+TFLite interpreter runs; all three give tinydl's outputs. Skips without TensorFlow (1.4 GB installed, so not in
 CI); `TINYDL_TF_PYTHON=/path/to/python` runs the recipe with another interpreter that has it."""
 import importlib.util
 import os
