@@ -172,6 +172,14 @@ def test_an_index_pointing_outside_the_folder_is_refused(tmp_path):
         from_pretrained(tmp_path / "hf")
 
 
+def test_shards_larger_in_total_than_the_model_can_take_are_refused_before_reading(tmp_path):
+    small_model().save_pretrained(tmp_path / "hf", max_shard_size=300)
+    for shard in sorted((tmp_path / "hf").glob("model-*.safetensors"))[:2]:  # each alone under the cap
+        shard.write_bytes(shard.read_bytes() + b" " * 700_000)
+    with pytest.raises(ValueError, match=r"index.json: the shards hold \d+ bytes, more than the model"):
+        from_pretrained(tmp_path / "hf")
+
+
 def test_a_lambda_in_config_json_is_refused_in_safe_mode(tmp_path):
     inp = Input(shape=(2,))
     Model(inp, td.layers.Lambda(lambda t: t * 3.0)(inp)).save_pretrained(tmp_path / "hf")

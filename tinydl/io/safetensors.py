@@ -283,8 +283,14 @@ def _read_folder(directory, cap):
                                                    for v in weight_map.values()):
         raise ValueError(f"{index_path}: damaged index: weight_map must map names to files named "
                          "model-NNNNN-of-NNNNN.safetensors in the same folder")
-    tensors = {}
-    for shard in sorted(set(weight_map.values())):
+    tensors, shards = {}, sorted(set(weight_map.values()))
+    total = sum(os.path.getsize(os.path.join(directory, shard)) for shard in shards
+                if os.path.isfile(os.path.join(directory, shard)))
+    if total > cap:
+        raise ValueError(f"{index_path}: the shards hold {total} bytes, more than the model's weights can take "
+                         f"({cap} bytes); if you trust the folder, raise max_member_bytes with "
+                         "tinydl.io.limits.load_limits(...)")
+    for shard in shards:
         got = _read_file(os.path.join(directory, shard), cap)[0]
         wrong = sorted(k for k in got if weight_map.get(k) != shard)
         if wrong:
