@@ -94,7 +94,16 @@ def attention_model():
     return Model(inp, Dense(2)(Dot(axes=(2, 1))([weights, v])))
 
 
-BUILT = {"dense": dense_model, "conv": conv_model, "lstm": lstm_model, "attention": attention_model}
+def mixed_model():
+    """Wrappers, a GRU and batch normalization."""
+    from tinydl.layers import GRU, BatchNormalization, Bidirectional, GlobalAveragePooling1D, TimeDistributed
+    inp = Input(shape=(6, 4))
+    x = Bidirectional(GRU(3, return_sequences=True, reset_after=False))(TimeDistributed(Dense(4))(inp))
+    return Model(inp, Dense(2)(BatchNormalization()(Dense(5)(GlobalAveragePooling1D()(x)))))
+
+
+BUILT = {"dense": dense_model, "conv": conv_model, "lstm": lstm_model, "attention": attention_model,
+         "mixed": mixed_model}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +146,20 @@ def test_example_models_with_layers_tfjs_lacks_are_refused_naming_them(name, tmp
     assert str(NO_TFJS_FORM[name]) in str(info.value)
     assert not set(NO_TFJS_FORM[name]) & TFJS_LAYERS
     assert not (tmp_path / "m").exists()
+
+
+def test_a_gru_with_reset_after_which_tfjs_lacks_is_refused_naming_it():
+    from tinydl.layers import GRU
+    model = Sequential([Input(shape=(4, 2)), GRU(3, name="my_gru")])
+    with pytest.raises(ValueError, match="GRU 'my_gru' has reset_after=True"):
+        model.export("unused", format="tfjs")
+
+
+def test_a_model_nested_in_another_is_refused_naming_it():
+    head = Sequential([Input(shape=(6,)), Dense(2)], name="head")
+    inp = Input(shape=(6,))
+    with pytest.raises(ValueError, match="model 'head' is nested in another model"):
+        Model(inp, head(Dense(6)(inp))).export("unused", format="tfjs")
 
 
 def test_multi_head_attention_has_no_tfjs_form():

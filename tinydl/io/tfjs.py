@@ -62,15 +62,10 @@ def tfjs_topology(config):
 
 
 def _model(config):
-    """A model config in Keras 2 form (Functional as 'Model', Sequential without its InputLayer)."""
+    """A model config in Keras 2 form (Functional as 'Model', nested inbound node lists)."""
     kind, inner = config["class_name"], config["config"]
     if kind == "Sequential" and "input_layers" not in inner:
         layers = [_layer(layer) for layer in inner["layers"]]
-        if layers and layers[0]["class_name"] == "InputLayer":
-            first = layers.pop(0)["config"]
-            if not layers:
-                raise ValueError("cannot export to TF.js: the Sequential model has no layer besides its Input")
-            layers[0]["config"]["batch_input_shape"] = first["batch_input_shape"]
         return {"class_name": "Sequential", "config": {"name": inner["name"], "layers": layers}}
     layers = []
     for layer in inner["layers"]:
@@ -85,12 +80,18 @@ def _model(config):
 
 def _layer(layer):
     """One layer's {class_name, config} without Keras 3's extra keys, InputLayer in Keras 2 form."""
-    if layer["class_name"] in ("Functional", "Model", "Sequential"):
-        return _model(layer)
+    if layer["class_name"] in ("Functional", "Model", "Sequential") or "layers" in layer.get("config", {}):
+        # tfjs-layers 4.22 fails such graphs with "Graph disconnected" at the inner model's Input
+        raise ValueError(f"cannot export to TF.js: model '{layer['config'].get('name')}' is nested in another "
+                         "model, which TF.js's loader does not reconnect; build the model from its layers directly")
     config = _plain(layer["config"])
+    if layer["class_name"] == "GRU" and config.get("reset_after"):
+        raise ValueError(f"cannot export to TF.js: GRU '{config.get('name')}' has reset_after=True (Keras 3's "
+                         "default), which TF.js's GRU does not implement; build it with reset_after=False")
     if layer["class_name"] == "InputLayer":
         config["batch_input_shape"] = config.pop("batch_shape", None) or [None, *config.pop("shape", [])]
-        config.pop("sparse", None), config.pop("ragged", None)
+        for key in ("sparse", "ragged"):
+            config.pop(key, None)
     for key in ("layer", "forward_layer", "backward_layer", "cell"):
         if isinstance(config.get(key), dict) and "class_name" in config[key]:
             config[key] = _layer(config[key])
@@ -184,11 +185,14 @@ def _weights(model):
 
 def _tfjs_names(model):
     """{id(weight): name} where TF.js names a weight other than its Keras path: Bidirectional's halves are
-    `<layer>/forward_<inner>/<weight>` and `<layer>/backward_<inner>/<weight>` there."""
+    `<layer>/forward_<inner>/<weight>` and `<layer>/backward_<inner>/<weight>` there, TimeDistributed's
+    `<layer>/<weight>`."""
     names = {}
     for layer in getattr(model, "layers", []):
         if getattr(layer, "layers", None) is not None and layer is not model:
             names.update(_tfjs_names(layer))
+        if type(layer).__name__ == "TimeDistributed":
+            names.update({id(w): f"{layer.name}/{w.name}" for w in layer.weights})
         if type(layer).__name__ == "Bidirectional":
             inner = layer.get_config()["layer"]["config"]["name"]
             for side, half in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
