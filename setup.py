@@ -23,6 +23,8 @@ setup(
         "image": ["pillow>=9"],  # tinydl.utils.load_img/save_img and image_dataset_from_directory
         "plot": ["pydot>=2"],  # tinydl.utils.plot_model, with Graphviz's `dot` program from the system
         "sklearn": ["scikit-learn>=1.6"],  # tinydl.wrappers
+        # tinydl reads and writes safetensors itself; the package (and joblib) only verify it in the tests
+        "openvino": ["onnx>=1.15", "openvino>=2024.0"],  # model.export(format="openvino") converts the ONNX export
         "dev": [
             "pytest>=7",
             "pytest-xdist>=3",
@@ -34,6 +36,8 @@ setup(
             "pillow>=9",
             "pydot>=2",
             "scikit-learn>=1.6",
+            "safetensors>=0.4",
+            "joblib>=1.3",
         ],
     },
     entry_points={},

@@ -41,7 +41,7 @@ FLOORS = [
 
 # Packages a function may import, to keep `import tinydl` fast or an optional dependency optional.
 LAZY_PACKAGES = {"numba", "cupy", "cupyx", "cupy_backends", "h5py", "onnx", "onnxruntime", "mpi4py", "torch",
-                 "keras", "tensorboard", "threadpoolctl", "importlib", "scipy", "PIL", "pydot"}
+                 "keras", "tensorboard", "threadpoolctl", "importlib", "scipy", "PIL", "pydot", "openvino"}
 
 
 def modules():

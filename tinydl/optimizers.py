@@ -318,6 +318,19 @@ class Optimizer:
                 v.data[...] = self._state["average"][i]
 
     # -- state -----------------------------------------------------------------------------------
+    def __getstate__(self):
+        """Pickled state: slots stay keyed by position in `_variables`; ids (which unpickling changes) are dropped."""
+        state = dict(self.__dict__)
+        state["_index"] = None
+        state["_exclude_ids"] = [v for v in self._variables if id(v) in self._exclude_ids]
+        return state
+
+    def __setstate__(self, state):
+        """Re-key the slots by the unpickled variables' ids, so a continued fit updates the right slots."""
+        self.__dict__.update(state)
+        self._index = {id(v): i for i, v in enumerate(self._variables)}
+        self._exclude_ids = {id(v) for v in state["_exclude_ids"]}
+
     def to(self, device):
         """Move the per-variable state (slots) to `device`; `model.to(device)` calls this."""
         for name, arrays in self._state.items():

@@ -1,5 +1,6 @@
-"""Every layer honours the contract: gradients (one for every trainable weight), config round-trip, HDF5
-round-trip, ONNX export; all with randomised weights, so no weight hides behind its zero or one start."""
+"""Every layer honours the contract: gradients (one for every trainable weight), config round-trip, HDF5,
+safetensors and pickle round-trips, ONNX export; all with randomised weights, so no weight hides behind its
+zero or one start."""
 import json
 
 import numpy as np
@@ -168,6 +169,41 @@ def test_hdf5_round_trip(case, suffix, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     for w, v in zip(model.get_weights(), clone.get_weights()):
         np.testing.assert_array_equal(w, v)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_safetensors_round_trip_into_a_fresh_model(case, tmp_path):
+    """Weights by path (issue 21): a second model with other weights (and other layer names) loads them."""
+    td.set_seed(0)
+    arrays = case.inputs(np.random.default_rng(4))
+    model = _case_model(case, arrays)
+    before = _run(model, arrays)
+    model.save_weights(tmp_path / "w.safetensors")
+    td.set_seed(1)
+    other = _case_model(case, arrays)
+    other.load_weights(tmp_path / "w.safetensors")
+    for w, v in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(w, v)
+    for a, b in zip(before, _run(other, arrays)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_pickle_round_trip(case):
+    """pickle goes through the .keras bytes (issue 21), so it needs what the .keras round trip needs."""
+    if _skip_reason(case.hdf5):
+        pytest.skip(_skip_reason(case.hdf5))
+    import pickle
+    td.set_seed(0)
+    arrays = case.inputs(np.random.default_rng(5))
+    model = _case_model(case, arrays)
+    before = _run(model, arrays)
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone is not model
+    for w, v in zip(model.get_weights(), clone.get_weights()):
+        np.testing.assert_array_equal(w, v)
+    for a, b in zip(before, _run(clone, arrays)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

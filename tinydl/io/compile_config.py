@@ -80,7 +80,10 @@ def keep_exact_learning_rate(optimizer, config, values):
 
 
 def deserialize_nested(value, custom_objects):
-    """Inverse of `serialize_nested`: dicts with class_name become objects, names stay names."""
+    """Inverse of `serialize_nested`: dicts with class_name become objects, names stay names (unless
+    `custom_objects` has the name: a user's loss or metric function saved by its name)."""
+    if isinstance(value, str) and custom_objects and value in custom_objects:
+        return custom_objects[value]
     if isinstance(value, dict) and "class_name" in value:
         return deserialize(value, custom_objects)
     if isinstance(value, dict):

@@ -20,7 +20,7 @@ from tinydl.io.limits import current_limits
 from tinydl.io.model_config import KERAS_VERSION, config_to_json, model_from_config, model_to_config
 from tinydl.io.weights_h5 import read_keras3_weights, write_keras3_weights
 
-__all__ = ["save_model", "load_model", "load_weights"]
+__all__ = ["save_model", "load_model", "load_weights", "to_bytes"]
 
 _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 
@@ -28,6 +28,11 @@ _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5
 def save_model(model, filepath, include_optimizer=True):
     """Write `model` (architecture, weights, and unless `include_optimizer=False` its compile config and
     optimizer state, so that it loads compiled) to a `.keras` zip."""
+    write_atomic(filepath, to_bytes(model, include_optimizer))
+
+
+def to_bytes(model, include_optimizer=True):
+    """The bytes of the `.keras` archive of `model` (what `save_model` writes; pickling uses them too)."""
     config = model_to_config(model)
     compiled = compile_config(model) if include_optimizer else None
     if compiled is not None:
@@ -39,32 +44,34 @@ def save_model(model, filepath, include_optimizer=True):
         zf.writestr(_METADATA, json.dumps(metadata))
         zf.writestr(_CONFIG, config_to_json(config))
         zf.writestr(_WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
-    write_atomic(filepath, archive.getvalue())
+    return archive.getvalue()
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A model from a `.keras` archive (compiled, with its optimizer state, when it was saved compiled)."""
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, source=None):
+    """A model from a `.keras` archive (compiled, with its optimizer state, when it was saved compiled);
+    `filepath` may be a file object (e.g. BytesIO), named in errors by `source`."""
     h5py = h5py_module()
-    with _explained(filepath):
+    source = filepath if source is None else source
+    with _explained(source):
         with zipfile.ZipFile(filepath) as zf:
             missing = {_CONFIG, _WEIGHTS} - set(zf.namelist())
             if missing:
-                raise ValueError(f"{filepath}: not a .keras archive (missing {sorted(missing)})")
-            config = json.loads(_read_member(zf, _CONFIG, current_limits()["max_config_bytes"], filepath)
+                raise ValueError(f"{source}: not a .keras archive (missing {sorted(missing)})")
+            config = json.loads(_read_member(zf, _CONFIG, current_limits()["max_config_bytes"], source)
                                 .decode("utf8"))
-            model = model_from_config(config, custom_objects, safe_mode, source=filepath)
-            weights = _read_member(zf, _WEIGHTS, _weights_cap(model), filepath)
+            model = model_from_config(config, custom_objects, safe_mode, source=source)
+            weights = _read_member(zf, _WEIGHTS, _weights_cap(model), source)
         compiled = config.get("compile_config")
         if compile and compiled:
             compile_from(model, compiled, custom_objects)
         with h5py.File(io.BytesIO(weights), "r") as f:
-            verify(f, filepath, array_cap(model))
-            read_keras3_weights(f, model, filepath)
+            verify(f, source, array_cap(model))
+            read_keras3_weights(f, model, source)
             if compile and compiled and "optimizer" in f and "vars" in f["optimizer"]:
                 group = f["optimizer/vars"]
-                values = [read_dataset(group, str(i), filepath) for i in range(len(group))]
+                values = [read_dataset(group, str(i), source) for i in range(len(group))]
                 if values:
-                    _restore_optimizer(model, values, compiled, filepath)
+                    _restore_optimizer(model, values, compiled, source)
     return model
 
 

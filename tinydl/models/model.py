@@ -2,7 +2,7 @@
 import warnings
 
 from tinydl import backend, ops
-from tinydl.io import saving
+from tinydl.io import openvino, pickling, saving, tfjs
 from tinydl.layers.base import KerasTensor, Layer, flatten, pack_like, unique_name
 from tinydl.layers.naming import snake_case
 from tinydl.models.functional import FunctionalGraph, graph_config, graph_from_config
@@ -165,12 +165,31 @@ class Model(Trainer, Layer):
         """Load weights from a `.weights.h5`, legacy `.h5` or `.keras` file."""
         saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
+    def save_pretrained(self, directory, max_shard_size="5GB"):
+        """A Hugging Face style folder: config.json + model.safetensors (sharded with an index json above
+        `max_shard_size`); load it with `tinydl.models.from_pretrained(directory)`."""
+        saving.save_pretrained(self, directory, max_shard_size=max_shard_size)
+
+    def __reduce_ex__(self, protocol):
+        """Pickle (and joblib, deepcopy) through the `.keras` bytes, as Keras 3 does; a model without a
+        saveable architecture (subclassed without get_config, or not built) pickles as a plain object."""
+        if self.built and (getattr(self, "inputs", None) is not None
+                           or type(self).get_config is not Model.get_config):
+            return pickling.reduce_model(self)
+        return object.__reduce_ex__(self, protocol)
+
     def export(self, filepath, format="onnx", opset=17, **kwargs):
-        """Export for inference; `format='onnx'` writes an ONNX model (see tinydl.io.onnx)."""
-        if format != "onnx":
-            raise ValueError(f"unsupported export format {format!r}: tinydl exports 'onnx'")
-        from tinydl.io import onnx
-        return onnx.export(self, filepath, opset=opset, **kwargs)
+        """Export for inference: `format='onnx'` an ONNX model (tinydl.io.onnx), `'tfjs'` a TF.js layers
+        folder (tinydl.io.tfjs), `'openvino'` OpenVINO IR `.xml` + `.bin` (tinydl.io.openvino)."""
+        if format == "onnx":
+            from tinydl.io import onnx
+            return onnx.export(self, filepath, opset=opset, **kwargs)
+        if format == "tfjs":
+            return tfjs.export(self, filepath, **kwargs)
+        if format == "openvino":  # converted from the ONNX export by the openvino package
+            from tinydl.io import onnx
+            return openvino.export(onnx.export(self, None, opset=opset, **kwargs), filepath)
+        raise ValueError(f"unsupported export format {format!r}: tinydl exports 'onnx', 'tfjs' and 'openvino'")
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print a Keras-style table: layer (type), output shape, parameter count, connections."""
