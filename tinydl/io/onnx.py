@@ -394,3 +394,4 @@ def _load_converters():
     from tinydl.io import onnx_converters  # noqa: F401
     from tinydl.io import onnx_recurrent  # noqa: F401
     from tinydl.io import onnx_graph  # noqa: F401
+    from tinydl.io import onnx_layers  # noqa: F401
