@@ -6,6 +6,7 @@ import numpy as np
 
 from tinydl import layers as L
 from tinydl.io.onnx import OnnxExportError, converter_for, onnx_converter
+from tinydl.layers.preprocessing import resize_matrix
 
 
 # -- activation layers -------------------------------------------------------------------------------------------
@@ -100,3 +101,143 @@ def _spectral_normalization(ctx, layer, node, inputs):
         raise OnnxExportError(f"ONNX export: SpectralNormalization '{layer.name}' wraps "
                               f"{type(layer.layer).__name__}, which has no ONNX converter")
     return inner(ctx, layer.layer, node, inputs)
+
+
+# -- preprocessing -----------------------------------------------------------------------------------------------
+@onnx_converter(L.Rescaling)
+def _rescaling(ctx, layer, node, inputs):
+    x = _float_input(ctx, node, inputs[0])
+    return ctx.op("Add", [ctx.op("Mul", [x, ctx.const(np.asarray(layer.scale, np.float32))]),
+                          ctx.const(np.asarray(layer.offset, np.float32))])
+
+
+@onnx_converter(L.Resizing)
+def _resizing(ctx, layer, node, inputs):
+    y = _resize(ctx, node, _float_input(ctx, node, inputs[0]), (layer.height, layer.width), layer.interpolation,
+                layer.antialias, layer.crop_to_aspect_ratio, layer.pad_to_aspect_ratio, layer.fill_value,
+                layer.data_format, layer)
+    dtype = np.dtype(node.input_tensors[0].dtype)
+    if dtype.kind not in "iu":
+        return y
+    info = np.iinfo(dtype)
+    clipped = ctx.op("Clip", [ctx.op("Round", [y]), ctx.const(np.float32(info.min)), ctx.const(np.float32(info.max))])
+    return ctx.op("Cast", [clipped], to=_onnx_type(dtype))
+
+
+@onnx_converter(L.CenterCrop)
+def _center_crop(ctx, layer, node, inputs):
+    x, shape = _float_input(ctx, node, inputs[0]), node.input_tensors[0].shape
+    h_axis = len(shape) - 3 if layer.data_format == "channels_last" else len(shape) - 2
+    h, w = _known_hw(shape, h_axis, layer)
+    if h < layer.height or w < layer.width:
+        return _resize(ctx, node, x, (layer.height, layer.width), "bilinear", False, True, False, 0.0,
+                       layer.data_format, layer)
+    top, left = (h - layer.height) // 2, (w - layer.width) // 2
+    return _slice(ctx, x, h_axis, (top, top + layer.height), (left, left + layer.width))
+
+
+@onnx_converter(L.Normalization)
+def _normalization(ctx, layer, node, inputs):
+    x = _float_input(ctx, node, inputs[0])
+    shape = [1 if d is None else d for d in node.input_tensors[0].shape]
+    keep = _keep_axes(layer, len(shape))
+    broadcast = [shape[a] if a in keep else 1 for a in range(len(shape))]
+    if layer.input_mean is not None:
+        mean = np.broadcast_to(np.asarray(layer.input_mean, np.float32), broadcast)
+        variance = np.broadcast_to(np.asarray(layer.input_variance, np.float32), broadcast)
+    else:
+        mean, variance = layer.mean.numpy().reshape(broadcast), layer.variance.numpy().reshape(broadcast)
+    std = np.maximum(np.sqrt(variance), 1e-7).astype(np.float32)
+    if layer.invert:
+        return ctx.op("Add", [ctx.const(mean, "mean"), ctx.op("Mul", [x, ctx.const(std, "std")])])
+    return ctx.op("Div", [ctx.op("Sub", [x, ctx.const(mean, "mean")]), ctx.const(std, "std")])
+
+
+@onnx_converter(L.Discretization)
+def _discretization(ctx, layer, node, inputs):
+    x = _float_input(ctx, node, inputs[0])
+    boundaries = ctx.const(np.asarray(layer.bin_boundaries, np.float32), "bin_boundaries")
+    above = ctx.op("Cast", [ctx.op("GreaterOrEqual", [ctx.unsqueeze(x, [-1]), boundaries])], to=7)  # int64
+    ids = ctx.op("ReduceSum", [above, ctx.ints([-1], "axes")], keepdims=0)
+    if layer.output_mode == "int":
+        return ctx.op("Cast", [ids], to=6)  # int32, as Keras
+    return _encode(ctx, ids, len(layer.bin_boundaries) + 1, layer.output_mode, node.input_tensors[0].shape, layer)
+
+
+@onnx_converter(L.CategoryEncoding)
+def _category_encoding(ctx, layer, node, inputs):
+    ids = ctx.op("Cast", [inputs[0]], to=7)
+    return _encode(ctx, ids, layer.num_tokens, layer.output_mode, node.input_tensors[0].shape, layer)
+
+
+def _encode(ctx, ids, depth, mode, shape, layer):
+    """int64 ids as Keras's one_hot / multi_hot / count float vectors (inputs of rank 2 with a batch)."""
+    if mode == "one_hot":
+        if len(shape) >= 2 and shape[-1] == 1:
+            ids = ctx.op("Squeeze", [ids, ctx.ints([-1], "axes")])
+        hot = ctx.op("Equal", [ctx.unsqueeze(ids, [-1]), ctx.const(np.arange(depth, dtype=np.int64), "tokens")])
+        return ctx.op("Cast", [hot], to=1)
+    if len(shape) != 2:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' with output_mode={mode!r} is "
+                              f"exported for inputs of shape (batch, n), got {tuple(shape)}")
+    hot = ctx.op("Cast", [ctx.op("Equal", [ctx.unsqueeze(ids, [-1]),
+                                           ctx.const(np.arange(depth, dtype=np.int64), "tokens")])], to=1)
+    count = ctx.op("ReduceSum", [hot, ctx.ints([1], "axes")], keepdims=0)
+    return count if mode == "count" else ctx.op("Min", [count, ctx.const(np.float32(1))])
+
+
+def _resize(ctx, node, x, size, interpolation, antialias, crop, pad, fill_value, data_format, layer):
+    """Crop or pad to the aspect ratio, then two MatMuls with the layer's interpolation matrices."""
+    shape = list(node.input_tensors[0].shape)
+    rank = len(shape)
+    h_axis = rank - 3 if data_format == "channels_last" else rank - 2
+    h, w = _known_hw(shape, h_axis, layer)
+    height, width = size
+    if crop:
+        crop_h = max(min(h, int(float(w * height) / width)), 1)
+        crop_w = max(min(w, int(float(h * width) / height)), 1)
+        top, left = int(float(h - crop_h) / 2), int(float(w - crop_w) / 2)
+        x, h, w = _slice(ctx, x, h_axis, (top, top + crop_h), (left, left + crop_w)), crop_h, crop_w
+    elif pad:
+        pad_h, pad_w = max(h, int(float(w * height) / width)), max(w, int(float(h * width) / height))
+        top, left = int(float(pad_h - h) / 2), int(float(pad_w - w) / 2)
+        pads = [0] * (2 * rank)
+        pads[h_axis], pads[h_axis + 1], pads[rank + h_axis], pads[rank + h_axis + 1] = top, left, top, left
+        x = ctx.op("Pad", [x, ctx.ints(pads, "pads"), ctx.const(np.float32(fill_value))])
+        h, w = h + 2 * top, w + 2 * left
+    rows = ctx.const(resize_matrix(h, height, interpolation, antialias).astype(np.float32), "resize_rows")
+    cols_t = ctx.const(resize_matrix(w, width, interpolation, antialias).T.astype(np.float32), "resize_cols")
+    if data_format == "channels_last":  # (..., h, w, c) -> (..., c, h, w) for the two products
+        perm = list(range(rank - 3)) + [rank - 1, rank - 3, rank - 2]
+        x = ctx.transpose(x, perm)
+    y = ctx.op("MatMul", [ctx.op("MatMul", [rows, x]), cols_t])
+    if data_format == "channels_last":
+        y = ctx.transpose(y, list(range(rank - 3)) + [rank - 2, rank - 1, rank - 3])
+    return y
+
+
+def _slice(ctx, x, h_axis, rows, cols):
+    return ctx.op("Slice", [x, ctx.ints([rows[0], cols[0]], "starts"), ctx.ints([rows[1], cols[1]], "ends"),
+                            ctx.ints([h_axis, h_axis + 1], "axes")])
+
+
+def _known_hw(shape, h_axis, layer):
+    h, w = shape[h_axis], shape[h_axis + 1]
+    if h is None or w is None:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' needs known image sizes, got "
+                              f"input shape {tuple(shape)}")
+    return h, w
+
+
+def _keep_axes(layer, ndim):
+    return tuple(sorted(a % ndim for a in layer.axis))
+
+
+def _float_input(ctx, node, x):
+    """Integer inputs cast to float32, as the layers cast them."""
+    return x if np.dtype(node.input_tensors[0].dtype).kind == "f" else ctx.op("Cast", [x], to=1)
+
+
+def _onnx_type(dtype):
+    from onnx import helper  # noqa: keeps onnx lazy
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
