@@ -83,14 +83,14 @@ PENDING_ISSUE_16 = {
         AveragePooling3D AvgPool3D ContrastLimitedAdaptiveHistogramEqualization
         Conv1DTranspose Conv3D Conv3DTranspose ConvLSTM1D ConvLSTM2D ConvLSTM3D Convolution1DTranspose
         Convolution2DTranspose Convolution3D Convolution3DTranspose Cropping3D CutMix DepthwiseConv1D
-         EinsumDense Equalization FlaxLayer GRUCell
+        EinsumDense Equalization FlaxLayer GRUCell
         GlobalAveragePooling3D GlobalAvgPool3D GlobalMaxPool3D GlobalMaxPooling3D
         GroupQueryAttention HashedCrossing Hashing IntegerLookup JaxLayer LSTMCell
         MaxNumBoundingBoxes MaxPool3D MaxPooling3D MelSpectrogram MixUp Pipeline
         RMSNormalization RNN RandAugment RandomBrightness RandomColorDegeneration RandomColorJitter
         RandomContrast RandomCrop RandomElasticTransform RandomErasing RandomFlip RandomGaussianBlur
         RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomRotation
-        RandomSaturation RandomSharpness RandomShear RandomTranslation RandomZoom  
+        RandomSaturation RandomSharpness RandomShear RandomTranslation RandomZoom
         ReversibleEmbedding STFTSpectrogram SeparableConv1D SeparableConvolution1D SeparableConvolution2D
         SimpleRNNCell Solarization
         StackedRNNCells StringLookup TFSMLayer TextVectorization TorchModuleWrapper
