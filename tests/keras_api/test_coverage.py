@@ -87,10 +87,10 @@ PENDING_ISSUE_16 = {
         GlobalAveragePooling3D GlobalAvgPool3D GlobalMaxPool3D GlobalMaxPooling3D
         GroupQueryAttention HashedCrossing Hashing IntegerLookup JaxLayer LSTMCell
         MaxNumBoundingBoxes MaxPool3D MaxPooling3D MelSpectrogram MixUp Pipeline
-        RMSNormalization RNN RandAugment RandomBrightness RandomColorDegeneration RandomColorJitter
-        RandomContrast RandomCrop RandomElasticTransform RandomErasing RandomFlip RandomGaussianBlur
-        RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomRotation
-        RandomSaturation RandomSharpness RandomShear RandomTranslation RandomZoom
+        RMSNormalization RNN RandAugment RandomColorDegeneration RandomColorJitter
+        RandomElasticTransform RandomErasing RandomGaussianBlur
+        RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization
+        RandomSaturation RandomSharpness RandomShear
         ReversibleEmbedding STFTSpectrogram SeparableConv1D SeparableConvolution1D SeparableConvolution2D
         SimpleRNNCell Solarization
         StackedRNNCells StringLookup TFSMLayer TextVectorization TorchModuleWrapper

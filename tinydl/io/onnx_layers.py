@@ -1,6 +1,6 @@
 """ONNX converters of the activation, noise, normalisation and preprocessing layers (see tinydl/io/onnx.py).
 
-Noise and dropout layers are the identity in inference, which is what an exported model runs.
+Noise, dropout and augmentation layers are the identity in inference, which is what an exported model runs.
 """
 import numpy as np
 
@@ -54,9 +54,10 @@ def _softmax(ctx, layer, node, inputs):
     return ctx.op("Div", [e, ctx.reduce("ReduceSum", e, axes)])
 
 
-# -- noise (inference: identity) ---------------------------------------------------------------------------------
+# -- noise and augmentation (inference: identity) ----------------------------------------------------------------
 @onnx_converter(L.GaussianNoise, L.GaussianDropout, L.AlphaDropout, L.SpatialDropout1D, L.SpatialDropout2D,
-                L.SpatialDropout3D)
+                L.SpatialDropout3D, L.RandomFlip, L.RandomRotation, L.RandomZoom, L.RandomTranslation, L.RandomCrop,
+                L.RandomContrast, L.RandomBrightness)
 def _inference_identity(ctx, layer, node, inputs):
     return ctx.op("Identity", [inputs[0]])
 
