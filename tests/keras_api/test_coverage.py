@@ -85,7 +85,7 @@ PENDING_ISSUE_16 = {
         Convolution2DTranspose Convolution3D Convolution3DTranspose Cropping3D CutMix DepthwiseConv1D
         EinsumDense Equalization FlaxLayer GRUCell
         GlobalAveragePooling3D GlobalAvgPool3D GlobalMaxPool3D GlobalMaxPooling3D
-        GroupQueryAttention HashedCrossing Hashing IntegerLookup JaxLayer LSTMCell
+        GroupQueryAttention HashedCrossing JaxLayer LSTMCell
         MaxNumBoundingBoxes MaxPool3D MaxPooling3D MelSpectrogram MixUp Pipeline
         RMSNormalization RNN RandAugment RandomColorDegeneration RandomColorJitter
         RandomElasticTransform RandomErasing RandomGaussianBlur
@@ -93,7 +93,7 @@ PENDING_ISSUE_16 = {
         RandomSaturation RandomSharpness RandomShear
         ReversibleEmbedding STFTSpectrogram SeparableConv1D SeparableConvolution1D SeparableConvolution2D
         SimpleRNNCell Solarization
-        StackedRNNCells StringLookup TFSMLayer TextVectorization TorchModuleWrapper
+        StackedRNNCells TFSMLayer TorchModuleWrapper
         UpSampling1D UpSampling3D Wrapper ZeroPadding1D ZeroPadding3D add average
         concatenate deserialize dot maximum minimum multiply serialize subtract""",
     "ops": """absolute adaptive_average_pool adaptive_max_pool all allclose amax amin angle any append arange arccos
