@@ -135,13 +135,8 @@ class SpectralNormalization(Wrapper):
         self.vector_u = self.add_weight("vector_u", (1, self.kernel.shape[-1]),
                                         initializers.TruncatedNormal(stddev=0.02), trainable=False,
                                         dtype=self.kernel.dtype)
-
-    @property
-    def weights(self):
-        """Keras's order: the kernel (tracked by the wrapper as its own), vector_u, then the rest of the layer's."""
-        if getattr(self, "vector_u", None) is None:
-            return self.layer.weights
-        return [self.kernel, self.vector_u] + [w for w in self.layer.weights if w is not self.kernel]
+        # Keras tracks the kernel as the wrapper's own variable too: own [kernel, vector_u], then the layer's
+        self._weights.insert(0, self.kernel)
 
     def call(self, inputs, training=False):
         if training and np.any(self.kernel.numpy() != 0):
