@@ -98,3 +98,20 @@ def test_category_encoding(output_mode, ids):
 def test_category_encoding_count_weights():
     ids, weights = np.array([[1, 2, 2], [3, 3, 0]]), np.array([[0.5, 1.0, 2.0], [3.0, 0.25, 1.0]], "float32")
     _check("CategoryEncoding", x=ids, call={"count_weights": weights}, num_tokens=4, output_mode="count")
+
+
+PART_A = """ReLU LeakyReLU PReLU ELU Softmax Rescaling Resizing CenterCrop Normalization Discretization CategoryEncoding
+    Hashing GaussianNoise GaussianDropout AlphaDropout SpatialDropout1D SpatialDropout2D SpatialDropout3D
+    UnitNormalization GroupNormalization SpectralNormalization RandomFlip RandomRotation RandomZoom RandomTranslation
+    RandomCrop RandomContrast RandomBrightness StringLookup IntegerLookup TextVectorization
+    ActivityRegularization""".split()
+
+
+@pytest.mark.parametrize("name", PART_A)
+def test_constructor_takes_keras_s_arguments_with_keras_s_defaults(name):
+    import inspect
+
+    def signature(cls):
+        return [(p.name, p.default) for p in inspect.signature(cls.__init__).parameters.values()
+                if p.name not in ("self", "kwargs")]  # tinydl's may take **kwargs where Keras's does not
+    assert signature(getattr(tl, name)) == signature(getattr(keras.layers, name))

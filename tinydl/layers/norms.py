@@ -4,8 +4,7 @@ import numpy as np
 from tinydl import constraints, initializers, ops, regularizers
 from tinydl.autograd import no_grad
 from tinydl.io.config import deserialize, serialize
-from tinydl.layers.base import InputSpec
-from tinydl.layers.base import Layer
+from tinydl.layers.base import InputSpec, Layer
 from tinydl.layers.recurrent import Wrapper
 
 __all__ = ["UnitNormalization", "GroupNormalization", "SpectralNormalization"]
@@ -45,7 +44,6 @@ class GroupNormalization(Layer):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        self.supports_masking = True
         self.groups, self.axis, self.epsilon = int(groups), int(axis), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = _object(beta_initializer)

@@ -438,9 +438,7 @@ def _as_float(inputs, dtype):
 
 def _constant(value, like):
     """A constant Tensor of `like`'s dtype and device."""
-    xp = backend.array_module(like.data)
-    return Tensor._wrap(backend.to_device(np.asarray(value, dtype=like.dtype), like.device)
-                        if xp is np else xp.asarray(value, dtype=like.dtype), False)
+    return Tensor._wrap(backend.to_device(np.asarray(value, dtype=like.dtype), like.device), False)
 
 
 def _number_or_list(value):
