@@ -40,6 +40,8 @@ class GroupNormalization(Layer):
     """Split the channels (`axis`) into `groups` and normalise each sample's group over its channels and all
     other non-batch axes; then scale by gamma and shift by beta, one per channel (Keras's weights)."""
 
+    supports_masking = True
+
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, **kwargs):
