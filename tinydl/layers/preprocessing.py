@@ -307,10 +307,10 @@ def encode_categorical(ids, depth, output_mode, count_weights=None, layer=None, 
         raise ValueError(f"{where}: output_mode={output_mode!r} supports inputs of rank at most 2, got shape "
                          f"{tuple(ids.shape)}")
     rows = ids[None] if ids.ndim == 1 else ids
-    out = xp.zeros((rows.shape[0], depth), dtype=dtype)
-    weights = xp.ones(rows.shape, dtype=dtype) if count_weights is None else \
-        xp.asarray(count_weights, dtype=dtype).reshape(rows.shape)
-    xp.add.at(out, (xp.arange(rows.shape[0])[:, None].repeat(rows.shape[1], 1), rows), weights)
+    hot = (rows[..., None] == xp.arange(depth)).astype(dtype)  # a comparison, so cupy runs it too (no ufunc.at)
+    if count_weights is not None:
+        hot *= xp.asarray(count_weights, dtype=dtype).reshape(rows.shape)[..., None]
+    out = hot.sum(axis=1)
     if output_mode == "multi_hot":
         out = (out > 0).astype(dtype)
     return Tensor._wrap(out[0] if ids.ndim == 1 else out, False)
