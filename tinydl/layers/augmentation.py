@@ -36,7 +36,7 @@ class _RandomImageLayer(Layer):
     def _images(self, inputs):
         """Inputs as a float batch (a single image gains a batch axis), and whether to drop it again."""
         x = inputs if isinstance(inputs, Tensor) and inputs.dtype.kind == "f" else Tensor._wrap(
-            np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs).astype(self.dtype), False)
+            (inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)).astype(self.dtype), False)
         if x.ndim not in (3, 4):
             raise ValueError(f"{type(self).__name__} '{self.name}' expects images of rank 3 or 4, got shape "
                              f"{tuple(x.shape)}")
@@ -65,7 +65,7 @@ class RandomFlip(_RandomImageLayer):
         if not training:
             return inputs
         x, single = self._images(inputs)
-        flips = Tensor._wrap(self._rng().uniform(size=(x.shape[0], 1, 1, 1)) <= 0.5, False)
+        flips = _constant(self._rng().uniform(size=(x.shape[0], 1, 1, 1)) <= 0.5, x)
         h_axis, w_axis = self._hw_axes()
         if self.mode in ("horizontal", "horizontal_and_vertical"):
             x = ops.where(flips, ops.flip(x, axis=w_axis), x)
@@ -224,7 +224,7 @@ class RandomContrast(_RandomImageLayer):
         factor = self._rng().uniform(1.0 - self.factor[0], 1.0 + self.factor[1], size=(x.shape[0], 1, 1, 1))
         h_axis, w_axis = self._hw_axes()
         mean = ops.mean(x, axis=(h_axis, w_axis), keepdims=True)
-        y = ops.clip((x - mean) * Tensor._wrap(factor.astype(x.dtype), False) + mean, *self.value_range)
+        y = ops.clip((x - mean) * _constant(factor.astype(x.dtype), x) + mean, *self.value_range)
         return y[0] if single else y
 
     def get_config(self):
@@ -246,7 +246,7 @@ class RandomBrightness(_RandomImageLayer):
         x, single = self._images(inputs)
         delta = self._rng().uniform(self.factor[0], self.factor[1], size=(x.shape[0], 1, 1, 1))
         delta = delta * (self.value_range[1] - self.value_range[0])
-        y = ops.clip(x + Tensor._wrap(delta.astype(x.dtype), False), *self.value_range)
+        y = ops.clip(x + _constant(delta.astype(x.dtype), x), *self.value_range)
         return y[0] if single else y
 
     def get_config(self):
@@ -283,12 +283,17 @@ def affine_transform(x, transforms, interpolation="bilinear", fill_mode="reflect
             valid = (0 <= rows) & (rows < h) & (0 <= cols) & (cols < w) if fill_mode == "constant" else True
             index = base + _fix_index(rows, h, fill_mode) * w + _fix_index(cols, w, fill_mode)
             term = ops.take(flat, backend.to_device(index, x.device), axis=0) * \
-                Tensor._wrap(backend.to_device((weight * valid)[..., None].astype(x.dtype), x.device), False)
+                _constant((weight * valid)[..., None].astype(x.dtype), x)
             out = term if out is None else out + term
             filled = filled + weight * ~np.asarray(valid, dtype=bool)
     if fill_mode == "constant" and fill_value != 0.0:
-        out = out + Tensor._wrap(backend.to_device((filled * fill_value)[..., None].astype(x.dtype), x.device), False)
+        out = out + _constant((filled * fill_value)[..., None].astype(x.dtype), x)
     return out
+
+
+def _constant(array, like):
+    """A NumPy array as a constant Tensor on `like`'s device."""
+    return Tensor._wrap(backend.to_device(np.asarray(array), like.device), False)
 
 
 def _taps(coordinate, interpolation):
