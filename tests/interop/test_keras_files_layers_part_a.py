@@ -71,3 +71,23 @@ def test_weights_files_cross_both_ways(tmp_path):
     theirs.save_weights(str(tmp_path / "theirs.weights.h5"))
     ours.load_weights(str(tmp_path / "theirs.weights.h5"))
     _same(ours.predict(X, verbose=0), theirs.predict(X, verbose=0))
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_adapted_normalization_crosses_both_ways(suffix, tmp_path):
+    data = np.random.default_rng(2).standard_normal((20, 4)).astype("float32") * 3 + 1
+
+    def build(L, Model):
+        x = L.Input(shape=(4,))
+        norm = L.Normalization()
+        norm.adapt(data)
+        return Model(x, L.Dense(2)(norm(x)))
+    td.set_seed(0)
+    ours = build(tl, TdModel)
+    ours.save(str(tmp_path / f"ours{suffix}"))
+    theirs = keras.models.load_model(str(tmp_path / f"ours{suffix}"))
+    _same(theirs.predict(data, verbose=0), ours.predict(data, verbose=0))
+    theirs = build(keras.layers, keras.Model)
+    theirs.save(str(tmp_path / f"theirs{suffix}"))
+    ours = load_model(str(tmp_path / f"theirs{suffix}"))
+    _same(ours.predict(data, verbose=0), theirs.predict(data, verbose=0))
