@@ -242,3 +242,33 @@ def _float_input(ctx, node, x):
 def _onnx_type(dtype):
     from onnx import helper  # noqa: keeps onnx lazy
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+# -- vocabulary lookups (ai.onnx.ml LabelEncoder) ----------------------------------------------------------------
+@onnx_converter(L.StringLookup, L.IntegerLookup)
+def _lookup(ctx, layer, node, inputs):
+    where = f"ONNX export: {type(layer).__name__} '{layer.name}'"
+    if layer.invert or layer.num_oov_indices != 1:
+        raise OnnxExportError(f"{where}: only invert=False with one OOV index has an ONNX form (LabelEncoder)")
+    specials = int(layer.mask_token is not None) + 1
+    keys = list(layer.get_vocabulary(include_special_tokens=False))
+    values = list(range(specials, specials + len(keys)))
+    if layer.mask_token is not None:
+        keys, values = [layer.mask_token] + keys, [0] + values
+    ctx.domains["ai.onnx.ml"] = 2
+    key_attr = {"keys_strings": [str(k) for k in keys]} if isinstance(layer, L.StringLookup) else \
+        {"keys_int64s": [int(k) for k in keys]}
+    x = inputs[0] if isinstance(layer, L.StringLookup) else ctx.op("Cast", [inputs[0]], to=7)
+    ids = ctx.op("LabelEncoder", [x], domain="ai.onnx.ml", values_int64s=values,
+                 default_int64=int(layer.mask_token is not None), **key_attr)
+    if layer.output_mode == "int":
+        return ids
+    if layer.output_mode == "tf_idf":
+        raise OnnxExportError(f"{where}: output_mode='tf_idf' has no ONNX form here")
+    depth = layer.max_tokens if layer.pad_to_max_tokens else layer.vocabulary_size()
+    y = _encode(ctx, ids, depth, layer.output_mode, node.input_tensors[0].shape, layer)
+    if layer.mask_token is not None and layer.output_mode != "one_hot":  # the mask is not counted (Keras)
+        keep = np.ones(depth, np.float32)
+        keep[0] = 0
+        y = ctx.op("Mul", [y, ctx.const(keep, "unmasked")])
+    return y

@@ -2,8 +2,8 @@
 
 Index layout, as Keras: the mask token (when given) at 0, then `num_oov_indices` out-of-vocabulary indices,
 then the vocabulary. `adapt(data)` builds the vocabulary from token counts (most frequent first; ties in
-reverse token order, as Keras) within `max_tokens`. Strings live in NumPy arrays: these layers run on the CPU, take no
-gradient and have no ONNX form.
+reverse token order, as Keras) within `max_tokens`. Strings live in NumPy arrays: these layers run on the CPU and
+take no gradient; plain StringLookup/IntegerLookup export to ONNX as ai.onnx.ml's LabelEncoder.
 
 Where Keras uses TensorFlow's FarmHash (Hashing, StringLookup with several OOV indices), tinydl uses the
 64-bit FNV-1a hash of the UTF-8 bytes (salted when `salt` is given): the bins are deterministic across runs
