@@ -5,7 +5,7 @@ Noise, dropout and augmentation layers are the identity in inference, which is w
 import numpy as np
 
 from tinydl import layers as L
-from tinydl.io.onnx import OnnxExportError, converter_for, onnx_converter
+from tinydl.io.onnx import OnnxExportError, onnx_converter
 from tinydl.layers.preprocessing import resize_matrix
 
 
@@ -97,11 +97,7 @@ def _group_normalization(ctx, layer, node, inputs):
 
 @onnx_converter(L.SpectralNormalization)
 def _spectral_normalization(ctx, layer, node, inputs):
-    inner = converter_for(type(layer.layer))
-    if inner is None:
-        raise OnnxExportError(f"ONNX export: SpectralNormalization '{layer.name}' wraps "
-                              f"{type(layer.layer).__name__}, which has no ONNX converter")
-    return inner(ctx, layer.layer, node, inputs)
+    return ctx.emit_layer(layer.layer, node, inputs)  # inference runs the wrapped layer as it is
 
 
 # -- preprocessing -----------------------------------------------------------------------------------------------
