@@ -276,16 +276,20 @@ def affine_transform(x, transforms, interpolation="bilinear", fill_mode="reflect
     src_x, src_y = (t[:, 0] * xs + t[:, 1] * ys + t[:, 2]) / k, (t[:, 3] * xs + t[:, 4] * ys + t[:, 5]) / k
     flat = ops.reshape(x, (n * h * w, c))
     base = (np.arange(n) * h * w)[:, None, None]
-    out, filled = None, np.zeros((n, h, w))
-    for rows, row_weight in _taps(src_y, interpolation):
-        for cols, col_weight in _taps(src_x, interpolation):
-            weight = row_weight * col_weight
-            valid = (0 <= rows) & (rows < h) & (0 <= cols) & (cols < w) if fill_mode == "constant" else True
-            index = base + _fix_index(rows, h, fill_mode) * w + _fix_index(cols, w, fill_mode)
-            term = ops.take(flat, backend.to_device(index, x.device), axis=0) * \
-                _constant((weight * valid)[..., None].astype(x.dtype), x)
-            out = term if out is None else out + term
-            filled = filled + weight * ~np.asarray(valid, dtype=bool)
+    rows = [(_fix_index(r, h, fill_mode), wr, (0 <= r) & (r < h)) for r, wr in _taps(src_y, interpolation)]
+    cols = [(_fix_index(q, w, fill_mode), wq, (0 <= q) & (q < w)) for q, wq in _taps(src_x, interpolation)]
+    indices, weights, filled = [], [], np.zeros((n, h, w))
+    for r, wr, r_inside in rows:
+        for q, wq, q_inside in cols:
+            weight = wr * wq
+            inside = r_inside & q_inside if fill_mode == "constant" else True
+            indices.append(base + r * w + q)
+            weights.append(weight * inside)
+            filled = filled + weight * ~np.asarray(inside, dtype=bool)
+    # one gather of every tap, then their weighted sum
+    taps = ops.reshape(ops.take(flat, backend.to_device(np.stack(indices).ravel(), x.device), axis=0),
+                       (len(indices), n, h, w, c))
+    out = ops.sum(taps * _constant(np.stack(weights)[..., None].astype(x.dtype), x), axis=0)
     if fill_mode == "constant" and fill_value != 0.0:
         out = out + _constant((filled * fill_value)[..., None].astype(x.dtype), x)
     return out
