@@ -35,6 +35,7 @@ FLOORS = [
     ("models", ["tinydl.models", "tinydl.data"]),
     # reading and writing models, and everything built on the whole library
     ("top", ["tinydl.io.onnx", "tinydl.io.onnx_converters", "tinydl.io.onnx_graph", "tinydl.io.onnx_recurrent",
+             "tinydl.io.onnx_layers",
              "tinydl.saving", "tinydl.utils", "tinydl.wrappers",
              "tinydl.datasets", "tinydl.examples", "tinydl.__main__", "tinydl"]),
 ]
@@ -227,5 +228,6 @@ ALLOWED_INSIDE = {
     ("tinydl.io.onnx", "tinydl.io.onnx_converters"),
     ("tinydl.io.onnx", "tinydl.io.onnx_recurrent"),
     ("tinydl.io.onnx", "tinydl.io.onnx_graph"),
+    ("tinydl.io.onnx", "tinydl.io.onnx_layers"),
     ("tinydl.io.onnx_converters", "tinydl.ops.convolution"),
 }

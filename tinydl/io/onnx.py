@@ -79,7 +79,8 @@ def export(model, filepath=None, opset=17, batch_dim="batch"):
     nodes = _fold_transposes(ctx.nodes, {o.name for o in outputs})
     nodes = _fold_identities(nodes, {o.name for o in outputs})
     onnx_graph = helper.make_graph(nodes, model.name or "tinydl_model", inputs, outputs, ctx.initializers)
-    proto = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
+    imports = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in sorted(ctx.domains.items())]
+    proto = helper.make_model(onnx_graph, opset_imports=imports,
                               producer_name="tinydl", producer_version=_version())
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto)
@@ -98,6 +99,7 @@ class OnnxContext:
         self.used = set()
         self.values = {}  # id(KerasTensor) -> ONNX name, for the graph being emitted
         self.masks = {}   # id(KerasTensor) -> ONNX name of its (batch, time) bool mask, when it carries one
+        self.domains = {}  # other operator sets a converter used (e.g. {"ai.onnx.ml": 2} for LabelEncoder)
 
     # -- building blocks -----------------------------------------------------------------------------
     def fresh(self, base):
@@ -394,3 +396,4 @@ def _load_converters():
     from tinydl.io import onnx_converters  # noqa: F401
     from tinydl.io import onnx_recurrent  # noqa: F401
     from tinydl.io import onnx_graph  # noqa: F401
+    from tinydl.io import onnx_layers  # noqa: F401

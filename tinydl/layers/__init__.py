@@ -5,6 +5,12 @@ from tinydl.layers.base import (  # noqa: F401
 from tinydl.layers.core import *  # noqa: F401,F403
 # normalization, embedding, merge, reshaping (core layers)
 from tinydl.layers.normalization import *  # noqa: F401,F403
+from tinydl.layers.activation import *  # noqa: F401,F403
+from tinydl.layers.noise import *  # noqa: F401,F403
+# preprocessing
+from tinydl.layers.preprocessing import *  # noqa: F401,F403
+from tinydl.layers.augmentation import *  # noqa: F401,F403
+from tinydl.layers.lookup import *  # noqa: F401,F403
 from tinydl.layers.embedding import *  # noqa: F401,F403
 from tinydl.layers.merge import *  # noqa: F401,F403
 from tinydl.layers.reshaping import *  # noqa: F401,F403
@@ -14,6 +20,7 @@ from tinydl.layers.pooling import *  # noqa: F401,F403
 from tinydl.layers.image import *  # noqa: F401,F403
 # recurrent
 from tinydl.layers.recurrent import *  # noqa: F401,F403
+from tinydl.layers.norms import *  # noqa: F401,F403
 # attention
 from tinydl.layers.attention import *  # noqa: F401,F403
 from tinydl.layers.transformer import *  # noqa: F401,F403

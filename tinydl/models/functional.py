@@ -47,6 +47,9 @@ class FunctionalGraph:
                 args, kwargs = pack_like((node.args, node.kwargs),
                                          [values[id(t)] if isinstance(t, KerasTensor) else t
                                           for t in flatten((node.args, node.kwargs))])
+                # the model's flag wins over a recorded one, as Keras (its files record training=True for layers
+                # whose call defaults to it, such as the augmentation layers)
+                kwargs.pop("training", None)
                 out = node.layer(*args, **kwargs)
                 for kt, value in zip(node.output_tensors, flatten(out)):
                     values[id(kt)] = value

@@ -1,0 +1,23 @@
+"""Contract cases for the augmentation layers. Training cases use factors with lower == upper, so the
+transform is the same on every call and finite differences apply; saved models run in inference (identity)."""
+from tinydl import layers as L
+from tests.contract import LayerCase
+
+TRAINING = {"training": True}
+
+CASES = [
+    LayerCase(lambda **kw: L.RandomFlip(**kw), (2, 4, 5, 2)),
+    LayerCase(lambda **kw: L.RandomRotation(0.1, **kw), (2, 4, 5, 2)),
+    LayerCase(lambda **kw: L.RandomRotation((0.05, 0.05), fill_mode="constant", fill_value=0.5, **kw), (2, 4, 5, 2),
+              call_kwargs=TRAINING, name="RandomRotation[training,constant fill]"),
+    LayerCase(lambda **kw: L.RandomZoom((0.2, 0.2), (-0.1, -0.1), fill_mode="wrap", **kw), (2, 5, 4, 1),
+              call_kwargs=TRAINING, name="RandomZoom[training,wrap]"),
+    LayerCase(lambda **kw: L.RandomTranslation((0.3, 0.3), (-0.2, -0.2), interpolation="nearest",
+                                               data_format="channels_first", **kw), (2, 2, 5, 5),
+              call_kwargs=TRAINING, name="RandomTranslation[training,nearest,channels_first]"),
+    LayerCase(lambda **kw: L.RandomCrop(3, 4, **kw), (2, 3, 4, 2)),
+    LayerCase(lambda **kw: L.RandomContrast((-0.5, 0.5), value_range=(-20, 20), **kw), (2, 3, 4, 2),
+              call_kwargs=TRAINING, name="RandomContrast[training]"),
+    LayerCase(lambda **kw: L.RandomBrightness((0.1, 0.1), value_range=(-20, 20), **kw), (2, 3, 4, 2),
+              call_kwargs=TRAINING, name="RandomBrightness[training]"),
+]

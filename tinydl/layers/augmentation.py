@@ -1,0 +1,369 @@
+"""Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
+RandomContrast, RandomBrightness. Each is active only in training (`training=True`, as `fit` calls it) and the
+identity in inference, except RandomCrop, which center-crops to the target's aspect ratio and resizes there.
+
+Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
+layer's own generator when `seed` is given, else from tinydl's global one. The geometric layers share
+`affine_transform`, Keras's map from output pixels to input coordinates with its fill modes; it is a
+weighted gather, so gradients reach the input.
+"""
+import numpy as np
+
+from tinydl import backend, ops
+from tinydl.layers.base import Layer
+from tinydl.layers.preprocessing import resize_images
+from tinydl.tensor import Tensor
+
+__all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
+           "RandomBrightness"]
+
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+_FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+
+
+class _RandomImageLayer(Layer):
+    """Shared arguments: seed (own generator), data_format, and the (batch, h, w, c) or (h, w, c) input check."""
+
+    def __init__(self, seed=None, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"{type(self).__name__} '{self.name}': data_format must be 'channels_last' or "
+                             f"'channels_first', got {data_format!r}")
+        self.seed, self.data_format = seed, data_format or "channels_last"
+        own = None if seed is None else np.random.default_rng(int(seed))
+        self._rng = (lambda: own) if own is not None else backend.rng
+
+    def _images(self, inputs):
+        """Inputs as a float batch (a single image gains a batch axis), and whether to drop it again."""
+        x = inputs if isinstance(inputs, Tensor) and inputs.dtype.kind == "f" else Tensor._wrap(
+            (inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)).astype(self.dtype), False)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects images of rank 3 or 4, got shape "
+                             f"{tuple(x.shape)}")
+        return (ops.expand_dims(x, 0), True) if x.ndim == 3 else (x, False)
+
+    def _hw_axes(self):
+        return (1, 2) if self.data_format == "channels_last" else (2, 3)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
+
+
+class RandomFlip(_RandomImageLayer):
+    """Flips each image with probability 1/2: left-right ('horizontal'), up-down ('vertical'), or both at once."""
+
+    def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if mode not in _FLIP_MODES:
+            raise ValueError(f"RandomFlip '{self.name}': mode must be one of {_FLIP_MODES}, got {mode!r}")
+        self.mode = mode
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        flips = _constant(self._rng().uniform(size=(x.shape[0], 1, 1, 1)) <= 0.5, x)
+        h_axis, w_axis = self._hw_axes()
+        if self.mode in ("horizontal", "horizontal_and_vertical"):
+            x = ops.where(flips, ops.flip(x, axis=w_axis), x)
+        if self.mode in ("vertical", "horizontal_and_vertical"):
+            x = ops.where(flips, ops.flip(x, axis=h_axis), x)
+        return x[0] if single else x
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+class _AffineLayer(_RandomImageLayer):
+    """Rotation, zoom and translation: one affine map per image, sampled with `affine_transform`."""
+
+    def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
+                 **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if fill_mode not in FILL_MODES:
+            raise ValueError(f"{type(self).__name__} '{self.name}': fill_mode must be one of {FILL_MODES}, got "
+                             f"{fill_mode!r}")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"{type(self).__name__} '{self.name}': interpolation must be 'nearest' or 'bilinear', "
+                             f"got {interpolation!r}")
+        self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, float(fill_value)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        h_axis, w_axis = self._hw_axes()
+        transforms = self.transforms(x.shape[0], x.shape[h_axis], x.shape[w_axis])
+        y = affine_transform(x, transforms, self.interpolation, self.fill_mode, self.fill_value, self.data_format)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "fill_mode": self.fill_mode, "interpolation": self.interpolation,
+                "fill_value": self.fill_value}
+
+
+class RandomRotation(_AffineLayer):
+    """Rotates each image by a random fraction of a full turn drawn from `factor` (f: [-f, f]; (lo, hi))."""
+
+    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0,
+                 data_format=None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.factor = _symmetric(factor, "factor", self)
+
+    def transforms(self, n, height, width):
+        angles = np.deg2rad(self._rng().uniform(self.factor[0] * 360.0, self.factor[1] * 360.0, size=n))
+        return rotation_transforms(angles, height, width)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class RandomZoom(_AffineLayer):
+    """Zooms each image by `1 + u`, u drawn from height_factor (and width_factor, or the same u when None);
+    a positive u zooms out, a negative one in (Keras's convention)."""
+
+    def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear", seed=None,
+                 fill_value=0.0, data_format=None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.height_factor, self.width_factor = _as_given(height_factor), _as_given(width_factor)
+        self._height = _symmetric(height_factor, "height_factor", self)
+        self._width = None if width_factor is None else _symmetric(width_factor, "width_factor", self)
+        if self._height[0] < -1 or (self._width is not None and self._width[0] < -1):
+            raise ValueError(f"RandomZoom '{self.name}': factors must be >= -1, got height_factor={height_factor}, "
+                             f"width_factor={width_factor}")
+
+    def transforms(self, n, height, width):
+        zoom_h = self._rng().uniform(1 + self._height[0], 1 + self._height[1], size=n)
+        zoom_w = zoom_h if self._width is None else self._rng().uniform(1 + self._width[0], 1 + self._width[1], size=n)
+        zeros = np.zeros(n)
+        return np.stack([zoom_w, zeros, (width - 1) / 2 * (1 - zoom_w), zeros, zoom_h, (height - 1) / 2 * (1 - zoom_h),
+                         zeros, zeros], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
+
+
+class RandomTranslation(_AffineLayer):
+    """Shifts each image by fractions of its height and width drawn from height_factor and width_factor."""
+
+    def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
+                 fill_value=0.0, data_format=None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.height_factor, self.width_factor = _as_given(height_factor), _as_given(width_factor)
+        self._height = _symmetric(height_factor, "height_factor", self)
+        self._width = _symmetric(width_factor, "width_factor", self)
+
+    def transforms(self, n, height, width):
+        dy = self._rng().uniform(self._height[0], self._height[1], size=n) * height
+        dx = self._rng().uniform(self._width[0], self._width[1], size=n) * width
+        ones, zeros = np.ones(n), np.zeros(n)
+        return np.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
+
+
+class RandomCrop(_RandomImageLayer):
+    """Training: a random (height, width) window, one offset for the batch; an input not larger than the target
+    is cut at the centred box of the target's aspect ratio and resized (bilinear) to (height, width).
+    Inference: the identity, as Keras 3.15 (its docstring promises a centre crop; its code returns the input)."""
+
+    def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, name=name, **kwargs)
+        for what, value in (("height", height), ("width", width)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"RandomCrop '{self.name}': {what} must be a positive int, got {value!r}")
+        self.height, self.width = int(height), int(width)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        h_axis, w_axis = self._hw_axes()
+        h, w = x.shape[h_axis], x.shape[w_axis]
+        if h > self.height and w > self.width:
+            top = int(self._rng().uniform(0, h - self.height + 1))
+            left = int(self._rng().uniform(0, w - self.width + 1))
+        else:  # Keras's offsets of the centred aspect-ratio box
+            crop_h = max(min(h, int(float(w * self.height) / self.width)), 1)
+            crop_w = max(min(w, int(float(h * self.width) / self.height)), 1)
+            top, left = int(float(h - crop_h) / 2), int(float(w - crop_w) / 2)
+        index = [slice(None)] * 4
+        index[h_axis], index[w_axis] = slice(top, top + self.height), slice(left, left + self.width)
+        y = x[tuple(index)]
+        if (y.shape[h_axis], y.shape[w_axis]) != (self.height, self.width):
+            y = resize_images(y, (self.height, self.width), data_format=self.data_format)
+        return y[0] if single else y
+
+    def compute_output_shape(self, s):
+        s = list(s)
+        h_axis = len(s) - 3 if self.data_format == "channels_last" else len(s) - 2
+        s[h_axis], s[h_axis + 1] = self.height, self.width
+        return tuple(s)
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
+
+
+class RandomContrast(_RandomImageLayer):
+    """Scales each image's deviation from its per-channel mean by a factor drawn from [1 - lo, 1 + hi]
+    (`factor` f in [0, 1] gives lo = 0, hi = f, as Keras 3.15), then clips to `value_range`."""
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        factor = self._rng().uniform(1.0 - self.factor[0], 1.0 + self.factor[1], size=(x.shape[0], 1, 1, 1))
+        h_axis, w_axis = self._hw_axes()
+        mean = ops.mean(x, axis=(h_axis, w_axis), keepdims=True)
+        y = ops.clip((x - mean) * _constant(factor.astype(x.dtype), x) + mean, *self.value_range)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+class RandomBrightness(_RandomImageLayer):
+    """Adds to each image `u * (value_range[1] - value_range[0])`, u drawn from `factor` (f: [-f, f]; (lo, hi)
+    within [-1, 1]), then clips to `value_range`."""
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = _bounded(factor, (-1.0, 1.0), self)
+        self.value_range = list(_value_range(value_range, self))
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        delta = self._rng().uniform(self.factor[0], self.factor[1], size=(x.shape[0], 1, 1, 1))
+        delta = delta * (self.value_range[1] - self.value_range[0])
+        y = ops.clip(x + _constant(delta.astype(x.dtype), x), *self.value_range)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+def rotation_transforms(angles, height, width):
+    """Keras's 8-number transforms rotating images by `angles` (radians) about their centres."""
+    cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
+    cos, sin, zeros = np.cos(angles), np.sin(angles), np.zeros_like(angles)
+    a0, a1, b0, b1 = cos, -sin, sin, cos
+    return np.stack([a0, a1, cx - cx * a0 - cy * a1, b0, b1, cy - cx * b0 - cy * b1, zeros, zeros], axis=1)
+
+
+def affine_transform(x, transforms, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
+                     data_format="channels_last"):
+    """Output pixel (y, x) of image i takes input point (b0 x + b1 y + b2, a0 x + a1 y + a2) (row, col) of
+    `transforms[i]` = [a0, a1, a2, b0, b1, b2, c0, c1] over k = c0 x + c1 y + 1, sampled with 'nearest' or
+    'bilinear' interpolation; points outside follow `fill_mode` (Keras's map_coordinates)."""
+    if data_format == "channels_first":
+        return ops.transpose(affine_transform(ops.transpose(x, (0, 2, 3, 1)), transforms, interpolation, fill_mode,
+                                              fill_value), (0, 3, 1, 2))
+    n, h, w, c = x.shape
+    ys, xs = np.meshgrid(np.arange(h, dtype="float64"), np.arange(w, dtype="float64"), indexing="ij")
+    t = np.asarray(transforms, dtype="float64")[:, :, None, None]
+    k = t[:, 6] * xs + t[:, 7] * ys + 1.0
+    src_x, src_y = (t[:, 0] * xs + t[:, 1] * ys + t[:, 2]) / k, (t[:, 3] * xs + t[:, 4] * ys + t[:, 5]) / k
+    flat = ops.reshape(x, (n * h * w, c))
+    base = (np.arange(n) * h * w)[:, None, None]
+    rows = [(_fix_index(r, h, fill_mode), wr, (0 <= r) & (r < h)) for r, wr in _taps(src_y, interpolation)]
+    cols = [(_fix_index(q, w, fill_mode), wq, (0 <= q) & (q < w)) for q, wq in _taps(src_x, interpolation)]
+    indices, weights, filled = [], [], np.zeros((n, h, w))
+    for r, wr, r_inside in rows:
+        for q, wq, q_inside in cols:
+            weight = wr * wq
+            inside = r_inside & q_inside if fill_mode == "constant" else True
+            indices.append(base + r * w + q)
+            weights.append(weight * inside)
+            filled = filled + weight * ~np.asarray(inside, dtype=bool)
+    # one gather of every tap, then their weighted sum
+    taps = ops.reshape(ops.take(flat, backend.to_device(np.stack(indices).ravel(), x.device), axis=0),
+                       (len(indices), n, h, w, c))
+    out = ops.sum(taps * _constant(np.stack(weights)[..., None].astype(x.dtype), x), axis=0)
+    if fill_mode == "constant" and fill_value != 0.0:
+        out = out + _constant((filled * fill_value)[..., None].astype(x.dtype), x)
+    return out
+
+
+def _constant(array, like):
+    """A NumPy array as a constant Tensor on `like`'s device."""
+    return Tensor._wrap(backend.to_device(np.asarray(array), like.device), False)
+
+
+def _taps(coordinate, interpolation):
+    """(integer index, weight) pairs of one axis: the rounded index, or the two linear neighbours."""
+    if interpolation == "nearest":
+        return [(np.round(coordinate).astype(np.int64), np.ones_like(coordinate))]
+    lower = np.floor(coordinate)
+    upper_weight = coordinate - lower
+    lower = lower.astype(np.int64)
+    return [(lower, 1.0 - upper_weight), (lower + 1, upper_weight)]
+
+
+def _fix_index(index, size, fill_mode):
+    """Indices outside [0, size) mapped back in, per fill mode (constant clips; its weight is zeroed)."""
+    if fill_mode in ("constant", "nearest"):
+        return np.clip(index, 0, size - 1)
+    if fill_mode == "wrap":
+        return index % size
+    if fill_mode == "mirror":
+        return _mirror(index, size)
+    return (_mirror(2 * index + 1, 2 * size + 1) - 1) // 2  # reflect: half-sample symmetric
+
+
+def _mirror(index, size):
+    s = size - 1
+    if s == 0:
+        return np.zeros_like(index)
+    return np.abs((index + s) % (2 * s) - s)
+
+
+def _as_given(factor):
+    """A factor for the config: numbers as given, pairs as tuples (so a JSON round trip compares equal)."""
+    return tuple(factor) if isinstance(factor, list) else factor
+
+
+def _symmetric(factor, what, layer):
+    """A number f as (-f, f), or a pair (lo, hi) as given."""
+    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        return (-abs(float(factor)), abs(float(factor)))
+    if isinstance(factor, (list, tuple)) and len(factor) == 2:
+        lo, hi = float(factor[0]), float(factor[1])
+        if lo > hi:
+            raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} (lower, upper) needs lower <= upper, "
+                             f"got {factor!r}")
+        return (lo, hi)
+    raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be a number or a pair of numbers, "
+                     f"got {factor!r}")
+
+
+def _bounded(factor, bounds, layer):
+    """Keras's _set_factor: a number f gives (max(-|f|, low), |f|), a pair is sorted; both within bounds."""
+    message = (f"{type(layer).__name__} '{layer.name}': factor must be a number or a pair of numbers in "
+               f"[{bounds[0]}, {bounds[1]}], got {factor!r}")
+    if isinstance(factor, (list, tuple)):
+        if len(factor) != 2 or factor[0] > bounds[1] or factor[1] < bounds[0]:
+            raise ValueError(message)
+        return tuple(sorted(factor))
+    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        if not bounds[0] <= factor <= bounds[1]:
+            raise ValueError(message)
+        return (max(-abs(factor), bounds[0]), abs(factor))
+    raise ValueError(message)
+
+
+def _value_range(value_range, layer):
+    if not isinstance(value_range, (list, tuple)) or len(value_range) != 2:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': value_range must be a pair (low, high), got "
+                         f"{value_range!r}")
+    return tuple(sorted(value_range))
