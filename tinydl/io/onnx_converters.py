@@ -229,7 +229,7 @@ def _finish_conv(ctx, layer, y, rank):
     return ctx.activation(y, layer.activation) if channelwise else y
 
 
-@onnx_converter(L.Conv1D, L.Conv2D)
+@onnx_converter(L.Conv1D, L.Conv2D, L.Conv3D)
 def _conv(ctx, layer, node, inputs):
     rank = layer.rank
     kernel = layer.kernel.numpy()  # (k..., in/groups, filters)
@@ -240,13 +240,14 @@ def _conv(ctx, layer, node, inputs):
     return _finish_conv(ctx, layer, y, rank)
 
 
-@onnx_converter(L.Conv2DTranspose)
+@onnx_converter(L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
 def _conv_transpose(ctx, layer, node, inputs):
     from tinydl.ops.convolution import transposed_length
-    kernel = layer.kernel.numpy()  # (kh, kw, filters, in)
-    w = np.transpose(kernel, (3, 2, 0, 1))
+    rank = layer.rank
+    kernel = layer.kernel.numpy()  # (k..., filters, in)
+    w = np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
     pads_begin, pads_end, out_pad = [], [], []
-    for i in range(2):
+    for i in range(rank):
         k, s, d = layer.kernel_size[i], layer.strides[i], layer.dilation_rate[i]
         op = None if layer.output_padding is None else layer.output_padding[i]
         keff = (k - 1) * d + 1
@@ -259,35 +260,39 @@ def _conv_transpose(ctx, layer, node, inputs):
             pads_begin.append(0)
             pads_end.append(0)
             out_pad.append(-delta)
-    y = ctx.op("ConvTranspose", [_nchw_input(ctx, layer, inputs[0], 2), ctx.const(w, f"{layer.name}.kernel")],
+    y = ctx.op("ConvTranspose", [_nchw_input(ctx, layer, inputs[0], rank), ctx.const(w, f"{layer.name}.kernel")],
                kernel_shape=list(layer.kernel_size), strides=list(layer.strides), dilations=list(layer.dilation_rate),
                pads=pads_begin + pads_end, output_padding=out_pad if any(out_pad) else None)
-    return _finish_conv(ctx, layer, y, 2)
+    return _finish_conv(ctx, layer, y, rank)
 
 
 def _depthwise(ctx, layer, x):
-    kernel = layer.depthwise_kernel.numpy()  # (kh, kw, in, multiplier): output channel c * m + j
-    kh, kw, cin, mult = kernel.shape
-    w = np.transpose(kernel.reshape(kh, kw, cin * mult), (2, 0, 1)).reshape(cin * mult, 1, kh, kw)
-    return ctx.op("Conv", [x, ctx.const(w, f"{layer.name}.depthwise_kernel")], kernel_shape=[kh, kw],
+    kernel = layer.depthwise_kernel.numpy()  # (k..., in, multiplier): output channel c * m + j
+    rank, (cin, mult) = layer.rank, kernel.shape[-2:]
+    spatial = kernel.shape[:rank]
+    w = np.moveaxis(kernel.reshape(spatial + (cin * mult,)), -1, 0).reshape((cin * mult, 1) + spatial)
+    return ctx.op("Conv", [x, ctx.const(w, f"{layer.name}.depthwise_kernel")], kernel_shape=list(spatial),
                   strides=list(layer.strides), dilations=list(layer.dilation_rate), group=cin,
-                  **_conv_padding(layer, 2))
+                  **_conv_padding(layer, rank))
 
 
-@onnx_converter(L.DepthwiseConv2D)
+@onnx_converter(L.DepthwiseConv1D, L.DepthwiseConv2D)
 def _depthwise_conv(ctx, layer, node, inputs):
-    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2)), 2)
+    rank = layer.rank
+    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], rank)), rank)
 
 
-@onnx_converter(L.SeparableConv2D)
+@onnx_converter(L.SeparableConv1D, L.SeparableConv2D)
 def _separable_conv(ctx, layer, node, inputs):
-    mid = _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2))
-    pointwise = np.transpose(layer.pointwise_kernel.numpy(), (3, 2, 0, 1))
-    y = ctx.op("Conv", [mid, ctx.const(pointwise, f"{layer.name}.pointwise_kernel")], kernel_shape=[1, 1])
-    return _finish_conv(ctx, layer, y, 2)
+    rank = layer.rank
+    mid = _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], rank))
+    pointwise = np.transpose(layer.pointwise_kernel.numpy(), (rank + 1, rank) + tuple(range(rank)))
+    y = ctx.op("Conv", [mid, ctx.const(pointwise, f"{layer.name}.pointwise_kernel")], kernel_shape=[1] * rank)
+    return _finish_conv(ctx, layer, y, rank)
 
 
-@onnx_converter(L.MaxPooling1D, L.MaxPooling2D, L.AveragePooling1D, L.AveragePooling2D)
+@onnx_converter(L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.AveragePooling1D, L.AveragePooling2D,
+                L.AveragePooling3D)
 def _pool(ctx, layer, node, inputs):
     rank = layer.rank
     op = "MaxPool" if "Max" in type(layer).__name__ else "AveragePool"
@@ -299,7 +304,8 @@ def _pool(ctx, layer, node, inputs):
     return y if first else _to_nhwc(ctx, y, rank)
 
 
-@onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D, L.GlobalMaxPooling2D)
+@onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D, L.GlobalMaxPooling1D,
+                L.GlobalMaxPooling2D, L.GlobalMaxPooling3D)
 def _global_pool(ctx, layer, node, inputs):
     mask = ctx.mask_of(node.input_tensors[0]) if isinstance(layer, L.GlobalAveragePooling1D) else None
     first = 2 if layer.data_format == "channels_first" else 1  # the first spatial axis
@@ -331,6 +337,36 @@ def _cropping(ctx, layer, node, inputs):
     ends = [-b if b else _INT_MAX, -r if r else _INT_MAX]
     return ctx.op("Slice", [inputs[0], ctx.ints([t, left], "starts"), ctx.ints(ends, "ends"),
                             ctx.ints([1, 2], "axes")])
+
+
+@onnx_converter(L.UpSampling1D, L.UpSampling3D)
+def _upsampling_nd(ctx, layer, node, inputs):
+    scales = np.ones(len(node.input_tensors[0].shape), np.float32)
+    sizes = (layer.size,) if isinstance(layer.size, int) else layer.size
+    first = 2 if getattr(layer, "data_format", None) == "channels_first" else 1
+    scales[first:first + len(sizes)] = sizes
+    return ctx.op("Resize", [inputs[0], "", ctx.const(scales, "scales")], mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+@onnx_converter(L.ZeroPadding1D, L.ZeroPadding3D)
+def _zero_padding_nd(ctx, layer, node, inputs):
+    margins = (layer.padding,) if isinstance(layer, L.ZeroPadding1D) else layer.padding
+    rank = len(margins) + 2
+    first = 2 if layer.data_format == "channels_first" else 1
+    begin, end = [0] * rank, [0] * rank
+    for i, (a, b) in enumerate(margins):
+        begin[first + i], end[first + i] = a, b
+    return ctx.op("Pad", [inputs[0], ctx.ints(begin + end, "pads")], mode="constant")
+
+
+@onnx_converter(L.Cropping3D)
+def _cropping_3d(ctx, layer, node, inputs):
+    first = 2 if layer.data_format == "channels_first" else 1
+    starts = [a for a, _ in layer.cropping]
+    ends = [-b if b else _INT_MAX for _, b in layer.cropping]
+    return ctx.op("Slice", [inputs[0], ctx.ints(starts, "starts"), ctx.ints(ends, "ends"),
+                            ctx.ints([first, first + 1, first + 2], "axes")])
 
 
 @onnx_converter(L.Cropping1D)

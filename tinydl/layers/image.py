@@ -1,8 +1,131 @@
-"""Spatial reshaping of channels-last images: UpSampling2D (nearest), ZeroPadding2D, Cropping2D (Keras 3)."""
+"""Spatial reshaping (Keras 3): UpSampling1D/2D/3D (nearest), ZeroPadding1D/2D/3D, Cropping1D/2D/3D.
+
+The 2D layers take channels-last images; ZeroPadding1D and the 3D layers also take channels_first."""
 from tinydl import ops
 from tinydl.layers.base import InputSpec, Layer
 
-__all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping1D", "Cropping2D"]
+__all__ = ["UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+           "Cropping1D", "Cropping2D", "Cropping3D"]
+
+
+class UpSampling1D(Layer):
+    """Repeat every step `size` times: (batch, steps, features) -> (batch, steps * size, features)."""
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"UpSampling1D '{self.name}': size must be a positive int, got {size!r}")
+        self.size = size
+        self.input_spec = InputSpec(ndim=3)
+
+    def call(self, inputs):
+        return ops.repeat(inputs, self.size, axis=1)
+
+    def compute_output_shape(self, s):
+        return (s[0], _times(s[1], self.size), s[2])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+class UpSampling3D(Layer):
+    """Repeat along depth, height and width `size[i]` times (nearest-neighbour upsampling of volumes)."""
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(self, data_format)
+        self.size = _positive(size, 3, "size", self)
+        self.input_spec = InputSpec(ndim=5)
+
+    def call(self, inputs):
+        for axis, k in zip(_spatial_axes(self.data_format, 3), self.size):
+            inputs = ops.repeat(inputs, k, axis=axis)
+        return inputs
+
+    def compute_output_shape(self, s):
+        out = list(s)
+        for axis, k in zip(_spatial_axes(self.data_format, 3), self.size):
+            out[axis] = _times(s[axis], k)
+        return tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "data_format": self.data_format}
+
+
+class ZeroPadding1D(Layer):
+    """Zeros added at the start and end of the steps axis: padding int or (start, end)."""
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(self, data_format)
+        self.padding = _margins_nd(padding, 1, "padding", self)[0]
+        self.input_spec = InputSpec(ndim=3)
+
+    def call(self, inputs):
+        pads = [(0, 0)] * 3
+        pads[_spatial_axes(self.data_format, 1)[0]] = self.padding
+        return ops.pad(inputs, tuple(pads))
+
+    def compute_output_shape(self, s):
+        out, axis = list(s), _spatial_axes(self.data_format, 1)[0]
+        out[axis] = None if s[axis] is None else s[axis] + sum(self.padding)
+        return tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class ZeroPadding3D(Layer):
+    """Zeros added around a volume: padding int, (d, h, w) or ((front, back), (top, bottom), (left, right))."""
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(self, data_format)
+        self.padding = _margins_nd(padding, 3, "padding", self)
+        self.input_spec = InputSpec(ndim=5)
+
+    def call(self, inputs):
+        pads = [(0, 0)] * 5
+        for axis, p in zip(_spatial_axes(self.data_format, 3), self.padding):
+            pads[axis] = p
+        return ops.pad(inputs, tuple(pads))
+
+    def compute_output_shape(self, s):
+        out = list(s)
+        for axis, p in zip(_spatial_axes(self.data_format, 3), self.padding):
+            out[axis] = None if s[axis] is None else s[axis] + sum(p)
+        return tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class Cropping3D(Layer):
+    """Slices cut from a volume's edges: cropping int, (d, h, w) or ((front, back), (top, bottom), (left, right))."""
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(self, data_format)
+        self.cropping = _margins_nd(cropping, 3, "cropping", self)
+        self.input_spec = InputSpec(ndim=5)
+
+    def call(self, inputs):
+        index = [slice(None)] * 5
+        for axis, (a, b) in zip(_spatial_axes(self.data_format, 3), self.cropping):
+            if a + b >= inputs.shape[axis]:
+                raise ValueError(f"Cropping3D '{self.name}': cropping {self.cropping} leaves nothing of input "
+                                 f"{tuple(inputs.shape)}")
+            index[axis] = slice(a, inputs.shape[axis] - b)
+        return inputs[tuple(index)]
+
+    def compute_output_shape(self, s):
+        out = list(s)
+        for axis, p in zip(_spatial_axes(self.data_format, 3), self.cropping):
+            out[axis] = None if s[axis] is None else s[axis] - sum(p)
+        return tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping, "data_format": self.data_format}
 
 
 class UpSampling2D(Layer):
@@ -107,6 +230,52 @@ def _channels_last(layer, data_format):
     if data_format not in (None, "channels_last"):
         raise ValueError(f"{type(layer).__name__} '{layer.name}': only data_format='channels_last' is supported, "
                          f"got {data_format!r}")
+
+
+def _data_format(layer, value):
+    """'channels_last' (None's meaning) or 'channels_first', or an error naming the layer."""
+    if value not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': data_format must be 'channels_last' or "
+                         f"'channels_first', got {value!r}")
+    return value or "channels_last"
+
+
+def _spatial_axes(data_format, rank):
+    first = 2 if data_format == "channels_first" else 1
+    return tuple(range(first, first + rank))
+
+
+def _positive(value, rank, what, layer):
+    """An int or `rank` positive ints as a tuple."""
+    try:
+        values = (int(value),) * rank if isinstance(value, int) else tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != rank or min(values) < 1:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be an int or {rank} positive ints, "
+                         f"got {value!r}")
+    return values
+
+
+def _margins_nd(value, rank, what, layer):
+    """int, `rank` ints or `rank` (before, after) pairs of non-negative ints as `rank` pairs."""
+    try:
+        if isinstance(value, int):
+            out = ((value, value),) * rank
+        elif rank == 1 and len(value) == 2 and all(isinstance(v, int) for v in value):
+            out = (tuple(value),)
+        elif all(isinstance(v, int) for v in value):
+            out = tuple((v, v) for v in value)
+        else:
+            out = tuple((int(a), int(b)) for a, b in value)
+        ok = len(out) == rank and min(min(p) for p in out) >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        shapes = "(start, end)" if rank == 1 else f"{rank} ints or {rank} (before, after) pairs"
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be an int or {shapes} of "
+                         f"non-negative ints, got {value!r}")
+    return tuple(tuple(p) for p in out)
 
 
 def _times(n, k):

@@ -1,0 +1,65 @@
+"""Issue 16 part B layers against real Keras 3 with shared weights: same weight names and shapes, same
+outputs, same get_config keys and values (skipped without keras)."""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tinydl import layers as L  # noqa: E402
+
+keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
+CASES = [
+    ("Conv1DTranspose", dict(filters=4, kernel_size=3, strides=2, padding="same"), (2, 5, 3)),
+    ("Conv1DTranspose", dict(filters=2, kernel_size=3, strides=2, output_padding=1, activation="relu"), (2, 5, 3)),
+    ("DepthwiseConv1D", dict(kernel_size=3, depth_multiplier=2, strides=2, padding="same"), (2, 7, 3)),
+    ("SeparableConv1D", dict(filters=5, kernel_size=3, depth_multiplier=2, dilation_rate=2), (2, 9, 3)),
+    ("UpSampling1D", dict(size=3), (2, 4, 3)),
+    ("ZeroPadding1D", dict(padding=(1, 2)), (2, 4, 3)),
+    ("Conv3D", dict(filters=4, kernel_size=(3, 2, 3), strides=(1, 2, 1)), (2, 5, 6, 7, 3)),
+    ("Conv3D", dict(filters=4, kernel_size=3, padding="same", strides=2, groups=2), (2, 5, 6, 7, 2)),
+    ("Conv3D", dict(filters=3, kernel_size=2, padding="same", dilation_rate=(2, 1, 2),
+                    data_format="channels_first"), (2, 2, 5, 4, 5)),
+    ("Conv3DTranspose", dict(filters=4, kernel_size=3, strides=2, padding="same"), (2, 3, 4, 3, 3)),
+    ("Conv3DTranspose", dict(filters=2, kernel_size=(2, 3, 2), strides=(2, 1, 2)), (2, 3, 4, 3, 3)),
+    ("Conv3DTranspose", dict(filters=2, kernel_size=3, strides=2, output_padding=(1, 0, 1)), (1, 3, 2, 3, 2)),
+    ("MaxPooling3D", dict(pool_size=2), (2, 5, 4, 6, 3)),
+    ("MaxPooling3D", dict(pool_size=(3, 2, 3), strides=(2, 1, 2), padding="same"), (2, 5, 4, 7, 3)),
+    ("AveragePooling3D", dict(pool_size=(2, 3, 2), strides=1), (2, 5, 4, 6, 3)),
+    ("AveragePooling3D", dict(pool_size=3, strides=2, padding="same"), (2, 5, 7, 5, 3)),
+    ("GlobalMaxPooling3D", dict(), (2, 3, 4, 5, 3)),
+    ("GlobalAveragePooling3D", dict(keepdims=True, data_format="channels_first"), (2, 3, 4, 5, 3)),
+    ("UpSampling3D", dict(size=(2, 1, 3)), (2, 3, 2, 2, 3)),
+    ("ZeroPadding3D", dict(padding=((1, 0), (0, 2), (1, 1))), (2, 3, 2, 2, 3)),
+    ("Cropping3D", dict(cropping=((1, 0), (0, 2), (1, 1))), (2, 3, 4, 5, 3)),
+]
+SKIP_KEYS = {"name", "dtype"}
+
+
+def _plain(value):
+    """Config values as JSON would give them (tuples as lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("name, kwargs, shape", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_layer_matches_keras_with_shared_weights(name, kwargs, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    theirs = getattr(keras.layers, name)(**kwargs)
+    expected = keras.ops.convert_to_numpy(theirs(x))
+    ours = getattr(L, name)(**kwargs)
+    ours.build(shape)
+    assert [(w.name, tuple(w.shape)) for w in ours.weights] == [(w.name, tuple(w.shape)) for w in theirs.weights]
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.weights])
+    got = ours(x).numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    kc, oc = theirs.get_config(), ours.get_config()
+    assert set(oc) == set(kc)
+    for key in set(kc) - SKIP_KEYS:
+        if not isinstance(kc[key], dict):
+            assert _plain(oc[key]) == _plain(kc[key]), key
