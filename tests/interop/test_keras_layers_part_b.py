@@ -36,6 +36,14 @@ CASES = [
     ("ZeroPadding3D", dict(padding=((1, 0), (0, 2), (1, 1))), (2, 3, 2, 2, 3)),
     ("Cropping3D", dict(cropping=((1, 0), (0, 2), (1, 1))), (2, 3, 4, 5, 3)),
 ]
+CASES += [
+    ("EinsumDense", dict(equation="ab,bc->ac", output_shape=4, bias_axes="c"), (3, 5)),
+    ("EinsumDense", dict(equation="abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de", activation="relu"),
+     (2, 4, 5)),
+    ("EinsumDense", dict(equation="...b,bc->...c", output_shape=4, bias_axes="c"), (2, 3, 4, 5)),
+    ("EinsumDense", dict(equation="abc,cd->abd", output_shape=(None, 6)), (2, 3, 5)),
+    ("EinsumDense", dict(equation="ab...,bc->ac...", output_shape=4, bias_axes="c"), (2, 5, 3)),
+]
 SKIP_KEYS = {"name", "dtype"}
 
 

@@ -688,3 +688,12 @@ def _recurrent_mask(ctx, layer, node, inputs):
     if isinstance(layer, L.Bidirectional) and layer.merge_mode is None:
         return [mask, mask]
     return [mask]
+
+
+@onnx_converter(L.EinsumDense)
+def _einsum_dense(ctx, layer, node, inputs):
+    equation = layer.explicit_equation(len(node.input_tensors[0].shape))
+    y = ctx.op("Einsum", [inputs[0], ctx.weight(layer.kernel)], equation=equation)
+    if layer.bias is not None:
+        y = ctx.op("Add", [y, ctx.weight(layer.bias)])
+    return ctx.activation(y, layer.activation)
