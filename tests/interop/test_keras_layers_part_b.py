@@ -71,3 +71,38 @@ def test_layer_matches_keras_with_shared_weights(name, kwargs, shape):
     for key in set(kc) - SKIP_KEYS:
         if not isinstance(kc[key], dict):
             assert _plain(oc[key]) == _plain(kc[key]), key
+
+
+GQA_CASES = [
+    (dict(head_dim=3, num_query_heads=4, num_key_value_heads=2), {}),
+    (dict(head_dim=2, num_query_heads=3, num_key_value_heads=1, use_gate=True), {}),
+    (dict(head_dim=2, num_query_heads=2, num_key_value_heads=2, sliding_window=2, use_bias=False),
+     {"use_causal_mask": True}),
+    (dict(head_dim=2, num_query_heads=4, num_key_value_heads=2),
+     {"return_attention_scores": True, "attention_mask": np.tril(np.ones((2, 5, 5), bool))}),
+]
+
+
+@pytest.mark.parametrize("kwargs, call", GQA_CASES, ids=range(len(GQA_CASES)))
+def test_group_query_attention_matches_keras(kwargs, call):
+    import tinydl as td
+    rng = np.random.default_rng(0)
+    q, v = rng.standard_normal((2, 5, 6)).astype("float32"), rng.standard_normal((2, 5, 6)).astype("float32")
+    theirs, ours = keras.layers.GroupQueryAttention(**kwargs), L.GroupQueryAttention(**kwargs)
+    expected = theirs(q, v, **call)
+    ours(td.tensor(q), td.tensor(v), **call)
+    assert [(w.name, tuple(w.shape)) for w in ours.weights] == [(w.name, tuple(w.shape)) for w in theirs.weights]
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.weights])
+    got = ours(td.tensor(q), td.tensor(v), **call)
+    expected, got = (expected, got) if isinstance(got, tuple) else ((expected,), (got,))
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a.numpy(), keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)
+    assert _unregistered(ours.get_config()) == _unregistered({**theirs.get_config(), "name": ours.name,
+                                                              "dtype": ours.dtype})
+
+
+def _unregistered(config):
+    """A config without serialized objects' 'registered_name' (tinydl writes the class name, Keras None)."""
+    if isinstance(config, dict):
+        return {k: _unregistered(v) for k, v in config.items() if k != "registered_name"}
+    return config

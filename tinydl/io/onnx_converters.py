@@ -697,3 +697,62 @@ def _einsum_dense(ctx, layer, node, inputs):
     if layer.bias is not None:
         y = ctx.op("Add", [y, ctx.weight(layer.bias)])
     return ctx.activation(y, layer.activation)
+
+
+@onnx_converter(L.GroupedQueryAttention)
+def _grouped_query_attention(ctx, layer, node, inputs):
+    _no_masks(layer, node)
+    first = node.args[0]
+    if isinstance(first, (list, tuple)):
+        tensors = (list(first) + [None, None])[:3]
+    else:
+        tensors = [first, node.args[1] if len(node.args) > 1 else node.kwargs.get("value"),
+                   node.args[2] if len(node.args) > 2 else node.kwargs.get("key")]
+    query, value, key = [None if t is None else ctx.name_of(t) for t in tensors]
+    key = value if key is None else key
+
+    def heads(x, kernel, bias):
+        """(batch, T, dim) -> (batch, heads, T, size)."""
+        dim, h, size = kernel.shape
+        y = ctx.op("MatMul", [x, ctx.const(kernel.numpy().reshape(dim, h * size), kernel.path.replace("/", "."))])
+        if bias is not None:
+            y = ctx.op("Add", [y, ctx.const(bias.numpy().reshape(h * size), bias.path.replace("/", "."))])
+        return ctx.transpose(ctx.reshape(y, [0, 0, h, size]), [0, 2, 1, 3])
+
+    def repeated(x):
+        """Each key/value head repeated num_repeats times in place: heads (h0, h0, h1, h1, ...)."""
+        if layer.num_repeats == 1:
+            return x
+        x = ctx.op("Concat", [ctx.unsqueeze(x, [2])] * layer.num_repeats, axis=2)
+        return ctx.reshape(x, [0, layer.num_query_heads, -1, layer.head_dim])
+
+    q = heads(query, layer.query_kernel, layer.query_bias)
+    k = repeated(heads(key, layer.key_kernel, layer.key_bias))
+    v = repeated(heads(value, layer.value_kernel, layer.value_bias))
+    scores = ctx.op("Mul", [ctx.op("MatMul", [q, ctx.transpose(k, [0, 1, 3, 2])]),
+                            ctx.const(np.float32(1.0 / np.sqrt(layer.head_dim)))])
+    mask = node.kwargs.get("attention_mask")
+    mask = ctx.name_of(mask) if mask is not None and hasattr(mask, "_keras_history") else None
+    keep = _keep(ctx, ctx.mask_of(tensors[0]), ctx.mask_of(tensors[1]),
+                 ctx.mask_of(tensors[2]) if tensors[2] is not None and tensors[2] is not tensors[1] else None, mask)
+    if layer.sliding_window is not None:
+        t, s = tensors[0].shape[1], tensors[1].shape[1]
+        if t is None or s is None:
+            raise OnnxExportError(f"ONNX export: GroupedQueryAttention '{layer.name}' with sliding_window needs "
+                                  "fixed sequence lengths")
+        band = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < layer.sliding_window
+        band = ctx.const(band[None], f"{layer.name}.sliding_window", dtype=np.bool_)
+        keep = band if keep is None else ctx.op("And", [keep, band])
+    weights = _masked_softmax(ctx, scores, None if keep is None else ctx.unsqueeze(keep, [1]),
+                              bool(node.kwargs.get("use_causal_mask")))
+    attended = ctx.op("MatMul", [weights, v])
+    if layer.use_gate:
+        attended = ctx.op("Mul", [attended, ctx.op("Sigmoid", [heads(query, layer.gate_kernel, layer.gate_bias)])])
+    size = layer.num_query_heads * layer.head_dim
+    merged = ctx.reshape(ctx.transpose(attended, [0, 2, 1, 3]), [0, 0, size])
+    kernel = layer.output_kernel
+    out = ctx.op("MatMul", [merged, ctx.const(kernel.numpy().reshape(size, kernel.shape[-1]),
+                                              kernel.path.replace("/", "."))])
+    if layer.output_bias is not None:
+        out = ctx.op("Add", [out, ctx.weight(layer.output_bias)])
+    return [out, weights] if node.kwargs.get("return_attention_scores") else out
