@@ -44,6 +44,13 @@ CASES += [
     ("EinsumDense", dict(equation="abc,cd->abd", output_shape=(None, 6)), (2, 3, 5)),
     ("EinsumDense", dict(equation="ab...,bc->ac...", output_shape=4, bias_axes="c"), (2, 5, 3)),
 ]
+CASES += [
+    ("ConvLSTM1D", dict(filters=3, kernel_size=3, padding="same", return_sequences=True), (2, 4, 6, 2)),
+    ("ConvLSTM2D", dict(filters=3, kernel_size=(3, 2), strides=(2, 1)), (2, 3, 6, 5, 2)),
+    ("ConvLSTM2D", dict(filters=2, kernel_size=2, dilation_rate=2, go_backwards=True, return_sequences=True,
+                        data_format="channels_first", unit_forget_bias=False), (2, 3, 2, 5, 5)),
+    ("ConvLSTM3D", dict(filters=2, kernel_size=2, padding="same"), (1, 3, 3, 4, 3, 2)),
+]
 SKIP_KEYS = {"name", "dtype"}
 
 
