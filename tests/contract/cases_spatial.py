@@ -32,3 +32,12 @@ CASES = [
               (2, 2, 2, 3, 2)),
     LayerCase(lambda **kw: L.Cropping3D(((1, 0), (0, 2), (1, 1)), **kw), (2, 3, 4, 4, 2)),
 ]
+
+CASES += [
+    LayerCase(lambda **kw: L.AdaptiveAveragePooling1D(3, **kw), (2, 7, 2)),
+    LayerCase(lambda **kw: L.AdaptiveMaxPooling1D(4, data_format="channels_first", **kw), (2, 2, 7)),
+    LayerCase(lambda **kw: L.AdaptiveAveragePooling2D((3, 2), **kw), (2, 7, 5, 2)),
+    LayerCase(lambda **kw: L.AdaptiveMaxPooling2D(3, **kw), (2, 5, 4, 2)),
+    LayerCase(lambda **kw: L.AdaptiveAveragePooling3D((2, 3, 2), data_format="channels_first", **kw), (1, 2, 5, 7, 3)),
+    LayerCase(lambda **kw: L.AdaptiveMaxPooling3D(2, **kw), (1, 5, 4, 3, 2)),
+]

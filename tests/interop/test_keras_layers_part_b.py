@@ -51,6 +51,14 @@ CASES += [
                         data_format="channels_first", unit_forget_bias=False), (2, 3, 2, 5, 5)),
     ("ConvLSTM3D", dict(filters=2, kernel_size=2, padding="same"), (1, 3, 3, 4, 3, 2)),
 ]
+CASES += [
+    ("AdaptiveAveragePooling1D", dict(output_size=3), (2, 7, 3)),
+    ("AdaptiveMaxPooling1D", dict(output_size=4, data_format="channels_first"), (2, 3, 7)),
+    ("AdaptiveAveragePooling2D", dict(output_size=(3, 2)), (2, 7, 5, 3)),
+    ("AdaptiveMaxPooling2D", dict(output_size=3), (2, 8, 5, 2)),
+    ("AdaptiveAveragePooling3D", dict(output_size=(2, 3, 2), data_format="channels_first"), (2, 2, 5, 7, 4)),
+    ("AdaptiveMaxPooling3D", dict(output_size=2), (2, 5, 4, 3, 2)),
+]
 SKIP_KEYS = {"name", "dtype"}
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from tinydl import layers as L
 from tinydl.io.onnx import OnnxExportError, onnx_converter, onnx_masker
+from tinydl.layers.pooling import adaptive_bins
 
 _INT_MAX = np.iinfo(np.int64).max
 
@@ -756,3 +757,19 @@ def _grouped_query_attention(ctx, layer, node, inputs):
     if layer.output_bias is not None:
         out = ctx.op("Add", [out, ctx.weight(layer.output_bias)])
     return [out, weights] if node.kwargs.get("return_attention_scores") else out
+
+
+@onnx_converter(L.AdaptiveAveragePooling1D, L.AdaptiveAveragePooling2D, L.AdaptiveAveragePooling3D,
+                L.AdaptiveMaxPooling1D, L.AdaptiveMaxPooling2D, L.AdaptiveMaxPooling3D)
+def _adaptive_pool(ctx, layer, node, inputs):
+    op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
+    first = 2 if layer.data_format == "channels_first" else 1
+    shape, y = node.input_tensors[0].shape, inputs[0]
+    for axis, out in zip(range(first, first + layer.rank), layer.output_size):
+        if shape[axis] is None:
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' needs fixed spatial sizes")
+        parts = [ctx.reduce(op, ctx.op("Slice", [y, ctx.ints([a], "starts"), ctx.ints([b], "ends"),
+                                                 ctx.ints([axis], "axes")]), [axis], keepdims=1)
+                 for a, b in adaptive_bins(shape[axis], out)]
+        y = ctx.op("Concat", parts, axis=axis)
+    return y
