@@ -10,3 +10,8 @@ CASES = [
     LayerCase(lambda **kw: L.EinsumDense("ab...,bc->ac...", 4, bias_axes="c", **kw), (2, 5, 3),
               name="EinsumDense[right ellipsis]"),
 ]
+
+CASES += [
+    LayerCase(lambda **kw: L.Pipeline([L.Dense(3, **kw), L.Dense(2, activation="tanh", **kw)]), (2, 4),
+              onnx="Pipeline is a preprocessing container with no converter; export a Sequential of its layers"),
+]

@@ -121,3 +121,19 @@ def _unregistered(config):
     if isinstance(config, dict):
         return {k: _unregistered(v) for k, v in config.items() if k != "registered_name"}
     return config
+
+
+def test_pipeline_matches_keras_and_defaults_to_training():
+    import tinydl as td
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    theirs = keras.layers.Pipeline([keras.layers.Dense(3), keras.layers.Dense(2, activation="tanh")])
+    ours = L.Pipeline([L.Dense(3), L.Dense(2, activation="tanh")])
+    expected = keras.ops.convert_to_numpy(theirs(x))
+    ours(td.tensor(x))
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.weights])
+    np.testing.assert_allclose(ours(td.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert set(ours.get_config()) == set(theirs.get_config()) == {"layers", "name"}
+    dropout = L.Pipeline([L.Dropout(0.5)])
+    ones = td.tensor(np.ones((4, 50), "float32"))
+    assert set(np.unique(dropout(ones).numpy())) == {0.0, 2.0}  # training=True unless told otherwise
+    np.testing.assert_array_equal(dropout(ones, training=False).numpy(), ones.numpy())

@@ -16,6 +16,7 @@ from tinydl.layers.image import *  # noqa: F401,F403
 from tinydl.layers.recurrent import *  # noqa: F401,F403
 from tinydl.layers.cells import *  # noqa: F401,F403
 from tinydl.layers.conv_lstm import *  # noqa: F401,F403
+from tinydl.layers.pipeline import *  # noqa: F401,F403
 from tinydl.layers.einsum_dense import *  # noqa: F401,F403
 # attention
 from tinydl.layers.attention import *  # noqa: F401,F403
