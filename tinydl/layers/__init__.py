@@ -3,6 +3,7 @@ from tinydl.layers.base import (  # noqa: F401
     InputSpec, KerasTensor, Layer, Variable, clear_session, learning_phase,
 )
 from tinydl.layers.core import *  # noqa: F401,F403
+from tinydl.io.config import deserialize, serialize  # noqa: F401  (Keras's layers.serialize / deserialize)
 # normalization, embedding, merge, reshaping (core layers)
 from tinydl.layers.normalization import *  # noqa: F401,F403
 from tinydl.layers.embedding import *  # noqa: F401,F403
