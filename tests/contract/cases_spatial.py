@@ -41,3 +41,12 @@ CASES += [
     LayerCase(lambda **kw: L.AdaptiveAveragePooling3D((2, 3, 2), data_format="channels_first", **kw), (1, 2, 5, 7, 3)),
     LayerCase(lambda **kw: L.AdaptiveMaxPooling3D(2, **kw), (1, 5, 4, 3, 2)),
 ]
+
+CASES += [
+    LayerCase(lambda **kw: L.UpSampling2D((2, 3), data_format="channels_first", **kw), (2, 2, 3, 2),
+              name="UpSampling2D channels_first"),
+    LayerCase(lambda **kw: L.ZeroPadding2D(((1, 2), (0, 1)), data_format="channels_first", **kw), (2, 2, 3, 3),
+              name="ZeroPadding2D channels_first"),
+    LayerCase(lambda **kw: L.Cropping2D(((1, 0), (1, 2)), data_format="channels_first", **kw), (2, 2, 4, 5),
+              name="Cropping2D channels_first"),
+]

@@ -59,6 +59,11 @@ CASES += [
     ("AdaptiveAveragePooling3D", dict(output_size=(2, 3, 2), data_format="channels_first"), (2, 2, 5, 7, 4)),
     ("AdaptiveMaxPooling3D", dict(output_size=2), (2, 5, 4, 3, 2)),
 ]
+CASES += [
+    ("UpSampling2D", dict(size=(2, 3), data_format="channels_first"), (2, 3, 2, 4)),
+    ("ZeroPadding2D", dict(padding=((1, 2), (3, 0)), data_format="channels_first"), (2, 3, 2, 4)),
+    ("Cropping2D", dict(cropping=((1, 0), (1, 2)), data_format="channels_first"), (2, 3, 5, 6)),
+]
 SKIP_KEYS = {"name", "dtype"}
 
 

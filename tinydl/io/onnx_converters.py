@@ -318,29 +318,7 @@ def _global_pool(ctx, layer, node, inputs):
     return ctx.reduce(op, inputs[0], list(range(first, first + layer.rank)), keepdims=int(layer.keepdims))
 
 
-@onnx_converter(L.UpSampling2D)
-def _upsampling(ctx, layer, node, inputs):
-    scales = ctx.const(np.array([1, 1, layer.size[0], layer.size[1]], np.float32), "scales")
-    y = ctx.op("Resize", [_to_nchw(ctx, inputs[0], 2), "", scales], mode="nearest",
-               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-    return _to_nhwc(ctx, y, 2)
-
-
-@onnx_converter(L.ZeroPadding2D)
-def _zero_padding(ctx, layer, node, inputs):
-    (t, b), (left, r) = layer.padding
-    return ctx.op("Pad", [inputs[0], ctx.ints([0, t, left, 0, 0, b, r, 0], "pads")], mode="constant")
-
-
-@onnx_converter(L.Cropping2D)
-def _cropping(ctx, layer, node, inputs):
-    (t, b), (left, r) = layer.cropping
-    ends = [-b if b else _INT_MAX, -r if r else _INT_MAX]
-    return ctx.op("Slice", [inputs[0], ctx.ints([t, left], "starts"), ctx.ints(ends, "ends"),
-                            ctx.ints([1, 2], "axes")])
-
-
-@onnx_converter(L.UpSampling1D, L.UpSampling3D)
+@onnx_converter(L.UpSampling1D, L.UpSampling2D, L.UpSampling3D)
 def _upsampling_nd(ctx, layer, node, inputs):
     scales = np.ones(len(node.input_tensors[0].shape), np.float32)
     sizes = (layer.size,) if isinstance(layer.size, int) else layer.size
@@ -350,7 +328,7 @@ def _upsampling_nd(ctx, layer, node, inputs):
                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 
 
-@onnx_converter(L.ZeroPadding1D, L.ZeroPadding3D)
+@onnx_converter(L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D)
 def _zero_padding_nd(ctx, layer, node, inputs):
     margins = (layer.padding,) if isinstance(layer, L.ZeroPadding1D) else layer.padding
     rank = len(margins) + 2
@@ -361,13 +339,13 @@ def _zero_padding_nd(ctx, layer, node, inputs):
     return ctx.op("Pad", [inputs[0], ctx.ints(begin + end, "pads")], mode="constant")
 
 
-@onnx_converter(L.Cropping3D)
-def _cropping_3d(ctx, layer, node, inputs):
+@onnx_converter(L.Cropping2D, L.Cropping3D)
+def _cropping_nd(ctx, layer, node, inputs):
     first = 2 if layer.data_format == "channels_first" else 1
     starts = [a for a, _ in layer.cropping]
     ends = [-b if b else _INT_MAX for _, b in layer.cropping]
     return ctx.op("Slice", [inputs[0], ctx.ints(starts, "starts"), ctx.ints(ends, "ends"),
-                            ctx.ints([first, first + 1, first + 2], "axes")])
+                            ctx.ints(list(range(first, first + len(starts))), "axes")])
 
 
 @onnx_converter(L.Cropping1D)

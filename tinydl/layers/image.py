@@ -1,6 +1,6 @@
 """Spatial reshaping (Keras 3): UpSampling1D/2D/3D (nearest), ZeroPadding1D/2D/3D, Cropping1D/2D/3D.
 
-The 2D layers take channels-last images; ZeroPadding1D and the 3D layers also take channels_first."""
+`data_format='channels_first'` (channels on axis 1) works wherever Keras takes it."""
 from tinydl import ops
 from tinydl.layers.base import InputSpec, Layer
 
@@ -133,19 +133,22 @@ class UpSampling2D(Layer):
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
-        _channels_last(self, data_format)
         if interpolation != "nearest":
             raise ValueError(f"UpSampling2D '{self.name}': only interpolation='nearest' is supported, "
                              f"got {interpolation!r}")
         self.size = _pair(size, "size", self)
-        self.data_format, self.interpolation = "channels_last", interpolation
+        self.data_format, self.interpolation = _data_format(self, data_format), interpolation
         self.input_spec = InputSpec(ndim=4)
 
     def call(self, inputs):
-        return ops.repeat(ops.repeat(inputs, self.size[0], axis=1), self.size[1], axis=2)
+        rows, cols = _spatial_axes(self.data_format, 2)
+        return ops.repeat(ops.repeat(inputs, self.size[0], axis=rows), self.size[1], axis=cols)
 
     def compute_output_shape(self, s):
-        return (s[0], _times(s[1], self.size[0]), _times(s[2], self.size[1]), s[3])
+        out = list(s)
+        for axis, k in zip(_spatial_axes(self.data_format, 2), self.size):
+            out[axis] = _times(s[axis], k)
+        return tuple(out)
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "data_format": self.data_format,
@@ -157,17 +160,21 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        _channels_last(self, data_format)
         self.padding = _margins(padding, "padding", self)
-        self.data_format = "channels_last"
+        self.data_format = _data_format(self, data_format)
         self.input_spec = InputSpec(ndim=4)
 
     def call(self, inputs):
-        return ops.pad(inputs, ((0, 0),) + self.padding + ((0, 0),))
+        pads = [(0, 0)] * 4
+        for axis, p in zip(_spatial_axes(self.data_format, 2), self.padding):
+            pads[axis] = p
+        return ops.pad(inputs, tuple(pads))
 
     def compute_output_shape(self, s):
-        (t, b), (left, r) = self.padding
-        return (s[0], None if s[1] is None else s[1] + t + b, None if s[2] is None else s[2] + left + r, s[3])
+        out = list(s)
+        for axis, p in zip(_spatial_axes(self.data_format, 2), self.padding):
+            out[axis] = None if s[axis] is None else s[axis] + sum(p)
+        return tuple(out)
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
@@ -178,22 +185,24 @@ class Cropping2D(Layer):
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        _channels_last(self, data_format)
         self.cropping = _margins(cropping, "cropping", self)
-        self.data_format = "channels_last"
+        self.data_format = _data_format(self, data_format)
         self.input_spec = InputSpec(ndim=4)
 
     def call(self, inputs):
-        (t, b), (left, r) = self.cropping
-        h, w = inputs.shape[1], inputs.shape[2]
-        if t + b >= h or left + r >= w:
-            raise ValueError(f"Cropping2D '{self.name}': cropping {self.cropping} leaves nothing of input "
-                             f"{tuple(inputs.shape)}")
-        return inputs[:, t:h - b, left:w - r, :]
+        index = [slice(None)] * 4
+        for axis, (a, b) in zip(_spatial_axes(self.data_format, 2), self.cropping):
+            if a + b >= inputs.shape[axis]:
+                raise ValueError(f"Cropping2D '{self.name}': cropping {self.cropping} leaves nothing of input "
+                                 f"{tuple(inputs.shape)}")
+            index[axis] = slice(a, inputs.shape[axis] - b)
+        return inputs[tuple(index)]
 
     def compute_output_shape(self, s):
-        (t, b), (left, r) = self.cropping
-        return (s[0], None if s[1] is None else s[1] - t - b, None if s[2] is None else s[2] - left - r, s[3])
+        out = list(s)
+        for axis, p in zip(_spatial_axes(self.data_format, 2), self.cropping):
+            out[axis] = None if s[axis] is None else s[axis] - sum(p)
+        return tuple(out)
 
     def get_config(self):
         return {**super().get_config(), "cropping": self.cropping, "data_format": self.data_format}
@@ -224,12 +233,6 @@ class Cropping1D(Layer):
 
     def get_config(self):
         return {**super().get_config(), "cropping": list(self.cropping)}
-
-
-def _channels_last(layer, data_format):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{type(layer).__name__} '{layer.name}': only data_format='channels_last' is supported, "
-                         f"got {data_format!r}")
 
 
 def _data_format(layer, value):
