@@ -72,6 +72,14 @@ def _keras_parts(layer):
         return [("forward_layer/cell", 0, k), ("backward_layer/cell", k, n)]
     if kind == "TimeDistributed":
         return [("layer", 0, n)]
+    if kind in ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"):
+        return [("cell", 0, n)]
+    if kind == "GroupedQueryAttention" and layer.weights:
+        step = 2 if layer.use_bias else 1
+        parts = ["_query_dense", "_key_dense"] + (["_gate_dense"] if layer.use_gate else []) + \
+            ["_value_dense", "_output_dense"]
+        return [(part, i * step, (i + 1) * step) for i, part in enumerate(parts)] + [
+            ("_dropout_layer", n, n), ("_softmax", n, n)]
     if kind == "MultiHeadAttention" and n in (4, 8):
         step = n // 4
         return [(part, i * step, (i + 1) * step)

@@ -20,7 +20,7 @@ class Pipeline(Layer):
         layers = list(layers) if isinstance(layers, (list, tuple)) else None
         if not layers or not all(isinstance(layer, Layer) for layer in layers):
             raise ValueError(f"Pipeline '{self.name}' needs a non-empty list of layers, got {layers!r}")
-        self._pipeline_layers = layers
+        self.layers = layers  # an attribute named as Keras's property: the weights tree says layers/<name>
         self.dtype = layers[0].dtype  # inputs are cast to the first layer's dtype, not float32's default
 
     def __call__(self, *args, **kwargs):
@@ -30,18 +30,14 @@ class Pipeline(Layer):
             kwargs["training"] = True
         return super().__call__(*args, **kwargs)
 
-    @property
-    def layers(self):
-        return self._pipeline_layers
-
     def call(self, inputs, training=None):
-        for layer in self._pipeline_layers:
+        for layer in self.layers:
             takes = "training" in call_args(type(layer))
             inputs = layer(inputs, training=training) if takes and training is not None else layer(inputs)
         return inputs
 
     def get_config(self):
-        return {"layers": [serialize(layer) for layer in self._pipeline_layers], "name": self.name}
+        return {"layers": [serialize(layer) for layer in self.layers], "name": self.name}
 
     @classmethod
     def from_config(cls, config):
