@@ -46,3 +46,24 @@ def test_keras_weights_file_loads_into_tinydl_and_back(name, tmp_path):
     again = build(keras)
     again.load_weights(tmp_path / "t.weights.h5")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(again(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_keras_archive_of_the_new_layers_loads_in_tinydl_and_back(tmp_path):
+    layers = keras.layers
+    x = np.random.default_rng(1).standard_normal((2, 4, 6)).astype("float32")
+    q = keras.Input((4, 6))
+    h = layers.GroupQueryAttention(2, 4, 2)(q, q)
+    h = layers.RNN(layers.StackedRNNCells([layers.LSTMCell(3), layers.GRUCell(2)]), return_sequences=True)(h)
+    h = layers.Conv1DTranspose(3, 2, strides=2)(h)
+    h = layers.SeparableConv1D(3, 2)(h)
+    h = layers.UpSampling1D(2)(h)
+    h = layers.EinsumDense("abc,cd->abd", (None, 5), bias_axes="d")(h)
+    h = layers.AdaptiveAveragePooling1D(3)(h)
+    model = keras.Model(q, layers.add([h, layers.multiply([h, h])]))
+    expected = keras.ops.convert_to_numpy(model(x))
+    model.save(tmp_path / "k.keras")
+    ours = td.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(ours(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+    ours.save(tmp_path / "t.keras")
+    again = keras.models.load_model(tmp_path / "t.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(again(x)), expected, rtol=1e-5, atol=1e-6)

@@ -678,7 +678,7 @@ def _einsum_dense(ctx, layer, node, inputs):
     return ctx.activation(y, layer.activation)
 
 
-@onnx_converter(L.GroupedQueryAttention)
+@onnx_converter(L.GroupQueryAttention)
 def _grouped_query_attention(ctx, layer, node, inputs):
     _no_masks(layer, node)
     first = node.args[0]
@@ -717,7 +717,7 @@ def _grouped_query_attention(ctx, layer, node, inputs):
     if layer.sliding_window is not None:
         t, s = tensors[0].shape[1], tensors[1].shape[1]
         if t is None or s is None:
-            raise OnnxExportError(f"ONNX export: GroupedQueryAttention '{layer.name}' with sliding_window needs "
+            raise OnnxExportError(f"ONNX export: GroupQueryAttention '{layer.name}' with sliding_window needs "
                                   "fixed sequence lengths")
         band = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < layer.sliding_window
         band = ctx.const(band[None], f"{layer.name}.sliding_window", dtype=np.bool_)

@@ -278,9 +278,9 @@ class AdditiveAttention(Attention):
         return config
 
 
-class GroupedQueryAttention(Layer):
-    """Keras 3's GroupedQueryAttention (alias GroupQueryAttention): `num_query_heads` query heads share
-    `num_key_value_heads` key/value heads, each key/value head serving num_query_heads // num_key_value_heads.
+class GroupQueryAttention(Layer):
+    """Keras 3's GroupQueryAttention (GroupedQueryAttention in Keras's source): `num_query_heads` query heads
+    share `num_key_value_heads` key/value heads, each serving num_query_heads // num_key_value_heads of them.
 
     Called as `gqa(query, value, key=None, ...)` with MultiHeadAttention's masks and options.
     `sliding_window=w` lets position i attend to j only when |i - j| < w (with `use_causal_mask`, the
@@ -297,7 +297,7 @@ class GroupedQueryAttention(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, use_gate=False, seed=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        where = f"GroupedQueryAttention '{self.name}'"
+        where = f"GroupQueryAttention '{self.name}'"
         if min(int(head_dim), int(num_query_heads), int(num_key_value_heads)) <= 0:
             raise ValueError(f"{where} needs positive head_dim, num_query_heads and num_key_value_heads, got "
                              f"{head_dim}, {num_query_heads}, {num_key_value_heads}")
@@ -360,7 +360,7 @@ class GroupedQueryAttention(Layer):
         if isinstance(query, (list, tuple)):
             query, value, key = (list(query) + [None, None])[:3]
         if value is None:
-            raise ValueError(f"GroupedQueryAttention '{self.name}' needs a value: call it as gqa(query, value)")
+            raise ValueError(f"GroupQueryAttention '{self.name}' needs a value: call it as gqa(query, value)")
         query, value = _tensor(query, self.dtype), _tensor(value, self.dtype)
         key = value if key is None else _tensor(key, self.dtype)
         self._check_shapes(query, value, key)
@@ -387,7 +387,7 @@ class GroupedQueryAttention(Layer):
         return (out, scores) if return_attention_scores else out
 
     def _check_shapes(self, query, value, key):
-        where = f"GroupedQueryAttention '{self.name}'"
+        where = f"GroupQueryAttention '{self.name}'"
         for label, t in (("query", query), ("value", value), ("key", key)):
             if t.ndim != 3:
                 raise ValueError(f"{where} expects {label} of shape (batch, length, dim), got {tuple(t.shape)}")
@@ -411,7 +411,7 @@ class GroupedQueryAttention(Layer):
                 "bias_constraint": serialize(self.bias_constraint), "seed": self.seed}
 
 
-GroupQueryAttention = GroupedQueryAttention
+GroupedQueryAttention = GroupQueryAttention
 
 
 def _heads(x, kernel, bias):
