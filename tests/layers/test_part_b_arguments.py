@@ -69,3 +69,20 @@ def test_conv3d_layers_train_in_a_model():
     for _ in range(20):
         last = model.train_on_batch(x, y)
     assert last < 0.9 * first
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_conv_lstm_onnx_export_follows_a_mask_input(tmp_path, backwards):
+    ort = pytest.importorskip("onnxruntime")
+    td.set_seed(0)
+    frames, mask = L.Input(batch_shape=(2, 3, 4, 4, 2)), L.Input(batch_shape=(2, 3), dtype="bool")
+    out = L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, go_backwards=backwards)(frames, mask=mask)
+    model = td.models.Model([frames, mask], out)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4, 2)).astype("float32")
+    m = np.array([[True, False, True], [True, True, False]])
+    with td.no_grad():
+        expected = model([x, m]).numpy()
+    model.export(tmp_path / "m.onnx", format="onnx", opset=17)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {i.name: a for i, a in zip(session.get_inputs(), [x, m])}
+    np.testing.assert_allclose(session.run(None, feeds)[0], expected, rtol=1e-5, atol=1e-5)

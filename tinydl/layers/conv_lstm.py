@@ -6,7 +6,7 @@ Gates i, f, c, o as Keras: `x_g = conv(x_t, kernel_g) + bias_g` (the layer's str
 `h_g = conv(h_{t-1}, recurrent_kernel_g)` (stride 1, 'same'); `c = f*c + i*act(x_c + h_c)`, `h = o*act(c)`.
 Weights `kernel` (k..., in, 4*filters), `recurrent_kernel` (k..., filters, 4*filters), `bias` (4*filters,),
 paths `conv_lstm2d/conv_lstm_cell/...`. The input convolution of every step runs as one batched convolution
-(the im2col/GEMM path); the recurrent one runs per step.
+(the im2col/GEMM path); the recurrent one runs per step. ONNX export unrolls the frames (tinydl.io.onnx_recurrent).
 """
 import numpy as np
 
