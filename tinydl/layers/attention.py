@@ -350,7 +350,8 @@ class GroupQueryAttention(Layer):
 
     def _weight(self, part, name, shape):
         kind = "kernel" if name == "kernel" else "bias"
-        var = self.add_weight(name, shape, getattr(self, f"{kind}_initializer"), regularizer=getattr(self, f"{kind}_regularizer"),
+        var = self.add_weight(name, shape, getattr(self, f"{kind}_initializer"),
+                              regularizer=getattr(self, f"{kind}_regularizer"),
                               constraint=getattr(self, f"{kind}_constraint"))
         var.path = f"{self.name}/{part}/{name}"
         return var
