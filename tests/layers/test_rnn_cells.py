@@ -108,3 +108,23 @@ def test_a_list_of_cells_is_stacked_and_bad_cells_are_refused():
         L.LSTMCell(2, dropout=1.5)
     with pytest.raises(ValueError, match="initial_state"):
         L.RNN(L.LSTMCell(2))(td.tensor(np.ones((2, 3, 4), "float32")), initial_state=[np.zeros((2, 2), "float32")])
+
+
+@pytest.mark.parametrize("make", [lambda: L.RNN(L.LSTMCell(4), return_sequences=True, go_backwards=True),
+                                  lambda: L.LSTM(4, return_sequences=True)], ids=["RNN(LSTMCell)", "LSTM"])
+def test_onnx_export_follows_a_mask_input_and_user_cells_are_refused(tmp_path, make):
+    ort = pytest.importorskip("onnxruntime")
+    from tinydl.io.onnx import OnnxExportError
+    td.set_seed(0)
+    seq, mask = L.Input(batch_shape=(2, 5, 3)), L.Input(batch_shape=(2, 5), dtype="bool")
+    model = td.models.Model([seq, mask], make()(seq, mask=mask))  # the mask tensor is no initial state
+    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype("float32")
+    with td.no_grad():
+        expected = model([x, MASK]).numpy()
+    model.export(tmp_path / "m.onnx", format="onnx", opset=17)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {i.name: a for i, a in zip(session.get_inputs(), [x, MASK])}
+    np.testing.assert_allclose(session.run(None, feeds)[0], expected, rtol=1e-5, atol=1e-5)
+    user = td.models.Model(seq, L.RNN(MinimalRNNCell(2))(seq))
+    with pytest.raises(OnnxExportError, match="MinimalRNNCell"):
+        user.export(tmp_path / "u.onnx", format="onnx", opset=17)

@@ -28,6 +28,7 @@ _ONNX_ACTIVATIONS = {"tanh": ("Tanh", None, None), "sigmoid": ("Sigmoid", None, 
 @onnx_converter(L.SimpleRNN, L.LSTM, L.GRU)
 def _recurrent(ctx, layer, node, inputs):
     mask = _input_mask(ctx, layer, node)
+    inputs = inputs[:1] + _initial_states(ctx, node)  # inputs[1:] may hold a mask= graph tensor too
     seq, states = _scan(ctx, layer, inputs[0], inputs[1:]) if mask is None else \
         _unrolled(ctx, layer, inputs[0], inputs[1:], mask, node.input_tensors[0].shape)
     out = seq if layer.return_sequences else states[0]
@@ -37,6 +38,7 @@ def _recurrent(ctx, layer, node, inputs):
 @onnx_converter(L.Bidirectional)
 def _bidirectional(ctx, layer, node, inputs):
     mask = _input_mask(ctx, layer, node)
+    inputs = inputs[:1] + _initial_states(ctx, node)
     init = inputs[1:]
     half = len(init) // 2
     if mask is None:
@@ -97,6 +99,14 @@ def _masking(ctx, layer, node, inputs):
 
 
 # -- pieces -------------------------------------------------------------------------------------------------------
+
+def _initial_states(ctx, node):
+    """ONNX names of the call's initial_state tensors (keyword or second positional argument), in order."""
+    initial = node.kwargs.get("initial_state", node.args[1] if len(node.args) > 1 else None)
+    if initial is None:
+        return []
+    return [ctx.name_of(t) for t in (initial if isinstance(initial, (list, tuple)) else [initial])]
+
 
 def _scan(ctx, layer, x, initial):
     """One recurrent layer on (N, T, F) input `x`: (sequence (N, T, u) in Keras's order, [final states])."""
@@ -324,3 +334,44 @@ def _conv_lstm(ctx, layer, node, inputs):
         h, c = ctx.transpose(h, last), ctx.transpose(c, last)
         y = y if layer.return_sequences else ctx.transpose(y, last)
     return [y, h, c] if layer.return_state else y
+
+
+_FUSED = {L.SimpleRNNCell: L.SimpleRNN, L.LSTMCell: L.LSTM, L.GRUCell: L.GRU}
+
+
+@onnx_converter(L.RNN)
+def _rnn_of_cells(ctx, layer, node, inputs):
+    """RNN(cell) with Keras's cells: each cell is exactly its fused layer (SimpleRNN, LSTM, GRU), exported as
+    those; a StackedRNNCells chains them (without masks or returned states). User cells have no ONNX form."""
+    cells = layer.cell.cells if isinstance(layer.cell, L.StackedRNNCells) else [layer.cell]
+    unknown = [type(c).__name__ for c in cells if type(c) not in _FUSED]
+    if unknown:
+        raise OnnxExportError(f"ONNX export: RNN '{layer.name}' runs cells {unknown}, which have no ONNX form "
+                              "(Keras's SimpleRNNCell, LSTMCell, GRUCell and StackedRNNCells of them do)")
+    initial = _initial_states(ctx, node)
+    if len(cells) == 1:
+        return _recurrent(ctx, _fused(layer, cells[0], 0, last=True), node, inputs)
+    if _input_mask(ctx, layer, node) is not None or layer.return_state or initial:
+        raise OnnxExportError(f"ONNX export: RNN '{layer.name}' of StackedRNNCells is exported without masks, "
+                              "initial_state or return_state only")
+    x = inputs[0]
+    for k, cell in enumerate(cells):
+        seq, states = _scan(ctx, _fused(layer, cell, k, last=k == len(cells) - 1), x, [])
+        x = seq
+    return seq if layer.return_sequences else states[0]
+
+
+def _fused(layer, cell, index, last):
+    """The fused recurrent layer computing what `cell` computes inside `layer` (position `index` of a stack)."""
+    options = {"activation": cell.activation, "use_bias": cell.use_bias,
+               "return_sequences": layer.return_sequences if last else True,
+               "return_state": layer.return_state, "go_backwards": layer.go_backwards and index == 0,
+               "zero_output_for_mask": layer.zero_output_for_mask, "name": f"{layer.name}_{cell.name}"}
+    if not isinstance(cell, L.SimpleRNNCell):
+        options["recurrent_activation"] = cell.recurrent_activation
+    if isinstance(cell, L.GRUCell):
+        options["reset_after"] = cell.reset_after
+    fused = _FUSED[type(cell)](cell.units, **options)
+    fused.build((None, None, cell.kernel.shape[0]))
+    fused.set_weights(cell.get_weights())
+    return fused
