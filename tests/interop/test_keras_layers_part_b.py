@@ -145,3 +145,19 @@ def test_pipeline_matches_keras_and_defaults_to_training():
     ones = td.tensor(np.ones((4, 50), "float32"))
     assert set(np.unique(dropout(ones).numpy())) == {0.0, 2.0}  # training=True unless told otherwise
     np.testing.assert_array_equal(dropout(ones, training=False).numpy(), ones.numpy())
+
+
+@pytest.mark.parametrize("name, kwargs", [("add", {}), ("subtract", {}), ("multiply", {}), ("average", {}),
+                                          ("maximum", {}), ("minimum", {}), ("concatenate", {"axis": 1}),
+                                          ("dot", {"axes": (2, 2), "normalize": True})])
+def test_merge_functions_match_keras(name, kwargs):
+    import tinydl as td
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((2, 3, 4)).astype("float32") for _ in range(2)]
+    expected = keras.ops.convert_to_numpy(getattr(keras.layers, name)(arrays, **kwargs))
+    got = getattr(L, name)([td.tensor(a) for a in arrays], **kwargs)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
+    a, b = L.Input((3, 4)), L.Input((3, 4))
+    model = td.models.Model([a, b], getattr(L, name)([a, b], name="merged", **kwargs))
+    assert model.get_layer("merged").name == "merged"  # the layer takes Keras's layer keyword arguments
+    np.testing.assert_allclose(model(arrays).numpy(), expected, rtol=1e-5, atol=1e-6)
