@@ -62,7 +62,7 @@ class RNN(Layer):
         n, t = sequences.shape[0], sequences.shape[1]
         mask = _step_mask(mask, n, t, self.name)
         states = self._initial_states(initial_state, sequences)
-        for cell in [self.cell] + self.cell._sublayers():
+        for cell in _cells(self.cell):
             if hasattr(cell, "reset_dropout_mask"):
                 cell.reset_dropout_mask()
         steps = range(t - 1, -1, -1) if self.go_backwards else range(t)
@@ -379,6 +379,12 @@ class StackedRNNCells(Layer):
         config = dict(config)
         config["cells"] = [deserialize(c) for c in config["cells"]]
         return super().from_config(config)
+
+
+def _cells(cell):
+    """A cell and, for stacked cells, every cell inside it."""
+    inner = cell.cells if isinstance(cell, StackedRNNCells) else []
+    return [cell] + [c for sub in inner for c in _cells(sub)]
 
 
 def _flat_sizes(state_size):
