@@ -7,6 +7,7 @@ import numpy as np
 
 from tinydl import layers as L
 from tinydl.io.onnx import OnnxExportError, onnx_converter, onnx_masker
+from tinydl.layers.pooling import adaptive_bins
 
 _INT_MAX = np.iinfo(np.int64).max
 
@@ -229,7 +230,7 @@ def _finish_conv(ctx, layer, y, rank):
     return ctx.activation(y, layer.activation) if channelwise else y
 
 
-@onnx_converter(L.Conv1D, L.Conv2D)
+@onnx_converter(L.Conv1D, L.Conv2D, L.Conv3D)
 def _conv(ctx, layer, node, inputs):
     rank = layer.rank
     kernel = layer.kernel.numpy()  # (k..., in/groups, filters)
@@ -240,13 +241,14 @@ def _conv(ctx, layer, node, inputs):
     return _finish_conv(ctx, layer, y, rank)
 
 
-@onnx_converter(L.Conv2DTranspose)
+@onnx_converter(L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
 def _conv_transpose(ctx, layer, node, inputs):
     from tinydl.ops.convolution import transposed_length
-    kernel = layer.kernel.numpy()  # (kh, kw, filters, in)
-    w = np.transpose(kernel, (3, 2, 0, 1))
+    rank = layer.rank
+    kernel = layer.kernel.numpy()  # (k..., filters, in)
+    w = np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
     pads_begin, pads_end, out_pad = [], [], []
-    for i in range(2):
+    for i in range(rank):
         k, s, d = layer.kernel_size[i], layer.strides[i], layer.dilation_rate[i]
         op = None if layer.output_padding is None else layer.output_padding[i]
         keff = (k - 1) * d + 1
@@ -259,35 +261,39 @@ def _conv_transpose(ctx, layer, node, inputs):
             pads_begin.append(0)
             pads_end.append(0)
             out_pad.append(-delta)
-    y = ctx.op("ConvTranspose", [_nchw_input(ctx, layer, inputs[0], 2), ctx.const(w, f"{layer.name}.kernel")],
+    y = ctx.op("ConvTranspose", [_nchw_input(ctx, layer, inputs[0], rank), ctx.const(w, f"{layer.name}.kernel")],
                kernel_shape=list(layer.kernel_size), strides=list(layer.strides), dilations=list(layer.dilation_rate),
                pads=pads_begin + pads_end, output_padding=out_pad if any(out_pad) else None)
-    return _finish_conv(ctx, layer, y, 2)
+    return _finish_conv(ctx, layer, y, rank)
 
 
 def _depthwise(ctx, layer, x):
-    kernel = layer.depthwise_kernel.numpy()  # (kh, kw, in, multiplier): output channel c * m + j
-    kh, kw, cin, mult = kernel.shape
-    w = np.transpose(kernel.reshape(kh, kw, cin * mult), (2, 0, 1)).reshape(cin * mult, 1, kh, kw)
-    return ctx.op("Conv", [x, ctx.const(w, f"{layer.name}.depthwise_kernel")], kernel_shape=[kh, kw],
+    kernel = layer.depthwise_kernel.numpy()  # (k..., in, multiplier): output channel c * m + j
+    rank, (cin, mult) = layer.rank, kernel.shape[-2:]
+    spatial = kernel.shape[:rank]
+    w = np.moveaxis(kernel.reshape(spatial + (cin * mult,)), -1, 0).reshape((cin * mult, 1) + spatial)
+    return ctx.op("Conv", [x, ctx.const(w, f"{layer.name}.depthwise_kernel")], kernel_shape=list(spatial),
                   strides=list(layer.strides), dilations=list(layer.dilation_rate), group=cin,
-                  **_conv_padding(layer, 2))
+                  **_conv_padding(layer, rank))
 
 
-@onnx_converter(L.DepthwiseConv2D)
+@onnx_converter(L.DepthwiseConv1D, L.DepthwiseConv2D)
 def _depthwise_conv(ctx, layer, node, inputs):
-    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2)), 2)
+    rank = layer.rank
+    return _finish_conv(ctx, layer, _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], rank)), rank)
 
 
-@onnx_converter(L.SeparableConv2D)
+@onnx_converter(L.SeparableConv1D, L.SeparableConv2D)
 def _separable_conv(ctx, layer, node, inputs):
-    mid = _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], 2))
-    pointwise = np.transpose(layer.pointwise_kernel.numpy(), (3, 2, 0, 1))
-    y = ctx.op("Conv", [mid, ctx.const(pointwise, f"{layer.name}.pointwise_kernel")], kernel_shape=[1, 1])
-    return _finish_conv(ctx, layer, y, 2)
+    rank = layer.rank
+    mid = _depthwise(ctx, layer, _nchw_input(ctx, layer, inputs[0], rank))
+    pointwise = np.transpose(layer.pointwise_kernel.numpy(), (rank + 1, rank) + tuple(range(rank)))
+    y = ctx.op("Conv", [mid, ctx.const(pointwise, f"{layer.name}.pointwise_kernel")], kernel_shape=[1] * rank)
+    return _finish_conv(ctx, layer, y, rank)
 
 
-@onnx_converter(L.MaxPooling1D, L.MaxPooling2D, L.AveragePooling1D, L.AveragePooling2D)
+@onnx_converter(L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.AveragePooling1D, L.AveragePooling2D,
+                L.AveragePooling3D)
 def _pool(ctx, layer, node, inputs):
     rank = layer.rank
     op = "MaxPool" if "Max" in type(layer).__name__ else "AveragePool"
@@ -299,7 +305,8 @@ def _pool(ctx, layer, node, inputs):
     return y if first else _to_nhwc(ctx, y, rank)
 
 
-@onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D, L.GlobalMaxPooling2D)
+@onnx_converter(L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D, L.GlobalMaxPooling1D,
+                L.GlobalMaxPooling2D, L.GlobalMaxPooling3D)
 def _global_pool(ctx, layer, node, inputs):
     mask = ctx.mask_of(node.input_tensors[0]) if isinstance(layer, L.GlobalAveragePooling1D) else None
     first = 2 if layer.data_format == "channels_first" else 1  # the first spatial axis
@@ -311,26 +318,34 @@ def _global_pool(ctx, layer, node, inputs):
     return ctx.reduce(op, inputs[0], list(range(first, first + layer.rank)), keepdims=int(layer.keepdims))
 
 
-@onnx_converter(L.UpSampling2D)
-def _upsampling(ctx, layer, node, inputs):
-    scales = ctx.const(np.array([1, 1, layer.size[0], layer.size[1]], np.float32), "scales")
-    y = ctx.op("Resize", [_to_nchw(ctx, inputs[0], 2), "", scales], mode="nearest",
-               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-    return _to_nhwc(ctx, y, 2)
+@onnx_converter(L.UpSampling1D, L.UpSampling2D, L.UpSampling3D)
+def _upsampling_nd(ctx, layer, node, inputs):
+    scales = np.ones(len(node.input_tensors[0].shape), np.float32)
+    sizes = (layer.size,) if isinstance(layer.size, int) else layer.size
+    first = 2 if getattr(layer, "data_format", None) == "channels_first" else 1
+    scales[first:first + len(sizes)] = sizes
+    return ctx.op("Resize", [inputs[0], "", ctx.const(scales, "scales")], mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 
 
-@onnx_converter(L.ZeroPadding2D)
-def _zero_padding(ctx, layer, node, inputs):
-    (t, b), (left, r) = layer.padding
-    return ctx.op("Pad", [inputs[0], ctx.ints([0, t, left, 0, 0, b, r, 0], "pads")], mode="constant")
+@onnx_converter(L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D)
+def _zero_padding_nd(ctx, layer, node, inputs):
+    margins = (layer.padding,) if isinstance(layer, L.ZeroPadding1D) else layer.padding
+    rank = len(margins) + 2
+    first = 2 if layer.data_format == "channels_first" else 1
+    begin, end = [0] * rank, [0] * rank
+    for i, (a, b) in enumerate(margins):
+        begin[first + i], end[first + i] = a, b
+    return ctx.op("Pad", [inputs[0], ctx.ints(begin + end, "pads")], mode="constant")
 
 
-@onnx_converter(L.Cropping2D)
-def _cropping(ctx, layer, node, inputs):
-    (t, b), (left, r) = layer.cropping
-    ends = [-b if b else _INT_MAX, -r if r else _INT_MAX]
-    return ctx.op("Slice", [inputs[0], ctx.ints([t, left], "starts"), ctx.ints(ends, "ends"),
-                            ctx.ints([1, 2], "axes")])
+@onnx_converter(L.Cropping2D, L.Cropping3D)
+def _cropping_nd(ctx, layer, node, inputs):
+    first = 2 if layer.data_format == "channels_first" else 1
+    starts = [a for a, _ in layer.cropping]
+    ends = [-b if b else _INT_MAX for _, b in layer.cropping]
+    return ctx.op("Slice", [inputs[0], ctx.ints(starts, "starts"), ctx.ints(ends, "ends"),
+                            ctx.ints(list(range(first, first + len(starts))), "axes")])
 
 
 @onnx_converter(L.Cropping1D)
@@ -652,3 +667,87 @@ def _recurrent_mask(ctx, layer, node, inputs):
     if isinstance(layer, L.Bidirectional) and layer.merge_mode is None:
         return [mask, mask]
     return [mask]
+
+
+@onnx_converter(L.EinsumDense)
+def _einsum_dense(ctx, layer, node, inputs):
+    equation = layer.explicit_equation(len(node.input_tensors[0].shape))
+    y = ctx.op("Einsum", [inputs[0], ctx.weight(layer.kernel)], equation=equation)
+    if layer.bias is not None:
+        y = ctx.op("Add", [y, ctx.weight(layer.bias)])
+    return ctx.activation(y, layer.activation)
+
+
+@onnx_converter(L.GroupQueryAttention)
+def _grouped_query_attention(ctx, layer, node, inputs):
+    _no_masks(layer, node)
+    first = node.args[0]
+    if isinstance(first, (list, tuple)):
+        tensors = (list(first) + [None, None])[:3]
+    else:
+        tensors = [first, node.args[1] if len(node.args) > 1 else node.kwargs.get("value"),
+                   node.args[2] if len(node.args) > 2 else node.kwargs.get("key")]
+    query, value, key = [None if t is None else ctx.name_of(t) for t in tensors]
+    key = value if key is None else key
+
+    def heads(x, kernel, bias):
+        """(batch, T, dim) -> (batch, heads, T, size)."""
+        dim, h, size = kernel.shape
+        y = ctx.op("MatMul", [x, ctx.const(kernel.numpy().reshape(dim, h * size), kernel.path.replace("/", "."))])
+        if bias is not None:
+            y = ctx.op("Add", [y, ctx.const(bias.numpy().reshape(h * size), bias.path.replace("/", "."))])
+        return ctx.transpose(ctx.reshape(y, [0, 0, h, size]), [0, 2, 1, 3])
+
+    def repeated(x):
+        """Each key/value head repeated num_repeats times in place: heads (h0, h0, h1, h1, ...)."""
+        if layer.num_repeats == 1:
+            return x
+        x = ctx.op("Concat", [ctx.unsqueeze(x, [2])] * layer.num_repeats, axis=2)
+        return ctx.reshape(x, [0, layer.num_query_heads, -1, layer.head_dim])
+
+    q = heads(query, layer.query_kernel, layer.query_bias)
+    k = repeated(heads(key, layer.key_kernel, layer.key_bias))
+    v = repeated(heads(value, layer.value_kernel, layer.value_bias))
+    scores = ctx.op("Mul", [ctx.op("MatMul", [q, ctx.transpose(k, [0, 1, 3, 2])]),
+                            ctx.const(np.float32(1.0 / np.sqrt(layer.head_dim)))])
+    mask = node.kwargs.get("attention_mask")
+    mask = ctx.name_of(mask) if mask is not None and hasattr(mask, "_keras_history") else None
+    keep = _keep(ctx, ctx.mask_of(tensors[0]), ctx.mask_of(tensors[1]),
+                 ctx.mask_of(tensors[2]) if tensors[2] is not None and tensors[2] is not tensors[1] else None, mask)
+    if layer.sliding_window is not None:
+        t, s = tensors[0].shape[1], tensors[1].shape[1]
+        if t is None or s is None:
+            raise OnnxExportError(f"ONNX export: GroupQueryAttention '{layer.name}' with sliding_window needs "
+                                  "fixed sequence lengths")
+        band = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < layer.sliding_window
+        band = ctx.const(band[None], f"{layer.name}.sliding_window", dtype=np.bool_)
+        keep = band if keep is None else ctx.op("And", [keep, band])
+    weights = _masked_softmax(ctx, scores, None if keep is None else ctx.unsqueeze(keep, [1]),
+                              bool(node.kwargs.get("use_causal_mask")))
+    attended = ctx.op("MatMul", [weights, v])
+    if layer.use_gate:
+        attended = ctx.op("Mul", [attended, ctx.op("Sigmoid", [heads(query, layer.gate_kernel, layer.gate_bias)])])
+    size = layer.num_query_heads * layer.head_dim
+    merged = ctx.reshape(ctx.transpose(attended, [0, 2, 1, 3]), [0, 0, size])
+    kernel = layer.output_kernel
+    out = ctx.op("MatMul", [merged, ctx.const(kernel.numpy().reshape(size, kernel.shape[-1]),
+                                              kernel.path.replace("/", "."))])
+    if layer.output_bias is not None:
+        out = ctx.op("Add", [out, ctx.weight(layer.output_bias)])
+    return [out, weights] if node.kwargs.get("return_attention_scores") else out
+
+
+@onnx_converter(L.AdaptiveAveragePooling1D, L.AdaptiveAveragePooling2D, L.AdaptiveAveragePooling3D,
+                L.AdaptiveMaxPooling1D, L.AdaptiveMaxPooling2D, L.AdaptiveMaxPooling3D)
+def _adaptive_pool(ctx, layer, node, inputs):
+    op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
+    first = 2 if layer.data_format == "channels_first" else 1
+    shape, y = node.input_tensors[0].shape, inputs[0]
+    for axis, out in zip(range(first, first + layer.rank), layer.output_size):
+        if shape[axis] is None:
+            raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' needs fixed spatial sizes")
+        parts = [ctx.reduce(op, ctx.op("Slice", [y, ctx.ints([a], "starts"), ctx.ints([b], "ends"),
+                                                 ctx.ints([axis], "axes")]), [axis], keepdims=1)
+                 for a, b in adaptive_bins(shape[axis], out)]
+        y = ctx.op("Concat", parts, axis=axis)
+    return y

@@ -28,6 +28,7 @@ _ONNX_ACTIVATIONS = {"tanh": ("Tanh", None, None), "sigmoid": ("Sigmoid", None, 
 @onnx_converter(L.SimpleRNN, L.LSTM, L.GRU)
 def _recurrent(ctx, layer, node, inputs):
     mask = _input_mask(ctx, layer, node)
+    inputs = inputs[:1] + _initial_states(ctx, node)  # inputs[1:] may hold a mask= graph tensor too
     seq, states = _scan(ctx, layer, inputs[0], inputs[1:]) if mask is None else \
         _unrolled(ctx, layer, inputs[0], inputs[1:], mask, node.input_tensors[0].shape)
     out = seq if layer.return_sequences else states[0]
@@ -37,6 +38,7 @@ def _recurrent(ctx, layer, node, inputs):
 @onnx_converter(L.Bidirectional)
 def _bidirectional(ctx, layer, node, inputs):
     mask = _input_mask(ctx, layer, node)
+    inputs = inputs[:1] + _initial_states(ctx, node)
     init = inputs[1:]
     half = len(init) // 2
     if mask is None:
@@ -97,6 +99,14 @@ def _masking(ctx, layer, node, inputs):
 
 
 # -- pieces -------------------------------------------------------------------------------------------------------
+
+def _initial_states(ctx, node):
+    """ONNX names of the call's initial_state tensors (keyword or second positional argument), in order."""
+    initial = node.kwargs.get("initial_state", node.args[1] if len(node.args) > 1 else None)
+    if initial is None:
+        return []
+    return [ctx.name_of(t) for t in (initial if isinstance(initial, (list, tuple)) else [initial])]
+
 
 def _scan(ctx, layer, x, initial):
     """One recurrent layer on (N, T, F) input `x`: (sequence (N, T, u) in Keras's order, [final states])."""
@@ -259,3 +269,109 @@ def _refuse_masks(layer, node):
             index = history[1]
             if index < len(nodes):
                 stack.extend(nodes[index].input_tensors)
+
+
+@onnx_converter(L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D)
+def _conv_lstm(ctx, layer, node, inputs):
+    """A ConvLSTM unrolled into one step graph per frame (ONNX's LSTM is fully connected): Conv nodes in ONNX's
+    channels-first layout, masked frames keeping the states as tinydl and Keras do."""
+    mask = _input_mask(ctx, layer, node)
+    steps, rank, f = node.input_tensors[0].shape[1], layer.rank, layer.filters
+    if steps is None:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' needs a fixed number of frames "
+                              "(give the Input a known length)")
+    if node.kwargs.get("initial_state") is not None or len(node.args) > 1:
+        raise OnnxExportError(f"ONNX export: {type(layer).__name__} '{layer.name}' with initial_state is not "
+                              "supported")
+    x = inputs[0] if layer.data_format == "channels_first" else \
+        ctx.transpose(inputs[0], [0, 1, rank + 2] + list(range(2, rank + 2)))
+    to_onnx = (rank + 1, rank) + tuple(range(rank))  # (k..., in, out) -> (out, in, k...)
+    kernel = ctx.const(np.transpose(layer.kernel.numpy(), to_onnx), f"{layer.name}.kernel")
+    recurrent = ctx.const(np.transpose(layer.recurrent_kernel.numpy(), to_onnx), f"{layer.name}.recurrent_kernel")
+    bias = None if layer.bias is None else \
+        ctx.const(layer.bias.numpy().reshape((-1,) + (1,) * rank), f"{layer.name}.bias")
+    padding = {"auto_pad": "SAME_UPPER"} if layer.padding == "same" else {"pads": [0] * (2 * rank)}
+    spatial = list(range(2, rank + 2))
+
+    def gate(z, k):
+        return ctx.op("Slice", [z, ctx.ints([k * f]), ctx.ints([(k + 1) * f]), ctx.ints([1])])
+
+    h = c = previous = None
+    outputs = []
+    for t in (range(steps - 1, -1, -1) if layer.go_backwards else range(steps)):
+        xt = ctx.op("Gather", [x, ctx.const(np.int64(t), "t")], axis=1)
+        xg = ctx.op("Conv", [xt, kernel], kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+                    dilations=list(layer.dilation_rate), **padding)
+        if bias is not None:
+            xg = ctx.op("Add", [xg, bias])
+        if h is None:
+            h = c = ctx.op("Mul", [gate(xg, 0), ctx.const(np.float32(0))])
+        z = ctx.op("Add", [xg, ctx.op("Conv", [h, recurrent], kernel_shape=list(layer.kernel_size),
+                                              auto_pad="SAME_UPPER")])
+        i, forget = ctx.activation(gate(z, 0), layer.recurrent_activation), \
+            ctx.activation(gate(z, 1), layer.recurrent_activation)
+        new_c = ctx.op("Add", [ctx.op("Mul", [forget, c]),
+                               ctx.op("Mul", [i, ctx.activation(gate(z, 2), layer.activation)])])
+        new_h = ctx.op("Mul", [ctx.activation(gate(z, 3), layer.recurrent_activation),
+                               ctx.activation(new_c, layer.activation)])
+        out = new_h
+        if mask is not None:
+            keep = ctx.unsqueeze(ctx.op("Gather", [mask, ctx.const(np.int64(t), "t")], axis=1), [1] + spatial)
+            fallback = ctx.op("Mul", [new_h, ctx.const(np.float32(0))]) \
+                if previous is None or layer.zero_output_for_mask else previous
+            out = ctx.op("Where", [keep, new_h, fallback])
+            new_h, new_c = ctx.op("Where", [keep, new_h, h]), ctx.op("Where", [keep, new_c, c])
+        h, c, previous = new_h, new_c, out
+        outputs.append(out)
+    if layer.return_sequences:
+        y = ctx.op("Concat", [ctx.unsqueeze(o, [1]) for o in outputs], axis=1)
+        if layer.data_format != "channels_first":
+            y = ctx.transpose(y, [0, 1] + [i + 1 for i in spatial] + [2])
+    else:
+        y = outputs[-1]
+    if layer.data_format != "channels_first":
+        last = [0] + spatial + [1]
+        h, c = ctx.transpose(h, last), ctx.transpose(c, last)
+        y = y if layer.return_sequences else ctx.transpose(y, last)
+    return [y, h, c] if layer.return_state else y
+
+
+_FUSED = {L.SimpleRNNCell: L.SimpleRNN, L.LSTMCell: L.LSTM, L.GRUCell: L.GRU}
+
+
+@onnx_converter(L.RNN)
+def _rnn_of_cells(ctx, layer, node, inputs):
+    """RNN(cell) with Keras's cells: each cell is exactly its fused layer (SimpleRNN, LSTM, GRU), exported as
+    those; a StackedRNNCells chains them (without masks or returned states). User cells have no ONNX form."""
+    cells = layer.cell.cells if isinstance(layer.cell, L.StackedRNNCells) else [layer.cell]
+    unknown = [type(c).__name__ for c in cells if type(c) not in _FUSED]
+    if unknown:
+        raise OnnxExportError(f"ONNX export: RNN '{layer.name}' runs cells {unknown}, which have no ONNX form "
+                              "(Keras's SimpleRNNCell, LSTMCell, GRUCell and StackedRNNCells of them do)")
+    initial = _initial_states(ctx, node)
+    if len(cells) == 1:
+        return _recurrent(ctx, _fused(layer, cells[0], 0, last=True), node, inputs)
+    if _input_mask(ctx, layer, node) is not None or layer.return_state or initial:
+        raise OnnxExportError(f"ONNX export: RNN '{layer.name}' of StackedRNNCells is exported without masks, "
+                              "initial_state or return_state only")
+    x = inputs[0]
+    for k, cell in enumerate(cells):
+        seq, states = _scan(ctx, _fused(layer, cell, k, last=k == len(cells) - 1), x, [])
+        x = seq
+    return seq if layer.return_sequences else states[0]
+
+
+def _fused(layer, cell, index, last):
+    """The fused recurrent layer computing what `cell` computes inside `layer` (position `index` of a stack)."""
+    options = {"activation": cell.activation, "use_bias": cell.use_bias,
+               "return_sequences": layer.return_sequences if last else True,
+               "return_state": layer.return_state, "go_backwards": layer.go_backwards and index == 0,
+               "zero_output_for_mask": layer.zero_output_for_mask, "name": f"{layer.name}_{cell.name}"}
+    if not isinstance(cell, L.SimpleRNNCell):
+        options["recurrent_activation"] = cell.recurrent_activation
+    if isinstance(cell, L.GRUCell):
+        options["reset_after"] = cell.reset_after
+    fused = _FUSED[type(cell)](cell.units, **options)
+    fused.build((None, None, cell.kernel.shape[0]))
+    fused.set_weights(cell.get_weights())
+    return fused

@@ -72,6 +72,14 @@ def _keras_parts(layer):
         return [("forward_layer/cell", 0, k), ("backward_layer/cell", k, n)]
     if kind == "TimeDistributed":
         return [("layer", 0, n)]
+    if kind in ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"):
+        return [("cell", 0, n)]
+    if kind == "GroupQueryAttention" and layer.weights:
+        step = 2 if layer.use_bias else 1
+        parts = ["_query_dense", "_key_dense"] + (["_gate_dense"] if layer.use_gate else []) + \
+            ["_value_dense", "_output_dense"]
+        return [(part, i * step, (i + 1) * step) for i, part in enumerate(parts)] + [
+            ("_dropout_layer", n, n), ("_softmax", n, n)]
     if kind == "MultiHeadAttention" and n in (4, 8):
         step = n // 4
         return [(part, i * step, (i + 1) * step)
@@ -142,7 +150,7 @@ def _k3_children(layer, path):
         for sub in keras_layer_order(layer):
             if sub is layer:
                 continue
-            base = snake_case(type(sub).__name__ if keras_class_name(sub) != "Functional" else "Functional")
+            base = snake_case(_source_name(sub) if keras_class_name(sub) != "Functional" else "Functional")
             n = used.get(base, -1) + 1
             used[base] = n
             yield f"{prefix}layers/{base if n == 0 else f'{base}_{n}'}", sub
@@ -161,7 +169,7 @@ def _k3_children(layer, path):
                 if id(sub) in seen:
                     continue
                 seen.add(id(sub))
-                base = snake_case(type(sub).__name__)
+                base = snake_case(_source_name(sub))
                 n = used.get(base, -1) + 1
                 used[base] = n
                 yield f"{prefix}{attr}/{base if n == 0 else f'{base}_{n}'}", sub
@@ -169,7 +177,7 @@ def _k3_children(layer, path):
     for sub in layer.__dict__.get("_layers", []):
         if id(sub) not in seen:
             seen.add(id(sub))
-            base = snake_case(type(sub).__name__)
+            base = snake_case(_source_name(sub))
             n = used.get(base, -1) + 1
             used[base] = n
             yield f"{prefix}_layers/{base if n == 0 else f'{base}_{n}'}", sub
@@ -186,3 +194,13 @@ def _flatten_group(group, filepath):
         if hasattr(child, "keys"):
             values += _flatten_group(child, filepath)
     return values
+
+
+# Keras classes exported under another name: the weights tree uses the class's own name
+_KERAS_SOURCE_NAMES = {"GroupQueryAttention": "GroupedQueryAttention"}
+
+
+def _source_name(layer):
+    """The name of Keras's class for this layer, as its weights tree spells it."""
+    name = type(layer).__name__
+    return _KERAS_SOURCE_NAMES.get(name, name)

@@ -3,6 +3,7 @@ from tinydl.layers.base import (  # noqa: F401
     InputSpec, KerasTensor, Layer, Variable, clear_session, learning_phase,
 )
 from tinydl.layers.core import *  # noqa: F401,F403
+from tinydl.io.config import deserialize, serialize  # noqa: F401  (Keras's layers.serialize / deserialize)
 # normalization, embedding, merge, reshaping (core layers)
 from tinydl.layers.normalization import *  # noqa: F401,F403
 from tinydl.layers.activation import *  # noqa: F401,F403
@@ -21,6 +22,10 @@ from tinydl.layers.image import *  # noqa: F401,F403
 # recurrent
 from tinydl.layers.recurrent import *  # noqa: F401,F403
 from tinydl.layers.norms import *  # noqa: F401,F403
+from tinydl.layers.cells import *  # noqa: F401,F403
+from tinydl.layers.conv_lstm import *  # noqa: F401,F403
+from tinydl.layers.pipeline import *  # noqa: F401,F403
+from tinydl.layers.einsum_dense import *  # noqa: F401,F403
 # attention
 from tinydl.layers.attention import *  # noqa: F401,F403
 from tinydl.layers.transformer import *  # noqa: F401,F403

@@ -14,7 +14,7 @@ from tinydl.layers.base import Layer, to_tensor
 from tinydl.tensor import Tensor
 from tinydl.io.config import serialize
 
-__all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
+__all__ = ["MultiHeadAttention", "GroupedQueryAttention", "GroupQueryAttention", "Attention", "AdditiveAttention"]
 
 
 class MultiHeadAttention(Layer):
@@ -178,31 +178,7 @@ class MultiHeadAttention(Layer):
                                      f"got {label} of shape {tuple(t.shape)}")
 
     def _attention_mask(self, query, value, key, query_mask, value_mask, key_mask, attention_mask):
-        """Keras's mask: attention_mask & query_mask[:, :, None] & value_mask[:, None] & key_mask[:, None]."""
-        b, t, s = query.shape[0], query.shape[1], value.shape[1]
-        query_mask = _mask_of(query, query_mask)
-        value_mask = _mask_of(value, value_mask)
-        key_mask = _mask_of(key, key_mask) if key is not value else None
-        mask = None
-        for m, expand in ((query_mask, lambda a: a[:, :, None]), (value_mask, lambda a: a[:, None, :]),
-                          (key_mask, lambda a: a[:, None, :])):
-            if m is not None:
-                m = expand(m)
-                mask = m if mask is None else mask & m
-        if attention_mask is not None:
-            attention_mask = _raw(attention_mask).astype(bool)
-            try:
-                fits = np.broadcast_shapes(attention_mask.shape, (b, t, s)) == (b, t, s)
-            except ValueError:
-                fits = False
-            if not fits:
-                raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask of shape "
-                                 f"{tuple(attention_mask.shape)} does not broadcast to (batch, query length, "
-                                 f"value length) = {(b, t, s)}")
-            mask = attention_mask if mask is None else mask & attention_mask
-        if mask is not None and mask.ndim < 3:
-            mask = mask.reshape((1,) * (3 - mask.ndim) + mask.shape)
-        return mask
+        return _combined_mask(self, query, value, key, query_mask, value_mask, key_mask, attention_mask)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
@@ -302,6 +278,149 @@ class AdditiveAttention(Attention):
         return config
 
 
+class GroupQueryAttention(Layer):
+    """Keras 3's GroupQueryAttention (GroupedQueryAttention in Keras's source): `num_query_heads` query heads
+    share `num_key_value_heads` key/value heads, each serving num_query_heads // num_key_value_heads of them.
+
+    Called as `gqa(query, value, key=None, ...)` with MultiHeadAttention's masks and options.
+    `sliding_window=w` lets position i attend to j only when |i - j| < w (with `use_causal_mask`, the
+    w - 1 positions before i); `use_gate=True` multiplies the attended heads by
+    `sigmoid(query @ gate_kernel + gate_bias)` before the output projection. Weights, in Keras's order:
+    query (dim, query_heads, head_dim), key and value (dim, kv_heads, head_dim), each with a bias over
+    its last two axes, the gate (as the query) when used, and the output (query_heads, head_dim, dim).
+    """
+
+    supports_masking = True
+
+    def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True,
+                 sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, use_gate=False, seed=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        where = f"GroupQueryAttention '{self.name}'"
+        if min(int(head_dim), int(num_query_heads), int(num_key_value_heads)) <= 0:
+            raise ValueError(f"{where} needs positive head_dim, num_query_heads and num_key_value_heads, got "
+                             f"{head_dim}, {num_query_heads}, {num_key_value_heads}")
+        if num_query_heads % num_key_value_heads:
+            raise ValueError(f"{where}: num_query_heads={num_query_heads} must be divisible by "
+                             f"num_key_value_heads={num_key_value_heads}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"{where} needs 0 <= dropout < 1, got {dropout}")
+        if sliding_window is not None and int(sliding_window) <= 0:
+            raise ValueError(f"{where} needs a positive sliding_window or None, got {sliding_window!r}")
+        if flash_attention:
+            raise NotImplementedError(f"{where}: flash_attention=True needs flash-attention kernels, which tinydl "
+                                      "does not have; leave it None or False")
+        self.head_dim, self.num_query_heads = int(head_dim), int(num_query_heads)
+        self.num_key_value_heads = int(num_key_value_heads)
+        self.num_repeats = self.num_query_heads // self.num_key_value_heads
+        self.dropout, self.use_bias, self.use_gate = float(dropout), bool(use_bias), bool(use_gate)
+        self.sliding_window = None if sliding_window is None else int(sliding_window)
+        # objects, not names, so the config holds them serialized, as Keras's does
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.seed = seed
+        self._weights_made = False
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Make the weights once the value's width is known (shapes as a list or separate arguments)."""
+        if isinstance(query_shape, list) and query_shape and isinstance(query_shape[0], (list, tuple)):
+            query_shape, value_shape, key_shape = (list(query_shape) + [None, None])[:3]
+        if value_shape is not None:
+            self._make_weights(query_shape[-1], value_shape[-1], (key_shape or value_shape)[-1])
+        self.built = True
+
+    def _make_weights(self, query_dim, value_dim, key_dim):
+        q_heads, kv_heads, size = self.num_query_heads, self.num_key_value_heads, self.head_dim
+        self.query_kernel, self.query_bias = self._pair("query", (query_dim, q_heads, size))
+        self.key_kernel, self.key_bias = self._pair("key", (key_dim, kv_heads, size))
+        if self.use_gate:
+            self.gate_kernel, self.gate_bias = self._pair("gate", (query_dim, q_heads, size))
+        self.value_kernel, self.value_bias = self._pair("value", (value_dim, kv_heads, size))
+        self.output_kernel = self._weight("attention_output", "kernel", (q_heads, size, query_dim))
+        self.output_bias = self._weight("attention_output", "bias", (query_dim,)) if self.use_bias else None
+        self._weights_made = True
+
+    def _pair(self, part, shape):
+        kernel = self._weight(part, "kernel", shape)
+        return kernel, (self._weight(part, "bias", shape[1:]) if self.use_bias else None)
+
+    def _weight(self, part, name, shape):
+        kind = "kernel" if name == "kernel" else "bias"
+        var = self.add_weight(name, shape, getattr(self, f"{kind}_initializer"),
+                              regularizer=getattr(self, f"{kind}_regularizer"),
+                              constraint=getattr(self, f"{kind}_constraint"))
+        var.path = f"{self.name}/{part}/{name}"
+        return var
+
+    def call(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False):
+        if isinstance(query, (list, tuple)):
+            query, value, key = (list(query) + [None, None])[:3]
+        if value is None:
+            raise ValueError(f"GroupQueryAttention '{self.name}' needs a value: call it as gqa(query, value)")
+        query, value = _tensor(query, self.dtype), _tensor(value, self.dtype)
+        key = value if key is None else _tensor(key, self.dtype)
+        self._check_shapes(query, value, key)
+        if not self._weights_made:
+            self._make_weights(query.shape[-1], value.shape[-1], key.shape[-1])
+        mask = _combined_mask(self, query, value, key, query_mask, value_mask, key_mask, attention_mask)
+        if self.sliding_window is not None:
+            i, j = np.arange(query.shape[1])[:, None], np.arange(value.shape[1])[None, :]
+            band = (np.abs(i - j) < self.sliding_window)[None]
+            mask = band if mask is None else mask & band
+        q = _heads(query, self.query_kernel, self.query_bias)
+        k = ops.repeat(_heads(key, self.key_kernel, self.key_bias), self.num_repeats, axis=1)
+        v = ops.repeat(_heads(value, self.value_kernel, self.value_bias), self.num_repeats, axis=1)
+        result = ops.scaled_dot_product_attention(
+            q, k, v, mask=None if mask is None else mask[:, None], causal=bool(use_causal_mask),
+            dropout=self.dropout if training else 0.0, scale=1.0 / math.sqrt(self.head_dim),
+            return_weights=bool(return_attention_scores))
+        attended, scores = result if return_attention_scores else (result, None)
+        if self.use_gate:
+            attended = attended * ops.sigmoid(_heads(query, self.gate_kernel, self.gate_bias))
+        out = ops.einsum("buqh,uhm->bqm", attended, self.output_kernel)
+        if self.output_bias is not None:
+            out = out + self.output_bias
+        return (out, scores) if return_attention_scores else out
+
+    def _check_shapes(self, query, value, key):
+        where = f"GroupQueryAttention '{self.name}'"
+        for label, t in (("query", query), ("value", value), ("key", key)):
+            if t.ndim != 3:
+                raise ValueError(f"{where} expects {label} of shape (batch, length, dim), got {tuple(t.shape)}")
+        if key.shape[1] != value.shape[1] or len({query.shape[0], key.shape[0], value.shape[0]}) > 1:
+            raise ValueError(f"{where}: query, value and key need one batch size and key and value one length, "
+                             f"got query {tuple(query.shape)}, value {tuple(value.shape)}, key {tuple(key.shape)}")
+        if query.shape[-1] != value.shape[-1]:
+            raise ValueError(f"{where}: query and value need the same last dimension, got query "
+                             f"{tuple(query.shape)} and value {tuple(value.shape)}")
+
+    def get_config(self):
+        return {**super().get_config(), "head_dim": self.head_dim, "num_query_heads": self.num_query_heads,
+                "num_key_value_heads": self.num_key_value_heads, "use_bias": self.use_bias,
+                "use_gate": self.use_gate, "sliding_window": self.sliding_window, "dropout": self.dropout,
+                "kernel_initializer": serialize(self.kernel_initializer),
+                "bias_initializer": serialize(self.bias_initializer),
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "bias_regularizer": serialize(self.bias_regularizer),
+                "activity_regularizer": serialize(self.activity_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint),
+                "bias_constraint": serialize(self.bias_constraint), "seed": self.seed}
+
+
+GroupedQueryAttention = GroupQueryAttention
+
+
+def _heads(x, kernel, bias):
+    """(batch, T, dim) -> (batch, heads, T, size) through a (dim, heads, size) kernel and (heads, size) bias."""
+    y = ops.einsum("btm,muh->buth", x, kernel)
+    return y if bias is None else y + ops.expand_dims(bias, 1)
+
+
 def _unpack_attention_inputs(layer, inputs):
     """[query, value(, key)] as Tensors, with clear errors for other shapes."""
     where = f"{type(layer).__name__} '{layer.name}'"
@@ -347,3 +466,29 @@ def _mask_of(t, explicit):
     return None if m is None else _raw(m).astype(bool)
 
 
+def _combined_mask(layer, query, value, key, query_mask, value_mask, key_mask, attention_mask):
+    """Keras's mask: attention_mask & query_mask[:, :, None] & value_mask[:, None] & key_mask[:, None]."""
+    b, t, s = query.shape[0], query.shape[1], value.shape[1]
+    query_mask = _mask_of(query, query_mask)
+    value_mask = _mask_of(value, value_mask)
+    key_mask = _mask_of(key, key_mask) if key is not value else None
+    mask = None
+    for m, expand in ((query_mask, lambda a: a[:, :, None]), (value_mask, lambda a: a[:, None, :]),
+                      (key_mask, lambda a: a[:, None, :])):
+        if m is not None:
+            m = expand(m)
+            mask = m if mask is None else mask & m
+    if attention_mask is not None:
+        attention_mask = _raw(attention_mask).astype(bool)
+        try:
+            fits = np.broadcast_shapes(attention_mask.shape, (b, t, s)) == (b, t, s)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{type(layer).__name__} '{layer.name}': attention_mask of shape "
+                             f"{tuple(attention_mask.shape)} does not broadcast to (batch, query length, "
+                             f"value length) = {(b, t, s)}")
+        mask = attention_mask if mask is None else mask & attention_mask
+    if mask is not None and mask.ndim < 3:
+        mask = mask.reshape((1,) * (3 - mask.ndim) + mask.shape)
+    return mask

@@ -80,6 +80,11 @@ class InputSpec:
         self.ndim, self.min_ndim, self.max_ndim, self.axes, self.dtype = ndim, min_ndim, max_ndim, axes or {}, dtype
 
 
+def in_layer_call():
+    """Whether a layer's eager call is in progress (a layer called now is nested in another)."""
+    return _call_depth[0] > 0
+
+
 def to_tensor(x, dtype=None):
     """Arrays and numbers as Tensors; float arrays cast to `dtype` (the layer's) when given."""
     if isinstance(x, Tensor):

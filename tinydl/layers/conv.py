@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D.
+"""Convolution layers: Conv1D/2D/3D, Conv1D/2D/3DTranspose, DepthwiseConv1D/2D, SeparableConv1D/2D.
 
 Channels-last by default; `data_format='channels_first'` inputs are transposed to channels-last for the
 ops and the output back before the activation.
@@ -6,14 +6,19 @@ ops and the output back before the activation.
 Names, arguments, defaults, weight names and layouts are Keras 3's: Conv kernel (k..., in/groups, filters),
 Conv2DTranspose kernel (kh, kw, filters, in), DepthwiseConv2D kernel (kh, kw, in, multiplier) (Keras 3's name),
 SeparableConv2D depthwise_kernel, pointwise_kernel (1, 1, in*multiplier, filters), bias.
+The 1D depthwise, separable and transposed layers run the 2D ops on a height-1 image; the 3D ones run
+tinydl.ops.volumetric, which reuses the 2D im2col kernels.
 """
 from tinydl import activations, constraints, ops
 from tinydl.io.config import serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.ops.convolution import conv_output_length, transposed_length
+from tinydl.ops.volumetric import conv3d, conv3d_transpose
 
-__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
-           "Convolution1D", "Convolution2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+           "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+           "Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTranspose", "Convolution2DTranspose",
+           "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D"]
 
 
 class _BaseConv(Layer):
@@ -52,7 +57,7 @@ class _BaseConv(Layer):
         """The input's channel count, which must be known to build."""
         if len(input_shape) != self.rank + 2:
             raise ValueError(f"{self._where()} expected input with {self.rank + 2} dimensions (batch, "
-                             f"{'steps' if self.rank == 1 else 'height, width'}, channels), got {tuple(input_shape)}")
+                             f"{_SPATIAL[self.rank]}, channels), got {tuple(input_shape)}")
         channels = input_shape[self._channel_axis]
         if channels is None:
             raise ValueError(f"{self._where()} needs a known channel dimension, got input shape {tuple(input_shape)}")
@@ -149,7 +154,8 @@ class _Conv(_BaseConv):
     def call(self, inputs):
         self._check_channels(inputs.shape)
         inputs = self._last(inputs)
-        y = self._run(ops.conv, inputs, self.kernel, strides=self.strides, padding=self.padding,
+        conv = conv3d if self.rank == 3 else ops.conv
+        y = self._run(conv, inputs, self.kernel, strides=self.strides, padding=self.padding,
                       dilation_rate=self.dilation_rate, groups=self.groups)
         return self._finish(y)
 
@@ -177,8 +183,14 @@ class Conv2D(_Conv):
     rank = 2
 
 
-class Conv2DTranspose(_BaseConv):
-    """Transposed 2D convolution (the gradient of Conv2D w.r.t. its input); kernel (kh, kw, filters, in)."""
+class Conv3D(_Conv):
+    """3D convolution over (batch, depth, height, width, channels); kernel (kd, kh, kw, in/groups, filters)."""
+
+    rank = 3
+
+
+class _ConvTranspose(_BaseConv):
+    """Transposed convolution (the gradient of a convolution w.r.t. its input); kernel (k..., filters, in)."""
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -187,8 +199,8 @@ class Conv2DTranspose(_BaseConv):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
                          bias_initializer, bias_regularizer, activity_regularizer, bias_constraint, **kwargs)
         self.filters = int(filters)
-        self.output_padding = None if output_padding is None else _ints(output_padding, 2, "output_padding", self,
-                                                                         minimum=0)
+        self.output_padding = None if output_padding is None else _ints(output_padding, self.rank,
+                                                                         "output_padding", self, minimum=0)
         if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"{self._where()}: output_padding {self.output_padding} must be smaller than "
                              f"strides {self.strides}")
@@ -206,16 +218,26 @@ class Conv2DTranspose(_BaseConv):
     def call(self, inputs):
         self._check_channels(inputs.shape)
         inputs = self._last(inputs)
-        y = self._run(ops.conv_transpose, inputs, self.kernel, strides=self.strides, padding=self.padding,
-                      output_padding=self.output_padding, dilation_rate=self.dilation_rate)
+        if self.rank == 3:
+            y = self._run(conv3d_transpose, inputs, self.kernel, strides=self.strides, padding=self.padding,
+                          output_padding=self.output_padding, dilation_rate=self.dilation_rate)
+        elif self.rank == 2:
+            y = self._run(ops.conv_transpose, inputs, self.kernel, strides=self.strides, padding=self.padding,
+                          output_padding=self.output_padding, dilation_rate=self.dilation_rate)
+        else:
+            pad = None if self.output_padding is None else (0,) + self.output_padding
+            y = self._run(ops.conv_transpose, ops.expand_dims(inputs, 1), ops.expand_dims(self.kernel, 0),
+                          strides=(1,) + self.strides, padding=self.padding, output_padding=pad,
+                          dilation_rate=(1,) + self.dilation_rate)
+            y = ops.squeeze(y, 1)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
         input_shape = self._last_shape(input_shape)
-        pads = self.output_padding or (None, None)
+        pads = self.output_padding or (None,) * self.rank
         sizes = [None if n is None else transposed_length(n, k, s, d, self.padding, p) for n, k, s, d, p in
-                 zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate, pads)]
+                 zip(input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate, pads)]
         return self._first_shape((input_shape[0], *sizes, self.filters))
 
     def get_config(self):
@@ -225,11 +247,29 @@ class Conv2DTranspose(_BaseConv):
                 "kernel_constraint": serialize(self.kernel_constraint)}
 
 
-class DepthwiseConv2D(_BaseConv):
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1D convolution over (batch, steps, channels); kernel (k, filters, in)."""
+
+    rank = 1
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2D convolution over (batch, height, width, channels); kernel (kh, kw, filters, in)."""
+
+    rank = 2
+
+
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3D convolution over (batch, depth, height, width, channels); kernel (kd, kh, kw, filters, in)."""
+
+    rank = 3
+
+
+class _DepthwiseConv(_BaseConv):
     """Each input channel convolved with its own depth_multiplier filters; output channel c*dm + m."""
 
-    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
-                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
                  bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
@@ -255,9 +295,7 @@ class DepthwiseConv2D(_BaseConv):
     def call(self, inputs):
         self._check_channels(inputs.shape)
         inputs = self._last(inputs)
-        y = self._run(ops.depthwise_conv, inputs, self.kernel, strides=self.strides,
-                      padding=self.padding, dilation_rate=self.dilation_rate)
-        return self._finish(y)
+        return self._finish(_depthwise(self, inputs, self.kernel))
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)
@@ -272,10 +310,22 @@ class DepthwiseConv2D(_BaseConv):
                 "depthwise_constraint": serialize(self.depthwise_constraint)}
 
 
-class SeparableConv2D(_BaseConv):
+class DepthwiseConv1D(_DepthwiseConv):
+    """Depthwise 1D convolution over (batch, steps, channels); kernel (k, in, depth_multiplier)."""
+
+    rank = 1
+
+
+class DepthwiseConv2D(_DepthwiseConv):
+    """Depthwise 2D convolution over (batch, height, width, channels); kernel (kh, kw, in, depth_multiplier)."""
+
+    rank = 2
+
+
+class _SeparableConv(_BaseConv):
     """A depthwise convolution (strides, dilation, padding) then a 1x1 pointwise convolution to `filters`."""
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1),
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
                  pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
                  pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -295,7 +345,7 @@ class SeparableConv2D(_BaseConv):
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (self.in_channels, self.depth_multiplier),
             self.depthwise_initializer, regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
-        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, mid, self.filters),
+        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1,) * self.rank + (mid, self.filters),
                                                 self.pointwise_initializer, regularizer=self.pointwise_regularizer,
                                                 constraint=self.pointwise_constraint)
         self._make_bias(self.filters)
@@ -303,9 +353,8 @@ class SeparableConv2D(_BaseConv):
     def call(self, inputs):
         self._check_channels(inputs.shape)
         inputs = self._last(inputs)
-        mid = self._run(ops.depthwise_conv, inputs, self.depthwise_kernel, strides=self.strides,
-                        padding=self.padding, dilation_rate=self.dilation_rate)
-        pointwise = ops.reshape(self.pointwise_kernel, self.pointwise_kernel.shape[2:])
+        mid = _depthwise(self, inputs, self.depthwise_kernel)
+        pointwise = ops.reshape(self.pointwise_kernel, self.pointwise_kernel.shape[-2:])
         # one (pixels, mid) @ (mid, filters) product, not one small product per image row
         flat = ops.matmul(ops.reshape(mid, (-1, mid.shape[-1])), pointwise)
         return self._finish(ops.reshape(flat, tuple(mid.shape[:-1]) + (self.filters,)))
@@ -325,8 +374,33 @@ class SeparableConv2D(_BaseConv):
                 "pointwise_constraint": serialize(self.pointwise_constraint)}
 
 
-Convolution1D = Conv1D
-Convolution2D = Conv2D
+class SeparableConv1D(_SeparableConv):
+    """Depthwise then pointwise 1D convolution over (batch, steps, channels)."""
+
+    rank = 1
+
+
+class SeparableConv2D(_SeparableConv):
+    """Depthwise then pointwise 2D convolution over (batch, height, width, channels)."""
+
+    rank = 2
+
+
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = Conv1DTranspose, Conv2DTranspose, \
+    Conv3DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+_SPATIAL = {1: "steps", 2: "height, width", 3: "depth, height, width"}
+
+
+def _depthwise(layer, inputs, kernel):
+    """The layer's depthwise convolution of channels-last inputs (1D as a height-1 image)."""
+    if layer.rank == 2:
+        return layer._run(ops.depthwise_conv, inputs, kernel, strides=layer.strides, padding=layer.padding,
+                          dilation_rate=layer.dilation_rate)
+    y = layer._run(ops.depthwise_conv, ops.expand_dims(inputs, 1), ops.expand_dims(kernel, 0),
+                   strides=(1,) + layer.strides, padding=layer.padding, dilation_rate=(1,) + layer.dilation_rate)
+    return ops.squeeze(y, 1)
 
 
 def _ints(value, rank, what, layer, minimum=1):

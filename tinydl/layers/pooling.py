@@ -1,18 +1,24 @@
-"""Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D.
+"""Pooling layers: MaxPooling1D/2D/3D, AveragePooling1D/2D/3D, GlobalAveragePooling1D/2D/3D,
+GlobalMaxPooling1D/2D/3D.
 
 Keras 3 names, arguments, defaults and config keys. strides=None means pool_size. 'same' average
 pooling divides by the taps inside the input, as Keras/TF. `data_format='channels_first'` (channels on
 axis 1) works too: windowed pooling transposes to channels-last and back, global pooling reduces the
-other axes.
+other axes. 3D windows pool height-width planes, then depth: a box window's max and its mean over the
+in-volume taps both factor that way.
 """
 from tinydl import ops
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.ops.convolution import conv_output_length
 from tinydl.tensor import Tensor
 
-__all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
-           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D",
-           "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D"]
+__all__ = ["MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+           "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+           "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+           "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "AdaptiveAveragePooling1D",
+           "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D",
+           "AdaptiveMaxPooling3D"]
 
 
 class _Pooling(Layer):
@@ -66,6 +72,16 @@ class MaxPooling2D(_Pooling):
     rank, op = 2, staticmethod(ops.max_pool)
 
 
+class MaxPooling3D(_Pooling):
+    """Max over pool_size windows of (batch, depth, height, width, channels)."""
+
+    rank = 3
+
+    @staticmethod
+    def op(x, pool_size, strides, padding):
+        return _pool3d(ops.max_pool, x, pool_size, strides, padding)
+
+
 class AveragePooling1D(_Pooling):
     """Mean over windows of steps: (batch, steps, channels)."""
 
@@ -76,6 +92,19 @@ class AveragePooling2D(_Pooling):
     """Mean over pool_size windows of (batch, height, width, channels)."""
 
     rank, op = 2, staticmethod(ops.average_pool)
+
+
+class AveragePooling3D(_Pooling):
+    """Mean over pool_size windows of (batch, depth, height, width, channels); 'same' counts in-volume taps."""
+
+    rank = 3
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+    @staticmethod
+    def op(x, pool_size, strides, padding):
+        return _pool3d(ops.average_pool, x, pool_size, strides, padding)
 
 
 class _GlobalPooling(Layer):
@@ -134,6 +163,12 @@ class GlobalAveragePooling2D(_GlobalPooling):
     rank, reduce = 2, staticmethod(ops.mean)
 
 
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over depth, height and width: (batch, d, h, w, channels) -> (batch, channels)."""
+
+    rank, reduce = 3, staticmethod(ops.mean)
+
+
 class GlobalMaxPooling1D(_GlobalPooling):
     """Max over steps: (batch, steps, channels) -> (batch, channels)."""
 
@@ -146,9 +181,102 @@ class GlobalMaxPooling2D(_GlobalPooling):
     rank, reduce = 2, staticmethod(ops.max)
 
 
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Max over depth, height and width: (batch, d, h, w, channels) -> (batch, channels)."""
+
+    rank, reduce = 3, staticmethod(ops.max)
+
+
+class _AdaptivePooling(Layer):
+    """Pool each spatial axis into `output_size` bins: bin i of n inputs covers [floor(i*n/out), ceil((i+1)*n/out)),
+    as Keras (and PyTorch). Box windows, so the axes are pooled one after the other."""
+
+    rank = 1
+    reduce = None
+
+    def __init__(self, output_size, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        self.output_size = _ints(output_size, self.rank, "output_size", where)
+        self.data_format = _data_format(data_format, where)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs):
+        first = 2 if self.data_format == "channels_first" else 1
+        for axis, out in zip(range(first, first + self.rank), self.output_size):
+            inputs = ops.concatenate([type(self).reduce(inputs[_along(axis, start, stop)], axis=axis, keepdims=True)
+                                      for start, stop in adaptive_bins(inputs.shape[axis], out)], axis=axis)
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1]) + self.output_size
+        return (input_shape[0],) + self.output_size + (input_shape[-1],)
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size, "data_format": self.data_format}
+
+
+class AdaptiveAveragePooling1D(_AdaptivePooling):
+    """Mean over `output_size` adaptive bins of the steps axis."""
+
+    rank, reduce = 1, staticmethod(ops.mean)
+
+
+class AdaptiveAveragePooling2D(_AdaptivePooling):
+    """Mean over adaptive bins of height and width."""
+
+    rank, reduce = 2, staticmethod(ops.mean)
+
+
+class AdaptiveAveragePooling3D(_AdaptivePooling):
+    """Mean over adaptive bins of depth, height and width."""
+
+    rank, reduce = 3, staticmethod(ops.mean)
+
+
+class AdaptiveMaxPooling1D(_AdaptivePooling):
+    """Max over `output_size` adaptive bins of the steps axis."""
+
+    rank, reduce = 1, staticmethod(ops.max)
+
+
+class AdaptiveMaxPooling2D(_AdaptivePooling):
+    """Max over adaptive bins of height and width."""
+
+    rank, reduce = 2, staticmethod(ops.max)
+
+
+class AdaptiveMaxPooling3D(_AdaptivePooling):
+    """Max over adaptive bins of depth, height and width."""
+
+    rank, reduce = 3, staticmethod(ops.max)
+
+
+def adaptive_bins(n, out):
+    """The (start, stop) of each of `out` adaptive bins over `n` positions."""
+    return [((i * n) // out, -((-(i + 1) * n) // out)) for i in range(out)]
+
+
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool3D, GlobalMaxPool3D = GlobalAveragePooling3D, GlobalMaxPooling3D
+
+
+def _pool3d(op, x, pool_size, strides, padding):
+    """A 3D pooling as the 2D pooling of every depth slice, then a 1D pooling along depth."""
+    n, d, h, w, c = x.shape
+    y = op(ops.reshape(x, (n * d, h, w, c)), pool_size[1:], strides=strides[1:], padding=padding)
+    oh, ow = y.shape[1:3]
+    y = op(ops.reshape(y, (n, d, oh * ow * c)), pool_size[:1], strides=strides[:1], padding=padding)
+    return ops.reshape(y, (n, y.shape[1], oh, ow, c))
+
+
+def _along(axis, start, stop):
+    """An index selecting start:stop on `axis` only."""
+    return (slice(None),) * axis + (slice(start, stop),)
 
 
 def _data_format(value, where):

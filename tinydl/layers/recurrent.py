@@ -16,7 +16,7 @@ from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import KerasTensor, Layer, call_args, flatten
 from tinydl.tensor import Tensor
 
-__all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Masking"]
+__all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Masking", "Wrapper"]
 
 
 class _Recurrent(Layer):

@@ -25,3 +25,6 @@ __all__ += _attention.__all__
 from tinydl.ops.norm import *  # noqa: F401,F403,E402
 from tinydl.ops import norm as _norm  # noqa: E402
 __all__ += _norm.__all__
+from tinydl.ops.volumetric import *  # noqa: F401,F403,E402
+from tinydl.ops import volumetric as _volumetric  # noqa: E402
+__all__ += _volumetric.__all__
