@@ -11,7 +11,7 @@ import numpy as np
 
 from tinydl.backend.dtypes import as_dtype, default_dtype, set_default_dtype
 
-from tinydl.backend.kernels import KERNELS
+from tinydl.backend.kernels import FUSED, KERNELS
 
 __all__ = [
     "array_module", "xp_for", "device_of", "check_device", "to_device", "cupy_available",
@@ -142,7 +142,7 @@ def kernel(name, like=None):
     fn = _kernel_cache.get(key)
     if fn is None:
         try:
-            module = KERNELS[name]
+            module = FUSED.get(name, KERNELS[name]) if dev == "cuda" else KERNELS[name]
         except KeyError:
             raise KeyError(f"no kernel named {name!r}; known kernels: {sorted(KERNELS)}") from None
         mod = importlib.import_module(f"tinydl.backend.{dev}.{module}")

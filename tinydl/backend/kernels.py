@@ -48,3 +48,7 @@ KERNELS = {
     "segment_softmax_forward": "scatter",
     "segment_softmax_backward": "scatter",
 }
+
+# On the GPU these kernels come from backend/cuda/fused.py: the array code of KERNELS' module with the
+# per-element work fused into single launches; the array code stays their readable, tested reference.
+FUSED = {name: "fused" for name in ("lstm_fwd", "lstm_bwd", "gru_fwd", "gru_bwd")}

@@ -1,0 +1,162 @@
+"""The fused CUDA kernels of backend/cuda/fused.py against their array-code references.
+
+On every machine: each fused kernel's body is evaluated by NumPy from the very text CuPy compiles
+(backend/cuda/elementwise.py), inside the same scan drivers the GPU runs (backend/cuda/scans.py), and
+compared with the array-code twin (backend/cuda/rnn.py) and the numba kernel. tests/gpu/test_nvrtc.py
+compiles the same text. On a GPU only: the CuPy kernels themselves against the array code on CuPy arrays.
+"""
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+
+from tinydl.backend import cupy_available
+from tinydl.backend.cpu import rnn as numba_rnn
+from tinydl.backend.cuda import elementwise, rnn, scans
+from tinydl.backend.kernels import ACTIVATION_CODES, FUSED, KERNELS
+
+CUDA = pathlib.Path(scans.__file__).parent
+ACTIVATION_PAIRS = [(1, 2), (3, 4), (0, 2), (2, 1)]  # (act, rec_act): tanh/sigmoid, relu/hard_sigmoid, ...
+N, T, UNITS = 3, 6, 4
+CLOSED_FORMS = {0: lambda x: x, 1: np.tanh, 2: lambda x: 1 / (1 + np.exp(-x)), 3: lambda x: np.maximum(x, 0),
+                4: lambda x: np.clip(x / 6 + 0.5, 0, 1)}
+
+
+def _tol(dtype):
+    return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+
+
+def _close(got, *references, dtype):
+    for ref in references:
+        assert len(got) == len(ref)
+        for i, (a, b) in enumerate(zip(got, ref)):
+            assert a.dtype == b.dtype == dtype and a.shape == b.shape, (i, a.dtype, a.shape, b.shape)
+            np.testing.assert_allclose(a, b, **_tol(dtype), err_msg=f"output {i}")
+
+
+@pytest.fixture
+def draw():
+    rng = np.random.default_rng(7)
+    return lambda dtype, *shape: rng.standard_normal(shape).astype(dtype)
+
+
+def _mask():
+    mask = np.random.default_rng(3).random((N, T)) < 0.7
+    mask[0, 0], mask[1, -1] = False, False  # a masked first and last step
+    return mask
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act,rec", ACTIVATION_PAIRS)
+def test_fused_lstm_scan_matches_array_code_and_numba(draw, dtype, act, rec):
+    mask = _mask()
+    xw, U = draw(dtype, N, T, 4 * UNITS), draw(dtype, UNITS, 4 * UNITS) * 0.5
+    h0, c0 = draw(dtype, N, UNITS), draw(dtype, N, UNITS)
+    fused = scans.lstm_fwd(xw, h0, c0, U, mask, act, rec, step=scans.LSTM_FWD_STEP.numpy_kernel())
+    _close(fused, rnn.lstm_fwd(xw, h0, c0, U, mask, act, rec), numba_rnn.lstm_fwd(xw, h0, c0, U, mask, act, rec),
+           dtype=dtype)
+    hs, cs, gates = fused
+    dhs, dhT, dcT = draw(dtype, N, T, UNITS), draw(dtype, N, UNITS), draw(dtype, N, UNITS)
+    args = (dhs, dhT, dcT, gates, cs, c0, U, mask, act, rec)
+    got = scans.lstm_bwd(*args, step=scans.LSTM_BWD_STEP.numpy_kernel())
+    _close(got, rnn.lstm_bwd(*args), numba_rnn.lstm_bwd(*args), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act,rec", ACTIVATION_PAIRS)
+def test_fused_gru_scan_matches_array_code_and_numba(draw, dtype, act, rec):
+    mask = _mask()
+    xw, U = draw(dtype, N, T, 3 * UNITS), draw(dtype, UNITS, 3 * UNITS) * 0.5
+    b, h0 = draw(dtype, 3 * UNITS), draw(dtype, N, UNITS)
+    args = (xw, h0, U, b, mask, act, rec, True)
+    fused = scans.gru_fwd(*args, step=scans.GRU_FWD_STEP.numpy_kernel(), fallback=None)
+    _close(fused, rnn.gru_fwd(*args), numba_rnn.gru_fwd(*args), dtype=dtype)
+    hs, gates, aux = fused
+    bargs = (draw(dtype, N, T, UNITS), draw(dtype, N, UNITS), gates, aux, hs, h0, U, mask, act, rec, True)
+    got = scans.gru_bwd(*bargs, step=scans.GRU_BWD_STEP.numpy_kernel(), fallback=None)
+    _close(got, rnn.gru_bwd(*bargs), numba_rnn.gru_bwd(*bargs), dtype=dtype)
+
+
+def test_gru_without_reset_after_goes_to_the_fallback(draw):
+    calls = []
+    fallback = lambda *args: calls.append(args[-1]) or "array code"  # noqa: E731
+    assert scans.gru_fwd(None, None, None, None, None, 1, 2, False, step=None, fallback=fallback) == "array code"
+    assert scans.gru_bwd(*[None] * 7, 1, 2, 3, False, step=None, fallback=fallback) == "array code"
+    assert calls == [False, False]
+
+
+def test_a_fully_masked_sequence_keeps_the_initial_state(draw):
+    xw, U, h0, c0 = draw(np.float32, 2, 4, 8), draw(np.float32, 2, 8), draw(np.float32, 2, 2), draw(np.float32, 2, 2)
+    hs, cs, _ = scans.lstm_fwd(xw, h0, c0, U, np.zeros((2, 4), bool), 1, 2, step=scans.LSTM_FWD_STEP.numpy_kernel())
+    np.testing.assert_array_equal(hs, np.repeat(h0[:, None], 4, axis=1))
+    np.testing.assert_array_equal(cs, np.repeat(c0[:, None], 4, axis=1))
+
+
+@pytest.mark.parametrize("code", sorted(ACTIVATION_CODES.values()))
+def test_numpy_meaning_of_the_activation_helpers_matches_the_array_code(code):
+    x = np.linspace(-8, 8, 101)
+    kernel = elementwise.Elementwise("T x, int32 code", "T y, T dy", "y = activate(x, code); "
+                                     "dy = activate_grad(y, code)", "tinydl_probe").numpy_kernel()
+    y, dy = kernel(x, code, np.empty_like(x), np.empty_like(x))
+    f = CLOSED_FORMS[code]
+    np.testing.assert_allclose(y, f(x), rtol=1e-14, atol=1e-15)
+    inside = (np.abs(x) > 1e-9) & (np.abs(np.abs(x) - 3) > 1e-9)  # away from relu's and hard_sigmoid's kinks
+    slope = (f(x + 1e-6) - f(x - 1e-6)) / 2e-6
+    np.testing.assert_allclose(dy[inside], slope[inside], rtol=1e-6, atol=1e-6)
+
+
+def test_a_body_outside_the_c_subset_is_refused():
+    for body in ("y = x > 0 ? x : 0", "y = (float)x", "y = a && b", "y = !a", "y += x", "if (x) y = x"):
+        with pytest.raises(ValueError, match="fused-kernel subset"):
+            elementwise.parse(body)
+    assert elementwise.parse("T s = x * 2; y = s != 0") == [("s", "x * 2"), ("y", "s != 0")]
+
+
+def test_a_numpy_kernel_checks_its_argument_count():
+    with pytest.raises(TypeError, match="tinydl_lstm_fwd_step takes 13 inputs and 6 outputs, got 2"):
+        scans.LSTM_FWD_STEP.numpy_kernel()(1, 2)
+
+
+def test_every_fused_kernel_is_in_the_table_with_the_numba_signature():
+    fused = _functions(CUDA / "fused.py")
+    assert set(FUSED) <= set(KERNELS) and set(FUSED.values()) == {"fused"}
+    for name in FUSED:
+        cpu = _functions(CUDA.parent / "cpu" / f"{KERNELS[name]}.py")
+        assert fused[name] == cpu[name], name
+
+
+def test_every_step_kernel_is_named_for_the_nvrtc_check():
+    assert all(spec.name.startswith("tinydl_") and spec.name.endswith("_step") for spec in scans.STEPS)
+    assert len({spec.name for spec in scans.STEPS}) == len(scans.STEPS)
+
+
+# -- on a GPU: the CuPy kernels themselves -----------------------------------------------------------------
+
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act,rec", ACTIVATION_PAIRS[:2])
+def test_cupy_fused_kernels_match_the_array_code_on_the_gpu(draw, dtype, act, rec):
+    import cupy  # lazy: only on a GPU machine
+
+    from tinydl.backend.cuda import fused
+    n, t, u = 16, 9, 32
+    mask = np.random.default_rng(3).random((n, t)) < 0.8
+    dev = lambda *shape: cupy.asarray(draw(dtype, *shape))  # noqa: E731
+    xw, U, h0, c0 = dev(n, t, 4 * u), dev(u, 4 * u) * 0.3, dev(n, u), dev(n, u)
+    fwd = fused.lstm_fwd(xw, h0, c0, U, mask, act, rec)
+    _close([a.get() for a in fwd], [a.get() for a in rnn.lstm_fwd(xw, h0, c0, U, mask, act, rec)], dtype=dtype)
+    args = (dev(n, t, u), dev(n, u), dev(n, u), fwd[2], fwd[1], c0, U, mask, act, rec)
+    _close([a.get() for a in fused.lstm_bwd(*args)], [a.get() for a in rnn.lstm_bwd(*args)], dtype=dtype)
+    xw, U, b = dev(n, t, 3 * u), dev(u, 3 * u) * 0.3, dev(3 * u)
+    gfwd = fused.gru_fwd(xw, h0, U, b, mask, act, rec, True)
+    _close([a.get() for a in gfwd], [a.get() for a in rnn.gru_fwd(xw, h0, U, b, mask, act, rec, True)], dtype=dtype)
+    hs, gates, aux = gfwd
+    bargs = (dev(n, t, u), dev(n, u), gates, aux, hs, h0, U, mask, act, rec, True)
+    _close([a.get() for a in fused.gru_bwd(*bargs)], [a.get() for a in rnn.gru_bwd(*bargs)], dtype=dtype)
+
+
+def _functions(path):
+    """{name: argument names} of the module-level functions in a file (read, not imported: CuPy may be absent)."""
+    return {node.name: [a.arg for a in node.args.args] for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.FunctionDef)}

@@ -1,0 +1,33 @@
+"""Fused CUDA kernels, the fast GPU path of the kernels named in backend.kernels.FUSED.
+
+Each is the array-code kernel of backend/cuda (its readable reference, same name and signature) with the
+per-element arithmetic fused into one launch. Kernels are built at import (CuPy compiles on first
+launch), so tests/gpu/test_nvrtc.py compiles every source here without a GPU.
+"""
+import cupy
+
+from tinydl.backend.cuda import rnn, scans
+
+_LSTM_FWD, _LSTM_BWD, _GRU_FWD, _GRU_BWD = (
+    cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble) for spec in scans.STEPS)
+
+
+def lstm_fwd(xw, h0, c0, U, mask, act, rec_act):
+    """LSTM over all steps: (hs, cs, gates); per step one matmul and one fused gate kernel."""
+    return scans.lstm_fwd(xw, h0, c0, U, mask, act, rec_act, step=_LSTM_FWD)
+
+
+def lstm_bwd(dhs, dhT, dcT, gates, cs, c0, U, mask, act, rec_act):
+    """BPTT through lstm_fwd: (dz, dh0, dc0); per step one fused gate kernel and one matmul."""
+    return scans.lstm_bwd(dhs, dhT, dcT, gates, cs, c0, U, mask, act, rec_act, step=_LSTM_BWD)
+
+
+def gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after):
+    """GRU over all steps: (hs, gates, aux); fused for reset_after=True, array code otherwise."""
+    return scans.gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after, step=_GRU_FWD, fallback=rnn.gru_fwd)
+
+
+def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after):
+    """BPTT through gru_fwd: (dx, dh0); fused for reset_after=True, array code otherwise."""
+    return scans.gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, step=_GRU_BWD,
+                         fallback=rnn.gru_bwd)

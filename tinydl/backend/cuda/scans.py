@@ -1,0 +1,183 @@
+"""Fused recurrent scans: per time step one matmul and ONE elementwise kernel for all the gate math.
+
+The array-code scans of backend/cuda/rnn.py launch a dozen small kernels per step; here each step's gate
+arithmetic is one `Elementwise` (backend/cuda/elementwise.py) writing straight into the outputs' slices.
+The drivers work on any array module and take the step kernels as arguments: backend/cuda/fused.py
+passes the CuPy kernels, the CPU tests pass `spec.numpy_kernel()`, so the whole fused scan (slicing,
+buffers, matmuls and the kernel text) is checked against rnn.py and the numba kernels without a GPU.
+Same signatures and results as backend/cpu/rnn.py, plus the keyword-only step kernels.
+"""
+from tinydl.backend import array_module
+from tinydl.backend.cuda.elementwise import Elementwise
+
+LSTM_FWD_STEP = Elementwise(
+    "T xi, T xf, T xg, T xo, T hi, T hf, T hg, T ho, T c_prev, T h_prev, bool keep, int32 act, int32 rec",
+    "T gi, T gf, T gg, T go, T c, T h",
+    """
+    T in_gate = activate(xi + hi, rec);
+    T forget = activate(xf + hf, rec);
+    T cell = activate(xg + hg, act);
+    T out_gate = activate(xo + ho, rec);
+    T c_next = forget * c_prev + in_gate * cell;
+    gi = in_gate;
+    gf = forget;
+    gg = cell;
+    go = out_gate;
+    c = choose(keep, c_next, c_prev);
+    h = choose(keep, out_gate * activate(c_next, act), h_prev);
+    """,
+    "tinydl_lstm_fwd_step")
+
+LSTM_BWD_STEP = Elementwise(
+    "T dh_carry, T dh_mm, T dh_out, T dc, T gi, T gf, T gg, T go, T c, T c_prev, bool keep, int32 act, int32 rec",
+    "T dzi, T dzf, T dzg, T dzo, T dc_next, T dh_next",
+    """
+    T zero = 0;
+    T dh = dh_carry + dh_mm + dh_out;
+    T ac = activate(c, act);
+    T dct = dc + dh * go * activate_grad(ac, act);
+    dzi = choose(keep, dct * gg * activate_grad(gi, rec), zero);
+    dzf = choose(keep, dct * c_prev * activate_grad(gf, rec), zero);
+    dzg = choose(keep, dct * gi * activate_grad(gg, act), zero);
+    dzo = choose(keep, dh * ac * activate_grad(go, rec), zero);
+    dc_next = choose(keep, dct * gf, dc);
+    dh_next = choose(keep, zero, dh);
+    """,
+    "tinydl_lstm_bwd_step")
+
+# reset_after=True (Keras's default): the recurrent matmul includes the candidate's part, reset applied after
+GRU_FWD_STEP = Elementwise(
+    "T xz, T xr, T xh, T rz, T rr, T rh, T bz, T br, T bh, T h_prev, bool keep, int32 act, int32 rec",
+    "T gz, T gr, T gh, T a, T h",
+    """
+    T update = activate(xz + rz + bz, rec);
+    T reset = activate(xr + rr + br, rec);
+    T rec_h = rh + bh;
+    T cand = activate(xh + reset * rec_h, act);
+    gz = update;
+    gr = reset;
+    gh = cand;
+    a = rec_h;
+    h = choose(keep, update * h_prev + (1 - update) * cand, h_prev);
+    """,
+    "tinydl_gru_fwd_step")
+
+GRU_BWD_STEP = Elementwise(
+    "T dh_carry, T dh_mm, T dh_out, T gz, T gr, T gh, T a, T h_prev, bool keep, int32 act, int32 rec",
+    "T dxz, T dxr, T dxh, T drz, T drr, T drh, T dh_next",
+    """
+    T zero = 0;
+    T dh = dh_carry + dh_mm + dh_out;
+    T dah = dh * (1 - gz) * activate_grad(gh, act);
+    T daz = dh * (h_prev - gh) * activate_grad(gz, rec);
+    T dar = dah * a * activate_grad(gr, rec);
+    T kept_z = choose(keep, daz, zero);
+    T kept_r = choose(keep, dar, zero);
+    dxz = kept_z;
+    dxr = kept_r;
+    dxh = choose(keep, dah, zero);
+    drz = kept_z;
+    drr = kept_r;
+    drh = choose(keep, dah * gr, zero);
+    dh_next = choose(keep, dh * gz, dh);
+    """,
+    "tinydl_gru_bwd_step")
+
+STEPS = (LSTM_FWD_STEP, LSTM_BWD_STEP, GRU_FWD_STEP, GRU_BWD_STEP)
+
+
+def lstm_fwd(xw, h0, c0, U, mask, act, rec_act, *, step):
+    """LSTM over all steps: (hs, cs, gates) as backend/cpu/rnn.py, one matmul + one `step` kernel per step."""
+    xp = array_module(xw)
+    N, T, G = xw.shape
+    u = G // 4
+    dt = xw.dtype
+    hs, cs, gates = xp.empty((N, T, u), dt), xp.empty((N, T, u), dt), xp.empty((N, T, G), dt)
+    h, c, U = h0.astype(dt), c0.astype(dt), U.astype(dt)
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    zh = xp.empty((N, G), dt)
+    for t in range(T):
+        xp.matmul(h, U, out=zh)
+        step(*_quarters(xw[:, t]), *_quarters(zh), c, h, keep[:, t], act, rec_act,
+             *_quarters(gates[:, t]), cs[:, t], hs[:, t])
+        h, c = hs[:, t], cs[:, t]
+    return hs, cs, gates
+
+
+def lstm_bwd(dhs, dhT, dcT, gates, cs, c0, U, mask, act, rec_act, *, step):
+    """BPTT through lstm_fwd: (dz, dh0, dc0) as backend/cpu/rnn.py, one kernel + one matmul per step."""
+    xp = array_module(dhs)
+    N, T, G = gates.shape
+    u = G // 4
+    dt = gates.dtype
+    dz = xp.empty((N, T, G), dt)
+    UT = xp.ascontiguousarray(U.T.astype(dt))
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    dh, dc = dhT.astype(dt), dcT.astype(dt)
+    dh_mm = xp.zeros((N, u), dt)
+    buffers = [(xp.empty((N, u), dt), xp.empty((N, u), dt)) for _ in range(2)]  # ping-pong: never alias in/out
+    for t in range(T - 1, -1, -1):
+        c_prev = cs[:, t - 1] if t > 0 else c0.astype(dt)
+        dc_next, dh_next = buffers[t % 2]
+        step(dh, dh_mm, dhs[:, t], dc, *_quarters(gates[:, t]), cs[:, t], c_prev, keep[:, t], act, rec_act,
+             *_quarters(dz[:, t]), dc_next, dh_next)
+        xp.matmul(dz[:, t], UT, out=dh_mm)
+        dh, dc = dh_next, dc_next
+    return dz, dh + dh_mm, dc.copy()
+
+
+def gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after, *, step, fallback):
+    """GRU over all steps: (hs, gates, aux) as backend/cpu/rnn.py; reset_after=False goes to `fallback`."""
+    if not reset_after:
+        return fallback(xw, h0, U, b_rec, mask, act, rec_act, reset_after)
+    xp = array_module(xw)
+    N, T, G = xw.shape
+    u = G // 3
+    dt = xw.dtype
+    hs, gates, aux = xp.empty((N, T, u), dt), xp.empty((N, T, G), dt), xp.empty((N, T, u), dt)
+    h, U, b_rec = h0.astype(dt), U.astype(dt), b_rec.astype(dt)
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    rec = xp.empty((N, G), dt)
+    for t in range(T):
+        xp.matmul(h, U, out=rec)
+        step(*_thirds(xw[:, t]), *_thirds(rec), *_thirds(b_rec), h, keep[:, t], act, rec_act,
+             *_thirds(gates[:, t]), aux[:, t], hs[:, t])
+        h = hs[:, t]
+    return hs, gates, aux
+
+
+def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, *, step, fallback):
+    """BPTT through gru_fwd: (dx, dh0) as backend/cpu/rnn.py; reset_after=False goes to `fallback`."""
+    if not reset_after:
+        return fallback(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after)
+    xp = array_module(dhs)
+    N, T, G = gates.shape
+    u = G // 3
+    dt = gates.dtype
+    dx = xp.empty((N, T, G), dt)
+    UT = xp.ascontiguousarray(U.T.astype(dt))
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    dh = dhT.astype(dt)
+    dh_mm = xp.zeros((N, u), dt)
+    drec = xp.empty((N, G), dt)  # the gradient of the recurrent pre-activations: dx with the candidate's * r
+    buffers = [xp.empty((N, u), dt) for _ in range(2)]
+    for t in range(T - 1, -1, -1):
+        h_prev = hs[:, t - 1] if t > 0 else h0.astype(dt)
+        dh_next = buffers[t % 2]
+        step(dh, dh_mm, dhs[:, t], *_thirds(gates[:, t]), aux[:, t], h_prev, keep[:, t], act, rec_act,
+             *_thirds(dx[:, t]), *_thirds(drec), dh_next)
+        xp.matmul(drec, UT, out=dh_mm)
+        dh = dh_next
+    return dx, dh + dh_mm
+
+
+def _quarters(a):
+    """The four gate blocks along the last axis (views)."""
+    u = a.shape[-1] // 4
+    return a[..., :u], a[..., u:2 * u], a[..., 2 * u:3 * u], a[..., 3 * u:]
+
+
+def _thirds(a):
+    """The three gate blocks along the last axis (views)."""
+    u = a.shape[-1] // 3
+    return a[..., :u], a[..., u:2 * u], a[..., 2 * u:]
