@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The GPU issue's benchmarks in under 8 minutes; everything lands in OUT_DIR, the summary in OUT_DIR/summary.md.
+#
+#   bash benchmarks/run_gpu_benchmarks.sh OUT_DIR                 on the GPU machine
+#   bash benchmarks/run_gpu_benchmarks.sh OUT_DIR --dry-run       every Python part on this CPU, tiny sizes
+#   bash benchmarks/run_gpu_benchmarks.sh OUT_DIR [--dry-run] --only mlp,lstm --rounds 3   (flags of benchmarks/gpu.py)
+#
+# Parts, each with its own time limit so a hang still leaves the others' results:
+#   1. the fused kernels against their array code on the device, and their NVRTC compile (fused_tests.log)
+#   2. benchmarks/gpu.py: the table (table.md, results.json, benchmarks.log) and a profile of the row
+#      furthest from its aim (profile_<row>.txt: cupyx.profiler CPU vs GPU time per step, host functions)
+set -uo pipefail
+out=${1:?usage: run_gpu_benchmarks.sh OUT_DIR [--dry-run] [benchmarks.gpu flags]}
+shift
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
+export PYTHONPATH=$PWD PYTHONDONTWRITEBYTECODE=1
+start=$SECONDS
+
+{
+    echo "# GPU benchmarks, $(date -u +%FT%TZ), tinydl at $(git rev-parse --short HEAD 2>/dev/null)"
+    echo "flags: $*"
+    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+} > "$out/summary.md"
+
+timeout -s INT -k 10 110 python -m pytest -q -p no:cacheprovider tests/gpu/test_fused_kernels.py \
+    tests/gpu/test_nvrtc.py > "$out/fused_tests.log" 2>&1
+echo "- fused kernel tests: exit $? after $((SECONDS - start)) s ($(tail -n 1 "$out/fused_tests.log"))" >> "$out/summary.md"
+
+timeout -s INT -k 10 330 python -m benchmarks.gpu --out "$out" "$@" > "$out/benchmarks.log" 2>&1
+status=$?
+echo "- benchmarks: exit $status after $((SECONDS - start)) s" >> "$out/summary.md"
+if [[ -f $out/table.md ]]; then
+    { echo; cat "$out/table.md"; } >> "$out/summary.md"
+else
+    { echo; echo "no table: the end of benchmarks.log"; tail -n 20 "$out/benchmarks.log"; } >> "$out/summary.md"
+fi
+cat "$out/summary.md"
+exit $status
