@@ -1,8 +1,8 @@
 """The fused CUDA kernels of backend/cuda/fused.py against their array-code references.
 
 On every machine: each fused kernel's body is evaluated by NumPy from the very text CuPy compiles
-(backend/cuda/elementwise.py), inside the same scan drivers the GPU runs (backend/cuda/scans.py), and
-compared with the array-code twin (backend/cuda/rnn.py) and the numba kernel. tests/gpu/test_nvrtc.py
+(backend/cuda/elementwise.py), inside the same drivers the GPU runs (backend/cuda/scans.py, rows.py), and
+compared with the array-code twin (backend/cuda/rnn.py, norm.py) and the numba kernel. tests/gpu/test_nvrtc.py
 compiles the same text. On a GPU only: the CuPy kernels themselves against the array code on CuPy arrays.
 """
 import ast
@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from tinydl.backend import cupy_available
+from tinydl.backend.cpu import losses as numba_losses
+from tinydl.backend.cpu import norm as numba_norm
 from tinydl.backend.cpu import rnn as numba_rnn
-from tinydl.backend.cuda import elementwise, rnn, scans
+from tinydl.backend.cuda import elementwise, norm, rnn, rows, scans
 from tinydl.backend.kernels import ACTIVATION_CODES, FUSED, KERNELS
 
 CUDA = pathlib.Path(scans.__file__).parent
@@ -23,16 +25,18 @@ CLOSED_FORMS = {0: lambda x: x, 1: np.tanh, 2: lambda x: 1 / (1 + np.exp(-x)), 3
                 4: lambda x: np.clip(x / 6 + 0.5, 0, 1)}
 
 
-def _tol(dtype):
-    return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+def _tol(dtype, loss_of_digits=1.0):
+    """Tolerances for `dtype`, widened by `loss_of_digits` where the inputs cancel (a large mean)."""
+    tol = {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+    return {k: v * loss_of_digits for k, v in tol.items()}
 
 
-def _close(got, *references, dtype):
+def _close(got, *references, dtype, loss_of_digits=1.0):
     for ref in references:
         assert len(got) == len(ref)
         for i, (a, b) in enumerate(zip(got, ref)):
             assert a.dtype == b.dtype == dtype and a.shape == b.shape, (i, a.dtype, a.shape, b.shape)
-            np.testing.assert_allclose(a, b, **_tol(dtype), err_msg=f"output {i}")
+            np.testing.assert_allclose(a, b, **_tol(dtype, loss_of_digits), err_msg=f"output {i}")
 
 
 @pytest.fixture
@@ -78,6 +82,50 @@ def test_fused_gru_scan_matches_array_code_and_numba(draw, dtype, act, rec):
     _close(got, rnn.gru_bwd(*bargs), numba_rnn.gru_bwd(*bargs), dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0.0, 1e3])  # a large mean: the two-pass variance keeps its digits
+def test_fused_layer_norm_matches_array_code_and_numba(draw, dtype, offset):
+    x = (draw(dtype, 9, 7) + offset).astype(dtype)
+    gamma, beta, g = draw(dtype, 7), draw(dtype, 7), draw(dtype, 9, 7)
+    # the numba kernel normalises in x's dtype: at a large mean in float32 it is the less exact one
+    kernels = [norm] if offset and dtype == np.float32 else [norm, numba_norm]
+    fused = rows.layer_norm_fwd(x, gamma, beta, 1e-3, kernels=rows.numpy_kernels())
+    digits = 1 + offset if dtype == np.float64 else 1  # float64 cancels ulps of the offset; float32 matches exactly
+    _close(fused, *[k.layer_norm_fwd(x, gamma, beta, 1e-3) for k in kernels], dtype=dtype, loss_of_digits=digits)
+    _, xhat, _, _, inv = fused
+    got = rows.layer_norm_bwd(g, xhat, inv, gamma, kernels=rows.numpy_kernels())
+    _close(got, *[k.layer_norm_bwd(g, xhat, inv, gamma) for k in kernels], dtype=dtype, loss_of_digits=digits)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1.0, 1e16])  # huge logits: the loss is s - (x[label] - m), exact
+def test_fused_softmax_xent_matches_numba_and_a_float64_reference(draw, dtype, scale):
+    logits = (draw(dtype, 8, 5) * scale).astype(dtype)
+    labels = np.random.default_rng(2).integers(0, 5, 8)
+    loss, stats = rows.softmax_xent_fwd(logits, labels, kernels=rows.numpy_kernels())
+    ref_loss, ref_stats = numba_losses.softmax_xent_fwd(logits, labels)
+    assert loss.dtype == dtype and stats.dtype == np.float64 and stats.shape == (8, 2)
+    np.testing.assert_allclose(loss, ref_loss, **_tol(dtype))
+    np.testing.assert_allclose(stats, ref_stats, **_tol(dtype))
+    x = logits.astype(np.float64)
+    top = x.max(axis=1)
+    shift = np.log(np.exp(x - top[:, None]).sum(axis=1))
+    np.testing.assert_allclose(loss, shift - (x[np.arange(8), labels] - top), **_tol(dtype))
+
+
+def test_the_reductions_sum_and_max_in_float64_over_either_axis():
+    x = np.array([[1.0, -2.0, 3.0], [0.5, 0.25, -4.0]], np.float32)
+    k = rows.numpy_kernels()
+    np.testing.assert_array_equal(k["sum"](x, axis=1), [2.0, -3.25])
+    np.testing.assert_array_equal(k["max"](x, axis=0), [1.0, 0.25, 3.0])
+    np.testing.assert_array_equal(k["sum_product"](x, np.float32([2, 0, 1]), axis=1), [5.0, -3.0])
+    assert k["sum"](x, axis=1).dtype == np.float64
+    np.testing.assert_allclose(k["centered_squares"](x, np.array([[2.0], [-3.25]]), 3.0, axis=1),
+                               ((x - x.astype(np.float64).mean(axis=1, keepdims=True)) ** 2).sum(axis=1), rtol=1e-12)
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        elementwise.Reduction("T x", "float64 y", "x", "prod", "y = a", "tinydl_prod")
+
+
 def test_gru_without_reset_after_goes_to_the_fallback(draw):
     calls = []
     fallback = lambda *args: calls.append(args[-1]) or "array code"  # noqa: E731
@@ -96,7 +144,7 @@ def test_a_fully_masked_sequence_keeps_the_initial_state(draw):
 @pytest.mark.parametrize("code", sorted(ACTIVATION_CODES.values()))
 def test_numpy_meaning_of_the_activation_helpers_matches_the_array_code(code):
     x = np.linspace(-8, 8, 101)
-    kernel = elementwise.Elementwise("T x, int32 code", "T y, T dy", "y = activate(x, code); "
+    kernel = elementwise.Elementwise("T x, int64 code", "T y, T dy", "y = activate(x, code); "
                                      "dy = activate_grad(y, code)", "tinydl_probe").numpy_kernel()
     y, dy = kernel(x, code, np.empty_like(x), np.empty_like(x))
     f = CLOSED_FORMS[code]
@@ -110,7 +158,7 @@ def test_a_body_outside_the_c_subset_is_refused():
     for body in ("y = x > 0 ? x : 0", "y = (float)x", "y = a && b", "y = !a", "y += x", "if (x) y = x"):
         with pytest.raises(ValueError, match="fused-kernel subset"):
             elementwise.parse(body)
-    assert elementwise.parse("T s = x * 2; y = s != 0") == [("s", "x * 2"), ("y", "s != 0")]
+    assert elementwise.parse("T s = x * 2; y = s != 0") == [("T", "s", "x * 2"), (None, "y", "s != 0")]
 
 
 def test_a_numpy_kernel_checks_its_argument_count():
@@ -126,9 +174,10 @@ def test_every_fused_kernel_is_in_the_table_with_the_numba_signature():
         assert fused[name] == cpu[name], name
 
 
-def test_every_step_kernel_is_named_for_the_nvrtc_check():
-    assert all(spec.name.startswith("tinydl_") and spec.name.endswith("_step") for spec in scans.STEPS)
-    assert len({spec.name for spec in scans.STEPS}) == len(scans.STEPS)
+def test_every_fused_kernel_has_its_own_tinydl_name():
+    specs = [*scans.STEPS, *rows.REDUCTIONS.values(), *rows.ELEMENTWISE.values()]
+    assert all(spec.name.startswith("tinydl_") for spec in specs)
+    assert len({spec.name for spec in specs}) == len(specs)
 
 
 # -- on a GPU: the CuPy kernels themselves -----------------------------------------------------------------
@@ -154,6 +203,23 @@ def test_cupy_fused_kernels_match_the_array_code_on_the_gpu(draw, dtype, act, re
     hs, gates, aux = gfwd
     bargs = (dev(n, t, u), dev(n, u), gates, aux, hs, h0, U, mask, act, rec, True)
     _close([a.get() for a in fused.gru_bwd(*bargs)], [a.get() for a in rnn.gru_bwd(*bargs)], dtype=dtype)
+
+
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cupy_row_kernels_match_the_array_code_on_the_gpu(draw, dtype):
+    import cupy  # lazy: only on a GPU machine
+
+    from tinydl.backend.cuda import fused, losses
+    dev = lambda *shape: cupy.asarray(draw(dtype, *shape))  # noqa: E731
+    x, gamma, beta, g = dev(33, 65) + 3, dev(65), dev(65), dev(33, 65)
+    fwd = fused.layer_norm_fwd(x, gamma, beta, 1e-5)
+    _close([a.get() for a in fwd], [a.get() for a in norm.layer_norm_fwd(x, gamma, beta, 1e-5)], dtype=dtype)
+    args = (g, fwd[1], fwd[4], gamma)
+    _close([a.get() for a in fused.layer_norm_bwd(*args)], [a.get() for a in norm.layer_norm_bwd(*args)], dtype=dtype)
+    logits, labels = dev(40, 1000) * 4, cupy.asarray(np.random.default_rng(0).integers(0, 1000, 40))
+    _close([a.get() for a in fused.softmax_xent_fwd(logits, labels)],
+           [a.get() for a in losses.softmax_xent_fwd(logits, labels)], dtype=dtype)
 
 
 def _functions(path):

@@ -36,7 +36,9 @@ template <typename V> __device__ V activate_grad(V y, int code) {
 """
 
 _C_TYPES = ("T", "bool", "int", "long long", "float", "double")
-_STATEMENT = re.compile(r"^(?:(?:%s)\s+)?([A-Za-z_]\w*)\s*=\s*(.+)$" % "|".join(_C_TYPES), re.S)
+_STATEMENT = re.compile(r"^(?:(%s)\s+)?([A-Za-z_]\w*)\s*=\s*(.+)$" % "|".join(_C_TYPES), re.S)
+# what a local declared with a C type holds in NumPy ("T": the dtype of the kernel's first T argument)
+_LOCAL_DTYPES = {"bool": np.bool_, "int": np.int32, "long long": np.int64, "float": np.float32, "double": np.float64}
 _FORBIDDEN = re.compile(r"\?|&&|\|\||!(?!=)|\(\s*(?:%s)\s*\)" % "|".join(_C_TYPES))
 
 
@@ -61,29 +63,83 @@ class Elementwise:
             if len(args) != len(ins) + len(outs):
                 raise TypeError(f"{self.name} takes {len(ins)} inputs and {len(outs)} outputs, got {len(args)}")
             scope = dict(zip(ins, args))
-            for name, expression in self.statements:
-                scope[name] = eval(expression, dict(NUMPY_HELPERS), scope)  # our own kernel text, parsed above
+            types = {**_LOCAL_DTYPES, "T": _placeholder_dtype(self.in_params + ", " + self.out_params, args)}
+            for declared, name, expression in self.statements:
+                value = eval(expression, dict(NUMPY_HELPERS), scope)  # our own kernel text, parsed above
+                scope[name] = value if declared is None else np.asarray(value).astype(types[declared])
             for name, out in zip(outs, args[len(ins):]):
                 np.copyto(out, scope[name], casting="unsafe")
             return tuple(args[len(ins):])
         return run
 
 
+class Reduction:
+    """The parameters and expressions of one `cupy.ReductionKernel` with a single output: `map_expr` per
+    element (the C subset above), combined by `reduce` ('sum' or 'max') in `reduce_type`, then `post_map`
+    statements setting the output from the reduced value `a`."""
+
+    _REDUCE = {"sum": ("a + b", "0", np.sum), "max": ("fmax(a, b)", "-1.0 / 0.0", np.max)}
+
+    def __init__(self, in_params, out_params, map_expr, reduce, post_map, name, reduce_type="double"):
+        if reduce not in self._REDUCE:
+            raise ValueError(f"reduce must be one of {sorted(self._REDUCE)}, got {reduce!r}")
+        self.in_params, self.out_params, self.map_expr, self.name = in_params, out_params, map_expr, name
+        self.reduce, self.post_map, self.reduce_type = reduce, post_map, reduce_type
+        self.preamble = PREAMBLE
+        self.map_statement = parse(f"mapped = {map_expr}")[0][2]
+        self.post_statements = parse(post_map)
+
+    @property
+    def arguments(self):
+        """The positional arguments of `cupy.ReductionKernel` (pass `preamble=self.preamble` too)."""
+        expr, identity, _ = self._REDUCE[self.reduce]
+        return (self.in_params, self.out_params, self.map_expr, expr, self.post_map, identity, self.name,
+                self.reduce_type)
+
+    def numpy_kernel(self):
+        """A function with CuPy's calling convention, `(*inputs, axis=None, keepdims=False)`, run by NumPy."""
+        ins, (out,) = param_names(self.in_params), param_names(self.out_params)
+        out_type = self.out_params.split()[-2]
+        dtype = np.float64 if self.reduce_type == "double" else np.float32
+
+        def run(*args, axis=None, keepdims=False):
+            scope = dict(zip(ins, np.broadcast_arrays(*[np.asarray(a) for a in args])))
+            mapped = np.asarray(eval(self.map_statement, dict(NUMPY_HELPERS), scope), dtype=dtype)
+            scope = {"a": self._REDUCE[self.reduce][2](mapped, axis=axis, keepdims=keepdims)}
+            for _, name, expression in self.post_statements:
+                scope[name] = eval(expression, dict(NUMPY_HELPERS), scope)
+            return np.asarray(scope[out]).astype(_LOCAL_DTYPES.get(C_NAMES.get(out_type, out_type), dtype))
+        return run
+
+
 def parse(operation):
-    """[(name, Python expression)] of a body in the C subset above; anything outside it is a ValueError."""
+    """[(declared C type or None, name, Python expression)] of a body in the C subset above; anything outside
+    it is a ValueError."""
     statements = []
     for text in filter(None, (s.strip() for s in operation.split(";"))):
         match = _STATEMENT.match(text)
-        if match is None or _FORBIDDEN.search(match.group(2)):
+        if match is None or _FORBIDDEN.search(match.group(3)):
             raise ValueError(f"not in the fused-kernel subset of C (`[type] name = expression;`, no ?:, &&, ||, "
                              f"!, casts): {text!r}")
-        statements.append((match.group(1), " ".join(match.group(2).split())))
+        statements.append((match.group(1), match.group(2), " ".join(match.group(3).split())))
     return statements
 
 
 def param_names(spec):
     """The names in a CuPy parameter string such as 'T x, raw T y, int32 code'."""
     return [item.split()[-1] for item in spec.split(",") if item.strip()]
+
+
+def _placeholder_dtype(params, args):
+    """The dtype CuPy gives the placeholder T: that of the first argument declared `T` (None if none)."""
+    for item, arg in zip(params.split(","), args):
+        if item.split()[-2] == "T" and hasattr(arg, "dtype"):
+            return arg.dtype
+    return None
+
+
+# CuPy's dtype names for parameters, as the C type names used for locals
+C_NAMES = {"float64": "double", "float32": "float", "int32": "int", "int64": "long long", "bool": "bool"}
 
 
 def _activate(x, code):

@@ -6,10 +6,14 @@ launch), so tests/gpu/test_nvrtc.py compiles every source here without a GPU.
 """
 import cupy
 
-from tinydl.backend.cuda import rnn, scans
+from tinydl.backend.cuda import rnn, rows, scans
 
 _LSTM_FWD, _LSTM_BWD, _GRU_FWD, _GRU_BWD = (
     cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble) for spec in scans.STEPS)
+_ROWS = {**{name: cupy.ReductionKernel(*spec.arguments, preamble=spec.preamble)
+            for name, spec in rows.REDUCTIONS.items()},
+         **{name: cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble)
+            for name, spec in rows.ELEMENTWISE.items()}}
 
 
 def lstm_fwd(xw, h0, c0, U, mask, act, rec_act):
@@ -31,3 +35,18 @@ def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after):
     """BPTT through gru_fwd: (dx, dh0); fused for reset_after=True, array code otherwise."""
     return scans.gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, step=_GRU_BWD,
                          fallback=rnn.gru_bwd)
+
+
+def layer_norm_fwd(x, gamma, beta, epsilon):
+    """(y, xhat, mean, var, inv) of each row of x (rows, d): two reductions and two elementwise launches."""
+    return rows.layer_norm_fwd(cupy.ascontiguousarray(x), gamma, beta, epsilon, kernels=_ROWS)
+
+
+def layer_norm_bwd(g, xhat, inv, gamma):
+    """(dx, dgamma, dbeta) of layer_norm_fwd: four reductions and one elementwise launch."""
+    return rows.layer_norm_bwd(g, xhat, inv, gamma, kernels=_ROWS)
+
+
+def softmax_xent_fwd(logits, labels):
+    """(loss, stats) of softmax cross-entropy with integer labels: two reductions, a gather, one elementwise."""
+    return rows.softmax_xent_fwd(cupy.ascontiguousarray(logits), labels, kernels=_ROWS)

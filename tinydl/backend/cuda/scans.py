@@ -11,7 +11,7 @@ from tinydl.backend import array_module
 from tinydl.backend.cuda.elementwise import Elementwise
 
 LSTM_FWD_STEP = Elementwise(
-    "T xi, T xf, T xg, T xo, T hi, T hf, T hg, T ho, T c_prev, T h_prev, bool keep, int32 act, int32 rec",
+    "T xi, T xf, T xg, T xo, T hi, T hf, T hg, T ho, T c_prev, T h_prev, bool keep, int64 act, int64 rec",
     "T gi, T gf, T gg, T go, T c, T h",
     """
     T in_gate = activate(xi + hi, rec);
@@ -29,7 +29,7 @@ LSTM_FWD_STEP = Elementwise(
     "tinydl_lstm_fwd_step")
 
 LSTM_BWD_STEP = Elementwise(
-    "T dh_carry, T dh_mm, T dh_out, T dc, T gi, T gf, T gg, T go, T c, T c_prev, bool keep, int32 act, int32 rec",
+    "T dh_carry, T dh_mm, T dh_out, T dc, T gi, T gf, T gg, T go, T c, T c_prev, bool keep, int64 act, int64 rec",
     "T dzi, T dzf, T dzg, T dzo, T dc_next, T dh_next",
     """
     T zero = 0;
@@ -47,7 +47,7 @@ LSTM_BWD_STEP = Elementwise(
 
 # reset_after=True (Keras's default): the recurrent matmul includes the candidate's part, reset applied after
 GRU_FWD_STEP = Elementwise(
-    "T xz, T xr, T xh, T rz, T rr, T rh, T bz, T br, T bh, T h_prev, bool keep, int32 act, int32 rec",
+    "T xz, T xr, T xh, T rz, T rr, T rh, T bz, T br, T bh, T h_prev, bool keep, int64 act, int64 rec",
     "T gz, T gr, T gh, T a, T h",
     """
     T update = activate(xz + rz + bz, rec);
@@ -63,7 +63,7 @@ GRU_FWD_STEP = Elementwise(
     "tinydl_gru_fwd_step")
 
 GRU_BWD_STEP = Elementwise(
-    "T dh_carry, T dh_mm, T dh_out, T gz, T gr, T gh, T a, T h_prev, bool keep, int32 act, int32 rec",
+    "T dh_carry, T dh_mm, T dh_out, T gz, T gr, T gh, T a, T h_prev, bool keep, int64 act, int64 rec",
     "T dxz, T dxr, T dxh, T drz, T drr, T drh, T dh_next",
     """
     T zero = 0;
