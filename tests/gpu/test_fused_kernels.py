@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tinydl.backend import cupy_available
+from tinydl.backend.cpu import attention as numba_attention
 from tinydl.backend.cpu import losses as numba_losses
 from tinydl.backend.cpu import norm as numba_norm
 from tinydl.backend.cpu import rnn as numba_rnn
@@ -113,6 +114,17 @@ def test_fused_softmax_xent_matches_numba_and_a_float64_reference(draw, dtype, s
     np.testing.assert_allclose(loss, shift - (x[np.arange(8), labels] - top), **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_attention_softmax_gradient_matches_numba_and_the_closed_form(draw, dtype):
+    scores, g = draw(dtype, 2, 3, 4, 6), draw(dtype, 2, 3, 4, 6)
+    weights = numba_attention.attention_softmax_fwd(scores, None, True, 0.5)
+    got = rows.attention_softmax_bwd(weights, g, 0.5, kernels=rows.numpy_kernels())
+    assert got.dtype == dtype and got.shape == scores.shape
+    np.testing.assert_allclose(got, numba_attention.attention_softmax_bwd(weights, g, 0.5), **_tol(dtype))
+    w, g64 = weights.astype(np.float64), g.astype(np.float64)
+    np.testing.assert_allclose(got, 0.5 * w * (g64 - (w * g64).sum(axis=-1, keepdims=True)), **_tol(dtype))
+
+
 def test_the_reductions_sum_and_max_in_float64_over_either_axis():
     x = np.array([[1.0, -2.0, 3.0], [0.5, 0.25, -4.0]], np.float32)
     k = rows.numpy_kernels()
@@ -210,7 +222,7 @@ def test_cupy_fused_kernels_match_the_array_code_on_the_gpu(draw, dtype, act, re
 def test_cupy_row_kernels_match_the_array_code_on_the_gpu(draw, dtype):
     import cupy  # lazy: only on a GPU machine
 
-    from tinydl.backend.cuda import fused, losses
+    from tinydl.backend.cuda import attention, fused, losses
     dev = lambda *shape: cupy.asarray(draw(dtype, *shape))  # noqa: E731
     x, gamma, beta, g = dev(33, 65) + 3, dev(65), dev(65), dev(33, 65)
     fwd = fused.layer_norm_fwd(x, gamma, beta, 1e-5)
@@ -220,6 +232,10 @@ def test_cupy_row_kernels_match_the_array_code_on_the_gpu(draw, dtype):
     logits, labels = dev(40, 1000) * 4, cupy.asarray(np.random.default_rng(0).integers(0, 1000, 40))
     _close([a.get() for a in fused.softmax_xent_fwd(logits, labels)],
            [a.get() for a in losses.softmax_xent_fwd(logits, labels)], dtype=dtype)
+    weights = attention.attention_softmax_fwd(dev(2, 4, 50, 50), None, True, 0.125)
+    grad = dev(2, 4, 50, 50)
+    _close([fused.attention_softmax_bwd(weights, grad, 0.125).get()],
+           [attention.attention_softmax_bwd(weights, grad, 0.125).get()], dtype=dtype)
 
 
 def _functions(path):

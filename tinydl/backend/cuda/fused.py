@@ -50,3 +50,8 @@ def layer_norm_bwd(g, xhat, inv, gamma):
 def softmax_xent_fwd(logits, labels):
     """(loss, stats) of softmax cross-entropy with integer labels: two reductions, a gather, one elementwise."""
     return rows.softmax_xent_fwd(cupy.ascontiguousarray(logits), labels, kernels=_ROWS)
+
+
+def attention_softmax_bwd(weights, grad, scale):
+    """Gradient wrt the unscaled scores of the masked softmax: one reduction and one elementwise launch."""
+    return rows.attention_softmax_bwd(weights, grad, scale, kernels=_ROWS)

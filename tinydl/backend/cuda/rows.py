@@ -1,4 +1,5 @@
-"""Fused row-wise kernels: layer normalisation and softmax cross-entropy in a few launches each.
+"""Fused row-wise kernels: layer normalisation, softmax cross-entropy and the attention softmax's gradient,
+in a few launches each.
 
 The array code (backend/cuda/norm.py, losses) spends a dozen small kernels per call on casts, means and
 elementwise chains. Here each call is a handful of reductions with the arithmetic fused into their map
@@ -47,6 +48,8 @@ ELEMENTWISE = {
         "T g, T gamma, T xhat, T inv, float64 a, float64 b, float64 n", "T dx",
         "dx = inv * (g * gamma - a / n - xhat * (b / n))",
         "tinydl_layer_norm_grad"),
+    "attention_softmax_grad": Elementwise(
+        "T w, T g, float64 dot, float64 scale", "T ds", "ds = scale * w * (g - dot)", "tinydl_attention_softmax_grad"),
     "softmax_xent_loss": Elementwise(
         "float64 top, float64 total, T picked", "T loss, float64 shift",
         """
@@ -99,6 +102,17 @@ def softmax_xent_fwd(logits, labels, *, kernels):
     loss = xp.empty(logits.shape[0], logits.dtype)
     kernels["softmax_xent_loss"](top, total, picked, loss, stats[:, 1])
     return loss, stats
+
+
+def attention_softmax_bwd(weights, grad, scale, *, kernels):
+    """The gradient wrt the unscaled scores, scale * w * (g - sum(g * w)), as backend/cpu/attention.py:
+    one reduction (in float64) and one elementwise launch."""
+    xp = array_module(weights)
+    grad = grad.astype(weights.dtype, copy=False)
+    dot = kernels["sum_product"](weights, grad, axis=-1)
+    ds = xp.empty_like(weights)
+    kernels["attention_softmax_grad"](weights, grad, dot[..., None], float(scale), ds)
+    return ds
 
 
 def numpy_kernels():
