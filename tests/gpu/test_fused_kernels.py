@@ -138,6 +138,19 @@ def test_the_reductions_sum_and_max_in_float64_over_either_axis():
         elementwise.Reduction("T x", "float64 y", "x", "prod", "y = a", "tinydl_prod")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", sorted(ACTIVATION_CODES.values()))
+def test_fused_simple_rnn_scan_matches_array_code_and_numba(draw, dtype, act):
+    mask = _mask()
+    xw, U, h0 = draw(dtype, N, T, UNITS), draw(dtype, UNITS, UNITS) * 0.5, draw(dtype, N, UNITS)
+    hs = scans.simple_rnn_fwd(xw, h0, U, mask, act, step=scans.SIMPLE_RNN_FWD_STEP.numpy_kernel())
+    _close([hs], [rnn.simple_rnn_fwd(xw, h0, U, mask, act)], [numba_rnn.simple_rnn_fwd(xw, h0, U, mask, act)],
+           dtype=dtype)
+    args = (draw(dtype, N, T, UNITS), draw(dtype, N, UNITS), hs, h0, U, mask, act)
+    got = scans.simple_rnn_bwd(*args, step=scans.SIMPLE_RNN_BWD_STEP.numpy_kernel())
+    _close(got, rnn.simple_rnn_bwd(*args), numba_rnn.simple_rnn_bwd(*args), dtype=dtype)
+
+
 def test_gru_without_reset_after_goes_to_the_fallback(draw):
     calls = []
     fallback = lambda *args: calls.append(args[-1]) or "array code"  # noqa: E731
@@ -215,6 +228,12 @@ def test_cupy_fused_kernels_match_the_array_code_on_the_gpu(draw, dtype, act, re
     hs, gates, aux = gfwd
     bargs = (dev(n, t, u), dev(n, u), gates, aux, hs, h0, U, mask, act, rec, True)
     _close([a.get() for a in fused.gru_bwd(*bargs)], [a.get() for a in rnn.gru_bwd(*bargs)], dtype=dtype)
+    xw, U = dev(n, t, u), dev(u, u) * 0.3
+    hs = fused.simple_rnn_fwd(xw, h0, U, mask, act)
+    _close([hs.get()], [rnn.simple_rnn_fwd(xw, h0, U, mask, act).get()], dtype=dtype)
+    sargs = (dev(n, t, u), dev(n, u), hs, h0, U, mask, act)
+    _close([a.get() for a in fused.simple_rnn_bwd(*sargs)], [a.get() for a in rnn.simple_rnn_bwd(*sargs)],
+           dtype=dtype)
 
 
 @pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")

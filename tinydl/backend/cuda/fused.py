@@ -8,7 +8,7 @@ import cupy
 
 from tinydl.backend.cuda import rnn, rows, scans
 
-_LSTM_FWD, _LSTM_BWD, _GRU_FWD, _GRU_BWD = (
+_LSTM_FWD, _LSTM_BWD, _GRU_FWD, _GRU_BWD, _SIMPLE_FWD, _SIMPLE_BWD = (
     cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble) for spec in scans.STEPS)
 _ROWS = {**{name: cupy.ReductionKernel(*spec.arguments, preamble=spec.preamble)
             for name, spec in rows.REDUCTIONS.items()},
@@ -35,6 +35,16 @@ def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after):
     """BPTT through gru_fwd: (dx, dh0); fused for reset_after=True, array code otherwise."""
     return scans.gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, step=_GRU_BWD,
                          fallback=rnn.gru_bwd)
+
+
+def simple_rnn_fwd(xw, h0, U, mask, act):
+    """Simple RNN over all steps: the states; per step one matmul and one fused kernel."""
+    return scans.simple_rnn_fwd(xw, h0, U, mask, act, step=_SIMPLE_FWD)
+
+
+def simple_rnn_bwd(dhs, dhT, hs, h0, U, mask, act):
+    """BPTT through simple_rnn_fwd: (dz, dh0); per step one fused kernel and one matmul."""
+    return scans.simple_rnn_bwd(dhs, dhT, hs, h0, U, mask, act, step=_SIMPLE_BWD)
 
 
 def layer_norm_fwd(x, gamma, beta, epsilon):

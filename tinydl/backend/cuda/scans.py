@@ -83,7 +83,22 @@ GRU_BWD_STEP = Elementwise(
     """,
     "tinydl_gru_bwd_step")
 
-STEPS = (LSTM_FWD_STEP, LSTM_BWD_STEP, GRU_FWD_STEP, GRU_BWD_STEP)
+SIMPLE_RNN_FWD_STEP = Elementwise(
+    "T xw, T hu, T h_prev, bool keep, int64 act", "T h",
+    "h = choose(keep, activate(xw + hu, act), h_prev)",
+    "tinydl_simple_rnn_fwd_step")
+
+SIMPLE_RNN_BWD_STEP = Elementwise(
+    "T dh_carry, T dh_mm, T dh_out, T h, bool keep, int64 act", "T dz, T dh_next",
+    """
+    T zero = 0;
+    T dh = dh_carry + dh_mm + dh_out;
+    dz = choose(keep, dh * activate_grad(h, act), zero);
+    dh_next = choose(keep, zero, dh);
+    """,
+    "tinydl_simple_rnn_bwd_step")
+
+STEPS = (LSTM_FWD_STEP, LSTM_BWD_STEP, GRU_FWD_STEP, GRU_BWD_STEP, SIMPLE_RNN_FWD_STEP, SIMPLE_RNN_BWD_STEP)
 
 
 def lstm_fwd(xw, h0, c0, U, mask, act, rec_act, *, step):
@@ -169,6 +184,41 @@ def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, *,
         xp.matmul(drec, UT, out=dh_mm)
         dh = dh_next
     return dx, dh + dh_mm
+
+
+def simple_rnn_fwd(xw, h0, U, mask, act, *, step):
+    """Simple RNN over all steps: the states (N, T, u) as backend/cpu/rnn.py, one matmul + one kernel per step."""
+    xp = array_module(xw)
+    N, T, u = xw.shape
+    dt = xw.dtype
+    hs = xp.empty((N, T, u), dt)
+    h, U = h0.astype(dt), U.astype(dt)
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    hu = xp.empty((N, u), dt)
+    for t in range(T):
+        xp.matmul(h, U, out=hu)
+        step(xw[:, t], hu, h, keep[:, t], act, hs[:, t])
+        h = hs[:, t]
+    return hs
+
+
+def simple_rnn_bwd(dhs, dhT, hs, h0, U, mask, act, *, step):
+    """BPTT through simple_rnn_fwd: (dz, dh0) as backend/cpu/rnn.py, one kernel + one matmul per step."""
+    xp = array_module(dhs)
+    N, T, u = hs.shape
+    dt = hs.dtype
+    dz = xp.empty((N, T, u), dt)
+    UT = xp.ascontiguousarray(U.T.astype(dt))
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    dh = dhT.astype(dt)
+    dh_mm = xp.zeros((N, u), dt)
+    buffers = [xp.empty((N, u), dt) for _ in range(2)]
+    for t in range(T - 1, -1, -1):
+        dh_next = buffers[t % 2]
+        step(dh, dh_mm, dhs[:, t], hs[:, t], keep[:, t], act, dz[:, t], dh_next)
+        xp.matmul(dz[:, t], UT, out=dh_mm)
+        dh = dh_next
+    return dz, dh + dh_mm
 
 
 def _quarters(a):
