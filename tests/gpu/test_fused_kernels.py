@@ -16,7 +16,7 @@ from tinydl.backend.cpu import attention as numba_attention
 from tinydl.backend.cpu import losses as numba_losses
 from tinydl.backend.cpu import norm as numba_norm
 from tinydl.backend.cpu import rnn as numba_rnn
-from tinydl.backend.cuda import elementwise, norm, rnn, rows, scans
+from tinydl.backend.cuda import elementwise, norm, rnn, rows, scans, transfer
 from tinydl.backend.kernels import ACTIVATION_CODES, FUSED, KERNELS
 
 CUDA = pathlib.Path(scans.__file__).parent
@@ -261,3 +261,64 @@ def _functions(path):
     """{name: argument names} of the module-level functions in a file (read, not imported: CuPy may be absent)."""
     return {node.name: [a.arg for a in node.args.args] for node in ast.parse(path.read_text()).body
             if isinstance(node, ast.FunctionDef)}
+
+
+# -- uploads through pinned memory ---------------------------------------------------------------------------
+
+class _Event:
+    def __init__(self, log):
+        self.log, self.done = log, False
+
+    def synchronize(self):
+        self.log.append("wait")
+        self.done = True
+
+
+def _fake_uploader(depth):
+    """A PinnedUploader on NumPy stand-ins: 'device' arrays are NumPy copies made when the copy is queued."""
+    log, buffers = [], []
+
+    def pinned_empty(nbytes):
+        buffers.append(np.zeros(nbytes, np.uint8))
+        return buffers[-1]
+
+    def copy_async(device, host):
+        log.append("copy")
+        device[...] = host
+
+    up = transfer.PinnedUploader(pinned_empty, np.empty, copy_async, lambda: _Event(log), depth=depth)
+    return up, log, buffers
+
+
+def test_uploads_go_through_a_ring_of_pinned_buffers():
+    up, log, buffers = _fake_uploader(depth=2)
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([True, False])
+    got = [up.upload(a), up.upload(b), up.upload(a[:, ::2] * 2)]  # a non-contiguous array too
+    np.testing.assert_array_equal(got[0], a)
+    np.testing.assert_array_equal(got[1], b)
+    np.testing.assert_array_equal(got[2], [[0, 4], [6, 10]])
+    assert [g.dtype for g in got] == [np.float32, np.bool_, np.float32]
+    # the third upload reuses the first buffer, after waiting for the first copy's event only
+    assert log == ["copy", "copy", "wait", "copy"] and len(buffers) == 2
+
+
+def test_a_larger_array_gets_a_larger_buffer_and_the_caller_may_reuse_its_array():
+    up, _, buffers = _fake_uploader(depth=1)
+    small, large = np.ones(2, np.float64), np.arange(10, dtype=np.int64)
+    first = up.upload(small)
+    second = up.upload(large)
+    large[:] = -1  # the host copy was staged: changing the source afterwards changes nothing on the device
+    np.testing.assert_array_equal(first, [1.0, 1.0])
+    np.testing.assert_array_equal(second, np.arange(10))
+    assert [b.nbytes for b in buffers] == [16, 80]
+    assert up.upload(np.float32(3.5)).shape == ()
+
+
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")
+def test_pinned_uploads_arrive_on_the_gpu():
+    from tinydl.backend import to_device
+    host = [np.random.default_rng(i).standard_normal((64, 33)).astype(np.float32) for i in range(20)]
+    device = [to_device(h, "cuda") for h in host]  # more uploads than staging buffers
+    for h, d in zip(host, device):
+        np.testing.assert_array_equal(d.get(), h)

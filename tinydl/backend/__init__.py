@@ -11,6 +11,7 @@ import numpy as np
 
 from tinydl.backend.dtypes import as_dtype, default_dtype, set_default_dtype
 
+from tinydl.backend.cuda.transfer import upload  # NumPy only at import: CuPy is imported on first upload
 from tinydl.backend.kernels import FUSED, KERNELS
 
 __all__ = [
@@ -77,7 +78,10 @@ def to_device(a, device):
         return a
     if device == "cpu":
         return a.get()
-    return _cupy().asarray(a)
+    cupy = _cupy()
+    if isinstance(a, np.ndarray):  # through pinned memory: the host does not wait for queued GPU work
+        return upload(a)
+    return cupy.asarray(a)
 
 
 def add_at(target, index, values):
