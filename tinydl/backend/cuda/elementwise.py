@@ -39,6 +39,8 @@ _C_TYPES = ("T", "bool", "int", "long long", "float", "double")
 _STATEMENT = re.compile(r"^(?:(%s)\s+)?([A-Za-z_]\w*)\s*=\s*(.+)$" % "|".join(_C_TYPES), re.S)
 # what a local declared with a C type holds in NumPy ("T": the dtype of the kernel's first T argument)
 _LOCAL_DTYPES = {"bool": np.bool_, "int": np.int32, "long long": np.int64, "float": np.float32, "double": np.float64}
+# CuPy's dtype names for parameters, as the C type names used for locals
+_C_NAMES = {"float64": "double", "float32": "float", "int32": "int", "int64": "long long", "bool": "bool"}
 _FORBIDDEN = re.compile(r"\?|&&|\|\||!(?!=)|\(\s*(?:%s)\s*\)" % "|".join(_C_TYPES))
 
 
@@ -83,6 +85,8 @@ class Reduction:
     def __init__(self, in_params, out_params, map_expr, reduce, post_map, name, reduce_type="double"):
         if reduce not in self._REDUCE:
             raise ValueError(f"reduce must be one of {sorted(self._REDUCE)}, got {reduce!r}")
+        if reduce_type not in ("double", "float"):
+            raise ValueError(f"reduce_type must be 'double' or 'float', got {reduce_type!r}")
         self.in_params, self.out_params, self.map_expr, self.name = in_params, out_params, map_expr, name
         self.reduce, self.post_map, self.reduce_type = reduce, post_map, reduce_type
         self.preamble = PREAMBLE
@@ -108,7 +112,7 @@ class Reduction:
             scope = {"a": self._REDUCE[self.reduce][2](mapped, axis=axis, keepdims=keepdims)}
             for _, name, expression in self.post_statements:
                 scope[name] = eval(expression, dict(NUMPY_HELPERS), scope)
-            return np.asarray(scope[out]).astype(_LOCAL_DTYPES.get(C_NAMES.get(out_type, out_type), dtype))
+            return np.asarray(scope[out]).astype(_LOCAL_DTYPES.get(_C_NAMES.get(out_type, out_type), dtype))
         return run
 
 
@@ -136,10 +140,6 @@ def _placeholder_dtype(params, args):
         if item.split()[-2] == "T" and hasattr(arg, "dtype"):
             return arg.dtype
     return None
-
-
-# CuPy's dtype names for parameters, as the C type names used for locals
-C_NAMES = {"float64": "double", "float32": "float", "int32": "int", "int64": "long long", "bool": "bool"}
 
 
 def _activate(x, code):
