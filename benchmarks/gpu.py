@@ -338,12 +338,12 @@ def cupy_peak_hook():
         def __init__(self):
             self.in_use = self.peak = 0
 
-        def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
-            self.in_use += mem_size
+        def malloc_postprocess(self, **kwargs):  # CuPy passes every argument by keyword
+            self.in_use += kwargs["mem_size"]
             self.peak = max(self.peak, self.in_use)
 
-        def free_postprocess(self, device_id, mem_size, mem_ptr, pmem_id):
-            self.in_use -= mem_size
+        def free_postprocess(self, **kwargs):
+            self.in_use -= kwargs["mem_size"]
     return PeakHook()
 
 

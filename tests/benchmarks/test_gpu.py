@@ -58,8 +58,9 @@ def test_without_a_gpu_the_full_run_says_why(tmp_path, capsys):
 def test_the_cupy_memory_hook_counts_the_peak_in_use():
     pytest.importorskip("cupy")
     hook = gpu.cupy_peak_hook()
-    hook.malloc_postprocess(0, 100, 512, 1, 0)
-    hook.malloc_postprocess(0, 100, 1024, 2, 0)
-    hook.free_postprocess(0, 512, 1, 0)
-    hook.malloc_postprocess(0, 100, 256, 3, 0)
+    # called as CuPy calls them: every argument by keyword
+    hook.malloc_postprocess(device_id=0, size=500, mem_size=512, mem_ptr=1, pmem_id=0)
+    hook.malloc_postprocess(device_id=0, size=1000, mem_size=1024, mem_ptr=2, pmem_id=0)
+    hook.free_postprocess(device_id=0, mem_size=512, mem_ptr=1, pmem_id=0)
+    hook.malloc_postprocess(device_id=0, size=200, mem_size=256, mem_ptr=3, pmem_id=0)
     assert (hook.in_use, hook.peak) == (1280, 1536)
