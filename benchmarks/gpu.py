@@ -19,6 +19,7 @@ import pathlib
 import pstats
 import sys
 import time
+import traceback
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -69,17 +70,20 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     rows, steps = [], {}
     for name in names:
-        row, ours = measure(name, device, torch, args.rounds)
+        try:
+            row, steps[name] = measure(name, device, torch, args.rounds)
+        except Exception as error:  # one broken workload must not cost the GPU run the other rows
+            traceback.print_exc()
+            row = error_row(name, error)
         rows.append(row)
-        steps[name] = ours
-        print(f"  {row['workload']}: {_ms(row['tinydl_s'])} vs {_ms(row['reference_s'])} ({row['ratio']:.2f}x) "
-              f"{row['verdict']}", flush=True)
+        print(f"  {row['workload']}: {row['verdict']}", flush=True)
     table = format_table(rows, device)
     print(table)
     (out / "table.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps({"device": device, "rows": rows}, indent=2))
-    if not args.no_profile and rows:
-        worst = max(rows, key=lambda r: r["ratio"] / r["aim"])
+    measured = [r for r in rows if "error" not in r]
+    if not args.no_profile and measured:
+        worst = max(measured, key=lambda r: r["ratio"] / r["aim"])
         path = out / f"profile_{worst['key']}.txt"
         path.write_text(profile(steps[worst["key"]], device, worst["workload"]))
         print(f"profile of the worst row ({worst['key']}): {path}")
@@ -114,6 +118,12 @@ def make_row(key, label, ours_s, ref_s, mem_ours, mem_ref):
             "verdict": "PASS" if ratio <= aim else "FAIL", "tinydl_peak_mib": mem_ours, "reference_peak_mib": mem_ref}
 
 
+def error_row(key, error):
+    """The row of a workload that raised: FAIL, with the error in place of the figures."""
+    return {"key": key, "workload": WORKLOADS[key][0], "error": f"{type(error).__name__}: {error}"[:300],
+            "aim": WORKLOADS[key][1], "verdict": "FAIL"}
+
+
 def format_table(rows, device):
     """The issue's table as Markdown."""
     reference = "PyTorch CUDA eager" if device == "cuda" else "PyTorch CPU (dry run)"
@@ -121,6 +131,9 @@ def format_table(rows, device):
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         aim = f">= {GEMM_SHARE:.0%} of cuBLAS" if r["key"] == "gemm" else f"<= {r['aim']:.1f}x"
+        if "error" in r:
+            lines.append(f"| {r['workload']} | error: {r['error']} | - | - | {aim} | FAIL | - | - |")
+            continue
         ratio = f"{1 / r['ratio']:.0%} of the rate" if r["key"] == "gemm" else f"{r['ratio']:.2f}x"
         lines.append(f"| {r['workload']} | {_ms(r['tinydl_s'])} | {_ms(r['reference_s'])} | {ratio} | {aim} | "
                      f"{r['verdict']} | {r['tinydl_peak_mib']:.1f} | {r['reference_peak_mib']:.1f} |")

@@ -43,6 +43,18 @@ def test_a_row_passes_within_the_issues_aim(key, ratio, verdict):
         assert f"{round(100 / ratio)}% of the rate" in table
 
 
+def test_a_workload_that_raises_is_a_failed_row_and_the_others_still_run(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("cudaErrorIllegalAddress")
+    monkeypatch.setitem(gpu.BUILDERS, "gcn", broken)
+    assert gpu.main(["--out", str(tmp_path), "--dry-run", "--only", "gcn,mlp", "--rounds", "1"]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [(r["key"], r["verdict"]) for r in rows][0] == ("gcn", "FAIL") and rows[1]["key"] == "mlp"
+    table = (tmp_path / "table.md").read_text()
+    assert "error: RuntimeError: cudaErrorIllegalAddress | - | - | <= 1.5x | FAIL |" in table
+    assert list(tmp_path.glob("profile_mlp.txt"))  # the profile skips the failed row
+
+
 def test_an_unknown_workload_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         gpu.main(["--out", str(tmp_path), "--dry-run", "--only", "mlp,resnet"])
