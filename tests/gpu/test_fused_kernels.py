@@ -13,10 +13,11 @@ import pytest
 
 from tinydl.backend import cupy_available
 from tinydl.backend.cpu import attention as numba_attention
+from tinydl.backend.cpu import conv as numba_conv
 from tinydl.backend.cpu import losses as numba_losses
 from tinydl.backend.cpu import norm as numba_norm
 from tinydl.backend.cpu import rnn as numba_rnn
-from tinydl.backend.cuda import elementwise, norm, rnn, rows, scans, transfer
+from tinydl.backend.cuda import conv, elementwise, norm, patches, rnn, rows, scans, transfer
 from tinydl.backend.kernels import ACTIVATION_CODES, FUSED, KERNELS
 
 CUDA = pathlib.Path(scans.__file__).parent
@@ -123,6 +124,28 @@ def test_fused_attention_softmax_gradient_matches_numba_and_the_closed_form(draw
     np.testing.assert_allclose(got, numba_attention.attention_softmax_bwd(weights, g, 0.5), **_tol(dtype))
     w, g64 = weights.astype(np.float64), g.astype(np.float64)
     np.testing.assert_allclose(got, 0.5 * w * (g64 - (w * g64).sum(axis=-1, keepdims=True)), **_tol(dtype))
+
+
+# (n, h, w, c, groups, kh, kw, sh, sw, dh, dw, pt, pl): strides, dilation, asymmetric padding, groups
+CONV_GEOMETRIES = [(2, 6, 5, 4, 2, 3, 2, 2, 1, 1, 2, 1, 1), (1, 7, 7, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0),
+                   (2, 5, 6, 6, 3, 2, 3, 2, 2, 2, 1, 2, 0), (1, 3, 3, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=str)
+def test_fused_im2col_matches_array_code_and_numba_exactly(draw, dtype, geometry):
+    n, h, w, c, groups, kh, kw, sh, sw, dh, dw, pt, pl = geometry
+    oh, ow = (h + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    x = draw(dtype, n, h, w, c)
+    args = (kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+    cols = patches.im2col(x, *args, groups, kernel=patches.IM2COL.numpy_kernel())
+    assert cols.dtype == dtype
+    np.testing.assert_array_equal(cols, conv.im2col(x, *args, groups))  # a pure copy: bit for bit
+    np.testing.assert_array_equal(cols, numba_conv.im2col(x, *args, groups))
+    if groups == 1:
+        wk = draw(dtype, kh, kw, c, 3)
+        got = patches.conv2d_direct(x, wk, *args[2:], kernel=patches.IM2COL.numpy_kernel())
+        np.testing.assert_allclose(got, numba_conv.conv2d_direct(x, wk, *args[2:]), **_tol(dtype))
 
 
 def test_the_reductions_sum_and_max_in_float64_over_either_axis():
@@ -251,6 +274,10 @@ def test_cupy_row_kernels_match_the_array_code_on_the_gpu(draw, dtype):
     logits, labels = dev(40, 1000) * 4, cupy.asarray(np.random.default_rng(0).integers(0, 1000, 40))
     _close([a.get() for a in fused.softmax_xent_fwd(logits, labels)],
            [a.get() for a in losses.softmax_xent_fwd(logits, labels)], dtype=dtype)
+    for n, h, w, c, groups, kh, kw, sh, sw, dh, dw, pt, pl in CONV_GEOMETRIES:
+        oh, ow = (h + 2 * pt - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+        x, args = dev(n, h, w, c), (kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+        np.testing.assert_array_equal(fused.im2col(x, *args, groups).get(), conv.im2col(x, *args, groups).get())
     weights = attention.attention_softmax_fwd(dev(2, 4, 50, 50), None, True, 0.125)
     grad = dev(2, 4, 50, 50)
     _close([fused.attention_softmax_bwd(weights, grad, 0.125).get()],

@@ -2,7 +2,8 @@
 
 An `Elementwise` holds what `cupy.ElementwiseKernel` is built from. Its body is written in a small subset
 of C that reads the same in Python: statements `[type] name = expression;`, arithmetic, comparisons, calls
-of the math functions and helpers below, no `?:`, `&&`, `||`, `!` or casts. So `numpy_kernel()` runs the
+of the math functions and helpers below (integer division as idiv/imod), `i` the element index, raw arrays
+indexed by flat position, no `?:`, `&&`, `||`, `!` or casts. So `numpy_kernel()` runs the
 very expressions the GPU runs, on NumPy arrays, and the CPU tests check a kernel's arithmetic against the
 readable array-code reference; NVRTC checks that the same text compiles (tests/gpu/test_nvrtc.py).
 This module never imports CuPy: backend/cuda/fused.py builds the CuPy kernels.
@@ -15,6 +16,8 @@ import numpy as np
 # Activation codes are backend.kernels.ACTIVATION_CODES; activate_grad takes the activation's output.
 PREAMBLE = r"""
 template <typename V> __device__ V choose(bool keep, V a, V b) { return keep ? a : b; }
+__device__ long long idiv(long long a, long long b) { return a / b; }  // for a >= 0, b > 0: floor division
+__device__ long long imod(long long a, long long b) { return a % b; }
 template <typename V> __device__ V activate(V x, int code) {
     switch (code) {
         case 1: return tanh(x);
@@ -65,6 +68,10 @@ class Elementwise:
             if len(args) != len(ins) + len(outs):
                 raise TypeError(f"{self.name} takes {len(ins)} inputs and {len(outs)} outputs, got {len(args)}")
             scope = dict(zip(ins, args))
+            for name in raw_params(self.in_params):  # a raw array is indexed by flat element index
+                scope[name] = np.ravel(scope[name])
+            first_out = args[len(ins)]
+            scope["i"] = np.arange(first_out.size).reshape(first_out.shape)  # CuPy's element index
             types = {**_LOCAL_DTYPES, "T": _placeholder_dtype(self.in_params + ", " + self.out_params, args)}
             for declared, name, expression in self.statements:
                 value = eval(expression, dict(NUMPY_HELPERS), scope)  # our own kernel text, parsed above
@@ -134,6 +141,11 @@ def param_names(spec):
     return [item.split()[-1] for item in spec.split(",") if item.strip()]
 
 
+def raw_params(spec):
+    """The names of the `raw` parameters in a CuPy parameter string."""
+    return [item.split()[-1] for item in spec.split(",") if item.split()[:1] == ["raw"]]
+
+
 def _placeholder_dtype(params, args):
     """The dtype CuPy gives the placeholder T: that of the first argument declared `T` (None if none)."""
     for item, arg in zip(params.split(","), args):
@@ -174,6 +186,6 @@ def _typed(fn):
 
 
 NUMPY_HELPERS = {
-    "choose": np.where, "activate": _typed(_activate), "activate_grad": _typed(_activate_grad),
+    "choose": np.where, "idiv": np.floor_divide, "imod": np.mod, "activate": _typed(_activate), "activate_grad": _typed(_activate_grad),
     "exp": np.exp, "log": np.log, "tanh": np.tanh, "sqrt": np.sqrt, "fmin": np.fmin, "fmax": np.fmax,
 }

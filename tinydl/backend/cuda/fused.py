@@ -6,10 +6,11 @@ launch), so tests/gpu/test_nvrtc.py compiles every source here without a GPU.
 """
 import cupy
 
-from tinydl.backend.cuda import rnn, rows, scans
+from tinydl.backend.cuda import patches, rnn, rows, scans
 
 _LSTM_FWD, _LSTM_BWD, _GRU_FWD, _GRU_BWD, _SIMPLE_FWD, _SIMPLE_BWD = (
     cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble) for spec in scans.STEPS)
+_IM2COL = cupy.ElementwiseKernel(*patches.IM2COL.arguments, preamble=patches.IM2COL.preamble)
 _ROWS = {**{name: cupy.ReductionKernel(*spec.arguments, preamble=spec.preamble)
             for name, spec in rows.REDUCTIONS.items()},
          **{name: cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble)
@@ -65,3 +66,13 @@ def softmax_xent_fwd(logits, labels):
 def attention_softmax_bwd(weights, grad, scale):
     """Gradient wrt the unscaled scores of the masked softmax: one reduction and one elementwise launch."""
     return rows.attention_softmax_bwd(weights, grad, scale, kernels=_ROWS)
+
+
+def im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, groups):
+    """Patch matrix (G, N*OH*OW, KH*KW*C/G) of x (N, H, W, C) in one launch (padding read as zeros)."""
+    return patches.im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, groups, kernel=_IM2COL)
+
+
+def conv2d_direct(x, w, sh, sw, dh, dw, pt, pl, oh, ow):
+    """Ungrouped conv of x (N, H, W, C) with w (KH, KW, C, O): the one-launch patch matrix and one matmul."""
+    return patches.conv2d_direct(x, w, sh, sw, dh, dw, pt, pl, oh, ow, kernel=_IM2COL)
