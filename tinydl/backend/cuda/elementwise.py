@@ -186,6 +186,7 @@ def _typed(fn):
 
 
 NUMPY_HELPERS = {
-    "choose": np.where, "idiv": np.floor_divide, "imod": np.mod, "activate": _typed(_activate), "activate_grad": _typed(_activate_grad),
+    "choose": np.where, "idiv": np.floor_divide, "imod": np.mod,
+    "activate": _typed(_activate), "activate_grad": _typed(_activate_grad),
     "exp": np.exp, "log": np.log, "tanh": np.tanh, "sqrt": np.sqrt, "fmin": np.fmin, "fmax": np.fmax,
 }
