@@ -99,6 +99,12 @@ def test_fused_layer_norm_matches_array_code_and_numba(draw, dtype, offset):
     _close(got, *[k.layer_norm_bwd(g, xhat, inv, gamma) for k in kernels], dtype=dtype, loss_of_digits=digits)
 
 
+def test_fused_layer_norm_of_integers_is_float64_as_the_array_code():
+    x, gamma, beta = np.arange(12).reshape(3, 4), np.ones(4), np.zeros(4)
+    got = rows.layer_norm_fwd(x, gamma, beta, 1e-3, kernels=rows.numpy_kernels())
+    _close(got, norm.layer_norm_fwd(x, gamma, beta, 1e-3), dtype=np.float64)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scale", [1.0, 1e16])  # huge logits: the loss is s - (x[label] - m), exact
 def test_fused_softmax_xent_matches_numba_and_a_float64_reference(draw, dtype, scale):

@@ -64,6 +64,8 @@ ELEMENTWISE = {
 def layer_norm_fwd(x, gamma, beta, epsilon, *, kernels):
     """(y, xhat, mean, var, inv) as backend/cpu/norm.py: two row reductions and two elementwise launches."""
     xp = array_module(x)
+    if x.dtype.kind != "f":  # integer input normalises in float64, as the array code
+        x = x.astype(xp.float64)
     rows, d = x.shape
     dt = x.dtype
     gamma, beta = xp.asarray(gamma, dtype=dt), xp.asarray(beta, dtype=dt)
