@@ -209,7 +209,8 @@ def test_numpy_meaning_of_the_activation_helpers_matches_the_array_code(code):
 
 
 def test_a_body_outside_the_c_subset_is_refused():
-    for body in ("y = x > 0 ? x : 0", "y = (float)x", "y = a && b", "y = !a", "y += x", "if (x) y = x"):
+    for body in ("y = x > 0 ? x : 0", "y = (float)x", "y = a && b", "y = !a", "y += x", "if (x) y = x",
+                 "y = 0.5 * x", "y = x * 1e3", "y = .5"):
         with pytest.raises(ValueError, match="fused-kernel subset"):
             elementwise.parse(body)
     assert elementwise.parse("T s = x * 2; y = s != 0") == [("T", "s", "x * 2"), (None, "y", "s != 0")]

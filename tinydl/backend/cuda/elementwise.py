@@ -44,7 +44,9 @@ _STATEMENT = re.compile(r"^(?:(%s)\s+)?([A-Za-z_]\w*)\s*=\s*(.+)$" % "|".join(_C
 _LOCAL_DTYPES = {"bool": np.bool_, "int": np.int32, "long long": np.int64, "float": np.float32, "double": np.float64}
 # CuPy's dtype names for parameters, as the C type names used for locals
 _C_NAMES = {"float64": "double", "float32": "float", "int32": "int", "int64": "long long", "bool": "bool"}
-_FORBIDDEN = re.compile(r"\?|&&|\|\||!(?!=)|\(\s*(?:%s)\s*\)" % "|".join(_C_TYPES))
+# float literals are double in C but weak scalars in NumPy (float32 stays float32): write integers, or pass
+# the value as a parameter
+_FORBIDDEN = re.compile(r"\?|&&|\|\||!(?!=)|\(\s*(?:%s)\s*\)|\d\.|\.\d|\d[eE]" % "|".join(_C_TYPES))
 
 
 class Elementwise:
@@ -131,7 +133,7 @@ def parse(operation):
         match = _STATEMENT.match(text)
         if match is None or _FORBIDDEN.search(match.group(3)):
             raise ValueError(f"not in the fused-kernel subset of C (`[type] name = expression;`, no ?:, &&, ||, "
-                             f"!, casts): {text!r}")
+                             f"!, casts, float literals): {text!r}")
         statements.append((match.group(1), match.group(2), " ".join(match.group(3).split())))
     return statements
 
