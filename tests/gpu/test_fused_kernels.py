@@ -99,6 +99,18 @@ def test_fused_layer_norm_matches_array_code_and_numba(draw, dtype, offset):
     _close(got, *[k.layer_norm_bwd(g, xhat, inv, gamma) for k in kernels], dtype=dtype, loss_of_digits=digits)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_batch_norm_matches_array_code_and_numba(draw, dtype):
+    x, gamma, beta, g = draw(dtype, 11, 4) * 2 + 1, draw(dtype, 4), draw(dtype, 4), draw(dtype, 11, 4)
+    fused = rows.batch_norm_fwd(x, gamma, beta, 1e-3, kernels=rows.numpy_kernels())
+    _close(fused, norm.batch_norm_fwd(x, gamma, beta, 1e-3), numba_norm.batch_norm_fwd(x, gamma, beta, 1e-3),
+           dtype=dtype)
+    _, mean, _, inv = fused
+    got = rows.batch_norm_bwd(g, x, mean, inv, gamma, kernels=rows.numpy_kernels())
+    _close(got, norm.batch_norm_bwd(g, x, mean, inv, gamma), numba_norm.batch_norm_bwd(g, x, mean, inv, gamma),
+           dtype=dtype)
+
+
 def test_fused_layer_norm_of_integers_is_float64_as_the_array_code():
     x, gamma, beta = np.arange(12).reshape(3, 4), np.ones(4), np.zeros(4)
     got = rows.layer_norm_fwd(x, gamma, beta, 1e-3, kernels=rows.numpy_kernels())
@@ -274,6 +286,10 @@ def test_cupy_row_kernels_match_the_array_code_on_the_gpu(draw, dtype):
     from tinydl.backend.cuda import attention, fused, losses
     dev = lambda *shape: cupy.asarray(draw(dtype, *shape))  # noqa: E731
     x, gamma, beta, g = dev(33, 65) + 3, dev(65), dev(65), dev(33, 65)
+    bn = fused.batch_norm_fwd(x, gamma, beta, 1e-5)
+    _close([a.get() for a in bn], [a.get() for a in norm.batch_norm_fwd(x, gamma, beta, 1e-5)], dtype=dtype)
+    args = (g, x, bn[1], bn[3], gamma)
+    _close([a.get() for a in fused.batch_norm_bwd(*args)], [a.get() for a in norm.batch_norm_bwd(*args)], dtype=dtype)
     fwd = fused.layer_norm_fwd(x, gamma, beta, 1e-5)
     _close([a.get() for a in fwd], [a.get() for a in norm.layer_norm_fwd(x, gamma, beta, 1e-5)], dtype=dtype)
     args = (g, fwd[1], fwd[4], gamma)

@@ -58,6 +58,16 @@ def layer_norm_bwd(g, xhat, inv, gamma):
     return rows.layer_norm_bwd(g, xhat, inv, gamma, kernels=_ROWS)
 
 
+def batch_norm_fwd(x, gamma, beta, epsilon):
+    """(y, mean, var, inv) of each column of x (rows, c): two reductions and two elementwise launches."""
+    return rows.batch_norm_fwd(cupy.ascontiguousarray(x), gamma, beta, epsilon, kernels=_ROWS)
+
+
+def batch_norm_bwd(g, x, mean, inv, gamma):
+    """(dx, dgamma, dbeta) of batch_norm_fwd with batch statistics: two reductions and one elementwise launch."""
+    return rows.batch_norm_bwd(g, x, mean, inv, gamma, kernels=_ROWS)
+
+
 def softmax_xent_fwd(logits, labels):
     """(loss, stats) of softmax cross-entropy with integer labels: two reductions, a gather, one elementwise."""
     return rows.softmax_xent_fwd(cupy.ascontiguousarray(logits), labels, kernels=_ROWS)

@@ -1,5 +1,5 @@
-"""Fused row-wise kernels: layer normalisation, softmax cross-entropy and the attention softmax's gradient,
-in a few launches each.
+"""Fused row- and column-wise kernels: layer and batch normalisation, softmax cross-entropy and the attention
+softmax's gradient, in a few launches each.
 
 The array code (backend/cuda/norm.py, losses) spends a dozen small kernels per call on casts, means and
 elementwise chains. Here each call is a handful of reductions with the arithmetic fused into their map
@@ -14,6 +14,8 @@ from tinydl.backend.cuda.elementwise import Elementwise, Reduction
 REDUCTIONS = {
     "sum": Reduction("T x", "float64 y", "x", "sum", "y = a", "tinydl_sum64"),
     "sum_product": Reduction("T x, T w", "float64 y", "x * w", "sum", "y = a", "tinydl_sum_product64"),
+    "sum_normalized_product": Reduction("T g, T x, float64 mean64, float64 inv64", "float64 y",
+                                        "g * ((x - mean64) * inv64)", "sum", "y = a", "tinydl_sum_normalized_product"),
     "sum_product3": Reduction("T x, T w, T v", "float64 y", "x * w * v", "sum", "y = a", "tinydl_sum_product3_64"),
     "centered_squares": Reduction("T x, float64 total, float64 n", "float64 y",
                                   "(x - total / n) * (x - total / n)", "sum", "y = a", "tinydl_centered_squares"),
@@ -44,6 +46,14 @@ ELEMENTWISE = {
         y = h * gamma + beta;
         """,
         "tinydl_layer_norm_apply"),
+    "batch_norm_apply": Elementwise(
+        "T x, float64 mean64, float64 inv64, T gamma, T beta", "T y",
+        "y = (x - mean64) * (inv64 * gamma) + beta",
+        "tinydl_batch_norm_apply"),
+    "batch_norm_grad": Elementwise(
+        "T g, T x, float64 mean64, float64 inv64, T gamma, float64 dgamma, float64 dbeta, float64 n", "T dx",
+        "dx = gamma * inv64 * (g - dbeta / n - (x - mean64) * inv64 * (dgamma / n))",
+        "tinydl_batch_norm_grad"),
     "layer_norm_grad": Elementwise(
         "T g, T gamma, T xhat, T inv, float64 a, float64 b, float64 n", "T dx",
         "dx = inv * (g * gamma - a / n - xhat * (b / n))",
@@ -90,6 +100,36 @@ def layer_norm_bwd(g, xhat, inv, gamma, *, kernels):
     kernels["layer_norm_grad"](g, gamma, xhat, inv[:, None], a[:, None], b[:, None], float(xhat.shape[1]), dx)
     dgamma = kernels["sum_product"](g, xhat, axis=0).astype(dt)
     return dx, dgamma, kernels["sum"](g, axis=0).astype(dt)
+
+
+def batch_norm_fwd(x, gamma, beta, epsilon, *, kernels):
+    """(y, mean, var, inv) per column as backend/cpu/norm.py: two column reductions and two elementwise launches."""
+    xp = array_module(x)
+    rows, c = x.shape
+    dt = x.dtype
+    gamma, beta = xp.asarray(gamma, dtype=dt), xp.asarray(beta, dtype=dt)
+    total = kernels["sum"](x, axis=0)
+    squares = kernels["centered_squares"](x, total[None, :], float(max(rows, 1)), axis=0)
+    mean64, inv64 = xp.empty(c, xp.float64), xp.empty(c, xp.float64)
+    mean, var, inv = xp.empty(c, dt), xp.empty(c, dt), xp.empty(c, dt)
+    kernels["layer_norm_stats"](total, squares, float(max(rows, 1)), float(epsilon), mean64, inv64, mean, var, inv)
+    y = xp.empty_like(x)
+    kernels["batch_norm_apply"](x, mean64, inv64, gamma, beta, y)
+    return y, mean, var, inv
+
+
+def batch_norm_bwd(g, x, mean, inv, gamma, *, kernels):
+    """(dx, dgamma, dbeta) per column as backend/cpu/norm.py: two column reductions and one elementwise launch."""
+    xp = array_module(g)
+    dt = x.dtype
+    mean64, inv64 = mean.astype(xp.float64), inv.astype(xp.float64)
+    gamma = xp.asarray(gamma, dtype=dt)
+    dbeta = kernels["sum"](g, axis=0)
+    dgamma = kernels["sum_normalized_product"](g, x, mean64, inv64, axis=0)
+    dx = xp.empty_like(x)
+    kernels["batch_norm_grad"](g.astype(dt, copy=False), x, mean64, inv64, gamma, dgamma, dbeta,
+                               float(max(x.shape[0], 1)), dx)
+    return dx, dgamma.astype(dt), dbeta.astype(dt)
 
 
 def softmax_xent_fwd(logits, labels, *, kernels):
