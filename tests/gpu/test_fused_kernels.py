@@ -69,18 +69,26 @@ def test_fused_lstm_scan_matches_array_code_and_numba(draw, dtype, act, rec):
     _close(got, rnn.lstm_bwd(*args), numba_rnn.lstm_bwd(*args), dtype=dtype)
 
 
+GRU_KERNELS = {"step": scans.GRU_FWD_STEP.numpy_kernel(), "reset_before_steps": (
+    scans.GRU_FWD_GATES_STEP.numpy_kernel(), scans.GRU_FWD_CANDIDATE_STEP.numpy_kernel())}
+GRU_BWD_KERNELS = {"step": scans.GRU_BWD_STEP.numpy_kernel(), "reset_before_steps": (
+    scans.GRU_BWD_CANDIDATE_STEP.numpy_kernel(), scans.GRU_BWD_RESET_STEP.numpy_kernel())}
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("act,rec", ACTIVATION_PAIRS)
-def test_fused_gru_scan_matches_array_code_and_numba(draw, dtype, act, rec):
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_fused_gru_scan_matches_array_code_and_numba(draw, dtype, act, rec, reset_after):
     mask = _mask()
     xw, U = draw(dtype, N, T, 3 * UNITS), draw(dtype, UNITS, 3 * UNITS) * 0.5
-    b, h0 = draw(dtype, 3 * UNITS), draw(dtype, N, UNITS)
-    args = (xw, h0, U, b, mask, act, rec, True)
-    fused = scans.gru_fwd(*args, step=scans.GRU_FWD_STEP.numpy_kernel(), fallback=None)
+    b = draw(dtype, 3 * UNITS) if reset_after else np.zeros(3 * UNITS, dtype)  # as ops/rnn.py passes them
+    h0 = draw(dtype, N, UNITS)
+    args = (xw, h0, U, b, mask, act, rec, reset_after)
+    fused = scans.gru_fwd(*args, **GRU_KERNELS)
     _close(fused, rnn.gru_fwd(*args), numba_rnn.gru_fwd(*args), dtype=dtype)
     hs, gates, aux = fused
-    bargs = (draw(dtype, N, T, UNITS), draw(dtype, N, UNITS), gates, aux, hs, h0, U, mask, act, rec, True)
-    got = scans.gru_bwd(*bargs, step=scans.GRU_BWD_STEP.numpy_kernel(), fallback=None)
+    bargs = (draw(dtype, N, T, UNITS), draw(dtype, N, UNITS), gates, aux, hs, h0, U, mask, act, rec, reset_after)
+    got = scans.gru_bwd(*bargs, **GRU_BWD_KERNELS)
     _close(got, rnn.gru_bwd(*bargs), numba_rnn.gru_bwd(*bargs), dtype=dtype)
 
 
@@ -192,14 +200,6 @@ def test_fused_simple_rnn_scan_matches_array_code_and_numba(draw, dtype, act):
     _close(got, rnn.simple_rnn_bwd(*args), numba_rnn.simple_rnn_bwd(*args), dtype=dtype)
 
 
-def test_gru_without_reset_after_goes_to_the_fallback(draw):
-    calls = []
-    fallback = lambda *args: calls.append(args[-1]) or "array code"  # noqa: E731
-    assert scans.gru_fwd(None, None, None, None, None, 1, 2, False, step=None, fallback=fallback) == "array code"
-    assert scans.gru_bwd(*[None] * 7, 1, 2, 3, False, step=None, fallback=fallback) == "array code"
-    assert calls == [False, False]
-
-
 def test_a_fully_masked_sequence_keeps_the_initial_state(draw):
     xw, U, h0, c0 = draw(np.float32, 2, 4, 8), draw(np.float32, 2, 8), draw(np.float32, 2, 2), draw(np.float32, 2, 2)
     hs, cs, _ = scans.lstm_fwd(xw, h0, c0, U, np.zeros((2, 4), bool), 1, 2, step=scans.LSTM_FWD_STEP.numpy_kernel())
@@ -264,12 +264,14 @@ def test_cupy_fused_kernels_match_the_array_code_on_the_gpu(draw, dtype, act, re
     _close([a.get() for a in fwd], [a.get() for a in rnn.lstm_fwd(xw, h0, c0, U, mask, act, rec)], dtype=dtype)
     args = (dev(n, t, u), dev(n, u), dev(n, u), fwd[2], fwd[1], c0, U, mask, act, rec)
     _close([a.get() for a in fused.lstm_bwd(*args)], [a.get() for a in rnn.lstm_bwd(*args)], dtype=dtype)
-    xw, U, b = dev(n, t, 3 * u), dev(u, 3 * u) * 0.3, dev(3 * u)
-    gfwd = fused.gru_fwd(xw, h0, U, b, mask, act, rec, True)
-    _close([a.get() for a in gfwd], [a.get() for a in rnn.gru_fwd(xw, h0, U, b, mask, act, rec, True)], dtype=dtype)
-    hs, gates, aux = gfwd
-    bargs = (dev(n, t, u), dev(n, u), gates, aux, hs, h0, U, mask, act, rec, True)
-    _close([a.get() for a in fused.gru_bwd(*bargs)], [a.get() for a in rnn.gru_bwd(*bargs)], dtype=dtype)
+    for reset_after in (True, False):
+        xw, U, b = dev(n, t, 3 * u), dev(u, 3 * u) * 0.3, dev(3 * u) * reset_after
+        gargs = (xw, h0, U, b, mask, act, rec, reset_after)
+        gfwd = fused.gru_fwd(*gargs)
+        _close([a.get() for a in gfwd], [a.get() for a in rnn.gru_fwd(*gargs)], dtype=dtype)
+        hs, gates, aux = gfwd
+        bargs = (dev(n, t, u), dev(n, u), gates, aux, hs, h0, U, mask, act, rec, reset_after)
+        _close([a.get() for a in fused.gru_bwd(*bargs)], [a.get() for a in rnn.gru_bwd(*bargs)], dtype=dtype)
     xw, U = dev(n, t, u), dev(u, u) * 0.3
     hs = fused.simple_rnn_fwd(xw, h0, U, mask, act)
     _close([hs.get()], [rnn.simple_rnn_fwd(xw, h0, U, mask, act).get()], dtype=dtype)

@@ -6,10 +6,10 @@ launch), so tests/gpu/test_nvrtc.py compiles every source here without a GPU.
 """
 import cupy
 
-from tinydl.backend.cuda import patches, rnn, rows, scans
+from tinydl.backend.cuda import patches, rows, scans
 
-_LSTM_FWD, _LSTM_BWD, _GRU_FWD, _GRU_BWD, _SIMPLE_FWD, _SIMPLE_BWD = (
-    cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble) for spec in scans.STEPS)
+(_LSTM_FWD, _LSTM_BWD, _GRU_FWD, _GRU_BWD, _GRU_FWD_GATES, _GRU_FWD_CANDIDATE, _GRU_BWD_CANDIDATE, _GRU_BWD_RESET,
+ _SIMPLE_FWD, _SIMPLE_BWD) = (cupy.ElementwiseKernel(*spec.arguments, preamble=spec.preamble) for spec in scans.STEPS)
 _IM2COL = cupy.ElementwiseKernel(*patches.IM2COL.arguments, preamble=patches.IM2COL.preamble)
 _ROWS = {**{name: cupy.ReductionKernel(*spec.arguments, preamble=spec.preamble)
             for name, spec in rows.REDUCTIONS.items()},
@@ -28,14 +28,15 @@ def lstm_bwd(dhs, dhT, dcT, gates, cs, c0, U, mask, act, rec_act):
 
 
 def gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after):
-    """GRU over all steps: (hs, gates, aux); fused for reset_after=True, array code otherwise."""
-    return scans.gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after, step=_GRU_FWD, fallback=rnn.gru_fwd)
+    """GRU over all steps: (hs, gates, aux); per step one or (reset_after=False) two matmuls and kernels."""
+    return scans.gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after, step=_GRU_FWD,
+                         reset_before_steps=(_GRU_FWD_GATES, _GRU_FWD_CANDIDATE))
 
 
 def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after):
-    """BPTT through gru_fwd: (dx, dh0); fused for reset_after=True, array code otherwise."""
+    """BPTT through gru_fwd: (dx, dh0); per step one or (reset_after=False) two kernels and matmuls."""
     return scans.gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, step=_GRU_BWD,
-                         fallback=rnn.gru_bwd)
+                         reset_before_steps=(_GRU_BWD_CANDIDATE, _GRU_BWD_RESET))
 
 
 def simple_rnn_fwd(xw, h0, U, mask, act):

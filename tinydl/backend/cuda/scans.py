@@ -83,6 +83,48 @@ GRU_BWD_STEP = Elementwise(
     """,
     "tinydl_gru_bwd_step")
 
+# reset_after=False: the reset gate scales h before the candidate's matmul, so a step is two kernels
+GRU_FWD_GATES_STEP = Elementwise(
+    "T xz, T xr, T rz, T rr, T h_prev, int64 rec", "T gz, T gr, T a",
+    """
+    T update = activate(xz + rz, rec);
+    T reset = activate(xr + rr, rec);
+    gz = update;
+    gr = reset;
+    a = reset * h_prev;
+    """,
+    "tinydl_gru_fwd_gates_step")
+
+GRU_FWD_CANDIDATE_STEP = Elementwise(
+    "T xh, T ah, T gz, T h_prev, bool keep, int64 act", "T gh, T h",
+    """
+    T cand = activate(xh + ah, act);
+    gh = cand;
+    h = choose(keep, gz * h_prev + (1 - gz) * cand, h_prev);
+    """,
+    "tinydl_gru_fwd_candidate_step")
+
+GRU_BWD_CANDIDATE_STEP = Elementwise(
+    "T dh_carry, T dh_mm, T dh_out, T gz, T gh, T h_prev, bool keep, int64 act, int64 rec",
+    "T dxz, T dxh, T dh_total",
+    """
+    T zero = 0;
+    T dh = dh_carry + dh_mm + dh_out;
+    dxz = choose(keep, dh * (h_prev - gh) * activate_grad(gz, rec), zero);
+    dxh = choose(keep, dh * (1 - gz) * activate_grad(gh, act), zero);
+    dh_total = dh;
+    """,
+    "tinydl_gru_bwd_candidate_step")
+
+GRU_BWD_RESET_STEP = Elementwise(
+    "T drh, T dh_total, T gz, T gr, T h_prev, bool keep, int64 rec", "T dxr, T dh_next",
+    """
+    T zero = 0;
+    dxr = choose(keep, drh * h_prev * activate_grad(gr, rec), zero);
+    dh_next = choose(keep, dh_total * gz + drh * gr, dh_total);
+    """,
+    "tinydl_gru_bwd_reset_step")
+
 SIMPLE_RNN_FWD_STEP = Elementwise(
     "T xw, T hu, T h_prev, bool keep, int64 act", "T h",
     "h = choose(keep, activate(xw + hu, act), h_prev)",
@@ -98,7 +140,8 @@ SIMPLE_RNN_BWD_STEP = Elementwise(
     """,
     "tinydl_simple_rnn_bwd_step")
 
-STEPS = (LSTM_FWD_STEP, LSTM_BWD_STEP, GRU_FWD_STEP, GRU_BWD_STEP, SIMPLE_RNN_FWD_STEP, SIMPLE_RNN_BWD_STEP)
+STEPS = (LSTM_FWD_STEP, LSTM_BWD_STEP, GRU_FWD_STEP, GRU_BWD_STEP, GRU_FWD_GATES_STEP, GRU_FWD_CANDIDATE_STEP,
+         GRU_BWD_CANDIDATE_STEP, GRU_BWD_RESET_STEP, SIMPLE_RNN_FWD_STEP, SIMPLE_RNN_BWD_STEP)
 
 
 def lstm_fwd(xw, h0, c0, U, mask, act, rec_act, *, step):
@@ -141,10 +184,11 @@ def lstm_bwd(dhs, dhT, dcT, gates, cs, c0, U, mask, act, rec_act, *, step):
     return dz, dh + dh_mm, dc.copy()
 
 
-def gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after, *, step, fallback):
-    """GRU over all steps: (hs, gates, aux) as backend/cpu/rnn.py; reset_after=False goes to `fallback`."""
+def gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after, *, step, reset_before_steps):
+    """GRU over all steps: (hs, gates, aux) as backend/cpu/rnn.py. reset_after=True: one matmul + `step` per
+    step; reset_after=False: two matmuls and the two `reset_before_steps` kernels (gates, candidate)."""
     if not reset_after:
-        return fallback(xw, h0, U, b_rec, mask, act, rec_act, reset_after)
+        return _gru_fwd_reset_before(xw, h0, U, mask, act, rec_act, *reset_before_steps)
     xp = array_module(xw)
     N, T, G = xw.shape
     u = G // 3
@@ -161,10 +205,11 @@ def gru_fwd(xw, h0, U, b_rec, mask, act, rec_act, reset_after, *, step, fallback
     return hs, gates, aux
 
 
-def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, *, step, fallback):
-    """BPTT through gru_fwd: (dx, dh0) as backend/cpu/rnn.py; reset_after=False goes to `fallback`."""
+def gru_bwd(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after, *, step, reset_before_steps):
+    """BPTT through gru_fwd: (dx, dh0) as backend/cpu/rnn.py, two kernels and two matmuls per step for
+    reset_after=False (`reset_before_steps`: candidate, reset), one of each otherwise."""
     if not reset_after:
-        return fallback(dhs, dhT, gates, aux, hs, h0, U, mask, act, rec_act, reset_after)
+        return _gru_bwd_reset_before(dhs, dhT, gates, hs, h0, U, mask, act, rec_act, *reset_before_steps)
     xp = array_module(dhs)
     N, T, G = gates.shape
     u = G // 3
@@ -219,6 +264,55 @@ def simple_rnn_bwd(dhs, dhT, hs, h0, U, mask, act, *, step):
         xp.matmul(dz[:, t], UT, out=dh_mm)
         dh = dh_next
     return dz, dh + dh_mm
+
+
+def _gru_fwd_reset_before(xw, h0, U, mask, act, rec_act, gates_step, candidate_step):
+    """gru_fwd for reset_after=False: z, r and r*h in one kernel, the candidate and new state in another."""
+    xp = array_module(xw)
+    N, T, G = xw.shape
+    u = G // 3
+    dt = xw.dtype
+    hs, gates, aux = xp.empty((N, T, u), dt), xp.empty((N, T, G), dt), xp.empty((N, T, u), dt)
+    h, U = h0.astype(dt), U.astype(dt)
+    U_zr, U_h = xp.ascontiguousarray(U[:, :2 * u]), xp.ascontiguousarray(U[:, 2 * u:])
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    rec, ah = xp.empty((N, 2 * u), dt), xp.empty((N, u), dt)
+    for t in range(T):
+        xz, xr, xh = _thirds(xw[:, t])
+        gz, gr, gh = _thirds(gates[:, t])
+        xp.matmul(h, U_zr, out=rec)
+        gates_step(xz, xr, rec[:, :u], rec[:, u:], h, rec_act, gz, gr, aux[:, t])
+        xp.matmul(aux[:, t], U_h, out=ah)
+        candidate_step(xh, ah, gz, h, keep[:, t], act, gh, hs[:, t])
+        h = hs[:, t]
+    return hs, gates, aux
+
+
+def _gru_bwd_reset_before(dhs, dhT, gates, hs, h0, U, mask, act, rec_act, candidate_step, reset_step):
+    """gru_bwd for reset_after=False: the candidate's and update's gradients, the matmul through the
+    candidate's weights, then the reset gate's gradient and the carried state gradient."""
+    xp = array_module(dhs)
+    N, T, G = gates.shape
+    u = G // 3
+    dt = gates.dtype
+    dx = xp.empty((N, T, G), dt)
+    UT = U.T.astype(dt)
+    UT_zr, UT_h = xp.ascontiguousarray(UT[:2 * u]), xp.ascontiguousarray(UT[2 * u:])
+    keep = xp.asarray(mask, dtype=bool)[:, :, None]
+    dh = dhT.astype(dt)
+    dh_mm, drh, dh_total = xp.zeros((N, u), dt), xp.empty((N, u), dt), xp.empty((N, u), dt)
+    buffers = [xp.empty((N, u), dt) for _ in range(2)]
+    for t in range(T - 1, -1, -1):
+        h_prev = hs[:, t - 1] if t > 0 else h0.astype(dt)
+        gz, gr, gh = _thirds(gates[:, t])
+        dxz, dxr, dxh = _thirds(dx[:, t])
+        dh_next = buffers[t % 2]
+        candidate_step(dh, dh_mm, dhs[:, t], gz, gh, h_prev, keep[:, t], act, rec_act, dxz, dxh, dh_total)
+        xp.matmul(dxh, UT_h, out=drh)
+        reset_step(drh, dh_total, gz, gr, h_prev, keep[:, t], rec_act, dxr, dh_next)
+        xp.matmul(dx[:, t, :2 * u], UT_zr, out=dh_mm)
+        dh = dh_next
+    return dx, dh + dh_mm
 
 
 def _quarters(a):
