@@ -9,6 +9,7 @@
 #   1. the fused CuPy kernels against their array code on the device (fused_tests.log)
 #   2. benchmarks/gpu.py: the table (table.md, results.json, benchmarks.log) and a profile of the row
 #      furthest from its aim (profile_<row>.txt: cupyx.profiler CPU vs GPU time per step, host functions)
+#   3. the CNN, LSTM and transformer rows again with TINYDL_FUSED=0 (the array-code kernels), in array_code/
 set -uo pipefail
 out=${1:?usage: run_gpu_benchmarks.sh OUT_DIR [--dry-run] [benchmarks.gpu flags]}
 shift
@@ -29,7 +30,7 @@ timeout -s INT -k 10 110 python -m pytest -q -p no:cacheprovider -rs tests/gpu/t
     > "$out/fused_tests.log" 2>&1
 echo "- fused kernel tests: exit $? after $((SECONDS - start)) s ($(tail -n 1 "$out/fused_tests.log"))" >> "$out/summary.md"
 
-timeout -s INT -k 10 330 python -m benchmarks.gpu --out "$out" "$@" > "$out/benchmarks.log" 2>&1
+timeout -s INT -k 10 260 python -m benchmarks.gpu --out "$out" "$@" > "$out/benchmarks.log" 2>&1
 status=$?
 echo "- benchmarks: exit $status after $((SECONDS - start)) s" >> "$out/summary.md"
 if [[ -f $out/table.md ]]; then
@@ -37,5 +38,15 @@ if [[ -f $out/table.md ]]; then
 else
     { echo; echo "no table: the end of benchmarks.log"; tail -n 20 "$out/benchmarks.log"; } >> "$out/summary.md"
 fi
+
+# 3. the rows whose kernels were fused, again with the array-code kernels (TINYDL_FUSED=0): what fusion gained
+mkdir -p "$out/array_code"
+compare=(--only cnn,lstm,transformer)
+[[ " $* " == *" --dry-run "* ]] && compare=(--only lstm --dry-run)  # the CPU check of this part: one cheap row
+TINYDL_FUSED=0 timeout -s INT -k 10 100 python -m benchmarks.gpu --out "$out/array_code" "${compare[@]}" \
+    --rounds 3 --no-profile > "$out/array_code/benchmarks.log" 2>&1
+echo "- array-code kernels (TINYDL_FUSED=0): exit $? after $((SECONDS - start)) s" >> "$out/summary.md"
+[[ -f $out/array_code/table.md ]] && { echo; echo "with the array-code kernels:"; cat "$out/array_code/table.md"; } \
+    >> "$out/summary.md"
 cat "$out/summary.md"
 exit $status

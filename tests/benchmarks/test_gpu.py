@@ -20,6 +20,7 @@ def test_the_script_runs_every_part_on_the_cpu(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = (tmp_path / "summary.md").read_text()
     assert "fused kernel tests: exit 0" in summary and "benchmarks: exit 0" in summary
+    assert "array-code kernels (TINYDL_FUSED=0): exit 0" in summary and "with the array-code kernels:" in summary
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert [r["key"] for r in rows] == ["mlp", "gemm"]
     for row in rows:

@@ -6,7 +6,10 @@ compared with the array-code twin (backend/cuda/rnn.py, norm.py) and the numba k
 compiles the same text. On a GPU only: the CuPy kernels themselves against the array code on CuPy arrays.
 """
 import ast
+import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -374,3 +377,26 @@ def test_pinned_uploads_arrive_on_the_gpu():
     device = [to_device(h, "cuda") for h in host]  # more uploads than staging buffers
     for h, d in zip(host, device):
         np.testing.assert_array_equal(d.get(), h)
+
+
+# -- which kernels a CuPy array gets ---------------------------------------------------------------------------
+
+_LOOKUP = """
+import tinydl.backend as b
+FakeCupyArray = type("ndarray", (), {"__module__": "cupy._core.core"})  # device_of: 'cuda', without a GPU
+print(b.kernel("lstm_fwd", FakeCupyArray()).__module__, b.kernel("im2col", FakeCupyArray()).__module__,
+      b.kernel("erf", FakeCupyArray()).__module__, b.kernel("lstm_fwd").__module__)
+"""
+
+
+@pytest.mark.parametrize("flag,module", [(None, "fused"), ("1", "fused"), ("0", "rnn")])
+def test_cupy_arrays_get_the_fused_kernels_unless_tinydl_fused_is_0(flag, module):
+    pytest.importorskip("cupy")
+    env = {k: v for k, v in os.environ.items() if k != "TINYDL_FUSED"}
+    if flag is not None:
+        env["TINYDL_FUSED"] = flag
+    out = subprocess.run([sys.executable, "-c", _LOOKUP], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lstm, im2col, erf, cpu = out.stdout.split()
+    assert lstm == f"tinydl.backend.cuda.{module}" and im2col == lstm.replace("rnn", "conv")
+    assert erf == "tinydl.backend.cuda.math" and cpu == "tinydl.backend.cpu.rnn"

@@ -6,6 +6,7 @@ so `import tinydl` never imports numba or compiles anything.
 """
 import contextlib
 import importlib
+import os
 
 import numpy as np
 
@@ -146,7 +147,8 @@ def kernel(name, like=None):
     fn = _kernel_cache.get(key)
     if fn is None:
         try:
-            module = FUSED.get(name, KERNELS[name]) if dev == "cuda" else KERNELS[name]
+            fused = dev == "cuda" and os.environ.get("TINYDL_FUSED", "1") != "0"  # 0: the array code, to compare
+            module = FUSED.get(name, KERNELS[name]) if fused else KERNELS[name]
         except KeyError:
             raise KeyError(f"no kernel named {name!r}; known kernels: {sorted(KERNELS)}") from None
         mod = importlib.import_module(f"tinydl.backend.{dev}.{module}")
