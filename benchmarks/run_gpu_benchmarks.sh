@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU issue's benchmarks in under 8 minutes (time limits 90 + 250 + 100 s, 10 s grace each); everything lands in OUT_DIR, the summary in OUT_DIR/summary.md.
+# The GPU issue's benchmarks in under 8 minutes (time limits 90 + 250 + 100 s, 10 s grace each); everything
+# lands in OUT_DIR, the summary in OUT_DIR/summary.md.
 #
 #   bash benchmarks/run_gpu_benchmarks.sh OUT_DIR                 on the GPU machine
 #   bash benchmarks/run_gpu_benchmarks.sh OUT_DIR --dry-run       every Python part on this CPU, tiny sizes
