@@ -77,10 +77,10 @@ def main(argv=None):
             row = error_row(name, error)
         rows.append(row)
         print(f"  {row['workload']}: {row['verdict']}", flush=True)
-    table = format_table(rows, device)
-    print(table)
-    (out / "table.md").write_text(table + "\n")
-    (out / "results.json").write_text(json.dumps({"device": device, "rows": rows}, indent=2))
+        # written after every row: a run cut short by its time limit still leaves the rows it measured
+        (out / "table.md").write_text(format_table(rows, device) + "\n")
+        (out / "results.json").write_text(json.dumps({"device": device, "rows": rows}, indent=2))
+    print(format_table(rows, device))
     measured = [r for r in rows if "error" not in r]
     if not args.no_profile and measured:
         worst = max(measured, key=lambda r: r["ratio"] / r["aim"])
