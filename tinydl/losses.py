@@ -511,8 +511,8 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
     if mask is not None:
         m = mask.astype(dtype)
         if reduction in ("mean", "sum_over_batch_size"):
-            valid = float(m.sum())
-            m = m * (m.size / valid if valid else 0.0)
+            valid = m.sum()  # stays on the device: no host sync per batch
+            m = m * xp.where(valid > 0, m.size / xp.where(valid > 0, valid, 1), 0).astype(dtype)
         if weight is None:
             weight = m
         else:
@@ -649,6 +649,8 @@ def _one_hot_labels(y_true, y_pred):
     if tuple(raw.shape) != tuple(y_pred.shape) or raw.shape[-1] < 1:
         return None
     xp = array_module(raw)
+    if xp is not np:
+        return None  # deciding on the device would cost a host sync every batch: take the general path
     ones = raw == 1
     if not bool(xp.all((raw == 0) | ones)) or not bool(xp.all(ones.sum(axis=-1) == 1)):
         return None
@@ -713,9 +715,8 @@ def _hinge_labels(y_true):
     """Binary 0/1 labels mapped to -1/1 (other labels kept), as Keras's hinge losses."""
     raw = y_true.data
     xp = array_module(raw)
-    if bool(xp.all((raw == 0) | (raw == 1))):
-        return y_true * 2.0 - 1.0
-    return y_true
+    binary = xp.all((raw == 0) | (raw == 1))  # decided on the device: no host sync per batch
+    return ops.where(Tensor._wrap(binary, False), y_true * 2.0 - 1.0, y_true)
 
 
 def _l2_normalize(x, axis):

@@ -259,19 +259,14 @@ class Optimizer:
 
     # -- clipping, weight decay, EMA -------------------------------------------------------------
     def _clip(self, grads):
+        # norms and scales stay on the grads' device: no host sync per step
         if self.clipnorm and self.clipnorm > 0:
-            out = []
-            for g in grads:
-                norm = math.sqrt(float((g * g).sum()))
-                out.append(g * (self.clipnorm / max(norm, self.clipnorm)))
-            return out
+            return [g * (self.clipnorm / array_module(g).maximum(array_module(g).sqrt((g * g).sum()), self.clipnorm))
+                    .astype(g.dtype) for g in grads]
         if self.global_clipnorm and self.global_clipnorm > 0:
-            norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
-            if not math.isfinite(norm):
-                scale = float("nan")
-            else:
-                scale = self.global_clipnorm * min(1.0 / norm if norm else math.inf, 1.0 / self.global_clipnorm)
-            return [g * scale for g in grads]
+            xp = array_module(grads[0]) if grads else np
+            norm = xp.sqrt(sum((g * g).sum(dtype=xp.float64) for g in grads))
+            return [g * _clip_scale(norm, self.global_clipnorm).astype(g.dtype) for g in grads]
         if self.clipvalue and self.clipvalue > 0:
             return [array_module(g).clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         return grads
@@ -1459,3 +1454,8 @@ def _rms(x):
 def _snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
+
+def _clip_scale(norm, limit):
+    """limit / max(norm, limit) as a 0-d array on norm's device; NaN when the global norm is not finite."""
+    xp = array_module(norm)
+    return xp.where(xp.isfinite(norm), limit / xp.maximum(norm, limit), xp.nan)

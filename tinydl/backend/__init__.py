@@ -6,12 +6,14 @@ so `import tinydl` never imports numba or compiles anything.
 """
 import contextlib
 import importlib
+import os
 
 import numpy as np
 
 from tinydl.backend.dtypes import as_dtype, default_dtype, set_default_dtype
 
-from tinydl.backend.kernels import KERNELS
+from tinydl.backend.cuda.transfer import upload  # NumPy only at import: CuPy is imported on first upload
+from tinydl.backend.kernels import FUSED, KERNELS
 
 __all__ = [
     "array_module", "xp_for", "device_of", "check_device", "to_device", "cupy_available",
@@ -77,7 +79,10 @@ def to_device(a, device):
         return a
     if device == "cpu":
         return a.get()
-    return _cupy().asarray(a)
+    cupy = _cupy()
+    if isinstance(a, np.ndarray):  # through pinned memory: the host does not wait for queued GPU work
+        return upload(a)
+    return cupy.asarray(a)
 
 
 def add_at(target, index, values):
@@ -142,7 +147,8 @@ def kernel(name, like=None):
     fn = _kernel_cache.get(key)
     if fn is None:
         try:
-            module = KERNELS[name]
+            fused = dev == "cuda" and os.environ.get("TINYDL_FUSED", "1") != "0"  # 0: the array code, to compare
+            module = FUSED.get(name, KERNELS[name]) if fused else KERNELS[name]
         except KeyError:
             raise KeyError(f"no kernel named {name!r}; known kernels: {sorted(KERNELS)}") from None
         mod = importlib.import_module(f"tinydl.backend.{dev}.{module}")

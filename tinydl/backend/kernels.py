@@ -48,3 +48,9 @@ KERNELS = {
     "segment_softmax_forward": "scatter",
     "segment_softmax_backward": "scatter",
 }
+
+# On the GPU these kernels come from backend/cuda/fused.py: the array code of KERNELS' module with the
+# per-element work fused into few launches; KERNELS' cuda module stays their readable, tested reference.
+FUSED = {name: "fused" for name in ("lstm_fwd", "lstm_bwd", "gru_fwd", "gru_bwd", "simple_rnn_fwd", "simple_rnn_bwd",
+                                    "layer_norm_fwd", "layer_norm_bwd", "softmax_xent_fwd", "attention_softmax_bwd",
+                                    "im2col", "conv2d_direct", "batch_norm_fwd", "batch_norm_bwd")}
