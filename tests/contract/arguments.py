@@ -61,6 +61,15 @@ SAME_NUMBERS = {
     "unroll": (True, "Keras unrolls the loop symbolically; tinydl's fused loop gives the same numbers"),
     "flash_attention": (True, "a faster kernel for the same attention"),
     "synchronized": (True, "synchronises statistics across replicas: one process here (tests/distribution)"),
+    # (class name, argument): the same for one class only; these keep the round-trip checks of their configs
+    ("Discretization", "epsilon"): (0.5, "Keras's adapt approximates quantiles within epsilon; tinydl's adapt takes "
+                                         "exact ones (within any epsilon), and given bin_boundaries ignore it"),
+    ("RandomBrightness", "data_format"): ("channels_first", "one shift per image, on every axis: no channel axis to "
+                                                            "find (Keras's ignores it too)"),
+    ("IntegerLookup", "salt"): (7, "Keras uses it only with oov_method='farmhash'; 'floormod', the only method "
+                                   "tinydl has (and Keras's default), takes no salt"),
+    ("SpectralNormalization", "dtype"): ("float64", "Keras 3.15's SpectralNormalization also computes in its wrapped "
+                                                    "layer's dtype (vector_u takes the kernel's)"),
 }
 
 # Arguments whose behaviour this test cannot observe on one layer, by name or (class name, name).
@@ -150,6 +159,39 @@ def _pooling(cls, shapes):
                         changes={"pool_size": Change(3), "strides": Change(1), "padding": Change("same")})
 
 
+def _strings(rng):
+    """Tokens as an object array, with the UTF-8 bytes of "\u00e9" (latin-1 reads them as two other letters)."""
+    words = np.array(["a", "b", "c", "d", "z", "", "\u00e9".encode("utf-8")], dtype=object)
+    return [words[rng.integers(0, 7, (3, 4))]]
+
+
+def _integers(rng):
+    return [np.array([12, 36, 1138, 42, 7, 0])[rng.integers(0, 6, (3, 4))].astype("int64")]
+
+
+def _texts(rng):
+    return [np.array([["The quick fox."], ["a FOX, a dog"], ["quick quick \u00e9".encode("utf-8")]], dtype=object)]
+
+
+def _between_boundaries(rng):
+    return [rng.uniform(-1.5, 2.5, (3, 4)).round(2) + 0.005]  # never on a boundary
+
+
+def _category_ids(rng):
+    return [rng.integers(0, 5, (3, 4)).astype("int64")]
+
+
+def _affine(cls, base, **changes):
+    """An augmentation case in training mode on (2, 5, 6, 3) images, with the shared fill arguments."""
+    return ArgumentCase(cls, base, (2, 5, 6, 3), call={"training": True}, changes={
+        "fill_mode": Change("constant"), "interpolation": Change("nearest"),
+        "fill_value": Change(0.5, context={"fill_mode": "constant"}), "seed": Change(3), **changes})
+
+
+def _image(cls, base, **changes):
+    return ArgumentCase(cls, base, (2, 5, 6, 3), call={"training": True}, changes={"seed": Change(3), **changes})
+
+
 ARGUMENT_CASES = [
     # core
     ArgumentCase(L.Dense, {"units": 4}, (3, 5), changes={
@@ -232,6 +274,83 @@ ARGUMENT_CASES = [
     *[ArgumentCase(cls, {"intermediate_dim": 12, "num_heads": 2}, (2, 5, 8), changes={
         "intermediate_dim": Change(16), "num_heads": Change(4)}) for cls in (L.TransformerEncoder,
                                                                               L.TransformerDecoder)],
+    # activation layers
+    ArgumentCase(L.ReLU, {}, (2, 3, 4), changes={
+        "max_value": Change(0.5), "negative_slope": Change(0.1), "threshold": Change(0.3)}),
+    ArgumentCase(L.LeakyReLU, {}, (2, 3, 4), changes={"negative_slope": Change(0.1)}),
+    ArgumentCase(L.PReLU, {}, (2, 3, 4), changes={"shared_axes": Change([1])}),
+    ArgumentCase(L.ELU, {}, (2, 3, 4), changes={"alpha": Change(0.5)}),
+    ArgumentCase(L.Softmax, {}, (2, 3, 4), changes={"axis": Change(1)}),
+    # noise and dropout variants, in training mode
+    ArgumentCase(L.GaussianNoise, {"stddev": 0.1}, (3, 4), call={"training": True}, changes={
+        "stddev": Change(0.3), "seed": Change(3)}),
+    ArgumentCase(L.GaussianDropout, {"rate": 0.3}, (3, 4), call={"training": True}, changes={"seed": Change(3)}),
+    ArgumentCase(L.AlphaDropout, {"rate": 0.3}, (3, 4), call={"training": True}, changes={
+        "noise_shape": Change((None, 1)), "seed": Change(3)}),
+    *[ArgumentCase(cls, {"rate": 0.5}, shape, call={"training": True}, changes={
+        "rate": Change(0.25), "seed": Change(3), "noise_shape": Change([None] * len(shape))})
+      for cls, shape in ((L.SpatialDropout1D, (2, 4, 3)), (L.SpatialDropout2D, (2, 3, 3, 4)),
+                         (L.SpatialDropout3D, (2, 2, 2, 2, 3)))],
+    # more normalisation
+    ArgumentCase(L.UnitNormalization, {}, (2, 3, 4), changes={"axis": Change(1)}),
+    ArgumentCase(L.GroupNormalization, {"groups": 2}, (2, 4, 6), changes={
+        "groups": Change(3), "axis": Change(1), "gamma_constraint": _GAMMA_CONSTRAINT}),
+    ArgumentCase(L.SpectralNormalization, {"layer": Fresh(lambda: L.Dense(3))}, (2, 4), call={"training": True},
+                 changes={"layer": Change(Fresh(lambda: L.Dense(2))), "power_iterations": Change(3)}),
+    # preprocessing
+    ArgumentCase(L.Rescaling, {"scale": 0.5}, (2, 3, 4), changes={"scale": Change(2.0), "offset": Change(1.0)}),
+    # (4, 8) to (3, 4): a downscale (antialias) to another aspect ratio (crop_to / pad_to_aspect_ratio)
+    ArgumentCase(L.Resizing, {"height": 3, "width": 4}, (2, 4, 8, 2), changes={
+        "height": Change(2), "width": Change(5), "interpolation": Change("nearest"), "fill_mode": Change("reflect"),
+        "fill_value": Change(0.5, context={"pad_to_aspect_ratio": True})}),
+    ArgumentCase(L.CenterCrop, {"height": 2, "width": 3}, (2, 5, 6, 2), changes={
+        "height": Change(3), "width": Change(4)}),
+    ArgumentCase(L.Normalization, {"mean": [1.0, -1.0, 0.5], "variance": [4.0, 0.25, 1.0]}, (2, 4, 3), changes={
+        "axis": Change(1, shapes=(2, 3, 3)), "mean": Change([0.0, 1.0, 2.0]), "variance": Change([1.0, 2.0, 3.0])}),
+    ArgumentCase(L.Discretization, {"bin_boundaries": [-1.0, 0.0, 1.0]}, make_inputs=_between_boundaries, changes={
+        "bin_boundaries": Change([0.0, 0.5]), "num_bins": Change(3), "output_mode": Change("one_hot"),
+        "dtype": Change("float64", context={"output_mode": "one_hot"})}),
+    ArgumentCase(L.CategoryEncoding, {"num_tokens": 5}, make_inputs=_category_ids, changes={
+        "num_tokens": Change(6), "output_mode": Change("count"), "dtype": Change("float64")}),
+    # augmentation, in training mode
+    _image(L.RandomFlip, {}, mode=Change("horizontal")),
+    _affine(L.RandomRotation, {"factor": 0.2}, factor=Change(0.4)),
+    _affine(L.RandomZoom, {"height_factor": (0.2, 0.4)}, height_factor=Change((0.5, 0.6)),
+            width_factor=Change((-0.3, -0.1))),
+    _affine(L.RandomTranslation, {"height_factor": (0.2, 0.3), "width_factor": (0.1, 0.2)},
+            height_factor=Change((-0.3, -0.2)), width_factor=Change((-0.2, -0.1))),
+    _image(L.RandomCrop, {"height": 3, "width": 4}, height=Change(2), width=Change(3)),
+    _image(L.RandomContrast, {"factor": 0.5}, factor=Change(0.9), value_range=Change((-10, 10))),
+    _image(L.RandomBrightness, {"factor": 0.2, "value_range": (-100, 100)}, factor=Change(0.6),
+           value_range=Change((-1, 1))),
+    # vocabulary layers
+    ArgumentCase(L.StringLookup, {"vocabulary": ["a", "b", "c", "d", "\u00e9"]}, make_inputs=_strings, changes={
+        "vocabulary": Change(["d", "c", "b", "a", "\u00e9"]), "max_tokens": Change(4),
+        "num_oov_indices": Change(2), "mask_token": Change(""), "oov_token": Change("?", context={"invert": True},
+                                                                                       shapes=(3, 4)),
+        "idf_weights": Change([0.5, 1.0, 1.5, 2.0, 2.5]), "dtype": Change("float64", context={"output_mode": "count"}),
+        "invert": Change(True, shapes=(3, 4)), "output_mode": Change("multi_hot"),
+        "pad_to_max_tokens": Change(True, context={"max_tokens": 9, "output_mode": "multi_hot"}),
+        "encoding": Change("latin-1"), "salt": Change(7, context={"num_oov_indices": 3})}),
+    ArgumentCase(L.IntegerLookup, {"vocabulary": [12, 36, 1138, 42]}, make_inputs=_integers, changes={
+        "vocabulary": Change([42, 1138, 36, 12]), "max_tokens": Change(4), "num_oov_indices": Change(2),
+        "mask_token": Change(0), "oov_token": Change(-7, context={"invert": True}, shapes=(3, 4)),
+        "vocabulary_dtype": Change("int32", context={"invert": True}, shapes=(3, 4)),
+        "idf_weights": Change([0.5, 1.0, 1.5, 2.0]), "dtype": Change("float64", context={"output_mode": "count"}),
+        "invert": Change(True, shapes=(3, 4)), "output_mode": Change("multi_hot"),
+        "pad_to_max_tokens": Change(True, context={"max_tokens": 9, "output_mode": "multi_hot"}),
+        "oov_method": Change("farmhash"), "salt": Change(7, context={"num_oov_indices": 3})}),
+    ArgumentCase(L.TextVectorization, {"vocabulary": ["quick", "fox", "a", "dog", "\u00e9"]}, make_inputs=_texts,
+                 changes={
+        "vocabulary": Change(["dog", "a", "fox", "quick", "\u00e9"]), "max_tokens": Change(4),
+        "standardize": Change("lower"), "split": Change("character"), "ngrams": Change(2),
+        "output_mode": Change("count"), "output_sequence_length": Change(2),
+        "pad_to_max_tokens": Change(True, context={"max_tokens": 12, "output_mode": "count"}),
+        "idf_weights": Change([0.5, 1.0, 1.5, 2.0, 2.5]), "dtype": Change("float64", context={"output_mode": "count"}),
+        "encoding": Change("latin-1")}),
+    ArgumentCase(L.Hashing, {"num_bins": 5}, make_inputs=_strings, changes={
+        "num_bins": Change(3), "mask_value": Change(""), "salt": Change(7), "output_mode": Change("multi_hot"),
+        "dtype": Change("float64", context={"output_mode": "count"})}),
     # graph
     ArgumentCase(GCNConv, {"units": 4}, make_inputs=graph_inputs(), changes={"units": Change(3)}),
     ArgumentCase(GATConv, {"units": 2, "heads": 2}, make_inputs=graph_inputs(), changes={

@@ -31,11 +31,13 @@ KNOWN_FAILURES = {
 }
 SEED_IGNORED = ("seed is accepted and ignored: dropout draws from td.set_seed's global generator "
                 "(layers/core.py Dropout, recurrent.py, attention.py)")
+# where SEED_IGNORED holds; the noise and augmentation layers draw from their own generator when seeded
+SEED_IGNORED_MODULES = ("tinydl.layers.core", "tinydl.layers.recurrent", "tinydl.layers.attention")
 
 
 def known_failure(case, arg):
     """Why (case, arg) is expected to fail on this branch, or None."""
-    if arg == "seed":
+    if arg == "seed" and case.cls.__module__ in SEED_IGNORED_MODULES:
         return SEED_IGNORED
     return KNOWN_FAILURES.get((case.id, arg))
 
@@ -96,7 +98,7 @@ def test_argument_round_trips_and_changes_behaviour(case, arg, change):
         return
     default = make(case, change.context)
     seen_changed = observe(changed, case, change)
-    if arg in SAME_NUMBERS:
+    if arg in SAME_NUMBERS or (case.id, arg) in SAME_NUMBERS:  # (class, argument) entries keep the config checks
         assert same(observe(default, case, change), seen_changed), f"{arg} should not change the numbers"
     else:
         assert not same(observe(default, case, change), seen_changed), \
@@ -151,7 +153,9 @@ def observe(layer, case, change):
     trainable = layer.trainable_weights
     seen.append(("trainable", [layer.trainable] + [w.name for w in trainable]))
     r = np.random.default_rng(5)
-    objective = sum(((o * td.tensor(r.standard_normal(o.shape), dtype=o.dtype)).sum() for o in outs), td.tensor(0.0))
+    numbers = [o for o in outs if o.dtype.kind in "biufc"]  # strings (StringLookup(invert=True)) take no step
+    objective = sum(((o * td.tensor(r.standard_normal(o.shape), dtype=o.dtype)).sum() for o in numbers),
+                    td.tensor(0.0))
     objective = sum(layer.losses, objective)
     for w in trainable:
         w.grad = None

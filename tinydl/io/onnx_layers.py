@@ -140,8 +140,9 @@ def _normalization(ctx, layer, node, inputs):
     keep = _keep_axes(layer, len(shape))
     broadcast = [shape[a] if a in keep else 1 for a in range(len(shape))]
     if layer.input_mean is not None:
-        mean = np.broadcast_to(np.asarray(layer.input_mean, np.float32), broadcast)
-        variance = np.broadcast_to(np.asarray(layer.input_variance, np.float32), broadcast)
+        from tinydl.layers.preprocessing import given_statistic
+        mean = given_statistic(layer.input_mean, broadcast).astype(np.float32)
+        variance = given_statistic(layer.input_variance, broadcast).astype(np.float32)
     else:
         mean, variance = layer.mean.numpy().reshape(broadcast), layer.variance.numpy().reshape(broadcast)
     std = np.maximum(np.sqrt(variance), 1e-7).astype(np.float32)

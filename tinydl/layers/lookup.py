@@ -172,7 +172,7 @@ class _IndexLookup(_ValuesLayer):
             return Tensor._wrap(ids, False)
         depth = self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()
         mode = "count" if self.output_mode == "tf_idf" else self.output_mode
-        out = encode_categorical(ids, depth, mode, None, self)
+        out = encode_categorical(ids, depth, mode, None, self, self.dtype)  # vectors in the layer's dtype
         if self.mask_token is not None and mode != "one_hot":
             out.data[..., 0] = 0  # the mask token is not counted (Keras)
         if self.output_mode == "tf_idf":
@@ -277,7 +277,7 @@ class TextVectorization(_ValuesLayer):
                                     mask_token="" if output_mode == "int" else None, vocabulary=vocabulary,
                                     idf_weights=idf_weights, output_mode=output_mode,
                                     pad_to_max_tokens=pad_to_max_tokens, sparse=sparse, encoding=encoding,
-                                    name=f"{self.name}_lookup")
+                                    name=f"{self.name}_lookup", dtype=self.dtype)
         self.max_tokens, self.output_mode, self.pad_to_max_tokens, self.sparse = max_tokens, output_mode, \
             bool(pad_to_max_tokens), False
 
@@ -371,7 +371,7 @@ class Hashing(_ValuesLayer):
                 else fnv1a(v.decode() if isinstance(v, bytes) else str(v), self.salt) % bins
                 + (self.mask_value is not None) for v in values.ravel().tolist()]
         ids = np.asarray(flat, dtype="int64").reshape(values.shape)
-        return encode_categorical(ids, self.num_bins, self.output_mode, None, self)
+        return encode_categorical(ids, self.num_bins, self.output_mode, None, self, self.dtype)
 
     def get_config(self):
         return {**super().get_config(), "num_bins": self.num_bins, "salt": self.salt, "mask_value": self.mask_value,
@@ -390,7 +390,7 @@ def fnv1a(text, salt=None, encoding="utf-8"):
 def _ragged_counts(lookup, rows):
     """Vector encodings of token rows of different lengths: each row's indices encoded as one sample."""
     depth = lookup.max_tokens if lookup.pad_to_max_tokens else lookup.vocabulary_size()
-    out = np.zeros((len(rows), depth), dtype="float32")
+    out = np.zeros((len(rows), depth), dtype=lookup.dtype)
     for i, row in enumerate(rows):
         if row:
             out[i] = lookup._encode(np.asarray([[lookup._index_of(t) for t in row]], dtype="int64")).data[0]

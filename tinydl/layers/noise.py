@@ -110,6 +110,11 @@ class SpatialDropout1D(Dropout):
 
     def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
+        # Keras's SpatialDropout takes neither (its mask is always one draw per sample and channel)
+        for key, default in (("noise_shape", None), ("trainable", True)):
+            if kwargs.get(key, default) != default:
+                raise ValueError(f"{type(self).__name__} '{self.name}' takes no {key} argument (Keras's has none), "
+                                 f"got {key}={kwargs[key]!r}")
         self.data_format = "channels_last"
         self.input_spec = InputSpec(ndim=self._rank)
         self._rng = _generator(seed)

@@ -174,9 +174,9 @@ class Normalization(Layer):
     def call(self, inputs):
         x = _as_float(inputs, self.dtype)
         if self.input_mean is not None:
-            mean = np.broadcast_to(np.asarray(self.input_mean, dtype=x.dtype), self._broadcast_shape(x))
-            variance = np.broadcast_to(np.asarray(self.input_variance, dtype=x.dtype), self._broadcast_shape(x))
-            mean, variance = _constant(mean, x), _constant(variance, x)
+            shape = self._broadcast_shape(x)
+            mean = _constant(given_statistic(self.input_mean, shape), x)
+            variance = _constant(given_statistic(self.input_variance, shape), x)
         else:
             shape = self._broadcast_shape(x)
             mean, variance = ops.reshape(self.mean, shape), ops.reshape(self.variance, shape)
@@ -211,6 +211,15 @@ class Normalization(Layer):
         return super().from_config(config)
 
 
+def given_statistic(value, broadcast):
+    """A given mean or variance in the input's broadcast shape: one value per index of the kept axes laid out
+    along them (as Keras reshapes it, so axis=1 works too), or a scalar (or a broadcastable array) spread."""
+    array = np.asarray(value, dtype="float64")
+    if array.ndim and array.size == int(np.prod(broadcast)) and array.shape != tuple(broadcast):
+        return array.reshape(broadcast)
+    return np.broadcast_to(array, broadcast)
+
+
 class Discretization(Layer):
     """Bucket index of each value: bucket i holds `bin_boundaries[i-1] <= x < bin_boundaries[i]`.
 
@@ -229,6 +238,7 @@ class Discretization(Layer):
             raise ValueError(f"Discretization '{self.name}': output_mode must be one of {_OUTPUT_MODES}, got "
                              f"{output_mode!r}")
         _refuse_sparse(sparse, self)
+        _refuse_trainable(kwargs, self)
         self.bin_boundaries = None if bin_boundaries is None else [float(b) for b in bin_boundaries]
         if self.bin_boundaries is not None and sorted(self.bin_boundaries) != self.bin_boundaries:
             raise ValueError(f"Discretization '{self.name}': bin_boundaries must be sorted, got {bin_boundaries}")
@@ -250,7 +260,7 @@ class Discretization(Layer):
         x = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
         xp = backend.array_module(x)
         indices = xp.digitize(x, xp.asarray(self.bin_boundaries, dtype=x.dtype)).astype("int32")
-        return encode_categorical(indices, len(self.bin_boundaries) + 1, self.output_mode, None, self)
+        return encode_categorical(indices, len(self.bin_boundaries) + 1, self.output_mode, None, self, self.dtype)
 
     def get_config(self):
         config = {**super().get_config(), "bin_boundaries": self.bin_boundaries, "num_bins": self.num_bins,
@@ -279,7 +289,7 @@ class CategoryEncoding(Layer):
             raise ValueError(f"CategoryEncoding '{self.name}': count_weights needs output_mode='count', got "
                              f"output_mode={self.output_mode!r}")
         weights = count_weights.data if isinstance(count_weights, Tensor) else count_weights
-        return encode_categorical(ids, self.num_tokens, self.output_mode, weights, self)
+        return encode_categorical(ids, self.num_tokens, self.output_mode, weights, self, self.dtype)
 
     def get_config(self):
         return {**super().get_config(), "num_tokens": self.num_tokens, "output_mode": self.output_mode}
@@ -467,6 +477,13 @@ def _image_shape(s, height, width, data_format):
     h_axis = len(s) - 3 if data_format == "channels_last" else len(s) - 2
     s[h_axis], s[h_axis + 1] = height, width
     return tuple(s)
+
+
+def _refuse_trainable(kwargs, layer):
+    """Keras's layer takes no `trainable` (nor keeps one in its config): only the default is accepted."""
+    if kwargs.get("trainable", True) is not True:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}' takes no trainable argument (Keras's has none, and "
+                         f"it has no weights to train), got trainable={kwargs['trainable']!r}")
 
 
 def _refuse_sparse(sparse, layer):
