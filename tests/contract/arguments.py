@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from tinydl import layers as L
+from tinydl import initializers, layers as L
 from tinydl.layers.graph import GATConv, GCNConv, GINConv, GlobalMaxPool, GlobalMeanPool, GlobalSumPool, SAGEConv
 from tests.contract.cases_graph import graph_inputs, pool_inputs
 
@@ -124,6 +124,8 @@ def _seeded(rate_arg="dropout"):
 # gammas start at ones and stay positive after one step, where non_neg changes nothing: start them at zeros
 # (both layers compared), so the randomised gammas straddle zero and the constraint clips the negative ones
 _GAMMA_CONSTRAINT = Change("non_neg", context={"gamma_initializer": "zeros"})
+# a few biases near zero may all stay positive after one step (Conv3D's did): start them at -1 so non_neg bites
+_BIAS_CONSTRAINT = Change("non_neg", context={"bias_initializer": initializers.Constant(-1.0)})
 
 
 def _masking_inputs(rng):
@@ -190,6 +192,17 @@ def _affine(cls, base, **changes):
 
 def _image(cls, base, **changes):
     return ArgumentCase(cls, base, (2, 5, 6, 3), call={"training": True}, changes={"seed": Change(3), **changes})
+
+
+MASK3 = MASK[:, :3]  # three steps, for the convolutional LSTMs
+
+
+def _conv_lstm(cls, shapes):
+    return ArgumentCase(cls, {"filters": 2, "kernel_size": 2}, shapes, changes={
+        "filters": Change(3), "kernel_size": Change(3, context={"padding": "same"}), "strides": Change(2),
+        "padding": Change("same"), "dilation_rate": Change(2), "seed": _seeded(),
+        "zero_output_for_mask": Change(True, context={"return_sequences": True}, call={"mask": MASK3}),
+        "stateful": Change(True)})
 
 
 ARGUMENT_CASES = [
@@ -351,6 +364,45 @@ ARGUMENT_CASES = [
     ArgumentCase(L.Hashing, {"num_bins": 5}, make_inputs=_strings, changes={
         "num_bins": Change(3), "mask_value": Change(""), "salt": Change(7), "output_mode": Change("multi_hot"),
         "dtype": Change("float64", context={"output_mode": "count"})}),
+    # 1D and 3D spatial layers, adaptive pooling
+    _conv(L.Conv1DTranspose, (2, 3, 2), filters=3, output_padding=Change(1, context={"strides": 2})),
+    _conv(L.Conv3D, (1, 5, 5, 5, 4), groups=Change(2), bias_constraint=_BIAS_CONSTRAINT),
+    _conv(L.Conv3DTranspose, (1, 3, 3, 3, 2), filters=3, output_padding=Change(1, context={"strides": 2}),
+          bias_constraint=_BIAS_CONSTRAINT),
+    _conv(L.DepthwiseConv1D, (2, 7, 3), filters=None, depth_multiplier=Change(2)),
+    _conv(L.SeparableConv1D, (2, 7, 4), depth_multiplier=Change(2)),
+    _pooling(L.MaxPooling3D, (1, 5, 5, 5, 2)),
+    _pooling(L.AveragePooling3D, (1, 5, 5, 5, 2)),
+    *[ArgumentCase(cls, {}, (2, 3, 2, 4, 3)) for cls in (L.GlobalAveragePooling3D, L.GlobalMaxPooling3D)],
+    *[ArgumentCase(cls, {"output_size": 3}, shape, changes={"output_size": Change(2)})
+      for cls, shape in ((L.AdaptiveAveragePooling1D, (2, 7, 4)), (L.AdaptiveMaxPooling1D, (2, 7, 4)),
+                         (L.AdaptiveAveragePooling2D, (2, 7, 5, 4)), (L.AdaptiveMaxPooling2D, (2, 7, 5, 4)),
+                         (L.AdaptiveAveragePooling3D, (1, 4, 5, 4, 3)), (L.AdaptiveMaxPooling3D, (1, 4, 5, 4, 3)))],
+    ArgumentCase(L.UpSampling1D, {}, (2, 3, 2), changes={"size": Change(3)}),
+    ArgumentCase(L.UpSampling3D, {}, (2, 2, 3, 2, 2), changes={"size": Change((2, 1, 3))}),
+    ArgumentCase(L.ZeroPadding1D, {}, (2, 3, 2), changes={"padding": Change((2, 1))}),
+    ArgumentCase(L.ZeroPadding3D, {}, (2, 2, 2, 3, 2), changes={"padding": Change(((1, 0), (0, 2), (1, 1)))}),
+    ArgumentCase(L.Cropping3D, {}, (2, 3, 4, 5, 3), changes={"cropping": Change(((1, 0), (0, 2), (1, 1)))}),
+    # convolutional LSTMs
+    _conv_lstm(L.ConvLSTM1D, (2, 3, 5, 2)),
+    _conv_lstm(L.ConvLSTM2D, (2, 3, 5, 4, 2)),
+    _conv_lstm(L.ConvLSTM3D, (2, 3, 3, 4, 3, 2)),
+    # EinsumDense, GroupQueryAttention, Pipeline
+    ArgumentCase(L.EinsumDense, {"equation": "ab,bc->ac", "output_shape": 4}, (3, 5), changes={
+        "equation": Change("ab,cb->ac"), "output_shape": Change(3), "bias_axes": Change("c"),
+        # the bias arguments act where there is a bias (bias_axes), as Keras's
+        "bias_initializer": Change("ones", context={"bias_axes": "c"}),
+        "bias_regularizer": Change("l2", context={"bias_axes": "c"}),
+        "bias_constraint": Change("non_neg", context={"bias_axes": "c",
+                                                      "bias_initializer": initializers.Constant(-1.0)}),
+        "lora_rank": Change(2), "lora_alpha": Change(4.0, context={"lora_rank": 2}),
+        "gptq_unpacked_column_size": Change(4), "quantization_config": Change({"mode": "int8"})}),
+    ArgumentCase(L.GroupQueryAttention, {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2},
+                 [(2, 4, 6), (2, 5, 6)], changes={
+        "head_dim": Change(2), "num_query_heads": Change(2), "num_key_value_heads": Change(1),
+        "sliding_window": Change(2), "seed": _seeded()}),
+    ArgumentCase(L.Pipeline, {"layers": Fresh(lambda: [L.Dense(3), L.Dense(2, activation="tanh")])}, (2, 4),
+                 changes={"layers": Change(Fresh(lambda: [L.Dense(2)]))}),
     # graph
     ArgumentCase(GCNConv, {"units": 4}, make_inputs=graph_inputs(), changes={"units": Change(3)}),
     ArgumentCase(GATConv, {"units": 2, "heads": 2}, make_inputs=graph_inputs(), changes={

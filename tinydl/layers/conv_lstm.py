@@ -66,6 +66,9 @@ class _ConvLSTM(Layer):
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
+        # a seeded layer draws its dropout masks from its own generator, else from tinydl's global one
+        own = None if seed is None else np.random.default_rng(int(seed))
+        self._rng = (lambda: own) if own is not None else backend.rng
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
@@ -190,7 +193,7 @@ class _ConvLSTM(Layer):
             return None
         masks = []
         for _ in range(4):
-            keep = backend.rng().random(shape) >= rate
+            keep = self._rng().random(shape) >= rate
             scale = (keep / (1.0 - rate)).astype(like.dtype)
             masks.append(Tensor._wrap(backend.to_device(scale, backend.device_of(like.data)), False))
         return masks
