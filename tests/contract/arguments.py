@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+import tinydl as td
 from tinydl import initializers, layers as L
 from tinydl.layers.graph import GATConv, GCNConv, GINConv, GlobalMaxPool, GlobalMeanPool, GlobalSumPool, SAGEConv
 from tests.contract.cases_graph import graph_inputs, pool_inputs
@@ -34,6 +35,16 @@ class Fresh:
 
     def __repr__(self):
         return "Fresh(...)"
+
+
+class ForLayer:
+    """A call argument made for the layer being observed (a cell's states, sized by its own state_size)."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __repr__(self):
+        return "ForLayer(...)"
 
 
 @dataclass
@@ -203,6 +214,21 @@ def _conv_lstm(cls, shapes):
         "padding": Change("same"), "dilation_rate": Change(2), "seed": _seeded(),
         "zero_output_for_mask": Change(True, context={"return_sequences": True}, call={"mask": MASK3}),
         "stateful": Change(True)})
+
+
+def _states(state_size):
+    """Incoming states of batch 2 in a cell's state structure: a (2, n) tensor of 0.5 per size."""
+    if isinstance(state_size, (list, tuple)):
+        return [_states(size) if isinstance(size, (list, tuple)) else _states(size)[0] for size in state_size]
+    return [td.tensor(np.full((2, state_size), 0.5, dtype="float32"))]
+
+
+# a cell is called on one (2, 3) step with its states, as RNN calls it (training mode: dropout acts)
+_CELL_STATES = {"states": ForLayer(lambda cell: _states(cell.state_size))}
+
+
+def _cell(cls):
+    return ArgumentCase(cls, {"units": 3}, (2, 3), call=_CELL_STATES, changes={"units": Change(2), "seed": _seeded()})
 
 
 ARGUMENT_CASES = [
@@ -403,6 +429,15 @@ ARGUMENT_CASES = [
         "sliding_window": Change(2), "seed": _seeded()}),
     ArgumentCase(L.Pipeline, {"layers": Fresh(lambda: [L.Dense(3), L.Dense(2, activation="tanh")])}, (2, 4),
                  changes={"layers": Change(Fresh(lambda: [L.Dense(2)]))}),
+    # RNN(cell) and the cells, called with their states
+    ArgumentCase(L.RNN, {"cell": Fresh(lambda: L.SimpleRNNCell(3))}, (2, 4, 3), changes={
+        "cell": Change(Fresh(lambda: L.GRUCell(3))), "stateful": Change(True),
+        "zero_output_for_mask": Change(True, context={"return_sequences": True}, call={"mask": MASK})}),
+    _cell(L.SimpleRNNCell),
+    _cell(L.LSTMCell),
+    _cell(L.GRUCell),
+    ArgumentCase(L.StackedRNNCells, {"cells": Fresh(lambda: [L.LSTMCell(3), L.SimpleRNNCell(2)])}, (2, 3),
+                 call=_CELL_STATES, changes={"cells": Change(Fresh(lambda: [L.GRUCell(3), L.SimpleRNNCell(2)]))}),
     # graph
     ArgumentCase(GCNConv, {"units": 4}, make_inputs=graph_inputs(), changes={"units": Change(3)}),
     ArgumentCase(GATConv, {"units": 2, "heads": 2}, make_inputs=graph_inputs(), changes={

@@ -158,6 +158,9 @@ class _Cell(Layer):
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
+        # a seeded cell draws its dropout masks from its own generator, else from tinydl's global one
+        own = None if seed is None else np.random.default_rng(int(seed))
+        self._rng = (lambda: own) if own is not None else backend.rng
         self.reset_dropout_mask()
 
     @property
@@ -196,7 +199,7 @@ class _Cell(Layer):
         if not training or rate == 0:
             return x
         if which not in self._masks:
-            keep = backend.rng().random(tuple(x.shape)) >= rate
+            keep = self._rng().random(tuple(x.shape)) >= rate
             scale = (keep / (1.0 - rate)).astype(x.dtype)
             self._masks[which] = Tensor._wrap(backend.to_device(scale, backend.device_of(x.data)), False)
         return x * self._masks[which]
