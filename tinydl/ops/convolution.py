@@ -137,15 +137,16 @@ class Conv(Function):
         self.wg = _grouped(w4, self.groups)
         spatial = (ow,) if self.rank == 1 else (oh, ow)
         if self.groups == 1 and kh * kw * x4.shape[3] <= self.DIRECT_MAX:
-            self.cols = None
             y = backend.kernel("conv2d_direct", x4)(x4, w4, sh, sw, dh, dw, pt, pl, oh, ow)
             return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
-        self.cols = self._patches()
+        # the patch matrix is kh*kw times the input: backward rebuilds it from x rather than keep it
+        # alive between forward and backward (PyTorch's CPU conv saves only x and w too)
+        cols = self._patches()
         with self._blas_threads():
             if self.groups == 1:
-                y = self.cols[0] @ self.wg[0]
+                y = cols[0] @ self.wg[0]
             else:
-                y = (self.cols @ self.wg).transpose(1, 0, 2)
+                y = (cols @ self.wg).transpose(1, 0, 2)
         return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
 
     def _blas_threads(self):
@@ -177,10 +178,7 @@ class Conv(Function):
         gg = gm[None] if groups == 1 else gm.reshape(gm.shape[0], groups, out // groups).transpose(1, 0, 2)
         grad_x = grad_w = None
         if self.needs_grad[1]:
-            cols = self.cols if self.cols is not None else self._patches()
-            # dropped before dcols is allocated: the two patch matrices never coexist (a second
-            # backward through a retained graph rebuilds the patches from x)
-            self.cols = None
+            cols = self._patches()  # deleted before dcols is allocated: the two never coexist
             if groups == 1:
                 grad_w = (cols[0].T @ gm).reshape(self.w_shape)
             else:
