@@ -21,6 +21,7 @@ class FunctionalGraph:
                 raise TypeError(f"a functional model's inputs and outputs must be symbolic tensors from "
                                 f"Input() and layer calls, got {type(t).__name__}")
         self.nodes = _ordered_nodes(self.input_tensors, self.output_tensors)
+        self._released_after = _last_uses(self.nodes, self.output_tensors)
         self.input_layers = [t._keras_history[0] for t in self.input_tensors]
         self.layers = _unique_layers(self.input_layers + [n.layer for n in self.nodes])
 
@@ -43,13 +44,15 @@ class FunctionalGraph:
         for kt, value in zip(self.input_tensors, flatten(inputs)):
             values[id(kt)] = value
         with learning_phase(training):
-            for node in self.nodes:
+            for node, released in zip(self.nodes, self._released_after):
                 args, kwargs = pack_like((node.args, node.kwargs),
                                          [values[id(t)] if isinstance(t, KerasTensor) else t
                                           for t in flatten((node.args, node.kwargs))])
                 out = node.layer(*args, **kwargs)
                 for kt, value in zip(node.output_tensors, flatten(out)):
                     values[id(kt)] = value
+                for key in released:  # what backward needs, the ops saved: the rest can go now
+                    del values[key]
         return pack_like(self.outputs, [values[id(t)] for t in self.output_tensors])
 
     def node_index_in_model(self, layer, node):
@@ -94,6 +97,20 @@ class FunctionalGraph:
         nodes = set(self.nodes)
         nodes.update(layer._inbound_nodes[0] for layer in self.input_layers)
         return nodes
+
+
+def _last_uses(nodes, output_tensors):
+    """For each node, the ids of the KerasTensors no later node reads (the outputs are always kept)."""
+    last = {}
+    for i, node in enumerate(nodes):
+        for t in node.input_tensors:
+            last[id(t)] = i
+    for t in output_tensors:
+        last.pop(id(t), None)
+    released = [[] for _ in nodes]
+    for key, i in last.items():
+        released[i].append(key)
+    return released
 
 
 def _ordered_nodes(input_tensors, output_tensors):
