@@ -50,14 +50,15 @@ def _sigmoid(x):
 
 
 class ReLU(Function):
-    """max(x, 0); saves only its output (x > 0 exactly where out > 0), so the input array can go."""
+    """max(x, 0); saves only where x > 0, as booleans: a quarter of a float32 array, and neither x nor
+    the output has to stay alive for backward."""
 
     def forward(self, x):
-        self.out = array_module(x).maximum(x, 0)
-        return self.out
+        self.positive = x > 0
+        return array_module(x).maximum(x, 0)
 
     def backward(self, g):
-        return g * (self.out > 0)  # a boolean mask: an eighth of a float32 array's memory
+        return g * self.positive
 
 
 class LeakyReLU(_Activation):
