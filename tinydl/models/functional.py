@@ -22,6 +22,8 @@ class FunctionalGraph:
                                 f"Input() and layer calls, got {type(t).__name__}")
         self.nodes = _ordered_nodes(self.input_tensors, self.output_tensors)
         self._released_after = _last_uses(self.nodes, self.output_tensors)
+        self._single_io = [len(n.args) == 1 and isinstance(n.args[0], KerasTensor) and not n.kwargs
+                           and isinstance(n.outputs, KerasTensor) for n in self.nodes]
         self.input_layers = [t._keras_history[0] for t in self.input_tensors]
         self.layers = _unique_layers(self.input_layers + [n.layer for n in self.nodes])
 
@@ -44,13 +46,16 @@ class FunctionalGraph:
         for kt, value in zip(self.input_tensors, flatten(inputs)):
             values[id(kt)] = value
         with learning_phase(training):
-            for node, released in zip(self.nodes, self._released_after):
-                args, kwargs = pack_like((node.args, node.kwargs),
-                                         [values[id(t)] if isinstance(t, KerasTensor) else t
-                                          for t in flatten((node.args, node.kwargs))])
-                out = node.layer(*args, **kwargs)
-                for kt, value in zip(node.output_tensors, flatten(out)):
-                    values[id(kt)] = value
+            for node, single, released in zip(self.nodes, self._single_io, self._released_after):
+                if single:  # one tensor in, one out: no nesting to flatten and rebuild
+                    values[id(node.output_tensors[0])] = node.layer(values[id(node.args[0])])
+                else:
+                    args, kwargs = pack_like((node.args, node.kwargs),
+                                             [values[id(t)] if isinstance(t, KerasTensor) else t
+                                              for t in flatten((node.args, node.kwargs))])
+                    out = node.layer(*args, **kwargs)
+                    for kt, value in zip(node.output_tensors, flatten(out)):
+                        values[id(kt)] = value
                 for key in released:  # what backward needs, the ops saved: the rest can go now
                     del values[key]
         return pack_like(self.outputs, [values[id(t)] for t in self.output_tensors])
