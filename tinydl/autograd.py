@@ -82,17 +82,18 @@ class Function:
         Tensor = _Tensor or _bind_tensor()
         tensors = [x if isinstance(x, Tensor) else _as_tensor(x) for x in inputs]
         out = self.forward(*[t.data for t in tensors])
-        record = self.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
+        needs = [t.requires_grad for t in tensors] if self.differentiable and _grad_enabled[0] else ()
+        record = True in needs
         if type(out) is not tuple:
-            result = Tensor._wrap(_array(out), record)
+            result = Tensor._wrap(np.asarray(out) if isinstance(out, np.generic) else out, record)
             if record:
-                self._link(tensors)
+                self._link(tensors, needs)
                 self.n_out, self.out_meta = 1, None
                 result._ctx = self
             return result
         results = tuple(Tensor._wrap(_array(o), record) for o in out)
         if record:
-            self._link(tensors)
+            self._link(tensors, needs)
             self.n_out = len(results)
             self.out_meta = [(o.data.shape, o.data.dtype) for o in results]  # to zero-fill unused outputs
             for i, o in enumerate(results):
@@ -100,16 +101,13 @@ class Function:
                 o._out_index = i
         return results
 
-    def _link(self, tensors):
-        """Record where each input's gradient goes, without keeping the inputs (or their arrays) alive."""
-        self.needs_grad = [t.requires_grad for t in tensors]
+    def _link(self, tensors, needs):
+        """Record where each input's gradient goes, without keeping the inputs (or their arrays) alive:
+        (producing node, output index), or (the leaf itself, 0), or None when it needs no gradient."""
+        self.needs_grad = needs
         self.in_shapes = [t.data.shape for t in tensors]
-        self.edges = [_edge(t) if t.requires_grad else None for t in tensors]
-
-
-def _edge(t):
-    """Where `t`'s gradient goes: (producing node, output index), or (the leaf itself, 0)."""
-    return (t, 0) if t._ctx is None else (t._ctx, t._out_index)
+        self.edges = [None if not need else (t, 0) if t._ctx is None else (t._ctx, t._out_index)
+                      for t, need in zip(tensors, needs)]
 
 
 _Tensor = _as_tensor = None  # tinydl.tensor imports this module, so its names are bound on first use
