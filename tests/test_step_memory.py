@@ -50,3 +50,16 @@ def test_a_model_step_frees_layer_outputs_that_no_op_saved(no_gc):
     positive = (x @ kernel + bias) > 0
     expected = x.T @ (positive * w2[:, 0])  # d sum(relu(x k + b) w2) / dk
     np.testing.assert_allclose(probe.kernel.grad.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_add_and_relu_save_no_input_array(no_gc):
+    x_np = np.array([-2.0, -0.2, 0.5, 1.0])
+    x = td.tensor(x_np, requires_grad=True)
+    h = x * 3.0
+    s = h + 1.0  # add's gradient needs only the shapes
+    y = td.relu(s)  # relu's needs only where s > 0
+    freed = [weakref.ref(h.data), weakref.ref(s.data)]
+    del h, s
+    assert [ref() for ref in freed] == [None, None]
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 3.0 * (3.0 * x_np + 1.0 > 0))

@@ -2,7 +2,8 @@
 
 Everything is 2D inside: a 1D input (N, L, C) is treated as a (N, 1, L, C) image. A convolution is one
 im2col kernel call and one BLAS product per channel group (`backend/cpu/conv.py` says why), its
-backward one product for the kernel gradient and one product plus col2im for the input gradient.
+backward one product for the kernel gradient and one product plus col2im for the input gradient, each
+done per slice of the batch whose patch matrix takes about `Conv.PATCH_BYTES` (bounded memory).
 Kernels are cross-correlated, laid out (kh, kw, in/groups, out) as in Keras; 'same' padding follows
 TF/Keras (output ceil(size / stride), the odd padding pixel at the end).
 """
