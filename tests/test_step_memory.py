@@ -63,3 +63,12 @@ def test_add_and_relu_save_no_input_array(no_gc):
     assert [ref() for ref in freed] == [None, None]
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), 3.0 * (3.0 * x_np + 1.0 > 0))
+
+
+def test_a_model_restored_from_pickle_runs_and_releases_the_same_way():
+    import pickle
+    td.set_seed(0)
+    model = td.models.Sequential([Input(shape=(4,)), Dense(8), Activation("relu"), Dense(1)])
+    x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
+    restored = pickle.loads(pickle.dumps(model))  # new KerasTensor objects: nothing may be keyed by old ids
+    np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), rtol=1e-6)

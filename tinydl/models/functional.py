@@ -56,8 +56,8 @@ class FunctionalGraph:
                     out = node.layer(*args, **kwargs)
                     for kt, value in zip(node.output_tensors, flatten(out)):
                         values[id(kt)] = value
-                for key in released:  # what backward needs, the ops saved: the rest can go now
-                    del values[key]
+                for kt in released:  # what backward needs, the ops saved: the rest can go now
+                    del values[id(kt)]
         return pack_like(self.outputs, [values[id(t)] for t in self.output_tensors])
 
     def node_index_in_model(self, layer, node):
@@ -105,16 +105,18 @@ class FunctionalGraph:
 
 
 def _last_uses(nodes, output_tensors):
-    """For each node, the ids of the KerasTensors no later node reads (the outputs are always kept)."""
+    """For each node, the KerasTensors no later node reads (the outputs are always kept).
+
+    Tensors, not ids: a pickled and restored graph has new ids."""
     last = {}
     for i, node in enumerate(nodes):
         for t in node.input_tensors:
-            last[id(t)] = i
+            last[id(t)] = (i, t)
     for t in output_tensors:
         last.pop(id(t), None)
     released = [[] for _ in nodes]
-    for key, i in last.items():
-        released[i].append(key)
+    for i, t in last.values():
+        released[i].append(t)
     return released
 
 
