@@ -275,20 +275,21 @@ class Layer:
             inputs = to_tensor(first, self.dtype if _is_float(first) else None)
             leaves = [inputs]
         rest = args[1:]
-        self._check_input(inputs)
+        if self.input_spec is not None:
+            self._check_input(inputs)
         if not self.built:
             self._build_from(inputs)
-        accepted = call_args(type(self))
+        accepted = _arg_cache.get(type(self)) or call_args(type(self))
         training = kwargs.pop("training", None)
         training = _phase[0] if training is None else bool(training)  # unset: inherit the caller's flag
         if "training" in accepted:
             kwargs["training"] = training
-        if kwargs.get("mask") is not None:  # an explicit mask may come as a Tensor (a graph value): use its array
-            kwargs["mask"] = pack_like(kwargs["mask"], [m.data if isinstance(m, Tensor) else m
-                                                        for m in flatten(kwargs["mask"])])
+        explicit = kwargs.get("mask")
+        if explicit is not None:  # an explicit mask may come as a Tensor (a graph value): use its array
+            kwargs["mask"] = pack_like(explicit, [m.data if isinstance(m, Tensor) else m for m in flatten(explicit)])
         implicit = [getattr(t, "_keras_mask", None) for t in leaves]
         if "mask" in accepted:
-            if kwargs.get("mask") is None and any(m is not None for m in implicit):
+            if explicit is None and any(m is not None for m in implicit):
                 kwargs["mask"] = implicit[0] if len(implicit) == 1 else pack_like(inputs, implicit)
             mask = kwargs.get("mask")
         else:
