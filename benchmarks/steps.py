@@ -12,6 +12,7 @@ minimum), first with every library at its default thread count, then with one th
 
     python -m benchmarks            # this table (about 2-3 minutes)
     python -m benchmarks steps --rounds 9
+    python benchmarks/steps.py --only memory,inference   # sections: steps, memory, inference
 """
 import contextlib
 import gc
@@ -33,14 +34,33 @@ from benchmarks.run import torch_or_none  # noqa: E402
 MLP_BATCH = 64
 
 
-def main(rounds=7):
-    """Print the table and return the rows (dicts); without PyTorch there is nothing to compare against."""
+SECTIONS = ("steps", "memory", "inference")
+
+
+def main(rounds=7, only=SECTIONS):
+    """Print the table (the `only` sections of it) and return the rows (dicts); without PyTorch there is
+    nothing to compare against."""
     torch = torch_or_none()
     if torch is None:
         print("the steps table compares against PyTorch CPU: pip install torch==2.13.0")
         return []
     print(f"load average before: {_load()}; cpus: {os.cpu_count()}; torch {torch.__version__}, "
           f"default threads: torch {torch.get_num_threads()}", flush=True)
+    rows = step_rows(torch, rounds) if "steps" in only else []
+    if "memory" in only:
+        for row in memory_rows():
+            rows.append(row)
+            _print_progress(row)
+    if "inference" in only:
+        rows += inference_rows(torch, rounds)
+    print()
+    print_table(rows)
+    print(f"load average after: {_load()}")
+    return rows
+
+
+def step_rows(torch, rounds):
+    """Every workload's step at default threads, at one thread, then under load."""
     steps = step_workloads(torch)
     rows = []
     quiet = {}
@@ -58,28 +78,24 @@ def main(rounds=7):
             row = _row(f"{name} [load: 2 busy procs]", a / qa, b / qb, 1.0, unit="x")
             rows.append(row)
             _print_progress(row)
-    for row in memory_rows():
-        rows.append(row)
-        _print_progress(row)
-    rows += inference_rows(torch, rounds)
-    print()
-    print_table(rows)
-    print(f"load average after: {_load()}")
     return rows
 
 
 def step_workloads(torch):
     """(name, tinydl step, torch step, aim ratio) for every workload of the issue."""
-    out = []
-    rows = rnn.train_rows(torch, "LSTM", "adam") + conv.cnn_rows(torch) + attention.encoder_block(torch)
-    for label, ours, ref, _ in rows:
-        out.append((_short(label), ours, ref, 1.0))
+    out = memory_workloads(torch)
     out.append(mlp_step(torch))
     gcn = graph.workloads()[0]
     out.append(("GCNConv fwd+bwd 10k nodes 100k edges", gcn[1], gcn[2], 1.0))
     label, ours, matmuls, _ = conv.gemm_rows(None)[0]
     out.append(("Dense 2048 step vs numpy matmul rate", ours, matmuls, 1 / 0.9))
     return out
+
+
+def memory_workloads(torch):
+    """The LSTM, CNN and transformer steps: the rows whose peak memory the table compares."""
+    rows = rnn.train_rows(torch, "LSTM", "adam") + conv.cnn_rows(torch) + attention.encoder_block(torch)
+    return [(_short(label), ours, ref, 1.0) for label, ours, ref, _ in rows]
 
 
 def mlp_step(torch):
@@ -105,7 +121,7 @@ def mlp_step(torch):
 
 
 def memory_rows():
-    """Peak step memory of the first four workloads, measured in a child process whose malloc returns
+    """Peak step memory of the memory workloads, measured in a child process whose malloc returns
     every large block to the system on free (else reused heap pages hide the step's peak)."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
     root = pathlib.Path(__file__).resolve().parent.parent
@@ -122,7 +138,7 @@ def memory_rows():
 def print_memory():
     """name|tinydl MiB|torch MiB, one line per workload (run by memory_rows in a child process)."""
     torch = torch_or_none()
-    for name, ours, ref, _ in step_workloads(torch)[:4]:
+    for name, ours, ref, _ in memory_workloads(torch):
         print(f"{name}|{peak_step_memory(ours)}|{peak_step_memory(ref)}", flush=True)
 
 
@@ -290,4 +306,5 @@ def _load():
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7)
+    main(int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7,
+         sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else SECTIONS)

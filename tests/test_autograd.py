@@ -1,5 +1,7 @@
 """The autograd engine: accumulation, long chains, several outputs, no_grad, retain_graph, errors."""
 
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -235,7 +237,28 @@ def test_backward_frees_what_nodes_saved():
     h = td.tanh(x)
     y = (h * h).sum()
     y.backward()
-    assert h._ctx.inputs is None and not vars(h._ctx)  # the saved arrays are gone
+    assert h._ctx.edges is None and not vars(h._ctx)  # the saved arrays are gone
+
+
+class _Double(Function):
+    """2x, saving nothing for backward."""
+
+    def forward(self, a):
+        return 2 * a
+
+    def backward(self, g):
+        return 2 * g
+
+
+def test_nodes_do_not_keep_their_inputs_arrays_alive():
+    x = leaf([1.0, 2.0])
+    h = _Double.apply(x)
+    y = _Double.apply(h) * 3.0
+    freed = weakref.ref(h.data)
+    del h
+    assert freed() is None  # only y's node and the user held h; its node keeps an edge, not the array
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [12.0, 12.0])
 
 
 def test_backward_on_a_scalar_leaf():

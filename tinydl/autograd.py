@@ -1,9 +1,12 @@
 """The autograd engine: Function nodes recorded on a tape, and an iterative backward pass.
 
 A `Function` computes on raw arrays. `Function.apply(*inputs)` wraps its result in Tensors that
-remember the function that made them (`tensor._ctx`); that chain of links is the tape. `backward`
+remember the function that made them (`tensor._ctx`). A node keeps, per input, only where that
+input's gradient must go (`edges`: the producing node and output index, or the leaf Tensor): never
+the input Tensors themselves, so an intermediate array lives only as long as someone holds it or a
+Function saved it for backward (as PyTorch). That chain of node-to-node links is the tape. `backward`
 walks it once, newest node first, handing each node the gradient of its outputs and passing the
-gradients it returns on to its inputs.
+gradients it returns on along its edges.
 """
 import contextlib
 
@@ -60,7 +63,7 @@ class Function:
     the tensor arguments.
     """
 
-    __slots__ = ("inputs", "needs_grad", "n_out", "out_meta", "__dict__")
+    __slots__ = ("edges", "needs_grad", "in_shapes", "n_out", "out_meta", "__dict__")
     differentiable = True
 
     def forward(self, *arrays):
@@ -79,22 +82,32 @@ class Function:
         Tensor = _Tensor or _bind_tensor()
         tensors = [x if isinstance(x, Tensor) else _as_tensor(x) for x in inputs]
         out = self.forward(*[t.data for t in tensors])
-        record = self.differentiable and _grad_enabled[0] and any(t.requires_grad for t in tensors)
+        needs = [t.requires_grad for t in tensors] if self.differentiable and _grad_enabled[0] else ()
+        record = True in needs
         if type(out) is not tuple:
-            result = Tensor._wrap(_array(out), record)
+            result = Tensor._wrap(np.asarray(out) if isinstance(out, np.generic) else out, record)
             if record:
-                self.inputs, self.needs_grad = tensors, [t.requires_grad for t in tensors]
+                self._link(tensors, needs)
                 self.n_out, self.out_meta = 1, None
                 result._ctx = self
             return result
         results = tuple(Tensor._wrap(_array(o), record) for o in out)
         if record:
-            self.inputs, self.needs_grad, self.n_out = tensors, [t.requires_grad for t in tensors], len(results)
+            self._link(tensors, needs)
+            self.n_out = len(results)
             self.out_meta = [(o.data.shape, o.data.dtype) for o in results]  # to zero-fill unused outputs
             for i, o in enumerate(results):
                 o._ctx = self
                 o._out_index = i
         return results
+
+    def _link(self, tensors, needs):
+        """Record where each input's gradient goes, without keeping the inputs (or their arrays) alive:
+        (producing node, output index), or (the leaf itself, 0), or None when it needs no gradient."""
+        self.needs_grad = needs
+        self.in_shapes = [t.data.shape for t in tensors]
+        self.edges = [None if not need else (t, 0) if t._ctx is None else (t._ctx, t._out_index)
+                      for t, need in zip(tensors, needs)]
 
 
 _Tensor = _as_tensor = None  # tinydl.tensor imports this module, so its names are bound on first use
@@ -124,7 +137,7 @@ def backward(root, gradient, retain_graph=False):
         grads = pending.pop(fn, None)
         if grads is None:
             continue
-        if fn.inputs is None:
+        if fn.edges is None:
             raise RuntimeError(_FREED)
         if fn.n_out == 1:
             in_grads = fn.backward(grads[0])
@@ -134,21 +147,21 @@ def backward(root, gradient, retain_graph=False):
                                      for g, (shape, dtype) in zip(grads, fn.out_meta)])
         if type(in_grads) is not tuple and type(in_grads) is not list:
             in_grads = (in_grads,)
-        for i, (t, needs, g) in enumerate(zip(fn.inputs, fn.needs_grad, in_grads)):
-            if g is None or not needs:
+        for i, (edge, shape, g) in enumerate(zip(fn.edges, fn.in_shapes, in_grads)):
+            if g is None or edge is None:
                 continue
             if isinstance(g, np.generic):  # numpy arithmetic on 0-d arrays returns scalars
                 g = np.asarray(g)
-            if g.shape != t.data.shape:
-                raise _wrong_shape(fn, i, t.data.shape, g.shape)
-            if t._ctx is None:
-                _accumulate_leaf(t, g)
-            else:
-                slot = pending.get(t._ctx)
-                if slot is None:
-                    slot = pending[t._ctx] = [None] * t._ctx.n_out
-                i = t._out_index
-                slot[i] = g if slot[i] is None else _array(slot[i] + g)
+            if g.shape != shape:
+                raise _wrong_shape(fn, i, shape, g.shape)
+            node, index = edge
+            if not isinstance(node, Function):
+                _accumulate_leaf(node, g)
+                continue
+            slot = pending.get(node)
+            if slot is None:
+                slot = pending[node] = [None] * node.n_out
+            slot[index] = g if slot[index] is None else _array(slot[index] + g)
         if not retain_graph:
             _free(fn)
 
@@ -177,20 +190,20 @@ def _topological_order(start):
     A depth-first walk with an explicit stack (deep graphs do not hit the recursion limit): a node
     is emitted once all of its producers have been, and the reversed list puts consumers first.
     """
-    if start.inputs is None:
+    if start.edges is None:
         raise RuntimeError(_FREED)
     visited = {start}
     postorder = []
-    stack = [(start, iter(start.inputs))]
+    stack = [(start, iter(start.edges))]
     while stack:
-        fn, inputs = stack[-1]
-        for t in inputs:
-            parent = t._ctx
-            if parent is not None and parent not in visited:
-                if parent.inputs is None:
+        fn, edges = stack[-1]
+        for edge in edges:
+            parent = edge[0] if edge is not None else None
+            if isinstance(parent, Function) and parent not in visited:
+                if parent.edges is None:
                     raise RuntimeError(_FREED)
                 visited.add(parent)
-                stack.append((parent, iter(parent.inputs)))
+                stack.append((parent, iter(parent.edges)))
                 break
         else:
             stack.pop()
@@ -202,7 +215,7 @@ def _topological_order(start):
 def _free(fn):
     """Drop what a node saved for backward, so memory goes as soon as the pass is past it."""
     fn.__dict__.clear()
-    fn.inputs = None
+    fn.edges = None
 
 
 def unbroadcast(grad, shape):

@@ -210,7 +210,7 @@ def test_long_sequence_backward_has_no_recursion_and_linear_memory():
     seq, h, c = td.lstm(x, h0, h0, W, U)
     (seq.sum() + h.sum()).backward()
     assert np.isfinite(W.grad.numpy()).all() and np.isfinite(U.grad.numpy()).all()
-    assert seq._ctx is None or seq._ctx.inputs is None  # one node for the whole sequence, freed after backward
+    assert seq._ctx is None or seq._ctx.edges is None  # one node for the whole sequence, freed after backward
 
 
 # -- errors ----------------------------------------------------------------------------------------

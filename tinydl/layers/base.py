@@ -6,6 +6,7 @@ new KerasTensors whose shapes come from `compute_output_shape` or, by default, f
 layer on small dummy batches.
 """
 import inspect
+import weakref
 
 import numpy as np
 
@@ -22,6 +23,9 @@ __all__ = ["Layer", "Variable", "KerasTensor", "Node", "InputSpec", "learning_ph
 
 _phase = [False]
 _call_depth = [0]  # eager layer calls in progress: 0 means the next call is an entry call (Keras's call context)
+# layers whose `_losses` is not empty: entry calls walk their sub-layers to clear losses only when some
+# layer holds any (the walk costs more than a small model's whole forward pass)
+_holding_losses = weakref.WeakSet()
 
 
 class learning_phase:
@@ -226,6 +230,7 @@ class Layer:
     def add_loss(self, loss):
         """Add a scalar loss (a Tensor or number) from inside `call`; fit adds it to the training loss."""
         self._losses.append(loss if isinstance(loss, Tensor) else Tensor(np.asarray(loss, dtype=self.dtype)))
+        _holding_losses.add(self)
 
     def sublayers(self):
         """Every layer inside this one, depth first, each once."""
@@ -241,6 +246,7 @@ class Layer:
     def _clear_losses(self):
         for layer in [self] + self.sublayers():
             layer._losses = []
+            _holding_losses.discard(layer)
 
     # -- building and calling ----------------------------------------------------------------
     def build(self, input_shape):
@@ -260,34 +266,40 @@ class Layer:
         return mask if self.supports_masking else None
 
     def __call__(self, *args, **kwargs):
-        if any(isinstance(t, KerasTensor) for t in flatten((args, kwargs))):
+        if _any_keras_tensor(args) or (kwargs and _any_keras_tensor(kwargs.values())):
             return self._call_symbolic(args, kwargs)
         return self._call_eager(args, kwargs)
 
     def _call_eager(self, args, kwargs):
         """Compute now on Tensors (arrays are wrapped), building weights on the first call."""
-        leaves = [to_tensor(x, self.dtype if _is_float(x) else None) for x in flatten(args[0])]
-        inputs = pack_like(args[0], leaves)
+        first = args[0]
+        if isinstance(first, (list, tuple, dict)):
+            leaves = [to_tensor(x, self.dtype if _is_float(x) else None) for x in flatten(first)]
+            inputs = pack_like(first, leaves)
+        else:  # one input, the common case: no nesting to flatten and rebuild
+            inputs = to_tensor(first, self.dtype if _is_float(first) else None)
+            leaves = [inputs]
         rest = args[1:]
-        self._check_input(inputs)
+        if self.input_spec is not None:
+            self._check_input(inputs)
         if not self.built:
             self._build_from(inputs)
-        accepted = call_args(type(self))
+        accepted = _arg_cache.get(type(self)) or call_args(type(self))
         training = kwargs.pop("training", None)
         training = _phase[0] if training is None else bool(training)  # unset: inherit the caller's flag
         if "training" in accepted:
             kwargs["training"] = training
-        if kwargs.get("mask") is not None:  # an explicit mask may come as a Tensor (a graph value): use its array
-            kwargs["mask"] = pack_like(kwargs["mask"], [m.data if isinstance(m, Tensor) else m
-                                                        for m in flatten(kwargs["mask"])])
+        explicit = kwargs.get("mask")
+        if explicit is not None:  # an explicit mask may come as a Tensor (a graph value): use its array
+            kwargs["mask"] = pack_like(explicit, [m.data if isinstance(m, Tensor) else m for m in flatten(explicit)])
         implicit = [getattr(t, "_keras_mask", None) for t in leaves]
         if "mask" in accepted:
-            if kwargs.get("mask") is None and any(m is not None for m in implicit):
+            if explicit is None and any(m is not None for m in implicit):
                 kwargs["mask"] = implicit[0] if len(implicit) == 1 else pack_like(inputs, implicit)
             mask = kwargs.get("mask")
         else:
             mask = implicit[0] if implicit else None
-        if _call_depth[0] == 0:  # an entry call: the losses of the previous call are dropped, as Keras
+        if _call_depth[0] == 0 and _holding_losses:  # an entry call drops the previous call's losses, as Keras
             self._clear_losses()
         _call_depth[0] += 1
         previous, _phase[0] = _phase[0], training  # nested layers see this call's training flag
@@ -450,8 +462,23 @@ def _is_float(x):
     return isinstance(x, float) or (dtype is not None and np.dtype(dtype).kind == "f")
 
 
+def _any_keras_tensor(values):
+    """Whether any of `values`, or any leaf of a nested one, is a KerasTensor (a symbolic call)."""
+    for value in values:
+        if isinstance(value, KerasTensor):
+            return True
+        if isinstance(value, (list, tuple, dict)) and any(isinstance(t, KerasTensor) for t in flatten(value)):
+            return True
+    return False
+
+
 def _attach_masks(outputs, mask, inputs):
     """Set `_keras_mask` on each output Tensor (one mask per output, or one for all)."""
+    if isinstance(outputs, Tensor) and not isinstance(mask, (list, tuple)):  # one output: no flattening
+        if not (outputs is inputs or (isinstance(inputs, (list, tuple, dict)) and
+                                      any(outputs is t for t in flatten(inputs)))):
+            outputs._keras_mask = mask
+        return
     outs = flatten(outputs)
     masks = flatten(mask) if isinstance(mask, (list, tuple)) and len(flatten(mask)) == len(outs) else [mask] * len(outs)
     input_ids = {id(t) for t in flatten(inputs)}

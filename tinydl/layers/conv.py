@@ -155,9 +155,9 @@ class _Conv(_BaseConv):
         self._check_channels(inputs.shape)
         inputs = self._last(inputs)
         conv = conv3d if self.rank == 3 else ops.conv
-        y = self._run(conv, inputs, self.kernel, strides=self.strides, padding=self.padding,
-                      dilation_rate=self.dilation_rate, groups=self.groups)
-        return self._finish(y)
+        # passed straight on: a local name would keep the pre-bias output alive through bias and activation
+        return self._finish(self._run(conv, inputs, self.kernel, strides=self.strides, padding=self.padding,
+                                      dilation_rate=self.dilation_rate, groups=self.groups))
 
     def compute_output_shape(self, input_shape):
         self._check_channels(input_shape)

@@ -72,12 +72,14 @@ def flatten(struct):
 
 def pack_like(struct, leaves):
     """Rebuild `struct`'s nesting with the values of `leaves` (the inverse of `flatten`)."""
-    it = iter(leaves)
+    return _pack(struct, iter(leaves))
 
-    def build(s):
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(item) for item in s)
-        if isinstance(s, dict):
-            return {key: build(s[key]) for key in sorted(s)}
-        return next(it)
-    return build(struct)
+
+def _pack(struct, leaves):
+    # a module-level function, not a closure calling itself: that closure is a reference cycle which
+    # kept every packed value (a whole training step's activations) alive until the garbage collector ran
+    if isinstance(struct, (list, tuple)):
+        return type(struct)([_pack(item, leaves) for item in struct])
+    if isinstance(struct, dict):
+        return {key: _pack(struct[key], leaves) for key in sorted(struct)}
+    return next(leaves)

@@ -21,6 +21,9 @@ class FunctionalGraph:
                 raise TypeError(f"a functional model's inputs and outputs must be symbolic tensors from "
                                 f"Input() and layer calls, got {type(t).__name__}")
         self.nodes = _ordered_nodes(self.input_tensors, self.output_tensors)
+        self._released_after = _last_uses(self.nodes, self.output_tensors)
+        self._single_io = [len(n.args) == 1 and isinstance(n.args[0], KerasTensor) and not n.kwargs
+                           and isinstance(n.outputs, KerasTensor) for n in self.nodes]
         self.input_layers = [t._keras_history[0] for t in self.input_tensors]
         self.layers = _unique_layers(self.input_layers + [n.layer for n in self.nodes])
 
@@ -43,16 +46,21 @@ class FunctionalGraph:
         for kt, value in zip(self.input_tensors, flatten(inputs)):
             values[id(kt)] = value
         with learning_phase(training):
-            for node in self.nodes:
-                args, kwargs = pack_like((node.args, node.kwargs),
-                                         [values[id(t)] if isinstance(t, KerasTensor) else t
-                                          for t in flatten((node.args, node.kwargs))])
-                # the model's flag wins over a recorded one, as Keras (its files record training=True for layers
-                # whose call defaults to it, such as the augmentation layers)
-                kwargs.pop("training", None)
-                out = node.layer(*args, **kwargs)
-                for kt, value in zip(node.output_tensors, flatten(out)):
-                    values[id(kt)] = value
+            for node, single, released in zip(self.nodes, self._single_io, self._released_after):
+                if single:  # one tensor in, one out: no nesting to flatten and rebuild
+                    values[id(node.output_tensors[0])] = node.layer(values[id(node.args[0])])
+                else:
+                    args, kwargs = pack_like((node.args, node.kwargs),
+                                             [values[id(t)] if isinstance(t, KerasTensor) else t
+                                              for t in flatten((node.args, node.kwargs))])
+                    # the model's flag wins over a recorded one, as Keras (its files record training=True for
+                    # layers whose call defaults to it, such as the augmentation layers)
+                    kwargs.pop("training", None)
+                    out = node.layer(*args, **kwargs)
+                    for kt, value in zip(node.output_tensors, flatten(out)):
+                        values[id(kt)] = value
+                for kt in released:  # what backward needs, the ops saved: the rest can go now
+                    del values[id(kt)]
         return pack_like(self.outputs, [values[id(t)] for t in self.output_tensors])
 
     def node_index_in_model(self, layer, node):
@@ -97,6 +105,22 @@ class FunctionalGraph:
         nodes = set(self.nodes)
         nodes.update(layer._inbound_nodes[0] for layer in self.input_layers)
         return nodes
+
+
+def _last_uses(nodes, output_tensors):
+    """For each node, the KerasTensors no later node reads (the outputs are always kept).
+
+    Tensors, not ids: a pickled and restored graph has new ids."""
+    last = {}
+    for i, node in enumerate(nodes):
+        for t in node.input_tensors:
+            last[id(t)] = (i, t)
+    for t in output_tensors:
+        last.pop(id(t), None)
+    released = [[] for _ in nodes]
+    for i, t in last.values():
+        released[i].append(t)
+    return released
 
 
 def _ordered_nodes(input_tensors, output_tensors):

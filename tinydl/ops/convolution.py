@@ -2,7 +2,8 @@
 
 Everything is 2D inside: a 1D input (N, L, C) is treated as a (N, 1, L, C) image. A convolution is one
 im2col kernel call and one BLAS product per channel group (`backend/cpu/conv.py` says why), its
-backward one product for the kernel gradient and one product plus col2im for the input gradient.
+backward one product for the kernel gradient and one product plus col2im for the input gradient, each
+done per slice of the batch whose patch matrix takes about `Conv.PATCH_BYTES` (bounded memory).
 Kernels are cross-correlated, laid out (kh, kw, in/groups, out) as in Keras; 'same' padding follows
 TF/Keras (output ceil(size / stride), the odd padding pixel at the end).
 """
@@ -124,6 +125,7 @@ class Conv(Function):
     """
 
     DIRECT_MAX = 16
+    PATCH_BYTES = 4 << 20
 
     def __init__(self, geo, groups, rank):
         self.geo, self.groups, self.rank = geo, groups, rank
@@ -137,16 +139,24 @@ class Conv(Function):
         self.wg = _grouped(w4, self.groups)
         spatial = (ow,) if self.rank == 1 else (oh, ow)
         if self.groups == 1 and kh * kw * x4.shape[3] <= self.DIRECT_MAX:
-            self.cols = None
             y = backend.kernel("conv2d_direct", x4)(x4, w4, sh, sw, dh, dw, pt, pl, oh, ow)
             return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
-        self.cols = self._patches()
+        # the patch matrix is kh*kw times the input: it is built a slice of the batch at a time (each
+        # slice's product still fills BLAS) and rebuilt in backward rather than kept alive between the
+        # passes (PyTorch's CPU conv saves only x and w too), so it never costs more than PATCH_BYTES
+        rows = oh * ow
+        xp = backend.array_module(x4)
+        y = xp.empty((x4.shape[0] * rows, w.shape[-1]), dtype=xp.result_type(x4, w4))
         with self._blas_threads():
-            if self.groups == 1:
-                y = self.cols[0] @ self.wg[0]
-            else:
-                y = (self.cols @ self.wg).transpose(1, 0, 2)
+            for images in self._slices():
+                y[images.start * rows:images.stop * rows] = self._product(self._patches(images))
         return y.reshape((x.shape[0],) + spatial + (w.shape[-1],))
+
+    def _product(self, cols):
+        """(rows, out) outputs of patch matrices (G, rows, K): one product per channel group."""
+        if self.groups == 1:
+            return cols[0] @ self.wg[0]
+        return (cols @ self.wg).transpose(1, 0, 2).reshape(cols.shape[1], -1)
 
     def _blas_threads(self):
         """The thread policy's context for this conv's products (one BLAS thread for small ones)."""
@@ -156,11 +166,22 @@ class Conv(Function):
             return contextlib.nullcontext()
         return threads.gemm(m, n * g, k)
 
-    def _patches(self):
+    def _slices(self):
+        """Slices of the batch whose patch matrices take about PATCH_BYTES each (at least one image)."""
+        n = self.x4_shape[0]
+        if self._pointwise():
+            return [slice(0, n)]
+        (kh, kw), (oh, ow) = self.geo[0], self.geo[4]
+        per_image = oh * ow * kh * kw * self.x4_shape[3] * self.x4.dtype.itemsize
+        step = max(1, self.PATCH_BYTES // max(per_image, 1))
+        return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+    def _patches(self, images):
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
+        x4 = self.x4[images]
         if self._pointwise():  # a 1x1 stride-1 conv's patch matrix is the input itself: no copy
-            return self.x4.reshape(1, -1, self.x4.shape[3])
-        return backend.kernel("im2col", self.x4)(self.x4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, self.groups)
+            return x4.reshape(1, -1, x4.shape[3])
+        return backend.kernel("im2col", x4)(x4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, self.groups)
 
     def _pointwise(self):
         (kh, kw), (sh, sw) = self.geo[0], self.geo[1]
@@ -171,28 +192,35 @@ class Conv(Function):
             return self._gradients(g)
 
     def _gradients(self, g):
+        """Kernel and input gradients, one batch slice at a time (each slice's patches rebuilt from x)."""
         (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = self.geo
-        groups, out = self.groups, self.w_shape[-1]
+        groups, out, rows = self.groups, self.w_shape[-1], oh * ow
         gm = g.reshape(-1, out)
         gg = gm[None] if groups == 1 else gm.reshape(gm.shape[0], groups, out // groups).transpose(1, 0, 2)
-        grad_x = grad_w = None
-        if self.needs_grad[1]:
-            cols = self.cols if self.cols is not None else self._patches()
-            # dropped before dcols is allocated: the two patch matrices never coexist (a second
-            # backward through a retained graph rebuilds the patches from x)
-            self.cols = None
-            if groups == 1:
-                grad_w = (cols[0].T @ gm).reshape(self.w_shape)
-            else:
-                grad_w = (cols.transpose(0, 2, 1) @ gg).transpose(1, 0, 2).reshape(self.w_shape)
-            del cols
-        if self.needs_grad[0]:
-            dcols = (gm @ self.wg[0].T)[None] if groups == 1 else gg @ self.wg.transpose(0, 2, 1)
-            if self._pointwise():
-                return dcols.reshape(self.x_shape), grad_w
-            col2im = backend.kernel("col2im", dcols)
-            grad_x = col2im(dcols, self.x4_shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow).reshape(self.x_shape)
-        return grad_x, grad_w
+        xp = backend.array_module(g)
+        dw_groups = dx = None
+        if self.needs_grad[0] and not self._pointwise():
+            dx = xp.empty(self.x4_shape, dtype=xp.result_type(g, self.wg))
+        for images in self._slices():
+            g_slice = gg[:, images.start * rows:images.stop * rows]
+            if self.needs_grad[1]:
+                cols = self._patches(images)  # deleted before dcols is allocated: the two never coexist
+                part = cols[0].T @ g_slice[0] if groups == 1 else cols.transpose(0, 2, 1) @ g_slice
+                dw_groups = part if dw_groups is None else dw_groups + part
+                del cols
+            if self.needs_grad[0]:
+                dcols = (g_slice[0] @ self.wg[0].T)[None] if groups == 1 else g_slice @ self.wg.transpose(0, 2, 1)
+                if self._pointwise():
+                    dx = dcols.reshape(self.x4_shape)
+                else:
+                    shape = (images.stop - images.start,) + self.x4_shape[1:]
+                    dx[images] = backend.kernel("col2im", dcols)(dcols, shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+                del dcols  # before the next slice's patches
+        grad_w = None
+        if dw_groups is not None:
+            grad_w = dw_groups if groups == 1 else dw_groups.transpose(1, 0, 2)
+            grad_w = grad_w.reshape(self.w_shape)
+        return (None if dx is None else dx.reshape(self.x_shape)), grad_w
 
 
 class ConvTranspose(Function):

@@ -19,21 +19,26 @@ def _broadcast_error(name, a, b):
 class _Binary(Function):
     """Elementwise function of two broadcast inputs; subclasses give `compute` and `grads`."""
 
+    saves_inputs = True  # False where the gradients need only the shapes: the input arrays can then go
+
     def forward(self, a, b):
         try:
             out = self.compute(a, b)
         except ValueError:
             raise _broadcast_error(type(self).__name__.lower(), a, b) from None
-        self.a, self.b = a, b
+        self.a_shape, self.b_shape = a.shape, b.shape
+        if self.saves_inputs:
+            self.a, self.b = a, b
         return out
 
     def backward(self, g):
         ga, gb = self.grads(g)
-        return (unbroadcast(ga, self.a.shape) if ga is not None else None,
-                unbroadcast(gb, self.b.shape) if gb is not None else None)
+        return (unbroadcast(ga, self.a_shape) if ga is not None else None,
+                unbroadcast(gb, self.b_shape) if gb is not None else None)
 
 
 class Add(_Binary):
+    saves_inputs = False
     compute = staticmethod(lambda a, b: a + b)
 
     def grads(self, g):
@@ -41,6 +46,7 @@ class Add(_Binary):
 
 
 class Subtract(_Binary):
+    saves_inputs = False
     compute = staticmethod(lambda a, b: a - b)
 
     def grads(self, g):
