@@ -410,3 +410,68 @@ CASES = [
     OpCase("segment_max", ops.segment_max, segment_inputs(True), reference=segment_reference(np.max)),
     OpCase("segment_min", ops.segment_min, segment_inputs(True), reference=segment_reference(np.min)),
 ]
+
+
+def unfold_reference(x, k, stride):
+    """im2col written as loops: (N, C * k * k, L), channel-major then kernel row, kernel column."""
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    cols = np.empty((n, c, k, k, oh, ow))
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+    return cols.reshape(n, c * k * k, oh * ow)
+
+
+def fold_reference(cols, size, k, stride):
+    """col2im as loops: every window's values added at its positions."""
+    n, ckk, _ = cols.shape
+    c, (h, w) = ckk // (k * k), size
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    blocks = cols.reshape(n, c, k, k, oh, ow)
+    out = np.zeros((n, c, h, w))
+    for i in range(k):
+        for j in range(k):
+            out[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += blocks[:, :, i, j]
+    return out
+
+
+def adaptive_reference(reduce, x, out):
+    """Pool each PyTorch adaptive bin of (N, H, W, C) into (N, *out, C) with loops."""
+    n, h, w, c = x.shape
+    y = np.empty((n,) + out + (c,))
+    for i in range(out[0]):
+        for j in range(out[1]):
+            r = slice(i * h // out[0], -(-(i + 1) * h // out[0]))
+            s = slice(j * w // out[1], -(-(j + 1) * w // out[1]))
+            y[:, i, j] = reduce(x[:, r, s], axis=(1, 2))
+    return y
+
+
+CASES += [
+    OpCase("fft", lambda re, im: ops.fft((re, im))[0] + 2 * ops.fft((re, im))[1], array_tuples((2, 3), (2, 3)),
+           reference=lambda re, im: np.fft.fft(re + 1j * im).real + 2 * np.fft.fft(re + 1j * im).imag),
+    OpCase("fft2", lambda re, im: ops.fft2((re, im))[1], array_tuples((2, 3), (2, 3)),
+           reference=lambda re, im: np.fft.fft2(re + 1j * im).imag),
+    OpCase("ifft2", lambda re, im: ops.ifft2((re, im))[0] - ops.ifft2((re, im))[1], array_tuples((3, 2), (3, 2)),
+           reference=lambda re, im: np.fft.ifft2(re + 1j * im).real - np.fft.ifft2(re + 1j * im).imag),
+    OpCase("rfft", lambda x: ops.rfft(x, 5)[1] * 3 + ops.rfft(x, 5)[0], one((2, 4)),
+           reference=lambda x: np.fft.rfft(x, 5).imag * 3 + np.fft.rfft(x, 5).real),
+    OpCase("irfft", lambda re, im: ops.irfft((re, im)), array_tuples((2, 3), (2, 3)),
+           reference=lambda re, im: np.fft.irfft(re + 1j * im)),
+    OpCase("irfft", lambda re, im: ops.irfft((re, im), 5), array_tuples((4,), (4,)), variant="fft_length=5",
+           reference=lambda re, im: np.fft.irfft(re + 1j * im, 5)),
+    OpCase("extract_sequences", lambda x: ops.extract_sequences(x, 3, 2), one((2, 6)),
+           reference=lambda x: np.stack([x[:, 0:3], x[:, 2:5]], axis=1)),
+    OpCase("adaptive_average_pool", lambda x: ops.adaptive_average_pool(x, (2, 3)), one((1, 3, 4, 2)),
+           reference=lambda x: adaptive_reference(np.mean, x, (2, 3))),
+    OpCase("adaptive_max_pool", lambda x: ops.adaptive_max_pool(x, (2, 2)), distinct((1, 3, 3, 1)),
+           reference=lambda x: adaptive_reference(np.max, x, (2, 2))),
+    OpCase("unfold", lambda x: ops.unfold(x, 2, stride=2), one((1, 2, 4, 5)),
+           reference=lambda x: unfold_reference(x, 2, 2)),
+    OpCase("fold", lambda x: ops.fold(x, (4, 4), 2, stride=1), one((1, 8, 9)),
+           reference=lambda x: fold_reference(x, (4, 4), 2, 1)),
+    OpCase("rearrange", lambda x: ops.rearrange(x, "a (b c) -> c a b", c=2), one((3, 4)),
+           reference=lambda x: x.reshape(3, 2, 2).transpose(2, 0, 1)),
+    unary("i0", np.i0, elements=(-3, 3)),
+]

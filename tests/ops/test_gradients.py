@@ -49,6 +49,7 @@ NO_GRADIENT = {
         "kaiser", "meshgrid"]},
     **{name: "facts about a tensor, or a NumPy array off the tape" for name in [
         "shape", "ndim", "size", "dtype", "is_tensor", "convert_to_numpy", "stop_gradient", "vectorize"]},
+    "jvp": "its Jacobian-vector product is computed off the tape (tinydl has no second-order gradients)",
     **{name: "complex or reinterpreted bytes: gradient checks run on real float64" for name in [
         "polar", "view", "view_as_complex", "view_as_real", "eig"]},
     # Keras differentiates these; tinydl computes them with NumPy/CuPy without a backward for now

@@ -139,10 +139,27 @@ CALLS += [
     ("segment_sum", (DATA, SEG), {}), ("segment_max", (DATA, SEG), {"num_segments": 3}),
     ("segment_min", (DATA, SEG), {}), ("segment_prod", (DATA, SEG), {}),
     ("count_nonzero", (I > 9,), {"axis": 0}), ("all", (I > 0,), {"axis": 1}), ("any", (I > 15,), {"axis": 0}),
+    ("fft", ((A, B),), {}), ("fft2", ((M, M[::-1]),), {}), ("ifft2", ((M, M[::-1]),), {}), ("rfft", (A,), {}),
+    ("rfft", (A,), {"fft_length": 6}), ("irfft", ((A, B),), {}), ("irfft", ((A, B),), {"fft_length": 5}),
+    ("extract_sequences", (A, 2, 1), {}), ("extract_sequences", (V, 3, 2), {}),
+    ("adaptive_average_pool", (IMG[:, :3], (2, 3)), {}), ("adaptive_max_pool", (IMG[:, :3], (2, 3)), {}),
+    ("adaptive_average_pool", (IMG[..., 0], 3), {"data_format": "channels_first"}),
+    ("unfold", (IMG, (2, 3)), {"dilation": (1, 2), "padding": 1, "stride": 2}), ("unfold", (IMG, 2), {}),
+    ("fold", (IMG[:, :2].reshape(2, 8, 8)[:, :, :4], (3, 3), 2), {}),
+    ("fold", (IMG.reshape(2, -1)[:, :48].reshape(2, 4, 12), (4, 5), (2, 2)), {"stride": (2, 1), "padding": (1, 0)}),
+    ("i0", (A,), {}), ("rearrange", (IMG, "b h w (c k) -> (b k) c w h"), {"k": 2}),
+    ("rearrange", (M, "b h w -> h (b w)"), {}),
+    ("jvp", (lambda x, y: x * x * y, (A, B), (B, A)), {}),
     ("view", (A,), {"dtype": "int32"}), ("view_as_real", (A + 1j * B,), {}),
     ("view_as_complex", (np.stack([A, B], -1),), {}), ("polar", (P, A), {}),
 ]
-NEEDS_KERAS_TENSORS = {"unstack"}  # Keras's torch backend calls tensor methods on the input
+NEEDS_KERAS_TENSORS = {"unstack", "unfold", "fold", "jvp"}  # Keras's torch backend calls tensor methods on the input
+
+
+def _keras_tensors(x):
+    if isinstance(x, tuple):
+        return tuple(_keras_tensors(v) for v in x)
+    return keras.ops.convert_to_tensor(x) if isinstance(x, np.ndarray) else x
 
 
 def _numpy(x):
@@ -166,7 +183,7 @@ def test_forward_matches_keras(name, args, kwargs):
     keras_fn = getattr(keras.ops, name)
     ours = _numpy(getattr(ops, name)(*args, **kwargs))
     if name in NEEDS_KERAS_TENSORS:
-        args = [keras.ops.convert_to_tensor(a) for a in args]
+        args = [_keras_tensors(a) for a in args]
     theirs = _numpy(keras_fn(*args, **kwargs))
     if name in ("dtype",):
         assert ours == theirs
