@@ -205,3 +205,14 @@ def _close(name, ours, theirs):
         np.testing.assert_array_equal(ours, theirs, err_msg=name)
     else:
         np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=2e-5, err_msg=name)
+
+
+def test_keras_ops_numpy_names_are_in_tinydl_ops_numpy():
+    theirs = {n for n in dir(keras.ops.numpy) if not n.startswith("_")}
+    assert sorted(n for n in theirs if not hasattr(ops.numpy, n)) == []
+    assert ops.numpy.sum is ops.sum and ops.numpy.quantile is ops.quantile
+
+
+def test_ops_shape_and_norm_are_keras_s_functions_not_the_submodules():
+    assert ops.shape(np.zeros((2, 3))) == (2, 3)
+    np.testing.assert_allclose(ops.norm(np.array([3.0, 4.0])).numpy(), 5.0)

@@ -38,3 +38,5 @@ __all__ += _elementwise.__all__ + _activation.__all__ + _numpy_ops.__all__ + _co
 # norm.py as attributes here (import those modules by their full names: `from tinydl.ops.norm import ...`)
 shape = _core.shape  # noqa: E402
 norm = _l.norm  # noqa: E402
+from tinydl.ops import numpy  # noqa: F401,E402  (keras.ops.numpy)
+from tinydl.ops import image  # noqa: F401,E402  (keras.ops.image)
