@@ -448,6 +448,30 @@ def adaptive_reference(reduce, x, out):
     return y
 
 
+def hann(n):
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+
+
+def stft_reference(x, length, stride, nfft):
+    """Reflect-pad, frame, window and real-FFT, as Keras's NumPy backend (window length == nfft)."""
+    x = np.pad(x, [(0, 0), (nfft // 2, nfft // 2)], mode="reflect")
+    starts = range(0, x.shape[-1] - nfft + 1, stride)
+    spec = np.stack([np.fft.rfft(x[:, s:s + nfft] * hann(length)) for s in starts], axis=1)
+    return spec.real + spec.imag
+
+
+def istft_reference(z, length, stride, nfft):
+    """Inverse FFT each frame, window, overlap-add, divide by the overlapped squared window, drop the padding."""
+    frames = np.fft.irfft(z, nfft) * hann(length)
+    total = nfft + stride * (z.shape[-2] - 1)
+    out, norm = np.zeros(z.shape[:-2] + (total,)), np.zeros(total)
+    for f in range(z.shape[-2]):
+        out[..., f * stride:f * stride + nfft] += frames[..., f, :]
+        norm[f * stride:f * stride + nfft] += hann(length) ** 2
+    out = out / np.where(norm > 1e-10, norm, 1.0)
+    return out[..., nfft // 2:total - nfft // 2]
+
+
 CASES += [
     OpCase("fft", lambda re, im: ops.fft((re, im))[0] + 2 * ops.fft((re, im))[1], array_tuples((2, 3), (2, 3)),
            reference=lambda re, im: np.fft.fft(re + 1j * im).real + 2 * np.fft.fft(re + 1j * im).imag),
@@ -474,4 +498,8 @@ CASES += [
     OpCase("rearrange", lambda x: ops.rearrange(x, "a (b c) -> c a b", c=2), one((3, 4)),
            reference=lambda x: x.reshape(3, 2, 2).transpose(2, 0, 1)),
     unary("i0", np.i0, elements=(-3, 3)),
+    OpCase("stft", lambda x: ops.stft(x, 4, 2, 4)[0] + ops.stft(x, 4, 2, 4)[1], one((1, 7)),
+           reference=lambda x: stft_reference(x, 4, 2, 4)),
+    OpCase("istft", lambda re, im: ops.istft((re, im), 4, 2, 4), array_tuples((1, 4, 3), (1, 4, 3)),
+           reference=lambda re, im: istft_reference(re + 1j * im, 4, 2, 4)),
 ]

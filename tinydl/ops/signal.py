@@ -13,10 +13,10 @@ from tinydl.autograd import Function
 from tinydl.backend import add_at, array_module
 from tinydl.ops.elementwise import Unary
 from tinydl.ops.reduce import max as _max, mean
-from tinydl.ops.shape import concatenate, flip, getitem, pad, reshape, stack, transpose
+from tinydl.ops.shape import concatenate, flip, getitem, pad, reshape, stack, take, transpose
 from tinydl.tensor import Tensor, as_tensor
 
-__all__ = ["fft", "fft2", "ifft2", "rfft", "irfft", "extract_sequences", "adaptive_average_pool",
+__all__ = ["fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "extract_sequences", "adaptive_average_pool",
            "adaptive_max_pool", "unfold", "fold", "rearrange", "i0", "jvp"]
 
 
@@ -78,6 +78,94 @@ def irfft(x, fft_length=None):
     full_re = concatenate([re, flip(getitem(re, (Ellipsis, tail)), axis=-1)], axis=-1)
     full_im = concatenate([im, -flip(getitem(im, (Ellipsis, tail)), axis=-1)], axis=-1)
     return FFT(ndim=1, inverse=True)(full_re, full_im)[0]
+
+
+def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    """Short-time Fourier transform of the last axis: (real, imag), each (..., frames, fft_length // 2 + 1).
+
+    Frames of fft_length samples every sequence_stride, weighted by the window (of sequence_length,
+    centred in the frame), after reflect-padding fft_length // 2 on each side when `center`.
+    """
+    x = as_tensor(x)
+    if fft_length < sequence_length:
+        raise ValueError(f"stft: fft_length must be at least sequence_length, received fft_length={fft_length}, "
+                         f"sequence_length={sequence_length}")
+    if center:
+        x = _reflect_pad(x, fft_length // 2)
+    win = _frame_window(window, sequence_length, fft_length, x.dtype)
+    frames = extract_sequences(x, fft_length, sequence_stride)
+    return rfft(frames * win if win is not None else frames, fft_length)
+
+
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):
+    """The signal whose stft is the (real, imag) pair x: windowed overlap-add divided by the summed squared window.
+
+    This is Keras's NumPy backend (scipy.signal.istft), exact at the edges too; Keras's torch backend
+    divides by the steady-state window sum instead, which differs near the ends of the signal.
+    """
+    re, _ = _pair(x, "istft")
+    frames = irfft(x, fft_length)
+    win = _frame_window(window, sequence_length, fft_length, re.dtype)
+    n_frames = frames.shape[-2]
+    index = np.arange(n_frames)[:, None] * sequence_stride + np.arange(fft_length)[None, :]
+    total = fft_length + sequence_stride * (n_frames - 1)
+    if win is None:
+        signal = OverlapAdd(index=index, length=total)(frames) / sequence_stride
+    else:
+        signal = OverlapAdd(index=index, length=total)(frames * win)
+        norm = np.zeros(total, dtype=re.dtype)
+        np.add.at(norm, index, np.broadcast_to(win * win, index.shape))
+        signal = signal / np.where(norm > 1e-10, norm, 1.0)
+    start = fft_length // 2 if center else 0
+    end = start + length if length is not None else (total - fft_length // 2 if center else total)
+    return getitem(signal, (Ellipsis, slice(start, end)))
+
+
+class OverlapAdd(Function):
+    """Frames (..., F, L) added into a signal (..., length) at positions index (F, L)."""
+
+    def __init__(self, index, length):
+        self.index, self.length = index, length
+
+    def forward(self, frames):
+        xp = array_module(frames)
+        out = xp.zeros(frames.shape[:-2] + (self.length,), dtype=frames.dtype)
+        moved = xp.moveaxis(out, -1, 0)  # index the signal axis first, so add_at takes the frames' leading axes
+        add_at(moved, self.index, xp.moveaxis(frames, (-2, -1), (0, 1)))
+        return out
+
+    def backward(self, g):
+        return g[..., self.index]
+
+
+def _frame_window(window, sequence_length, fft_length, dtype):
+    """The window (periodic 'hann'/'hamming', an array, or None) zero-padded and centred in fft_length."""
+    if window is None:
+        return None
+    if isinstance(window, str):
+        n = np.arange(sequence_length)
+        if window == "hann":
+            win = 0.5 - 0.5 * np.cos(2 * np.pi * n / sequence_length)
+        elif window == "hamming":
+            win = 0.54 - 0.46 * np.cos(2 * np.pi * n / sequence_length)
+        else:
+            raise ValueError(f"window must be 'hann', 'hamming', an array or None, received {window!r}")
+    else:
+        win = np.asarray(as_tensor(window).data)
+        if win.shape != (sequence_length,):
+            raise ValueError(f"window must have shape ({sequence_length},), received {win.shape}")
+    left = (fft_length - sequence_length) // 2
+    return np.pad(win, (left, fft_length - sequence_length - left)).astype(dtype)
+
+
+def _reflect_pad(x, p):
+    """x padded by p samples on each side of the last axis, mirrored without repeating the edge (NumPy's reflect)."""
+    n = x.shape[-1]
+    if p >= n:
+        raise ValueError(f"stft: center=True reflects fft_length // 2 = {p} samples; the signal needs more than "
+                         f"that, received length {n}")
+    index = np.concatenate([np.arange(p, 0, -1), np.arange(n), np.arange(n - 2, n - 2 - p, -1)])
+    return take(x, index, axis=-1)
 
 
 def _pair(x, name):
