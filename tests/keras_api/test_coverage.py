@@ -96,7 +96,7 @@ PENDING_ISSUE_16 = {
         SpectralNormalization StackedRNNCells StringLookup TFSMLayer TextVectorization TorchModuleWrapper
         UnitNormalization UpSampling1D UpSampling3D Wrapper ZeroPadding1D ZeroPadding3D add average
         concatenate deserialize dot maximum minimum multiply serialize subtract""",
-    "ops": """ctc_decode ctc_loss""",
+    "ops": "",
     "metrics": """BinaryCrossentropy BinaryIoU CategoricalCrossentropy CategoricalHinge ConcordanceCorrelation
         CosineSimilarity FalseNegatives FalsePositives Hinge IoU KLDivergence LogCoshError
         MeanAbsolutePercentageError MeanIoU MeanSquaredLogarithmicError OneHotIoU OneHotMeanIoU

@@ -4,6 +4,8 @@ NumPy-like reductions and shape ops, linalg, and core control flow.
 Every case has a NumPy (or SciPy) reference written independently of tinydl; inputs keep away from
 kinks (|x| = threshold, ties) so that finite differences see a smooth function.
 """
+import itertools
+
 import numpy as np
 import scipy.linalg
 import scipy.special
@@ -448,6 +450,21 @@ def adaptive_reference(reduce, x, out):
     return y
 
 
+def ctc_reference(z):
+    """-log of the summed probability of every alignment, enumerated (labels [1, 1] over 4 steps and
+    [2] over 3 steps, blank 0)."""
+    lp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    losses = []
+    for b, (label, steps) in enumerate([((1, 1), 4), ((2,), 3)]):
+        total = 0.0
+        for path in itertools.product(range(3), repeat=steps):
+            merged = [k for i, k in enumerate(path) if i == 0 or k != path[i - 1]]
+            if tuple(k for k in merged if k != 0) == label:
+                total += np.exp(sum(lp[b, t, k] for t, k in enumerate(path)))
+        losses.append(-np.log(total))
+    return np.array(losses)
+
+
 def hann(n):
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
 
@@ -498,6 +515,8 @@ CASES += [
     OpCase("rearrange", lambda x: ops.rearrange(x, "a (b c) -> c a b", c=2), one((3, 4)),
            reference=lambda x: x.reshape(3, 2, 2).transpose(2, 0, 1)),
     unary("i0", np.i0, elements=(-3, 3)),
+    OpCase("ctc_loss", lambda z: ops.ctc_loss(np.array([[1, 1], [2, 0]]), z, np.array([2, 1]), np.array([4, 3])),
+           one((2, 4, 3)), reference=ctc_reference),
     OpCase("stft", lambda x: ops.stft(x, 4, 2, 4)[0] + ops.stft(x, 4, 2, 4)[1], one((1, 7)),
            reference=lambda x: stft_reference(x, 4, 2, 4)),
     OpCase("istft", lambda re, im: ops.istft((re, im), 4, 2, 4), array_tuples((1, 4, 3), (1, 4, 3)),

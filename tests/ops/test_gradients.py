@@ -42,7 +42,7 @@ NO_GRADIENT = {
         "histogram"]},
     **{name: "integer output (indices or counts)" for name in [
         "argsort", "argpartition", "count_nonzero", "nanargmax", "nanargmin", "nonzero", "unique", "unravel_index",
-        "searchsorted", "matrix_rank", "multi_hot"]},
+        "searchsorted", "matrix_rank", "multi_hot", "ctc_decode"]},
     **{name: "a new constant array: no input to differentiate" for name in [
         "arange", "array", "eye", "identity", "empty", "empty_like", "full", "full_like", "zeros", "zeros_like",
         "ones", "ones_like", "linspace", "logspace", "geomspace", "tri", "bartlett", "blackman", "hamming", "hanning",

@@ -35,6 +35,8 @@ ONEHOT = np.eye(4, dtype=np.float32)[[0, 3, 1]]
 SEG = np.array([0, 0, 2, 1, 2], dtype=np.int32)
 DATA = rng.standard_normal((5, 3)).astype(np.float32)
 SIGNAL = rng.standard_normal((2, 40)).astype(np.float32)
+CTC_LOGITS = rng.standard_normal((3, 8, 5)).astype(np.float32)
+CTC_TARGET = np.array([[1, 2, 2, 0], [3, 0, 0, 0], [0, 1, 3, 2]])
 
 # (name, positional args, keyword args); each row is one call of both libraries
 CALLS = [(n, (A,), {}) for n in ["absolute", "fabs", "sin", "cos", "tan", "arctan", "sinh", "cosh", "arcsinh",
@@ -144,6 +146,10 @@ CALLS += [
     ("rfft", (A,), {"fft_length": 6}), ("irfft", ((A, B),), {}), ("irfft", ((A, B),), {"fft_length": 5}),
     ("stft", (SIGNAL, 10, 4, 16), {}), ("stft", (SIGNAL, 16, 5, 16), {"center": False}),
     ("stft", (SIGNAL, 8, 3, 12), {"window": "hamming"}), ("stft", (SIGNAL, 8, 4, 8), {"window": None}),
+    ("ctc_loss", (CTC_TARGET, CTC_LOGITS, np.array([3, 1, 4]), np.array([8, 5, 8])), {}),
+    ("ctc_loss", (CTC_TARGET, CTC_LOGITS, np.array([2, 1, 0]), np.array([3, 6, 2])), {"mask_index": 4}),
+    ("ctc_decode", (CTC_LOGITS, np.array([8, 5, 8])), {}),
+    ("ctc_decode", (CTC_LOGITS, np.array([2, 8, 6])), {"merge_repeated": False, "mask_index": 2}),
     ("extract_sequences", (A, 2, 1), {}), ("extract_sequences", (V, 3, 2), {}),
     ("adaptive_average_pool", (IMG[:, :3], (2, 3)), {}), ("adaptive_max_pool", (IMG[:, :3], (2, 3)), {}),
     ("adaptive_average_pool", (IMG[..., 0], 3), {"data_format": "channels_first"}),
