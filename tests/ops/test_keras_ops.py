@@ -210,6 +210,8 @@ def _close(name, ours, theirs):
     if name in ("qr", "svd", "eigh", "lu_factor"):  # signs of vectors are a convention: compare magnitudes
         ours, theirs = np.abs(ours), np.abs(theirs)
     assert ours.shape == theirs.shape, f"{name}: shape {ours.shape} != keras {theirs.shape}"
+    if theirs.dtype.kind == "f" and ours.dtype.kind == "f":  # float32 in, float32 out (index dtypes may differ)
+        assert ours.dtype == theirs.dtype, f"{name}: dtype {ours.dtype} != keras {theirs.dtype}"
     if theirs.dtype == bool or theirs.dtype.kind in "iu":
         np.testing.assert_array_equal(ours, theirs, err_msg=name)
     else:

@@ -197,7 +197,8 @@ def nansum(x, axis=None, keepdims=False):
 
 def nanmean(x, axis=None, keepdims=False):
     """Mean of the non-NaN elements."""
-    count = _sum(Tensor(~isnan(x).data * 1.0), axis=axis, keepdims=keepdims)
+    x = as_tensor(x)
+    count = _sum(Tensor((~isnan(x).data).astype(x.dtype)), axis=axis, keepdims=keepdims)
     return nansum(x, axis=axis, keepdims=keepdims) / count
 
 
@@ -576,7 +577,7 @@ def top_k(x, k, sorted=True):  # noqa: A002  (Keras's name)
     idx = xp.argsort(-x.data, axis=-1, kind="stable")[..., :k]
     if not sorted:
         idx = xp.sort(idx, axis=-1)
-    return take_along_axis(x, idx, axis=-1), Tensor(idx.astype(np.int32))
+    return take_along_axis(x, idx, axis=-1), Tensor(idx)
 
 
 def in_top_k(targets, predictions, k):
@@ -665,11 +666,12 @@ def bincount(x, weights=None, minlength=0, sparse=False):
     a = as_tensor(x).data
     xp = array_module(a)
     w = None if weights is None else as_tensor(weights).data
+    dtype = None if w is None else w.dtype  # NumPy sums weights in float64
     if a.ndim == 1:
-        return Tensor(xp.bincount(a, weights=w, minlength=minlength))
+        return Tensor(xp.bincount(a, weights=w, minlength=minlength).astype(dtype or np.int64))
     length = builtins.max(minlength, int(a.max()) + 1 if a.size else 0)
     rows = [xp.bincount(r, weights=None if w is None else w[i], minlength=length) for i, r in enumerate(a)]
-    return Tensor(xp.stack(rows))
+    return Tensor(xp.stack(rows).astype(dtype or np.int64))
 
 
 def histogram(x, bins=10, range=None):  # noqa: A002  (NumPy's name)
