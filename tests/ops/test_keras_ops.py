@@ -159,6 +159,9 @@ CALLS += [
     ("i0", (A,), {}), ("rearrange", (IMG, "b h w (c k) -> (b k) c w h"), {"k": 2}),
     ("rearrange", (M, "b h w -> h (b w)"), {}),
     ("jvp", (lambda x, y: x * x * y, (A, B), (B, A)), {}),
+    ("one_hot", (np.array([[0, 2], [1, 3]]), 4), {"axis": 0}), ("one_hot", (np.array([1, 0]), 3), {"dtype": "int32"}),
+    ("max", (A,), {"axis": 1, "initial": 0.5}), ("min", (A,), {"initial": -0.1}),
+    ("cumsum", (I,), {"axis": 0, "dtype": "float32"}), ("prod", (J,), {"axis": 1, "dtype": "float32"}),
     ("view", (A,), {"dtype": "int32"}), ("view_as_real", (A + 1j * B,), {}),
     ("view_as_complex", (np.stack([A, B], -1),), {}), ("polar", (P, A), {}),
 ]
@@ -239,3 +242,35 @@ def test_istft_inverts_stft(args, kwargs):
     back = ops.istft(spectrum, *args, length=length, **kwargs).numpy()
     expected = SIGNAL[:, :length] if length else SIGNAL
     np.testing.assert_allclose(back, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: ops.dot_product_attention(Q, K, K, flash_attention=True), "flash_attention"),
+    (lambda: ops.scatter_update(A, np.array([[0, 1]]), V[:1], reduction="max"), "reduction"),
+    (lambda: ops.convert_to_tensor(A, sparse=True), "sparse"),
+    (lambda: ops.multi_hot(np.array([[0, 1]]), 3, sparse=True), "sparse"),
+    (lambda: ops.one_hot(np.array([0, 1]), 3, sparse=True), "sparse"),
+    (lambda: ops.moments(A, (0,), synchronized=True), "synchronized"),
+    (lambda: ops.quantile(A, 0.5, method="weibull"), "method"),
+    (lambda: ops.quantile(A, 1.5), "q must be"),
+    (lambda: ops.unique(I, sorted=False), "sorted"),
+    (lambda: ops.vectorize(np.sin, signature="()->()"), "signature"),
+    (lambda: ops.ctc_decode(CTC_LOGITS, np.array([8, 8, 8]), strategy="beam_search"), "greedy"),
+    (lambda: ops.norm(A, ord="nuc"), "not supported"),
+    (lambda: ops.glu(A[:, :3]), "even"),
+    (lambda: ops.fft(A), "real, imag"),
+    (lambda: ops.extract_sequences(V, 9, 1), "longer"),
+    (lambda: ops.unfold(IMG, 9), "does not fit"),
+    (lambda: ops.rearrange(A, "a b -> a c"), "same axes"),
+    (lambda: ops.stft(SIGNAL, 16, 4, 8), "fft_length"),
+    (lambda: ops.slice_update(A, (2, 2), B), "do not fit"),
+    (lambda: ops.bincount(I[0], sparse=True), "sparse"),
+])
+def test_unsupported_arguments_raise_clear_errors(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_vectorize_maps_a_scalar_function_elementwise():
+    f = ops.vectorize(lambda a, b: a * 2 + b if a > 0 else b)
+    np.testing.assert_allclose(f(A, 1.0).numpy(), np.vectorize(lambda a, b: a * 2 + b if a > 0 else b)(A, 1.0))

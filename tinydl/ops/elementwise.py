@@ -92,11 +92,15 @@ def _binary(name, f, slope_a, slope_b, doc):
 
 
 def _numpy(name, nargs=1, doc=None, numpy_name=None):
-    """A public op without gradient calling NumPy's `numpy_name` (default `name`) on `nargs` inputs."""
+    """A public op without gradient calling NumPy's `numpy_name` (default `name`) on `nargs` inputs;
+    nargs "xy" names the two arguments x, y (Keras's bitwise ops) instead of x1, x2."""
     target = numpy_name or name
     if nargs == 1:
         def op(x):
             return NumpyCall(target)(x)
+    elif nargs == "xy":
+        def op(x, y):
+            return NumpyCall(target)(*pair(x, y))
     else:
         def op(x1, x2):
             return NumpyCall(target)(*pair(x1, x2))
@@ -233,15 +237,15 @@ logical_and = _numpy("logical_and", 2)
 logical_or = _numpy("logical_or", 2)
 logical_xor = _numpy("logical_xor", 2)
 logical_not = _numpy("logical_not")
-bitwise_and = _numpy("bitwise_and", 2)
-bitwise_or = _numpy("bitwise_or", 2)
-bitwise_xor = _numpy("bitwise_xor", 2)
+bitwise_and = _numpy("bitwise_and", "xy")
+bitwise_or = _numpy("bitwise_or", "xy")
+bitwise_xor = _numpy("bitwise_xor", "xy")
 bitwise_not = _numpy("bitwise_not", numpy_name="invert")
 bitwise_invert = _numpy("bitwise_invert", numpy_name="invert")
-bitwise_left_shift = _numpy("bitwise_left_shift", 2, numpy_name="left_shift")
-bitwise_right_shift = _numpy("bitwise_right_shift", 2, numpy_name="right_shift")
-left_shift = _numpy("left_shift", 2)
-right_shift = _numpy("right_shift", 2)
+bitwise_left_shift = _numpy("bitwise_left_shift", "xy", numpy_name="left_shift")
+bitwise_right_shift = _numpy("bitwise_right_shift", "xy", numpy_name="right_shift")
+left_shift = _numpy("left_shift", "xy")
+right_shift = _numpy("right_shift", "xy")
 
 
 def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
