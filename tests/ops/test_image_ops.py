@@ -31,6 +31,9 @@ CALLS = [
     ("extract_patches", (IMG, 2), {}), ("extract_patches", (IMG, (2, 3)), {"strides": 1, "padding": "same"}),
     ("gaussian_blur", (IMG,), LAST), ("gaussian_blur", (IMG,), {"kernel_size": (5, 5), "sigma": (0.7, 2.0), **LAST}),
     ("sobel_edges", (IMG,), LAST),
+    ("ssim", (IMG, np.clip(IMG + 0.1 * rng.standard_normal(IMG.shape), 0, 1).astype(np.float32)),
+     {"filter_size": 3}),
+    ("ssim", (IMG[0], IMG[0][::-1]), {"filter_size": 5, "filter_sigma": 1.0, "max_val": 2.0, "k1": 0.02}),
 ]
 
 
@@ -45,12 +48,16 @@ def test_image_op_matches_keras(name, args, kwargs):
 @pytest.mark.parametrize("fn", [
     lambda x: image.resize(x, (3, 5)), lambda x: image.rgb_to_grayscale(x), lambda x: image.gaussian_blur(x),
     lambda x: image.extract_patches(x, 2), lambda x: image.crop_images(x, 1, 0, target_height=2, target_width=3),
-    lambda x: image.sobel_edges(x),
-], ids=["resize", "rgb_to_grayscale", "gaussian_blur", "extract_patches", "crop_images", "sobel_edges"])
+    lambda x: image.sobel_edges(x), lambda x: image.ssim(x, np.ones((1, 4, 4, 3)) * 0.5, filter_size=3),
+], ids=["resize", "rgb_to_grayscale", "gaussian_blur", "extract_patches", "crop_images", "sobel_edges", "ssim"])
 def test_differentiable_image_ops_pass_gradcheck(fn):
     x = rng.standard_normal((1, 4, 4, 3))
     report = gradcheck(fn, [x])
     assert report.ok, report
+
+
+def test_ssim_of_an_image_with_itself_is_one():
+    np.testing.assert_allclose(image.ssim(IMG, IMG, filter_size=3).numpy(), [1.0, 1.0], rtol=1e-6)
 
 
 def test_image_ops_refuse_what_they_cannot_do():

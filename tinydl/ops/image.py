@@ -7,11 +7,12 @@ import numpy as np
 
 from tinydl.backend import array_module
 from tinydl.ops.convolution import conv, depthwise_conv
+from tinydl.ops.reduce import mean
 from tinydl.ops.shape import getitem, pad, reshape, stack, take, transpose
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "pad_images", "crop_images", "resize",
-           "extract_patches", "gaussian_blur", "sobel_edges"]
+           "extract_patches", "gaussian_blur", "sobel_edges", "ssim"]
 
 
 def rgb_to_grayscale(images, data_format=None):
@@ -151,6 +152,29 @@ def sobel_edges(images, data_format=None):
     outs = [depthwise_conv(x, np.repeat(k[:, :, None, None], channels, axis=2), padding="same") for k in (dy, dy.T)]
     y = stack(outs, axis=-1)
     return transpose(y, (0, 3, 1, 2, 4)) if data_format == "channels_first" else y
+
+
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, data_format=None):
+    """Structural similarity (Wang et al., 2004) per image pair: local statistics under a Gaussian window
+    (valid positions only), averaged over positions and channels; a scalar for single images."""
+    a, _ = _channels_last(image1, data_format)
+    b, _ = _channels_last(image2, data_format)
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"ssim: images must have the same shape, received {tuple(a.shape)} and {tuple(b.shape)}")
+    if filter_size > min(a.shape[1:3]):
+        raise ValueError(f"ssim: filter_size {filter_size} is larger than the images {tuple(a.shape[1:3])}")
+    g = _gaussian(filter_size, filter_sigma)
+    channels = a.shape[-1]
+    window = np.repeat(np.outer(g, g).astype(a.dtype)[:, :, None, None], channels, axis=2)
+
+    def local(x):
+        return depthwise_conv(x, window)
+    mu1, mu2 = local(a), local(b)
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    var1, var2, cov = local(a * a) - mu1 * mu1, local(b * b) - mu2 * mu2, local(a * b) - mu1 * mu2
+    index = (2 * mu1 * mu2 + c1) * (2 * cov + c2) / ((mu1 * mu1 + mu2 * mu2 + c1) * (var1 + var2 + c2))
+    out = mean(index, axis=(1, 2, 3))
+    return reshape(out, ()) if as_tensor(image1).ndim == 3 else out
 
 
 def _channels_last(images, data_format):
