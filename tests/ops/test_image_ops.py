@@ -16,6 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::U
 
 rng = np.random.default_rng(21)
 IMG = rng.random((2, 5, 6, 3)).astype(np.float32)
+COORDS = rng.uniform(-7.3, 12.2, (2, 4, 5)).round(3) + 0.0004  # off the half-way points where rounding differs
+COORDS3 = np.concatenate([COORDS, rng.integers(0, 3, (1, 4, 5))]).astype(np.float32)
 LAST = {"data_format": "channels_last"}  # Keras's torch backend reads data_format=None as channels-first here
 
 CALLS = [
@@ -33,6 +35,9 @@ CALLS = [
     ("sobel_edges", (IMG,), LAST),
     ("ssim", (IMG, np.clip(IMG + 0.1 * rng.standard_normal(IMG.shape), 0, 1).astype(np.float32)),
      {"filter_size": 3}),
+    *[("map_coordinates", (IMG[0, :, :, 0], COORDS, order), {"fill_mode": mode, "fill_value": 0.5})
+      for order in (0, 1) for mode in ("constant", "nearest", "wrap", "mirror", "reflect")],
+    ("map_coordinates", (IMG[0], COORDS3, 1), {}),
     ("ssim", (IMG[0], IMG[0][::-1]), {"filter_size": 5, "filter_sigma": 1.0, "max_val": 2.0, "k1": 0.02}),
 ]
 
@@ -49,7 +54,9 @@ def test_image_op_matches_keras(name, args, kwargs):
     lambda x: image.resize(x, (3, 5)), lambda x: image.rgb_to_grayscale(x), lambda x: image.gaussian_blur(x),
     lambda x: image.extract_patches(x, 2), lambda x: image.crop_images(x, 1, 0, target_height=2, target_width=3),
     lambda x: image.sobel_edges(x), lambda x: image.ssim(x, np.ones((1, 4, 4, 3)) * 0.5, filter_size=3),
-], ids=["resize", "rgb_to_grayscale", "gaussian_blur", "extract_patches", "crop_images", "sobel_edges", "ssim"])
+    lambda x: image.map_coordinates(x[0, :, :, 0], COORDS / 2, 1, fill_mode="mirror"),
+], ids=["resize", "rgb_to_grayscale", "gaussian_blur", "extract_patches", "crop_images", "sobel_edges", "ssim",
+        "map_coordinates"])
 def test_differentiable_image_ops_pass_gradcheck(fn):
     x = rng.standard_normal((1, 4, 4, 3))
     report = gradcheck(fn, [x])

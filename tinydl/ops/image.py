@@ -12,7 +12,7 @@ from tinydl.ops.shape import getitem, pad, reshape, stack, take, transpose
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "pad_images", "crop_images", "resize",
-           "extract_patches", "gaussian_blur", "sobel_edges", "ssim"]
+           "extract_patches", "gaussian_blur", "sobel_edges", "ssim", "map_coordinates"]
 
 
 def rgb_to_grayscale(images, data_format=None):
@@ -175,6 +175,64 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     index = (2 * mu1 * mu2 + c1) * (2 * cov + c2) / ((mu1 * mu1 + mu2 * mu2 + c1) * (var1 + var2 + c2))
     out = mean(index, axis=(1, 2, 3))
     return reshape(out, ()) if as_tensor(image1).ndim == 3 else out
+
+
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0.0):
+    """inputs sampled at fractional coordinates (one array per axis of inputs), as scipy.ndimage.map_coordinates
+    with order 0 (nearest) or 1 (linear); outside, fill_mode 'constant', 'nearest', 'wrap', 'mirror' or 'reflect'."""
+    x = as_tensor(inputs)
+    coords = [np.asarray(as_tensor(c).data, dtype=np.float64) for c in coordinates]
+    if len(coords) != x.ndim:
+        raise ValueError(f"map_coordinates: give one coordinate array per axis of inputs ({x.ndim}), "
+                         f"received {len(coords)}")
+    if order not in (0, 1):
+        raise ValueError(f"map_coordinates: order must be 0 or 1, received {order}")
+    if fill_mode not in _WRAPS:
+        raise ValueError(f"map_coordinates: fill_mode must be one of {sorted(_WRAPS)}, received {fill_mode!r}")
+    per_axis = [_taps(c, n, order, fill_mode) for c, n in zip(coords, x.shape)]
+    out = None
+    for corner in np.ndindex(*[len(t) for t in per_axis]):
+        taps = [per_axis[a][k] for a, k in enumerate(corner)]
+        index = tuple(t[0] for t in taps)
+        weight = np.prod([t[1] for t in taps], axis=0).astype(x.dtype)
+        inside = np.logical_and.reduce([t[2] for t in taps])
+        term = getitem(x, index) * (weight * inside) + (fill_value * weight * ~inside).astype(x.dtype)
+        out = term if out is None else out + term
+    return out
+
+
+def _taps(coord, n, order, fill_mode):
+    """[(index, weight, inside)] of the 1 (order 0) or 2 (order 1) grid points a coordinate reads along one axis."""
+    if order == 0:
+        points = [(np.round(coord).astype(np.int64), np.ones_like(coord))]
+    else:
+        low = np.floor(coord)
+        frac = coord - low
+        points = [(low.astype(np.int64), 1 - frac), (low.astype(np.int64) + 1, frac)]
+    taps = []
+    for index, weight in points:
+        inside = (index >= 0) & (index < n) if fill_mode == "constant" else np.ones(index.shape, dtype=bool)
+        taps.append((_WRAPS[fill_mode](index, n), weight, inside))
+    return taps
+
+
+def _mirror(i, n):
+    """Reflect about the edge samples without repeating them: period 2 (n - 1)."""
+    if n == 1:
+        return np.zeros_like(i)
+    period = 2 * (n - 1)
+    i = np.abs(i) % period
+    return np.where(i >= n, period - i, i)
+
+
+def _reflect(i, n):
+    """Reflect about the edges, repeating the edge samples: period 2 n."""
+    i = i % (2 * n)
+    return np.where(i >= n, 2 * n - 1 - i, i)
+
+
+_WRAPS = {"constant": lambda i, n: np.clip(i, 0, n - 1), "nearest": lambda i, n: np.clip(i, 0, n - 1),
+          "wrap": lambda i, n: i % n, "mirror": _mirror, "reflect": _reflect}
 
 
 def _channels_last(images, data_format):
