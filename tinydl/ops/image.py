@@ -12,7 +12,7 @@ from tinydl.ops.shape import getitem, pad, reshape, stack, take, transpose
 from tinydl.tensor import Tensor, as_tensor
 
 __all__ = ["rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "pad_images", "crop_images", "resize",
-           "extract_patches", "gaussian_blur", "sobel_edges", "ssim", "map_coordinates"]
+           "extract_patches", "gaussian_blur", "sobel_edges", "ssim", "map_coordinates", "affine_transform"]
 
 
 def rgb_to_grayscale(images, data_format=None):
@@ -175,6 +175,27 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     index = (2 * mu1 * mu2 + c1) * (2 * cov + c2) / ((mu1 * mu1 + mu2 * mu2 + c1) * (var1 + var2 + c2))
     out = mean(index, axis=(1, 2, 3))
     return reshape(out, ()) if as_tensor(image1).ndim == 3 else out
+
+
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0, data_format=None):
+    """Each output pixel (x, y) reads the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k),
+    k = c0 x + c1 y + 1, for transform [a0, a1, a2, b0, b1, b2, c0, c1] (one, or one per image)."""
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"affine_transform: interpolation must be 'nearest' or 'bilinear', received {interpolation!r}")
+    x, restore = _channels_last(images, data_format)
+    t = np.asarray(as_tensor(transform).data, dtype=np.float64).reshape(-1, 8)
+    n, h, w, c = x.shape
+    if len(t) not in (1, n):
+        raise ValueError(f"affine_transform: expected 1 or {n} transforms, received {len(t)}")
+    yy, xx, cc = np.meshgrid(np.arange(h), np.arange(w), np.arange(c), indexing="ij")
+    out = []
+    for i in range(n):
+        a0, a1, a2, b0, b1, b2, c0, c1 = t[i % len(t)]
+        k = c0 * xx + c1 * yy + 1
+        coords = [(b0 * xx + b1 * yy + b2) / k, (a0 * xx + a1 * yy + a2) / k, cc]
+        out.append(map_coordinates(getitem(x, i), coords, order=int(interpolation == "bilinear"),
+                                   fill_mode=fill_mode, fill_value=fill_value))
+    return restore(stack(out, axis=0))
 
 
 def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0.0):
