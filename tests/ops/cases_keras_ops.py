@@ -30,7 +30,8 @@ def unary(name, reference, elements=(-2.0, 2.0), away_from=(), fn=None, variant=
 
 
 def binary(name, reference, strategy=None, **kwargs):
-    return OpCase(name, getattr(ops, name), two_broadcast() if strategy is None else strategy, reference=reference, kwargs=kwargs)
+    return OpCase(name, getattr(ops, name), two_broadcast() if strategy is None else strategy, reference=reference,
+                  kwargs=kwargs)
 
 
 def positive_pair():
@@ -207,7 +208,8 @@ CASES = [
     OpCase("divide_no_nan", ops.divide_no_nan, st.tuples(arrays((4,)), st.just(np.array([0.0, 1.5, -2.0, 0.0]))),
            wrt=[0], reference=lambda a, b: np.where(b == 0, 0, a / np.where(b == 0, 1, b))),
     binary("true_divide", np.true_divide, positive_pair()),
-    OpCase("ldexp", lambda x: ops.ldexp(x, np.array([1, -2, 3])), one((3,)), reference=lambda x: np.ldexp(x, [1, -2, 3])),
+    OpCase("ldexp", lambda x: ops.ldexp(x, np.array([1, -2, 3])), one((3,)),
+           reference=lambda x: np.ldexp(x, [1, -2, 3])),
     # activations along an axis, normalisation, losses
     OpCase("glu", lambda x: ops.glu(x, axis=0), one(st.tuples(st.just(4), st.integers(1, 3))),
            reference=lambda x: x[:2] / (1 + np.exp(-x[2:]))),
@@ -221,7 +223,8 @@ CASES = [
            reference=lambda x: x.var(0) + x.mean(0)),
     OpCase("layer_normalization", lambda x, g, b: ops.layer_normalization(x, g, b, epsilon=1e-3),
            st.integers(2, 4).flatmap(lambda n: array_tuples((2, n), (n,), (n,), distinct=True)),
-           reference=lambda x, g, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3) * g + b),
+           reference=lambda x, g, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3) * g
+           + b),
     OpCase("rms_normalization", lambda x, s: ops.rms_normalization(x, s, epsilon=1e-3),
            st.integers(1, 4).flatmap(lambda n: array_tuples((2, n), (n,))),
            reference=lambda x, s: x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-3) * s),
@@ -305,8 +308,10 @@ CASES = [
     OpCase("ravel", ops.ravel, one(), reference=np.ravel),
     OpCase("swapaxes", lambda x: ops.swapaxes(x, 0, -1), one(shapes(2, 3, 1, SIDE)),
            reference=lambda x: np.swapaxes(x, 0, -1)),
-    OpCase("hstack", lambda a, b: ops.hstack([a, b]), array_tuples((2, 1), (2, 3)), reference=lambda a, b: np.hstack([a, b])),
-    OpCase("vstack", lambda a, b: ops.vstack([a, b]), array_tuples((3,), (2, 3)), reference=lambda a, b: np.vstack([a, b])),
+    OpCase("hstack", lambda a, b: ops.hstack([a, b]), array_tuples((2, 1), (2, 3)),
+           reference=lambda a, b: np.hstack([a, b])),
+    OpCase("vstack", lambda a, b: ops.vstack([a, b]), array_tuples((3,), (2, 3)),
+           reference=lambda a, b: np.vstack([a, b])),
     OpCase("dstack", lambda a, b: ops.dstack([a, b]), array_tuples((2, 3), (2, 3, 2)),
            reference=lambda a, b: np.dstack([a, b])),
     OpCase("hsplit", lambda x: ops.hsplit(x, 2)[1] * 2, one((2, 4)), reference=lambda x: x[:, 2:] * 2),
@@ -315,7 +320,8 @@ CASES = [
     OpCase("array_split", lambda x: ops.array_split(x, 3)[0] * 2, one((5, 2)), reference=lambda x: x[:2] * 2),
     OpCase("unstack", lambda x: ops.unstack(x, axis=1)[-1] * 2, one(shapes(2, 3, 1, SIDE)),
            reference=lambda x: x[:, -1] * 2),
-    OpCase("roll", lambda x: ops.roll(x, 2, axis=-1), one(shapes(1, 3, 1, SIDE)), reference=lambda x: np.roll(x, 2, -1)),
+    OpCase("roll", lambda x: ops.roll(x, 2, axis=-1), one(shapes(1, 3, 1, SIDE)),
+           reference=lambda x: np.roll(x, 2, -1)),
     OpCase("roll", lambda x: ops.roll(x, -1), one(), variant="flat", reference=lambda x: np.roll(x, -1)),
     OpCase("rot90", lambda x: ops.rot90(x, k=1), one(shapes(2, 3, 1, SIDE)), reference=np.rot90),
     OpCase("rot90", lambda x: ops.rot90(x, k=-1, axes=(1, 0)), one(shapes(2, 3, 1, SIDE)), variant="k=-1",
@@ -327,7 +333,8 @@ CASES = [
     OpCase("diagonal", lambda x: ops.diagonal(x, 1, 0, 2), one(shapes(3, 3, 1, SIDE)),
            reference=lambda x: np.diagonal(x, 1, 0, 2)),
     OpCase("diag", lambda x: ops.diag(x, -1), one(shapes(1, 1, 1, SIDE)), reference=lambda x: np.diag(x, -1)),
-    OpCase("diag", lambda x: ops.diag(x, 1), one(shapes(2, 2, 1, SIDE)), variant="2-D", reference=lambda x: np.diag(x, 1)),
+    OpCase("diag", lambda x: ops.diag(x, 1), one(shapes(2, 2, 1, SIDE)), variant="2-D",
+           reference=lambda x: np.diag(x, 1)),
     OpCase("diagflat", ops.diagflat, one(shapes(1, 2, 1, SIDE)), reference=np.diagflat),
     OpCase("append", ops.append, array_tuples((2,), (1, 2)), reference=np.append),
     OpCase("take_along_axis", lambda x: ops.take_along_axis(x, np.array([[1, 0, 1], [0, 0, 0]]), axis=-1),
@@ -393,7 +400,8 @@ CASES = [
     OpCase("eigh", lambda x: ops.eigh(spd(x) + np.diag(np.arange(x.shape[0]) * 3.0))[0], spd_factor(),
            reference=lambda x: np.linalg.eigh(spd_np(x) + np.diag(np.arange(x.shape[0]) * 3.0))[0]),
     OpCase("eigh", lambda x: ops.eigh(spd(x) + np.diag(np.arange(x.shape[0]) * 3.0))[1] ** 2, spd_factor(),
-           variant="vectors", reference=lambda x: np.linalg.eigh(spd_np(x) + np.diag(np.arange(x.shape[0]) * 3.0))[1] ** 2),
+           variant="vectors",
+           reference=lambda x: np.linalg.eigh(spd_np(x) + np.diag(np.arange(x.shape[0]) * 3.0))[1] ** 2),
     # core: control flow and segments
     OpCase("cond", lambda x: ops.cond(True, lambda: x * 2, lambda: x), one(), reference=lambda x: x * 2),
     OpCase("switch", lambda x: ops.switch(5, [lambda a: a, lambda a: a * 3], x), one(), reference=lambda x: x * 3),

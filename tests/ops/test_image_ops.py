@@ -39,7 +39,8 @@ CALLS = [
       for order in (0, 1) for mode in ("constant", "nearest", "wrap", "mirror", "reflect")],
     ("map_coordinates", (IMG[0], COORDS3, 1), {}),
     ("affine_transform", (IMG[0], np.array([0.9, 0.2, 0.7, -0.1, 1.1, -0.4, 0, 0])), {}),
-    ("affine_transform", (IMG, np.array([[0.9, 0.2, 0.7, -0.1, 1.1, -0.4, 0, 0], [1.2, -0.3, 0.1, 0.4, 0.8, 1.3, 0, 0]])),
+    ("affine_transform", (IMG, np.array([[0.9, 0.2, 0.7, -0.1, 1.1, -0.4, 0, 0],
+                                         [1.2, -0.3, 0.1, 0.4, 0.8, 1.3, 0, 0]])),
      {"interpolation": "nearest", "fill_mode": "reflect"}),
     ("ssim", (IMG[0], IMG[0][::-1]), {"filter_size": 5, "filter_sigma": 1.0, "max_val": 2.0, "k1": 0.02}),
 ]

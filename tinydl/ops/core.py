@@ -67,8 +67,8 @@ def stop_gradient(variable):
 
 
 class CustomGradient(Function):
-    def __init__(self, grad_fn, n_out):
-        self.grad_fn, self.n_out_expected = grad_fn, n_out
+    def __init__(self, grad_fn):
+        self.grad_fn = grad_fn
 
     def forward(self, *arrays):
         return self.values
@@ -92,7 +92,7 @@ def custom_gradient(f):
         with no_grad():
             output, grad_fn = f(*tensors)
         outputs = output if isinstance(output, (tuple, list)) else (output,)
-        node = CustomGradient(grad_fn, len(outputs))
+        node = CustomGradient(grad_fn)
         node.values = tuple(as_tensor(o).data for o in outputs) if len(outputs) > 1 else as_tensor(output).data
         return node(*tensors)
     wrapped.__name__, wrapped.__doc__ = getattr(f, "__name__", "custom_gradient"), f.__doc__
