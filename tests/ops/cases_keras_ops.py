@@ -63,6 +63,26 @@ def distinct(shape):
     return st.tuples(arrays(shape, distinct=True))
 
 
+def separated_singular_values():
+    """(m x n matrices,) near diag(8, 5, 2.5): singular values well apart and far from zero."""
+    def build(shape):
+        shift = np.zeros(shape)
+        shift[range(min(shape)), range(min(shape))] = [8.0, 5.0, 2.5][:min(shape)]
+        return st.tuples(arrays(shape, elements=(-0.5, 0.5)).map(lambda a: a + shift))
+    return st.sampled_from([(2, 3), (3, 2), (3, 3)]).flatmap(build)
+
+
+def svd_invariants(x):
+    """Quantities free of the singular vectors' signs: u**2, s and vh**2 weighted differently, summed."""
+    u, s, vh = ops.svd(x, full_matrices=False)
+    return td.concatenate([td.ravel(u * u), s * 3.0, td.ravel(vh * vh) * 2.0])
+
+
+def svd_invariants_np(x):
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    return np.concatenate([(u * u).ravel(), s * 3.0, (vh * vh).ravel() * 2.0])
+
+
 # -- NumPy references -----------------------------------------------------------------------------------
 def sparsemax_reference(x, axis=-1):
     """Projection onto the simplex (Martins & Astudillo, Algorithm 1), row by row."""
@@ -402,6 +422,9 @@ CASES = [
     OpCase("eigh", lambda x: ops.eigh(spd(x) + np.diag(np.arange(x.shape[0]) * 3.0))[1] ** 2, spd_factor(),
            variant="vectors",
            reference=lambda x: np.linalg.eigh(spd_np(x) + np.diag(np.arange(x.shape[0]) * 3.0))[1] ** 2),
+    OpCase("svd", lambda x: ops.svd(x, compute_uv=False), separated_singular_values(), variant="values",
+           reference=lambda x: np.linalg.svd(x, compute_uv=False)),
+    OpCase("svd", svd_invariants, separated_singular_values(), variant="vectors", reference=svd_invariants_np),
     # core: control flow and segments
     OpCase("cond", lambda x: ops.cond(True, lambda: x * 2, lambda: x), one(), reference=lambda x: x * 2),
     OpCase("switch", lambda x: ops.switch(5, [lambda a: a, lambda a: a * 3], x), one(), reference=lambda x: x * 3),

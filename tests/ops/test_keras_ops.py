@@ -275,3 +275,14 @@ def test_unsupported_arguments_raise_clear_errors(call, match):
 def test_vectorize_maps_a_scalar_function_elementwise():
     f = ops.vectorize(lambda a, b: a * 2 + b if a > 0 else b)
     np.testing.assert_allclose(f(A, 1.0).numpy(), np.vectorize(lambda a, b: a * 2 + b if a > 0 else b)(A, 1.0))
+
+
+def test_svd_refuses_a_gradient_on_the_arbitrary_columns_of_full_matrices():
+    x = td.tensor(A.astype(np.float64), requires_grad=True)
+    u, s, vh = ops.svd(x)  # (3, 3), (3,), (4, 4): the last row of vh is arbitrary
+    (u.sum() + s.sum() + vh[:3].sum()).backward()  # rows that are defined: fine
+    assert x.grad.shape == A.shape
+    x.grad = None
+    u, s, vh = ops.svd(x)
+    with pytest.raises(ValueError, match="full_matrices"):
+        vh.sum().backward()

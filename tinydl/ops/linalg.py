@@ -392,10 +392,49 @@ def qr(x, mode="reduced"):
 
 
 def svd(x, full_matrices=True, compute_uv=True):
-    """u, s, vh with x = u @ diag(s) @ vh (or s alone); no gradient."""
-    out = array_module(as_tensor(x).data).linalg.svd(as_tensor(x).data, full_matrices=full_matrices,
-                                                      compute_uv=compute_uv)
-    return tuple(Tensor(o) for o in out) if compute_uv else Tensor(out)
+    """u, s, vh with x = u @ diag(s) @ vh (or s alone); differentiable for distinct singular values (the
+    columns that full_matrices adds beyond min(m, n) are arbitrary: they must not receive a gradient)."""
+    if not compute_uv:
+        return SVD(full_matrices=False, values_only=True)(x)
+    return SVD(full_matrices=full_matrices, values_only=False)(x)
+
+
+class SVD(Function):
+    def __init__(self, full_matrices, values_only):
+        self.full_matrices, self.values_only = full_matrices, values_only
+
+    def forward(self, a):
+        xp = array_module(a)
+        u, s, vh = xp.linalg.svd(a, full_matrices=self.full_matrices)
+        k = s.shape[-1]
+        self.u, self.s, self.v = u[..., :k], s, _mT(vh)[..., :k]
+        return s if self.values_only else (u, s, vh)
+
+    def backward(self, *grads):
+        # Townsend (2016), "Differentiating the singular value decomposition", for real matrices
+        xp = array_module(grads[0])
+        u, s, v = self.u, self.s, self.v
+        k = s.shape[-1]
+        if self.values_only:
+            return (u * grads[0][..., None, :]) @ _mT(v)
+        gu, gs, gvh = grads
+        if (gu[..., k:] != 0).any() or (gvh[..., k:, :] != 0).any():
+            raise ValueError("svd: the extra columns of full_matrices=True have no defined gradient; use "
+                             "full_matrices=False or leave those columns out of the loss")
+        gu, gv = gu[..., :k], _mT(gvh)[..., :k]
+        diff = s[..., None, :] ** 2 - s[..., :, None] ** 2
+        f = xp.where(diff == 0, 0, 1 / xp.where(diff == 0, 1, diff))
+        ut_gu, vt_gv = _mT(u) @ gu, _mT(v) @ gv
+        eye = xp.eye(k, dtype=s.dtype)
+        inner_ = (f * (ut_gu - _mT(ut_gu))) * s[..., None, :] + eye * gs[..., None, :] \
+            + s[..., :, None] * (f * (vt_gv - _mT(vt_gv)))
+        ga = u @ inner_ @ _mT(v)
+        m, n = u.shape[-2], v.shape[-2]
+        if m > k:
+            ga = ga + (xp.eye(m, dtype=s.dtype) - u @ _mT(u)) @ gu / s[..., None, :] @ _mT(v)
+        if n > k:
+            ga = ga + u @ (_mT(gv) / s[..., :, None]) @ (xp.eye(n, dtype=s.dtype) - v @ _mT(v))
+        return ga
 
 
 def lstsq(a, b, rcond=None):
