@@ -72,6 +72,16 @@ def separated_singular_values():
     return st.sampled_from([(2, 3), (3, 2), (3, 3)]).flatmap(build)
 
 
+def tall_matrices():
+    """(m x n with m >= n,) near a scaled identity, so that R's diagonal stays away from zero; no entry is 0,
+    where LAPACK's Householder step switches sign (an all-zero sub-column makes QR discontinuous)."""
+    def build(shape):
+        shift = np.zeros(shape)
+        shift[range(shape[1]), range(shape[1])] = 3.0
+        return st.tuples(arrays(shape, elements=(-0.5, 0.5), away_from=(0,), margin=0.1).map(lambda a: a + shift))
+    return st.sampled_from([(2, 2), (3, 2), (3, 3), (4, 2)]).flatmap(build)
+
+
 def svd_invariants(x):
     """Quantities free of the singular vectors' signs: u**2, s and vh**2 weighted differently, summed."""
     u, s, vh = ops.svd(x, full_matrices=False)
@@ -425,6 +435,9 @@ CASES = [
     OpCase("svd", lambda x: ops.svd(x, compute_uv=False), separated_singular_values(), variant="values",
            reference=lambda x: np.linalg.svd(x, compute_uv=False)),
     OpCase("svd", svd_invariants, separated_singular_values(), variant="vectors", reference=svd_invariants_np),
+    OpCase("qr", lambda x: ops.qr(x)[0] * 2.0, tall_matrices(), variant="q",
+           reference=lambda x: np.linalg.qr(x)[0] * 2.0),
+    OpCase("qr", lambda x: ops.qr(x)[1], tall_matrices(), variant="r", reference=lambda x: np.linalg.qr(x)[1]),
     # core: control flow and segments
     OpCase("cond", lambda x: ops.cond(True, lambda: x * 2, lambda: x), one(), reference=lambda x: x * 2),
     OpCase("switch", lambda x: ops.switch(5, [lambda a: a, lambda a: a * 3], x), one(), reference=lambda x: x * 3),

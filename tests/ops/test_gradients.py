@@ -54,7 +54,7 @@ NO_GRADIENT = {
         "polar", "view", "view_as_complex", "view_as_real", "eig"]},
     # Keras differentiates these; tinydl computes them with NumPy/CuPy without a backward for now
     **{name: "no backward yet (NumPy forward only)" for name in [
-        "qr", "lstsq", "lu_factor", "pinv", "nanmedian", "nanquantile", "nanpercentile", "segment_prod"]},
+        "lstsq", "lu_factor", "pinv", "nanmedian", "nanquantile", "nanpercentile", "segment_prod"]},
 }
 
 

@@ -286,3 +286,10 @@ def test_svd_refuses_a_gradient_on_the_arbitrary_columns_of_full_matrices():
     u, s, vh = ops.svd(x)
     with pytest.raises(ValueError, match="full_matrices"):
         vh.sum().backward()
+
+
+def test_qr_gradient_is_refused_for_wide_matrices():
+    x = td.tensor(A[:2].astype(np.float64), requires_grad=True)  # 2 x 4: R is not square
+    q, r = ops.qr(x)
+    with pytest.raises(ValueError, match="m >= n"):
+        r.sum().backward()

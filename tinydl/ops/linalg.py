@@ -384,11 +384,35 @@ def eig(x):
 
 
 def qr(x, mode="reduced"):
-    """Q, R with x = Q @ R (`mode` 'reduced' or 'complete'); no gradient."""
+    """Q, R with x = Q @ R (`mode` 'reduced' or 'complete'); differentiable for m >= n with Q of n columns."""
     if mode not in ("reduced", "complete"):
         raise ValueError(f"qr: mode must be 'reduced' or 'complete', received {mode!r}")
-    q, r = array_module(as_tensor(x).data).linalg.qr(as_tensor(x).data, mode=mode)
-    return Tensor(q), Tensor(r)
+    return QR(mode=mode)(x)
+
+
+class QR(Function):
+    def __init__(self, mode):
+        self.mode = mode
+
+    def forward(self, a):
+        self.q, self.r = array_module(a).linalg.qr(a, mode=self.mode)
+        return self.q, self.r
+
+    def backward(self, gq, gr):
+        # Walter & Lehmann (2018), for m >= n: with L = tril(Q^T gQ - gQ^T Q + R gR^T - gR R^T),
+        # dA = Q (gR + L R^-T) + (gQ - Q Q^T gQ) R^-T
+        xp = array_module(gq)
+        q, r = self.q, self.r
+        m, n = q.shape[-2], r.shape[-1]
+        if m < n or q.shape[-1] != n:
+            raise ValueError(f"qr: the gradient is defined for m >= n with mode='reduced' (or square inputs); "
+                             f"received a {m} x {n} input with mode={self.mode!r}")
+        qgq, rgr = _mT(q) @ gq, r @ _mT(gr)
+        low = xp.tril(qgq - _mT(qgq) + rgr - _mT(rgr))
+
+        def times_r_inv_t(b):  # b @ R^-T, as a solve
+            return _mT(xp.linalg.solve(r, _mT(b)))
+        return q @ (gr + times_r_inv_t(low)) + times_r_inv_t(gq - q @ qgq)
 
 
 def svd(x, full_matrices=True, compute_uv=True):
