@@ -84,32 +84,7 @@ PENDING_ISSUE_16 = {
         RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomSaturation
         RandomSharpness RandomShear ReversibleEmbedding STFTSpectrogram Solarization TFSMLayer
         TorchModuleWrapper""",
-    "ops": """absolute adaptive_average_pool adaptive_max_pool all allclose amax amin angle any append arange arccos
-        arccosh arcsin arcsinh arctan arctan2 arctanh argpartition argsort array array_split
-        associative_scan average bartlett batch_normalization binary_crossentropy bincount bitwise_and
-        bitwise_invert bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor blackman
-        categorical_crossentropy cbrt cdist ceil celu cholesky cholesky_inverse cond conj conjugate
-        convert_to_numpy convert_to_tensor copy corrcoef correlate cos cosh count_nonzero cross ctc_decode
-        ctc_loss cumprod custom_gradient deg2rad depth_to_space det diag diagflat diagonal diff digitize
-        divide_no_nan dot dot_product_attention dsplit dstack dtype eig eigh empty empty_like erfc erfinv
-        exp2 expm1 extract_sequences eye fabs fft fft2 fliplr flipud floor floor_divide fmax fmin fmod fold
-        fori_loop full full_like gcd geomspace get_item glu hamming hanning hard_shrink hard_silu hard_swish
-        hard_tanh heaviside histogram hsplit hstack hypot i0 identity ifft2 imag image in_top_k inner inv
-        irfft is_tensor isclose isfinite isin isinf isnan isneginf isposinf isreal istft jvp kaiser kron
-        layer_normalization lcm ldexp left_shift linspace log10 log2 log_sigmoid logaddexp logaddexp2 logdet
-        logical_and logical_not logical_or logical_xor logspace lstsq lu_factor map matrix_rank median
-        meshgrid mod moments multi_hot nan_to_num nanargmax nanargmin nancumprod nancumsum nanmax nanmean
-        nanmedian nanmin nanpercentile nanprod nanquantile nanstd nansum nanvar ndim nextafter nonzero
-        normalize numpy ones ones_like outer percentile pinv polar psnr ptp qr quantile rad2deg ravel real
-        rearrange reciprocal relu6 rfft right_shift rms_normalization roll rot90 round rsqrt saturate_cast
-        scan scatter scatter_update searchsorted segment_max segment_min segment_prod segment_sum select
-        separable_conv signbit sin sinc sinh size slice slice_update slogdet soft_shrink softsign solve
-        solve_triangular sort space_to_depth sparse_categorical_crossentropy sparse_plus sparse_sigmoid
-        sparsemax squareplus stft stop_gradient svd swapaxes swish switch take_along_axis tan tanh_shrink
-        tensordot threshold top_k trace trapezoid tri tril triu true_divide trunc unfold unique
-        unravel_index unstack vander vdot vectorize vectorized_map view view_as_complex view_as_real vsplit
-        vstack while_loop zeros zeros_like""",
-
+    "ops": "",
 }
 
 

@@ -2,9 +2,9 @@
 import builtins  # this module defines sum, max and min; the builtins are reached through here
 
 from tinydl.autograd import Function
-from tinydl.backend import array_module
+from tinydl.backend import array_module, as_dtype
 from tinydl.ops._util import norm_axes, restore_reduced
-from tinydl.ops.math import sqrt
+from tinydl.ops.math import cast, maximum, minimum, sqrt
 
 __all__ = ["sum", "mean", "max", "min", "var", "std", "prod", "logsumexp", "argmax", "argmin", "cumsum"]
 
@@ -134,14 +134,16 @@ def mean(x, axis=None, keepdims=False):
     return Mean(axis=_axis(axis), keepdims=keepdims)(x)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    """Largest element over `axis`; ties share the gradient equally."""
-    return Max(axis=_axis(axis), keepdims=keepdims)(x)
+def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    """Largest element over `axis` (and `initial`, when given); ties share the gradient equally."""
+    out = Max(axis=_axis(axis), keepdims=keepdims)(x)
+    return out if initial is None else maximum(out, initial)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    """Smallest element over `axis`; ties share the gradient equally."""
-    return Min(axis=_axis(axis), keepdims=keepdims)(x)
+def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    """Smallest element over `axis` (and `initial`, when given); ties share the gradient equally."""
+    out = Min(axis=_axis(axis), keepdims=keepdims)(x)
+    return out if initial is None else minimum(out, initial)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -154,9 +156,9 @@ def std(x, axis=None, keepdims=False, ddof=0):
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-def prod(x, axis=None, keepdims=False):
-    """Product over `axis`; the gradient is exact even where elements are zero."""
-    return Prod(axis=_axis(axis), keepdims=keepdims)(x)
+def prod(x, axis=None, keepdims=False, dtype=None):
+    """Product over `axis` (computed in `dtype` when given); the gradient is exact even where elements are zero."""
+    return Prod(axis=_axis(axis), keepdims=keepdims)(x if dtype is None else cast(x, as_dtype(dtype)))
 
 
 def logsumexp(x, axis=None, keepdims=False):
@@ -204,6 +206,6 @@ class CumSum(Function):
         return xp.flip(xp.cumsum(xp.flip(g, self.axis), axis=self.axis), self.axis)
 
 
-def cumsum(x, axis=None):
-    """Running sum along `axis` (flattened when None), as numpy.cumsum."""
-    return CumSum(axis=axis)(x)
+def cumsum(x, axis=None, dtype=None):
+    """Running sum along `axis` (flattened when None, computed in `dtype` when given), as numpy.cumsum."""
+    return CumSum(axis=axis)(x if dtype is None else cast(x, as_dtype(dtype)))

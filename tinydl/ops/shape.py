@@ -312,17 +312,23 @@ def getitem(x, index):
 class OneHot(Function):
     differentiable = False
 
-    def __init__(self, num_classes, dtype):
-        self.num_classes, self.dtype = num_classes, dtype
+    def __init__(self, num_classes, dtype, axis=-1):
+        self.num_classes, self.dtype, self.axis = num_classes, dtype, axis
 
     def forward(self, indices):
         xp = array_module(indices)
-        return (indices[..., None] == xp.arange(self.num_classes)).astype(self.dtype)
+        hot = (indices[..., None] == xp.arange(self.num_classes)).astype(self.dtype)
+        return hot if self.axis == -1 else xp.moveaxis(hot, -1, self.axis)
 
 
-def one_hot(indices, num_classes, dtype=None):
-    """One-hot float vectors for integer class ids (no gradient)."""
-    return OneHot(num_classes=int(num_classes), dtype=as_dtype(dtype))(indices)
+def one_hot(indices, num_classes, axis=-1, dtype=None, sparse=False):
+    """One-hot float vectors for integer class ids, the class axis at `axis` (no gradient)."""
+    if sparse:
+        raise ValueError("one_hot: sparse=True is not supported (tinydl has no sparse tensors); expected False")
+    if isinstance(axis, str) or (axis is not None and not isinstance(axis, int)) or isinstance(dtype, bool):
+        raise TypeError(f"one_hot(indices, num_classes, axis=-1, dtype=None, sparse=False): axis must be an int, "
+                        f"received {axis!r}")
+    return OneHot(num_classes=int(num_classes), dtype=as_dtype(dtype), axis=axis)(indices)
 
 
 class ToDevice(Function):
