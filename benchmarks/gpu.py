@@ -237,7 +237,7 @@ def _gcn(xp, torch, tdev, nodes, edges, features):
 
     def theirs():  # PyG's GCNConv without caching: normalise, transform, gather-scale-scatter
         loops = torch.arange(nodes, device=tdev)
-        full = torch.cat([ei, torch.stack([loops, loops])], dim=1)
+        full = torch.cat([ei[:, ei[0] != ei[1]], torch.stack([loops, loops])], dim=1)  # only missing loops, as PyG
         deg = torch.zeros(nodes, device=tdev).index_add_(0, full[1], torch.ones(full.shape[1], device=tdev))
         inv = deg.pow(-0.5).masked_fill_(deg == 0, 0)
         h = tx @ kernel
