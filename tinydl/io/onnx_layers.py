@@ -6,7 +6,7 @@ import numpy as np
 
 from tinydl import layers as L
 from tinydl.io.onnx import OnnxExportError, onnx_converter
-from tinydl.layers.preprocessing import resize_matrix
+from tinydl.layers.preprocessing import given_statistic, resize_matrix
 
 
 # -- activation layers -------------------------------------------------------------------------------------------
@@ -140,7 +140,6 @@ def _normalization(ctx, layer, node, inputs):
     keep = _keep_axes(layer, len(shape))
     broadcast = [shape[a] if a in keep else 1 for a in range(len(shape))]
     if layer.input_mean is not None:
-        from tinydl.layers.preprocessing import given_statistic
         mean = given_statistic(layer.input_mean, broadcast).astype(np.float32)
         variance = given_statistic(layer.input_variance, broadcast).astype(np.float32)
     else:

@@ -79,8 +79,8 @@ class CustomGradient(Function):
             result = self.grad_fn(*upstream)
         result = result if isinstance(result, (tuple, list)) else (result,)
         out = []
-        for r, x in zip(result, self.inputs):
-            out.append(None if r is None else np.broadcast_to(as_tensor(r).data, x.shape).astype(x.dtype))
+        for r, shape, dtype in zip(result, self.in_shapes, self.in_dtypes):
+            out.append(None if r is None else np.broadcast_to(as_tensor(r).data, shape).astype(dtype))
         self.grad_fn = None  # the closure holds forward values; free it with the node
         return tuple(out)
 
@@ -93,6 +93,7 @@ def custom_gradient(f):
             output, grad_fn = f(*tensors)
         outputs = output if isinstance(output, (tuple, list)) else (output,)
         node = CustomGradient(grad_fn)
+        node.in_dtypes = [t.data.dtype for t in tensors]  # the engine keeps the inputs' shapes, not their arrays
         node.values = tuple(as_tensor(o).data for o in outputs) if len(outputs) > 1 else as_tensor(output).data
         return node(*tensors)
     wrapped.__name__, wrapped.__doc__ = getattr(f, "__name__", "custom_gradient"), f.__doc__
