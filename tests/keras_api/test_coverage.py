@@ -70,11 +70,8 @@ EXCEPTIONS = {
 
 PENDING_ELSEWHERE = {
     "": "distribution distillation",  # distribution: issue 13 (tinydl.distribution over MPI)
-    "config": "max_epochs max_steps_per_epoch set_max_epochs set_max_steps_per_epoch",  # Model.fit's caps
     "saving": "KerasFileEditor",
     "callbacks": "RemoteMonitor SwapEMAWeights",
-    "losses": "CTC CategoricalGeneralizedCrossEntropy Circle categorical_generalized_cross_entropy circle ctc",
-    "activations": "sparse_sigmoid sparsemax threshold",
 }
 
 PENDING_ISSUE_16 = {

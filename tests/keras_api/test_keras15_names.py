@@ -1,0 +1,200 @@
+"""Keras 3.15 names closed by issue 15: fit's epoch/step caps, the new activations and losses, each against
+Keras 3.15 (torch backend) on the same inputs."""
+import os
+import warnings
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import tinydl  # noqa: E402
+from tests.ops.cases_keras_ops import sparsemax_reference  # noqa: E402
+
+keras = pytest.importorskip("keras")
+T = keras.ops.convert_to_tensor
+rng = np.random.default_rng(15)
+
+
+# -- config.max_epochs / max_steps_per_epoch --------------------------------------------------------
+@pytest.fixture
+def caps():
+    yield
+    tinydl.config.set_max_epochs(None)
+    tinydl.config.set_max_steps_per_epoch(None)
+    keras.config.set_max_epochs(None)
+    keras.config.set_max_steps_per_epoch(None)
+
+
+class _Count(tinydl.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs, self.train, self.test, self.predict = 0, 0, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train += 1
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.test += 1
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.predict += 1
+
+
+class _KCount(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs, self.train, self.test, self.predict = 0, 0, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train += 1
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.test += 1
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.predict += 1
+
+
+def _counts(lib, counter, x, y, **fit):
+    model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    c = counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x, y, batch_size=4, verbose=0, callbacks=[c], validation_data=(x, y), **fit)
+        model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[c])
+        model.predict(x, batch_size=4, verbose=0, callbacks=[c])
+    limits = sorted({str(w.message) for w in caught if "Limiting" in str(w.message)})
+    return (c.epochs, c.train, c.test, c.predict, len(history.history["loss"])), limits
+
+
+@pytest.mark.parametrize("max_epochs,max_steps,fit", [
+    (None, None, {"epochs": 3}), (2, None, {"epochs": 3}), (5, None, {"epochs": 3}),
+    (None, 3, {"epochs": 1}), (2, 5, {"epochs": 4}), (None, 2, {"epochs": 2, "steps_per_epoch": 1}),
+    (None, 1, {"epochs": 1, "steps_per_epoch": 3})])
+def test_fit_caps_match_keras(caps, max_epochs, max_steps, fit):
+    # epochs, batches seen by fit/validation/evaluate/predict and Keras's "Limiting ..." warnings. Multi-epoch
+    # runs keep the step cap at or above the 5 batches of the arrays: with fewer steps than batches Keras
+    # continues one array iterator across epochs (5 batches over 2 epochs of 3), tinydl restarts each epoch
+    # (6) -- the same for a plain steps_per_epoch, not a difference of the caps
+    x, y = rng.normal(size=(20, 3)).astype("float32"), rng.normal(size=(20, 1)).astype("float32")
+    tinydl.config.set_max_epochs(max_epochs)
+    tinydl.config.set_max_steps_per_epoch(max_steps)
+    keras.config.set_max_epochs(max_epochs)
+    keras.config.set_max_steps_per_epoch(max_steps)
+    assert tinydl.config.max_epochs() == keras.config.max_epochs() == max_epochs
+    assert tinydl.config.max_steps_per_epoch() == keras.config.max_steps_per_epoch() == max_steps
+    assert _counts(tinydl, _Count, x, y, **fit) == _counts(keras, _KCount, x, y, **fit)
+
+
+def test_caps_read_the_environment_and_refuse_bad_values(caps):
+    import subprocess
+    import sys
+    code = "import tinydl; print(tinydl.config.max_epochs(), tinydl.config.max_steps_per_epoch())"
+    env = {**os.environ, "KERAS_MAX_EPOCHS": "2", "KERAS_MAX_STEPS_PER_EPOCH": "7"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "7"]
+    with pytest.raises(ValueError, match="max_epochs"):
+        tinydl.config.set_max_epochs(1.5)
+    with pytest.raises(ValueError, match="max_steps_per_epoch"):
+        tinydl.config.set_max_steps_per_epoch(-1)
+
+
+# -- activations -------------------------------------------------------------------------------------
+def test_sparse_sigmoid_and_threshold_match_keras():
+    x = (rng.normal(size=(4, 6)) * 2).astype("float32")
+    np.testing.assert_allclose(tinydl.activations.sparse_sigmoid(x).numpy(),
+                               np.asarray(keras.activations.sparse_sigmoid(T(x))), rtol=1e-6)
+    for threshold, default in [(0.5, -1.0), (-0.3, 0.0), (1.0, 2.5)]:
+        np.testing.assert_allclose(tinydl.activations.threshold(x, threshold, default).numpy(),
+                                   np.asarray(keras.activations.threshold(T(x), threshold, default)), rtol=1e-6)
+    for name in ("sparse_sigmoid", "sparsemax"):
+        assert tinydl.activations.get(name) is getattr(tinydl.activations, name)
+        assert tinydl.activations.serialize(tinydl.activations.get(name)) == name
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_sparsemax_is_the_simplex_projection(axis):
+    # Keras 3.15's torch sparsemax sums the cumulative sums over the support (not the cumulative sum at k),
+    # so it returns zeros for [[0.1, 2, 1.5, -1]] instead of [0, .75, .25, 0]: the reference here is
+    # Martins & Astudillo's algorithm in NumPy
+    x = (rng.normal(size=(4, 6)) * 2).astype("float32")
+    got = tinydl.activations.sparsemax(x, axis=axis).numpy()
+    np.testing.assert_allclose(got, sparsemax_reference(x, axis=axis), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=axis), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(tinydl.activations.sparsemax(np.array([[0.1, 2.0, 1.5, -1.0]])).numpy(),
+                               [[0.0, 0.75, 0.25, 0.0]])
+
+
+# -- losses ----------------------------------------------------------------------------------------
+def _both(name, kwargs, *args):
+    ours = getattr(tinydl.losses, name)(**kwargs)(*args)
+    theirs = getattr(keras.losses, name)(**kwargs)(*args)
+    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"q": 0.2}, {"q": 0.9, "reduction": "sum"}, {"reduction": "none"}])
+def test_categorical_generalized_cross_entropy_matches_keras(kwargs):
+    y_true = rng.integers(0, 4, size=7)
+    y_pred = rng.random((7, 4)).astype("float32")
+    y_pred /= y_pred.sum(axis=1, keepdims=True)
+    _both("CategoricalGeneralizedCrossEntropy", kwargs, y_true, y_pred)
+    q = kwargs.get("q", 0.5)
+    np.testing.assert_allclose(tinydl.losses.categorical_generalized_cross_entropy(y_true, y_pred, q).numpy(),
+                               np.asarray(keras.losses.categorical_generalized_cross_entropy(
+                                   T(y_true), T(y_pred), q)), rtol=1e-6)
+    with pytest.raises(ValueError, match="q must be"):
+        tinydl.losses.CategoricalGeneralizedCrossEntropy(q=1.0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"gamma": 10.0, "margin": 0.2}, {"remove_diagonal": False},
+                                    {"gamma": 4.0, "reduction": "none"}, {"gamma": 3.0, "reduction": "sum"}])
+def test_circle_matches_keras(kwargs):
+    emb = rng.normal(size=(8, 5)).astype("float32")
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = np.array([0, 1, 0, 1, 2, 2, 3, 1])  # label 3 has no positive pair: its loss is masked out
+    _both("Circle", kwargs, labels, emb)
+    ref = rng.normal(size=(5, 5)).astype("float32")
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    ref_labels = np.array([0, 1, 2, 2, 1])
+    np.testing.assert_allclose(
+        tinydl.losses.circle(labels, emb, ref_labels, ref, remove_diagonal=False, gamma=6.0).numpy(),
+        np.asarray(keras.losses.circle(T(labels), T(emb), T(ref_labels), T(ref), remove_diagonal=False,
+                                       gamma=6.0)), rtol=2e-5)
+
+
+def test_ctc_matches_keras_with_gradient():
+    y_true = np.array([[1, 2, 2, 0], [3, 1, 0, 0], [4, 0, 0, 0]])
+    y_pred = rng.normal(size=(3, 9, 5)).astype("float32")
+    _both("CTC", {}, y_true, y_pred)
+    _both("CTC", {"reduction": "none"}, y_true, y_pred)
+    np.testing.assert_allclose(tinydl.losses.ctc(y_true, y_pred).numpy(),
+                               np.asarray(keras.losses.ctc(T(y_true), T(y_pred))), rtol=2e-5)
+    import torch
+    tp = torch.tensor(y_pred, requires_grad=True)
+    keras.losses.CTC()(T(y_true), tp).backward()
+    ours = tinydl.Tensor(y_pred, requires_grad=True)
+    tinydl.losses.CTC()(y_true, ours).backward()
+    np.testing.assert_allclose(ours.grad.numpy() if hasattr(ours.grad, "numpy") else ours.grad,
+                               tp.grad.numpy(), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="y_true"):
+        tinydl.losses.ctc(y_true[0], y_pred)
+
+
+@pytest.mark.parametrize("loss", [tinydl.losses.Circle(gamma=5.0, margin=0.3, remove_diagonal=False),
+                                  tinydl.losses.CategoricalGeneralizedCrossEntropy(q=0.3),
+                                  tinydl.losses.CTC(reduction="sum")])
+def test_new_losses_round_trip_their_config(loss):
+    again = tinydl.losses.deserialize(tinydl.losses.serialize(loss))
+    assert type(again) is type(loss) and again.get_config() == loss.get_config()
+    assert type(tinydl.losses.get(type(loss).__name__)) is type(loss)
+    if loss.name in ("ctc", "circle"):  # the names Keras's losses.get knows
+        keras.losses.get(loss.name)
+        assert type(tinydl.losses.get(loss.name)) is type(loss)
