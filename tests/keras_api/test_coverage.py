@@ -20,12 +20,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 IN_SCOPE = ["", "utils", "backend", "config", "random", "tree", "saving", "models", "datasets", "wrappers",
             "optimizers.schedules", "regularizers", "constraints", "callbacks", "losses", "activations",
-            "layers", "ops", "metrics", "optimizers", "initializers"]
+            "layers", "ops", "metrics", "optimizers", "initializers", "distribution"]
 
 _MIXED_PRECISION = "mixed precision: tinydl computes in float32/float64 only (no float16/bfloat16 kernels)"
 _FLASH = "no flash-attention kernels (cuDNN/Pallas); attention runs as plain matrix products"
 _TRACEBACKS = "tinydl does not rewrite tracebacks: errors always show the full stack"
 _LEGACY = "tf.keras 2 compatibility shims"
+_SHARDING = ("model parallelism shards weights over a JAX device mesh; tinydl.distribution replicates the model "
+             "in each MPI process (DataParallel) and shards nothing")
+_DEVICES = ("JAX's device enumeration for meshes; tinydl's processes are MPI ranks (distribution.size(), "
+            "rank(), local_size()), each on its own one device")
 
 EXCEPTIONS = {
     "": {
@@ -66,10 +70,15 @@ EXCEPTIONS = {
     },
     "callbacks": {"OrbaxCheckpoint": "Orbax is JAX's checkpointing library; ModelCheckpoint covers saving"},
     "optimizers": {"legacy": _LEGACY},
+    "distribution": {  # tinydl.distribution is data parallelism over MPI processes (issue 13)
+        "DeviceMesh": _SHARDING, "LayoutMap": _SHARDING, "ModelParallel": _SHARDING, "TensorLayout": _SHARDING,
+        "distribute_tensor": _SHARDING,
+        "list_devices": _DEVICES, "get_device_count": _DEVICES,
+    },
 }
 
 PENDING_ELSEWHERE = {
-    "": "distribution distillation",  # distribution: issue 13 (tinydl.distribution over MPI)
+    "": "distillation",
     "saving": "KerasFileEditor",
     "callbacks": "RemoteMonitor SwapEMAWeights",
 }
