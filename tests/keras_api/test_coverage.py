@@ -80,7 +80,7 @@ EXCEPTIONS = {
 PENDING_ELSEWHERE = {
     "": "distillation",
     "saving": "KerasFileEditor",
-    "callbacks": "RemoteMonitor SwapEMAWeights",
+    "callbacks": "RemoteMonitor",
 }
 
 PENDING_ISSUE_16 = {

@@ -198,3 +198,53 @@ def test_new_losses_round_trip_their_config(loss):
     if loss.name in ("ctc", "circle"):  # the names Keras's losses.get knows
         keras.losses.get(loss.name)
         assert type(tinydl.losses.get(loss.name)) is type(loss)
+
+
+# -- callbacks.SwapEMAWeights -----------------------------------------------------------------------
+def _ema_run(lib, swap, **fit):
+    model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(4, activation="tanh"), lib.layers.Dense(1)])
+    weights = [np.random.default_rng(i).normal(size=w.shape).astype("float32") * 0.5
+               for i, w in enumerate(model.get_weights())]
+    model.set_weights(weights)
+    model.compile(lib.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.8), "mse")
+    data = np.random.default_rng(7)
+    x, y = data.normal(size=(16, 3)).astype("float32"), data.normal(size=(16, 1)).astype("float32")
+    callbacks = [lib.callbacks.SwapEMAWeights(**swap)] if swap is not None else []
+    history = model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, validation_data=(x, y),
+                        callbacks=callbacks, **fit)
+    after_fit = [np.array(w) for w in model.get_weights()]
+    loss = model.evaluate(x, y, batch_size=4, verbose=0, callbacks=callbacks)
+    return history.history, after_fit, loss
+
+
+@pytest.mark.parametrize("swap", [None, {}, {"swap_on_epoch": True}])
+def test_swap_ema_weights_matches_keras(swap):
+    ours, theirs = _ema_run(tinydl, swap), _ema_run(keras, swap)
+    assert ours[0].keys() == theirs[0].keys()
+    for key in ours[0]:
+        np.testing.assert_allclose(ours[0][key], theirs[0][key], rtol=2e-4, err_msg=key)
+    for a, b in zip(ours[1], theirs[1]):  # fit ends with the EMA weights in the model (finalize_variable_values)
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=2e-4)
+
+
+def test_swap_ema_weights_restores_the_raw_weights_after_predict_and_needs_use_ema():
+    model = tinydl.Sequential([tinydl.Input((3,)), tinydl.layers.Dense(1)])
+    model.compile(tinydl.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), "mse")
+    x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    model.train_on_batch(x, y)
+    model.train_on_batch(x, y)
+    raw = model.get_weights()
+    ema = [np.array(a) for a in model.optimizer._state["average"]]
+    swap = tinydl.callbacks.SwapEMAWeights()
+    seen = []
+    spy = tinydl.callbacks.LambdaCallback(on_predict_batch_begin=lambda b, logs: seen.append(model.get_weights()))
+    model.predict(x, verbose=0, callbacks=[swap, spy])
+    for a, b in zip(seen[0], ema):
+        np.testing.assert_allclose(a, b)
+    for a, b in zip(model.get_weights(), raw):
+        np.testing.assert_allclose(a, b)
+    plain = tinydl.Sequential([tinydl.Input((3,)), tinydl.layers.Dense(1)])
+    plain.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="use_ema"):
+        plain.evaluate(x, y, verbose=0, callbacks=[tinydl.callbacks.SwapEMAWeights()])
