@@ -80,7 +80,6 @@ EXCEPTIONS = {
 PENDING_ELSEWHERE = {
     "": "distillation",
     "saving": "KerasFileEditor",
-    "callbacks": "RemoteMonitor",
 }
 
 PENDING_ISSUE_16 = {

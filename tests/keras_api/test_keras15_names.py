@@ -248,3 +248,77 @@ def test_swap_ema_weights_restores_the_raw_weights_after_predict_and_needs_use_e
     plain.compile("sgd", "mse")
     with pytest.raises(ValueError, match="use_ema"):
         plain.evaluate(x, y, verbose=0, callbacks=[tinydl.callbacks.SwapEMAWeights()])
+
+
+# -- callbacks.RemoteMonitor ------------------------------------------------------------------------
+class _PostServer:
+    """An HTTP server on 127.0.0.1 that records each POST as (path, content type, header X-Run, body)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        posts = self.posts = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                posts.append((self.path, self.headers.get("Content-Type"), self.headers.get("X-Run"), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.root = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _decoded(post):
+    import json
+    import urllib.parse
+    path, ctype, run, body = post
+    if ctype == "application/json":
+        return path, ctype, run, json.loads(body)
+    form = urllib.parse.parse_qs(body.decode())
+    return path, ctype, run, {field: json.loads(v[0]) for field, v in form.items()}
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"path": "/logs/", "field": "payload", "headers": {"X-Run": "7"}},
+                                    {"send_as_json": True, "headers": {"X-Run": "a"}}])
+def test_remote_monitor_posts_what_keras_posts(kwargs):
+    x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    got = {}
+    for lib in (tinydl, keras):
+        server = _PostServer()
+        try:
+            model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1, kernel_initializer="ones")])
+            model.compile("sgd", "mse", metrics=["mae"])
+            model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0, validation_data=(x, y),
+                      callbacks=[lib.callbacks.RemoteMonitor(root=server.root, **kwargs)])
+        finally:
+            server.close()
+        got[lib.__name__] = [_decoded(p) for p in server.posts]
+    ours, theirs = got["tinydl"], got["keras"]
+    assert len(ours) == len(theirs) == 2
+    for a, b in zip(ours, theirs):
+        assert a[:3] == b[:3]
+        a_logs, b_logs = (a[3], b[3]) if kwargs.get("send_as_json") else (a[3][kwargs.get("field", "data")],
+                                                                           b[3][kwargs.get("field", "data")])
+        assert a_logs.keys() == b_logs.keys() and a_logs["epoch"] == b_logs["epoch"]
+        for key in a_logs:
+            np.testing.assert_allclose(a_logs[key], b_logs[key], rtol=1e-4, err_msg=key)
+
+
+def test_remote_monitor_warns_when_the_server_is_unreachable():
+    import socket
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monitor = tinydl.callbacks.RemoteMonitor(root=f"http://127.0.0.1:{port}")
+    with pytest.warns(UserWarning, match="Could not reach RemoteMonitor root server"):
+        monitor.on_epoch_end(0, {"loss": np.float32(1.5)})
