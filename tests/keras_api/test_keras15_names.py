@@ -322,3 +322,106 @@ def test_remote_monitor_warns_when_the_server_is_unreachable():
     monitor = tinydl.callbacks.RemoteMonitor(root=f"http://127.0.0.1:{port}")
     with pytest.warns(UserWarning, match="Could not reach RemoteMonitor root server"):
         monitor.on_epoch_end(0, {"loss": np.float32(1.5)})
+
+
+# -- saving.KerasFileEditor -------------------------------------------------------------------------
+def _tree_equal(a, b):
+    assert list(a.keys()) == list(b.keys())
+    for key in a:
+        if isinstance(a[key], dict):
+            _tree_equal(a[key], b[key])
+        else:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def _h5_tree(path):
+    import h5py
+    found = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: found.__setitem__(name, obj[()] if isinstance(obj, h5py.Dataset) else None))
+    return found
+
+
+@pytest.fixture
+def keras_files(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="dense_a"),
+                              keras.layers.BatchNormalization(name="bn"), keras.layers.Dense(2, name="dense_b")])
+    model.compile("adam", "mse")
+    model.fit(rng.normal(size=(8, 3)), rng.normal(size=(8, 2)), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.weights.h5"])
+def test_file_editor_reads_and_edits_as_keras_does(keras_files, name):
+    import contextlib
+    import io
+    path = str(keras_files / name)
+    with contextlib.redirect_stdout(io.StringIO()):
+        theirs = keras.saving.KerasFileEditor(path)
+    out = io.StringIO()
+    ours = tinydl.saving.KerasFileEditor(path, stream=out)
+    _tree_equal(ours.weights_dict, theirs.weights_dict)
+    assert ours.config == theirs.config and ours.metadata == theirs.metadata
+    assert "Keras model file" in out.getvalue()
+    ours.summary()
+    assert "shape=(3, 4), dtype=float32" in out.getvalue()
+    kernel = rng.normal(size=(4, 4)).astype("float32")
+    for editor in (ours, theirs):
+        # objects are named by the layer's snake-case class. Paths, not bare names: Keras 3.15 counts a bare
+        # name's occurrences wrongly (it passes the running count into each later subtree), so 'dense'
+        # "occurs more than once" there as soon as another object ('optimizer') follows 'layers'
+        editor.rename_object("layers/dense", "first")
+        editor.delete_weight("layers/batch_normalization", "3")
+        editor.add_weights("layers/first", {"2": np.arange(3.0)})
+        editor.add_object("layers/extra", {"0": kernel})
+        editor.delete_object("layers/dense_1")
+    _tree_equal(ours.weights_dict, theirs.weights_dict)
+    ours.save(keras_files / "ours.weights.h5")
+    theirs.save(str(keras_files / "theirs.weights.h5"))
+    a, b = _h5_tree(keras_files / "ours.weights.h5"), _h5_tree(keras_files / "theirs.weights.h5")
+    assert sorted(a) == sorted(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key]) if a[key] is not None else None
+    # the saved file reads back as the same tree (HDF5 lists keys sorted), with either editor
+    with contextlib.redirect_stdout(io.StringIO()):
+        again = keras.saving.KerasFileEditor(str(keras_files / "ours.weights.h5")).weights_dict
+    _tree_equal(again, tinydl.saving.KerasFileEditor(str(keras_files / "ours.weights.h5"), stream=out).weights_dict)
+    assert sorted(again["layers"]) == sorted(ours.weights_dict["layers"])
+
+
+def test_file_editor_errors_and_compare(keras_files):
+    import io
+    editor = tinydl.saving.KerasFileEditor(str(keras_files / "m.weights.h5"), stream=io.StringIO())
+    with pytest.raises(ValueError, match="does not appear"):
+        editor.delete_object("nope")
+    editor.rename_object("dense", "first")  # a bare name found once is edited (see above for Keras)
+    assert "first" in editor.weights_dict["layers"] and "dense" not in editor.weights_dict["layers"]
+    with pytest.raises(ValueError, match="occurs more than once"):
+        editor.delete_object("0")
+    with pytest.raises(ValueError, match="leaf name"):
+        editor.rename_object("first", "layers/x")
+    with pytest.raises(ValueError, match="should be a dict"):
+        editor.add_object("layers/x", [np.zeros(2)])
+    with pytest.raises(ValueError, match="Weight 9 not found"):
+        editor.delete_weight("layers/batch_normalization", "9")
+    with pytest.raises(ValueError, match=".weights.h5"):
+        editor.save(keras_files / "x.h5")
+    with pytest.raises(ValueError, match="Invalid filename"):
+        tinydl.saving.KerasFileEditor(str(keras_files / "x.h5"))
+    model = tinydl.Sequential([tinydl.Input((3,)), tinydl.layers.Dense(4), tinydl.layers.BatchNormalization(),
+                               tinydl.layers.Dense(2)])
+    weights_only = tinydl.saving.KerasFileEditor(str(keras_files / "m.weights.h5"), stream=io.StringIO())
+    assert weights_only.compare(model)["status"] == "error"  # the file has the optimizer's variables
+    weights_only.delete_object("optimizer")
+    assert weights_only.compare(model) == {"status": "success", "error_count": 0, "match_count": 8}
+    weights_only.rename_object("dense_1", "other")
+    weights_only.delete_weight("layers/dense", "1")
+    assert weights_only.compare(model) == {"status": "error", "error_count": 3, "match_count": 5}
+    weights_only.rename_object("other", "dense_1")
+    weights_only.add_weights("layers/dense", {"1": np.ones(4, "float32")})
+    # an edited file loads into a tinydl model
+    weights_only.save(keras_files / "edited.weights.h5")
+    model.load_weights(str(keras_files / "edited.weights.h5"))
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], weights_only.weights_dict["layers"]["dense"]["0"])
