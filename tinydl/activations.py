@@ -14,7 +14,7 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "softplus", "softsign", "silu", "swish",
     "hard_sigmoid", "hard_silu", "hard_swish", "sigmoid", "tanh", "softmax", "log_softmax", "exponential",
     "linear", "mish", "celu", "glu", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid",
-    "squareplus", "sparse_plus", "get", "serialize", "deserialize",
+    "squareplus", "sparse_plus", "sparse_sigmoid", "sparsemax", "threshold", "get", "serialize", "deserialize",
 ]
 
 
@@ -211,10 +211,28 @@ def sparse_plus(x):
     return ops.where(ops.less_equal(x, -1.0), 0.0, ops.where(ops.greater_equal(x, 1.0), x, middle))
 
 
+@register_serializable()
+def sparse_sigmoid(x):
+    """0 for x <= -1, (x + 1) / 2 between, 1 for x >= 1."""
+    return ops.sparse_sigmoid(_t(x))
+
+
+@register_serializable()
+def sparsemax(x, axis=-1):
+    """Euclidean projection of x onto the probability simplex along `axis` (a softmax with exact zeros)."""
+    return ops.sparsemax(_t(x), axis=axis)
+
+
+@register_serializable()
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else default_value."""
+    return ops.threshold(_t(x), threshold, default_value)
+
+
 _BY_NAME = {fn.__name__: fn for fn in (
     relu, relu6, leaky_relu, elu, selu, gelu, softplus, softsign, silu, hard_sigmoid, hard_silu, sigmoid,
     tanh, softmax, log_softmax, exponential, linear, mish, celu, glu, hard_tanh, hard_shrink, soft_shrink,
-    tanh_shrink, log_sigmoid, squareplus, sparse_plus)}
+    tanh_shrink, log_sigmoid, squareplus, sparse_plus, sparse_sigmoid, sparsemax, threshold)}
 _BY_NAME.update({"swish": silu, "hard_swish": hard_silu})
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence",
     "cosine_similarity", "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "Dice", "Tversky",
     "binary_focal_crossentropy", "categorical_focal_crossentropy", "dice", "tversky",
+    "CTC", "ctc", "Circle", "circle", "CategoricalGeneralizedCrossEntropy", "categorical_generalized_cross_entropy",
     "get", "serialize", "deserialize", "reduce_weighted_values", "EPSILON",
 ]
 
@@ -308,6 +309,52 @@ class Tversky(LossFunctionWrapper):
         return {**super().get_config(), "alpha": self.alpha, "beta": self.beta, "axis": self.axis}
 
 
+@register_serializable()
+class CTC(LossFunctionWrapper):
+    """Connectionist temporal classification: y_true (batch, max_length) integer labels with 0 the blank and
+    padding; y_pred (batch, steps, classes) logits. All output steps count."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(ctc, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_serializable()
+class Circle(LossFunctionWrapper):
+    """Circle loss (Sun et al. 2020) over the batch's pairwise cosine distances of L2-normalized embeddings:
+    y_true integer labels (batch,), y_pred embeddings (batch, dim). Samples with a zero loss are masked out
+    of the reduction, as in Keras."""
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size",
+                 name="circle", dtype=None):
+        super().__init__(circle, reduction=reduction, name=name, dtype=dtype, gamma=gamma, margin=margin,
+                         remove_diagonal=remove_diagonal)
+        self.gamma, self.margin, self.remove_diagonal = gamma, margin, remove_diagonal
+
+    def _call_with_mask(self, y_true, y_pred):
+        values = self.call(y_true, y_pred)
+        return values, values._keras_mask
+
+    def get_config(self):
+        return {**super().get_config(), "gamma": self.gamma, "margin": self.margin,
+                "remove_diagonal": self.remove_diagonal}
+
+
+@register_serializable()
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """(1 - p^q) / q with p the predicted probability of the true class (Zhang & Sabuncu 2018): y_true integer
+    class indices, y_pred probabilities; q in (0, 1) moves it from cross-entropy (q -> 0) to MAE (q -> 1)."""
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        if not 0 < q < 1:
+            raise ValueError(f"q must be in the interval (0, 1), got {q!r}")
+        super().__init__(categorical_generalized_cross_entropy, reduction=reduction, name=name, dtype=dtype, q=q)
+        self.q = q
+
+    def get_config(self):
+        return {**super().get_config(), "q": self.q}
+
+
 # -- function forms: one loss value per sample ---------------------------------------------------
 def mean_squared_error(y_true, y_pred):
     """mean((y_true - y_pred) ** 2, axis=-1)."""
@@ -485,6 +532,58 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     return 1.0 - tp / (tp + fp * alpha + fn * beta + EPSILON)
 
 
+def ctc(y_true, y_pred):
+    """CTC loss per sample: y_true (batch, max_length) integer labels, 0 the blank/padding; y_pred logits
+    (batch, steps, classes); every output step is used and the label length is the count of nonzero labels."""
+    y_pred = _pred(y_pred)
+    y_true = as_tensor(y_true)
+    if y_true.ndim != 2:
+        raise ValueError(f"ctc: y_true must be (batch_size, max_length) integer labels, got shape {y_true.shape}")
+    if y_pred.ndim != 3:
+        raise ValueError(f"ctc: y_pred must be (batch_size, max_length, num_classes) logits, got shape "
+                         f"{y_pred.shape}")
+    y_true = ops.cast(y_true, "int32")
+    batch, steps = y_pred.shape[0], y_pred.shape[1]
+    label_length = ops.cast(ops.sum(ops.cast(ops.not_equal(y_true, 0), "int32"), axis=-1), "int32")
+    return ops.ctc_loss(y_true, y_pred, label_length, ops.full((batch,), steps, dtype="int32"), mask_index=0)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
+    """Circle loss per query: y_true integer labels, y_pred L2-normalized embeddings; against ref_embeddings
+    / ref_labels (default: the batch itself, without self-pairs when remove_diagonal). The result carries a
+    `_keras_mask` of the nonzero losses, which the Circle class reduces over, as Keras does."""
+    y_pred = _pred(y_pred)
+    y_true = ops.cast(as_tensor(y_true), "int32")
+    ref_embeddings = y_pred if ref_embeddings is None else _pred(ref_embeddings, y_pred.dtype)
+    ref_labels = y_true if ref_labels is None else ops.cast(as_tensor(ref_labels), "int32")
+    distances = ops.maximum(1.0 - ops.matmul(y_pred, ops.transpose(ref_embeddings)), 0.0)
+    query = ops.reshape(y_true, (-1, 1))
+    key = ops.reshape(ref_labels, (-1, 1))
+    positive = ops.equal(query, ops.transpose(key))
+    negative = ops.logical_not(positive)
+    if remove_diagonal:
+        positive = ops.logical_and(positive, ops.logical_not(ops.eye(query.shape[0], key.shape[0], dtype="bool")))
+    pos_f, neg_f = ops.cast(positive, distances.dtype), ops.cast(negative, distances.dtype)
+    pos_weights = ops.maximum((margin + distances) * pos_f, 0.0)
+    neg_weights = ops.maximum((1.0 + margin - distances) * neg_f, 0.0)
+    pos_wdists = -1.0 * gamma * pos_weights * (margin - distances)
+    neg_wdists = gamma * neg_weights * ((1.0 - margin) - distances)
+    p_loss = ops.logsumexp(ops.where(positive, pos_wdists, float("-inf")), axis=1)
+    n_loss = ops.logsumexp(ops.where(negative, neg_wdists, float("-inf")), axis=1)
+    loss = ops.softplus(p_loss + n_loss)
+    loss._keras_mask = ops.greater(loss, 0.0).data
+    return loss
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """(1 - p^q) / q per sample, p = y_pred at the integer label y_true."""
+    y_pred = _pred(y_pred)
+    labels = ops.cast(ops.reshape(as_tensor(y_true), (-1,)) if as_tensor(y_true).ndim > 1 else as_tensor(y_true),
+                      "int32")
+    p = ops.sum(y_pred * ops.cast(ops.one_hot(labels, y_pred.shape[-1]), y_pred.dtype), axis=-1)
+    return (1.0 - ops.power(p, q)) / q
+
+
 # -- reduction (Keras's reduce_weighted_values) ----------------------------------------------------
 def fold_keras_mask(mask, keras_mask, values):
     """`mask` and the predictions' `_keras_mask` (padding steps from Embedding(mask_zero)/Masking) as one
@@ -543,7 +642,7 @@ _CLASSES = {cls.__name__: cls for cls in (
     MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, KLDivergence, CosineSimilarity, LossFunctionWrapper, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, LogCosh, Poisson, Hinge, SquaredHinge, CategoricalHinge, BinaryFocalCrossentropy,
-    CategoricalFocalCrossentropy, Dice, Tversky)}
+    CategoricalFocalCrossentropy, Dice, Tversky, CTC, Circle, CategoricalGeneralizedCrossEntropy)}
 _ALIASES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
@@ -561,12 +660,14 @@ _ALIASES = {
     "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson, "hinge": Hinge, "squared_hinge": SquaredHinge,
     "categorical_hinge": CategoricalHinge, "binary_focal_crossentropy": BinaryFocalCrossentropy,
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy, "dice": Dice, "tversky": Tversky,
+    "ctc": CTC, "circle": Circle,  # Keras's get knows these two names, not categorical_generalized_cross_entropy
 }
 _FUNCTIONS = {fn.__name__: fn for fn in (
     mean_squared_error, mean_absolute_error, huber, binary_crossentropy, categorical_crossentropy,
     sparse_categorical_crossentropy, kl_divergence, cosine_similarity, mean_absolute_percentage_error,
     mean_squared_logarithmic_error, log_cosh, poisson, hinge, squared_hinge, categorical_hinge,
-    binary_focal_crossentropy, categorical_focal_crossentropy, dice, tversky)}
+    binary_focal_crossentropy, categorical_focal_crossentropy, dice, tversky, ctc, circle,
+    categorical_generalized_cross_entropy)}
 
 
 def get(identifier):

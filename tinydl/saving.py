@@ -2,10 +2,11 @@
 
 from tinydl import models
 from tinydl.io import config as io_config
+from tinydl.io.file_editor import KerasFileEditor  # noqa: F401
 
 __all__ = ["load_model", "save_model", "load_weights", "save_weights", "register_keras_serializable",
            "get_custom_objects", "get_registered_name", "get_registered_object", "custom_object_scope",
-           "CustomObjectScope", "serialize_keras_object", "deserialize_keras_object"]
+           "CustomObjectScope", "serialize_keras_object", "deserialize_keras_object", "KerasFileEditor"]
 
 _registered_names = {}  # object -> "package>name", for get_registered_name
 

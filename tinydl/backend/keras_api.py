@@ -4,6 +4,7 @@ Layers live floors above the backend, so they register what the backend must kno
 (`on_clear_session`, `register_keras_tensor_type`) instead of the backend importing them.
 """
 import gc
+import os
 
 import numpy as np
 
@@ -80,6 +81,45 @@ def disable_interactive_logging():
 def is_interactive_logging_enabled():
     """True unless `disable_interactive_logging()` was called."""
     return _config["interactive_logging"]
+
+
+def _cap_from_env(name):
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+# Keras's debugging caps on fit (epochs) and on fit/evaluate/predict (steps per epoch); None is no cap.
+# Read from KERAS_MAX_EPOCHS / KERAS_MAX_STEPS_PER_EPOCH at import, as Keras does.
+_MAX_EPOCHS = _cap_from_env("KERAS_MAX_EPOCHS")
+_MAX_STEPS_PER_EPOCH = _cap_from_env("KERAS_MAX_STEPS_PER_EPOCH")
+
+
+def _check_cap(value, name):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+        raise ValueError(f"{name} must be a non-negative integer or None, got {value!r}")
+    return None if value is None else int(value)
+
+
+def set_max_epochs(max_epochs):
+    """Cap the number of epochs of every `fit` call (None: no cap; 0 also means no cap, as in Keras)."""
+    global _MAX_EPOCHS
+    _MAX_EPOCHS = _check_cap(max_epochs, "max_epochs")
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """Cap the steps of each epoch of `fit`, `evaluate` and `predict` (None: no cap)."""
+    global _MAX_STEPS_PER_EPOCH
+    _MAX_STEPS_PER_EPOCH = _check_cap(max_steps_per_epoch, "max_steps_per_epoch")
+
+
+def max_epochs():
+    """The cap set by set_max_epochs or KERAS_MAX_EPOCHS, or None."""
+    return _MAX_EPOCHS
+
+
+def max_steps_per_epoch():
+    """The cap set by set_max_steps_per_epoch or KERAS_MAX_STEPS_PER_EPOCH, or None."""
+    return _MAX_STEPS_PER_EPOCH
 
 
 def clear_session(free_memory=True):

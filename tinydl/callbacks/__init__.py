@@ -10,3 +10,5 @@ from tinydl.callbacks.reduce_lr import LearningRateScheduler, ReduceLROnPlateau 
 from tinydl.callbacks.tensorboard import TensorBoard  # noqa: F401
 from tinydl.callbacks.backup_and_restore import BackupAndRestore  # noqa: F401
 from tinydl.callbacks.simple import CSVLogger, LambdaCallback, TerminateOnNaN  # noqa: F401
+from tinydl.callbacks.swap_ema_weights import SwapEMAWeights  # noqa: F401
+from tinydl.callbacks.remote_monitor import RemoteMonitor  # noqa: F401

@@ -21,6 +21,25 @@ from tinydl.autograd import no_grad
 __all__ = ["Trainer"]
 
 
+
+def _capped_epochs(epochs):
+    """epochs, lowered to keras.config.max_epochs() when that cap is set and smaller (with Keras's warning)."""
+    cap = backend.keras_api.max_epochs()
+    if cap and cap < epochs:
+        warnings.warn(f"Limiting epochs to {cap}")
+        return cap
+    return epochs
+
+
+def _capped_steps(steps):
+    """steps per epoch, lowered to keras.config.max_steps_per_epoch() when that cap is set (as Keras's
+    EpochIterator: a cap also bounds an unspecified number of steps)."""
+    cap = backend.keras_api.max_steps_per_epoch()
+    if cap and (not steps or cap < steps):
+        warnings.warn(f"Limiting steps_per_epoch to {cap}")
+        return cap
+    return steps
+
 class Trainer:
     """compile / fit / evaluate / predict for Model."""
 
@@ -160,7 +179,9 @@ class Trainer:
                             validation_batch_size, validation_steps)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
-        data = DataHandler(x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight)
+        epochs = _capped_epochs(epochs)
+        data = DataHandler(x, y, sample_weight, batch_size, _capped_steps(steps_per_epoch), shuffle,
+                           class_weight)
         check_data(data, validation_split)
         self._check_arrays(data)
         dist = distribution.active()
@@ -206,6 +227,8 @@ class Trainer:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if epochs > 0:  # as Keras: with use_ema the model ends fit holding the moving averages
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         return cbs.history
 
@@ -213,9 +236,9 @@ class Trainer:
         """Evaluate on validation data (a tuple of arrays, a generator or a dataset) and return logs."""
         if isinstance(validation_data, tuple):
             vx, vy, vsw = unpack_batch(validation_data)
-            handler = DataHandler(vx, vy, vsw, batch_size, steps)
+            handler = DataHandler(vx, vy, vsw, batch_size, _capped_steps(steps))
         else:
-            handler = DataHandler(validation_data, None, None, batch_size, steps)
+            handler = DataHandler(validation_data, None, None, batch_size, _capped_steps(steps))
         if handler.kind == "arrays" and handler.n == 0:
             return {}  # as Keras: empty validation data adds no val_ keys
         check_data(handler, validation=True)
@@ -248,7 +271,7 @@ class Trainer:
                  callbacks=None, return_dict=False):
         """Loss and metrics on the data: a scalar, a list in `metrics_names` order, or a dict."""
         self._require_compiled("evaluate")
-        data = DataHandler(x, y, sample_weight, batch_size, steps)
+        data = DataHandler(x, y, sample_weight, batch_size, _capped_steps(steps))
         self._check_arrays(data)
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
@@ -257,7 +280,7 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for every sample, as NumPy arrays concatenated over batches."""
-        data = DataHandler(x, None, None, batch_size, steps)
+        data = DataHandler(x, None, None, batch_size, _capped_steps(steps))
         self._check_arrays(data)
         verbose = _resolve_verbose(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
