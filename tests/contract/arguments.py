@@ -77,6 +77,10 @@ SAME_NUMBERS = {
                                          "exact ones (within any epsilon), and given bin_boundaries ignore it"),
     ("RandomBrightness", "data_format"): ("channels_first", "one shift per image, on every axis: no channel axis to "
                                                             "find (Keras's ignores it too)"),
+    ("RandomInvert", "data_format"): ("channels_first", "one choice per image, on every axis: no channel axis to "
+                                                        "find (Keras's ignores it too)"),
+    ("Solarization", "data_format"): ("channels_first", "one addition and threshold per image, on every axis: no "
+                                                        "channel axis to find (Keras's ignores it too)"),
     ("IntegerLookup", "salt"): (7, "Keras uses it only with oov_method='farmhash'; 'floormod', the only method "
                                    "tinydl has (and Keras's default), takes no salt"),
     ("SpectralNormalization", "dtype"): ("float64", "Keras 3.15's SpectralNormalization also computes in its wrapped "
@@ -362,6 +366,14 @@ ARGUMENT_CASES = [
     _image(L.RandomContrast, {"factor": 0.5}, factor=Change(0.9), value_range=Change((-10, 10))),
     _image(L.RandomBrightness, {"factor": 0.2, "value_range": (-100, 100)}, factor=Change(0.6),
            value_range=Change((-1, 1))),
+    _image(L.RandomGrayscale, {"factor": 0.5}, factor=Change(0.0),
+           data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+    ArgumentCase(L.RandomInvert, {"factor": 0.9, "value_range": (0, 1)}, (8, 3, 4, 3), call={"training": True},
+                 changes={"factor": Change((1.0, 1.0)), "value_range": Change((0, 2)), "seed": Change(3)}),
+    _image(L.Solarization, {"threshold_factor": (0.5, 0.5), "value_range": (0, 1)},
+           addition_factor=Change((0.2, 0.3)), threshold_factor=Change(0.1), value_range=Change((0, 2))),
+    ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
+                                                           "data_format": Change("channels_first")}),
     # vocabulary layers
     ArgumentCase(L.StringLookup, {"vocabulary": ["a", "b", "c", "d", "\u00e9"]}, make_inputs=_strings, changes={
         "vocabulary": Change(["d", "c", "b", "a", "\u00e9"]), "max_tokens": Change(4),

@@ -20,4 +20,11 @@ CASES = [
               call_kwargs=TRAINING, name="RandomContrast[training]"),
     LayerCase(lambda **kw: L.RandomBrightness((0.1, 0.1), value_range=(-20, 20), **kw), (2, 3, 4, 2),
               call_kwargs=TRAINING, name="RandomBrightness[training]"),
+    LayerCase(lambda **kw: L.RandomGrayscale(1.0, **kw), (2, 3, 4, 3), call_kwargs=TRAINING,
+              name="RandomGrayscale[training]"),
+    LayerCase(lambda **kw: L.RandomInvert((1.0, 1.0), value_range=(-20, 20), **kw), (2, 3, 4, 2),
+              call_kwargs=TRAINING, name="RandomInvert[training]"),
+    LayerCase(lambda **kw: L.Solarization(0.0, 0.0, value_range=(-20, 20), **kw), (2, 3, 4, 2),
+              call_kwargs=TRAINING, name="Solarization[training]"),
+    LayerCase(lambda **kw: L.AutoContrast(value_range=(-20, 20), **kw), (2, 3, 4, 2)),
 ]

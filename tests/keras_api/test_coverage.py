@@ -78,11 +78,11 @@ PENDING_ELSEWHERE = {
 }
 
 PENDING_ISSUE_16 = {
-    "layers": """AugMix AutoContrast ContrastLimitedAdaptiveHistogramEqualization CutMix Equalization FlaxLayer
+    "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization CutMix Equalization FlaxLayer
         HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram MixUp RMSNormalization RandAugment
         RandomColorDegeneration RandomColorJitter RandomElasticTransform RandomErasing RandomGaussianBlur
-        RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomSaturation
-        RandomSharpness RandomShear ReversibleEmbedding STFTSpectrogram Solarization TFSMLayer
+        RandomHue RandomPerspective RandomPosterization RandomSaturation
+        RandomSharpness RandomShear ReversibleEmbedding STFTSpectrogram TFSMLayer
         TorchModuleWrapper""",
     "ops": "",
 }

@@ -1,6 +1,6 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
-RandomContrast, RandomBrightness. Each is active only in training (`training=True`, as `fit` calls it) and the
-identity in inference, except RandomCrop, which center-crops to the target's aspect ratio and resizes there.
+RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast. Each is active only in training (`training=True`, as `fit` calls it) and the
+identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
 layer's own generator when `seed` is given, else from tinydl's global one. The geometric layers share
@@ -15,23 +15,21 @@ from tinydl.layers.preprocessing import resize_images
 from tinydl.tensor import Tensor
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
-           "RandomBrightness"]
+           "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 
-class _RandomImageLayer(Layer):
-    """Shared arguments: seed (own generator), data_format, and the (batch, h, w, c) or (h, w, c) input check."""
+class _ImageLayer(Layer):
+    """Shared arguments: data_format, and the (batch, h, w, c) or (h, w, c) input check."""
 
-    def __init__(self, seed=None, data_format=None, **kwargs):
+    def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(f"{type(self).__name__} '{self.name}': data_format must be 'channels_last' or "
                              f"'channels_first', got {data_format!r}")
-        self.seed, self.data_format = seed, data_format or "channels_last"
-        own = None if seed is None else np.random.default_rng(int(seed))
-        self._rng = (lambda: own) if own is not None else backend.rng
+        self.data_format = data_format or "channels_last"
 
     def _images(self, inputs):
         """Inputs as a float batch (a single image gains a batch axis), and whether to drop it again."""
@@ -49,7 +47,20 @@ class _RandomImageLayer(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class _RandomImageLayer(_ImageLayer):
+    """An image layer with `seed`: its own generator when given, else tinydl's global one."""
+
+    def __init__(self, seed=None, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.seed = seed
+        own = None if seed is None else np.random.default_rng(int(seed))
+        self._rng = (lambda: own) if own is not None else backend.rng
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
 
 
 class RandomFlip(_RandomImageLayer):
@@ -253,6 +264,121 @@ class RandomBrightness(_RandomImageLayer):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
 
 
+class RandomGrayscale(_RandomImageLayer):
+    """Replaces each image, with probability `factor`, by its luma 0.2989 R + 0.587 G + 0.114 B on every channel
+    (images with 3 channels, or 1, which stay as they are)."""
+
+    def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 <= factor <= 1:
+            raise ValueError(f"RandomGrayscale '{self.name}': factor must be a number in [0, 1], got {factor!r}")
+        self.factor = factor
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        apply = self._rng().uniform(0, 1, size=(x.shape[0], 1, 1, 1)) < self.factor
+        y = ops.where(_constant(apply, x), grayscale(x, self.data_format, self), x)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class RandomInvert(_RandomImageLayer):
+    """Replaces each image x by `value_range[1] - x` when a uniform draw falls below a probability itself drawn
+    from `factor` (f in [0, 1]: [0, f]; a pair (lo, hi) as given, so (1, 1) always inverts)."""
+
+    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        rng = self._rng()
+        probability = rng.uniform(self.factor[0], self.factor[1], size=x.shape[0])
+        apply = (rng.uniform(0, 1, size=x.shape[0]) < probability).reshape(-1, 1, 1, 1)
+        y = ops.where(_constant(apply, x), self.value_range[1] - x, x)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+class Solarization(_RandomImageLayer):
+    """On the 0-255 scale of `value_range`: adds a draw of `addition_factor` to each image, clips to [0, 255], and
+    inverts (255 - v) every value not below a draw of `threshold_factor`. Each factor f in [0, 1] means [0, f], a
+    pair (lo, hi) is sorted; as Keras 3.15 the draws are uniform in [lo, 255 hi] (lo is not scaled by 255)."""
+
+    def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.addition_factor = _unit_factor(addition_factor, "addition_factor", self)
+        self.threshold_factor = _unit_factor(threshold_factor, "threshold_factor", self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        rng, shape = self._rng(), (x.shape[0], 1, 1, 1)
+        additions = rng.uniform(self.addition_factor[0], self.addition_factor[1] * 255, size=shape)
+        thresholds = rng.uniform(self.threshold_factor[0], self.threshold_factor[1] * 255, size=shape)
+        y = self.solarize(x, additions, thresholds)
+        return y[0] if single else y
+
+    def solarize(self, x, additions, thresholds):
+        """The transform with given (batch, 1, 1, 1) additions and thresholds on the 0-255 scale."""
+        lo, hi = self.value_range
+        v = ops.clip((x - lo) * (255.0 / (hi - lo)) + _constant(additions.astype(x.dtype), x), 0.0, 255.0)
+        v = ops.where(v < _constant(thresholds.astype(x.dtype), x), v, 255.0 - v)
+        return v * ((hi - lo) / 255.0) + lo
+
+    def get_config(self):
+        return {**super().get_config(), "addition_factor": self.addition_factor,
+                "threshold_factor": self.threshold_factor, "value_range": self.value_range}
+
+
+class AutoContrast(_ImageLayer):
+    """Stretches each channel of each image linearly so its minimum and maximum span `value_range`, in training
+    and inference alike (no randomness); a constant channel (0/0) is left as it is."""
+
+    def __init__(self, value_range=(0, 255), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        x, single = self._images(inputs)
+        lo, hi = self.value_range
+        axes = self._hw_axes()
+        low, high = ops.min(x, axis=axes, keepdims=True), ops.max(x, axis=axes, keepdims=True)
+        span = high - low
+        flat = _constant(span.numpy() == 0, x)
+        safe = ops.where(flat, ops.ones_like(span), span)
+        y = ops.clip((x - low) / safe * (hi - lo) + lo, lo, hi)
+        y = ops.where(flat, x, y)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range}
+
+
+def grayscale(x, data_format, layer):
+    """Luma of RGB images (batch, h, w, 3) or (batch, 3, h, w), kept with a channel axis of 1; grey images as given."""
+    axis = 3 if data_format == "channels_last" else 1
+    if x.shape[axis] == 1:
+        return x
+    if x.shape[axis] != 3:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}' expects 3 (RGB) or 1 channels, got shape "
+                         f"{tuple(x.shape)}")
+    weights = _constant(np.array([0.2989, 0.587, 0.114], dtype=x.dtype).reshape(
+        (1, 1, 1, 3) if axis == 3 else (1, 3, 1, 1)), x)
+    return ops.sum(x * weights, axis=axis, keepdims=True)
+
+
 def rotation_transforms(angles, height, width):
     """Keras's 8-number transforms rotating images by `angles` (radians) about their centres."""
     cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
@@ -360,6 +486,16 @@ def _bounded(factor, bounds, layer):
             raise ValueError(message)
         return (max(-abs(factor), bounds[0]), abs(factor))
     raise ValueError(message)
+
+
+def _unit_factor(factor, what, layer):
+    """Solarization's factors: a number f in [0, 1] gives (0, f), a pair in [0, 1] is sorted."""
+    pair = factor if isinstance(factor, (list, tuple)) else (0.0, factor)
+    if len(pair) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+                                 for v in pair):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be a number or a pair of numbers in "
+                         f"[0, 1], got {factor!r}")
+    return tuple(sorted(float(v) for v in pair))
 
 
 def _value_range(value_range, layer):

@@ -1,0 +1,104 @@
+"""Colour augmentation layers (RandomGrayscale, RandomInvert, Solarization, AutoContrast) against Keras 3.15
+with factors that make Keras deterministic (lower == upper), or with the same drawn parameters handed to both."""
+import os
+
+import numpy as np
+import pytest
+
+import tinydl as td
+from tinydl import layers as L
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+IMAGES = np.random.default_rng(0).uniform(0, 255, (3, 4, 5, 3)).astype("float32")
+
+
+def _keras():
+    return pytest.importorskip("keras")
+
+
+def _np(keras, y):
+    return keras.ops.convert_to_numpy(y)
+
+
+@pytest.mark.parametrize("make,scale", [
+    (lambda k: k.RandomGrayscale(1.0), 1), (lambda k: k.RandomInvert((1.0, 1.0)), 1),
+    (lambda k: k.RandomInvert(0.0), 1), (lambda k: k.Solarization(0.0, 0.0), 1), (lambda k: k.AutoContrast(), 1),
+    (lambda k: k.AutoContrast(value_range=(-1, 1)), 255), (lambda k: k.RandomInvert((1.0, 1.0), value_range=(0, 1)), 255)])
+def test_matches_keras_with_deterministic_factors(make, scale):
+    keras = _keras()
+    x = IMAGES / scale
+    ours = make(L)(x, training=True).numpy()
+    theirs = _np(keras, make(keras.layers)(x, training=True))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-4)
+
+
+def test_solarization_matches_keras_on_given_additions_and_thresholds():
+    keras = _keras()
+    x = IMAGES / 127.5 - 1
+    additions = np.array([10.0, 50.0, 90.0], "float32").reshape(3, 1, 1, 1)
+    thresholds = np.array([30.0, 100.0, 200.0], "float32").reshape(3, 1, 1, 1)
+    ours = L.Solarization(0.5, 0.5, value_range=(-1, 1)).solarize(td.tensor(x), additions, thresholds).numpy()
+    theirs = keras.layers.Solarization(0.5, 0.5, value_range=(-1, 1)).transform_images(
+        keras.ops.convert_to_tensor(x), {"additions": keras.ops.convert_to_tensor(additions),
+                                         "thresholds": keras.ops.convert_to_tensor(thresholds)})
+    np.testing.assert_allclose(ours, _np(keras, theirs), rtol=1e-5, atol=1e-5)
+
+
+def test_grayscale_is_the_luma_on_every_channel_and_channels_first_agrees():
+    y = L.RandomGrayscale(1.0, dtype="float64")(IMAGES.astype("float64"), training=True).numpy()
+    luma = IMAGES.astype("float64") @ np.array([0.2989, 0.587, 0.114])
+    np.testing.assert_allclose(y, np.repeat(luma[..., None], 3, axis=-1), rtol=1e-12)
+    first = L.RandomGrayscale(1.0, data_format="channels_first")(IMAGES.transpose(0, 3, 1, 2), training=True)
+    np.testing.assert_allclose(first.numpy().transpose(0, 2, 3, 1), y, rtol=1e-5)
+
+
+def test_random_draws_apply_to_some_images_and_a_seed_repeats_them():
+    x = np.random.default_rng(1).uniform(0, 255, (40, 2, 2, 3))
+    a = L.RandomInvert(1.0, seed=4, dtype="float64")(x, training=True).numpy()
+    b = L.RandomInvert(1.0, seed=4, dtype="float64")(x, training=True).numpy()
+    np.testing.assert_array_equal(a, b)
+    inverted = [np.allclose(o, 255 - i) for o, i in zip(a, x)]
+    kept = [np.array_equal(o, i) for o, i in zip(a, x)]
+    assert all(p or q for p, q in zip(inverted, kept)) and any(inverted) and any(kept)
+    g = L.RandomGrayscale(0.5, seed=2, dtype="float64")(x, training=True).numpy()
+    grey = [np.allclose(o[..., 0], o[..., 2]) for o in g]
+    assert any(grey) and not all(grey)
+
+
+def test_solarization_threshold_inverts_values_above_it():
+    x = np.array([0.0, 100.0, 200.0, 255.0]).reshape(1, 1, 4, 1)
+    y = L.Solarization(0.0, (0.5, 0.5), dtype="float64").solarize(
+        td.tensor(x), np.zeros((1, 1, 1, 1)), np.full((1, 1, 1, 1), 150.0)).numpy()
+    np.testing.assert_allclose(y.ravel(), [0.0, 100.0, 55.0, 0.0])
+
+
+def test_autocontrast_spans_the_range_keeps_flat_channels_and_passes_gradients():
+    x = td.tensor(IMAGES.astype("float64") * 0.5 + 20, requires_grad=True)
+    y = L.AutoContrast(dtype="float64")(x)  # inference too
+    assert np.allclose(y.numpy().min(axis=(1, 2)), 0) and np.allclose(y.numpy().max(axis=(1, 2)), 255)
+    y.sum().backward()
+    assert x.grad is not None
+    flat = np.full((1, 2, 2, 3), 7.0)
+    np.testing.assert_array_equal(L.AutoContrast(dtype="float64")(flat).numpy(), flat)
+
+
+@pytest.mark.parametrize("layer", [L.RandomGrayscale(1.0), L.RandomInvert((1.0, 1.0)), L.Solarization(0.5, 0.5)])
+def test_the_random_ones_are_the_identity_in_inference(layer):
+    np.testing.assert_array_equal(layer(IMAGES).numpy(), IMAGES)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: L.RandomGrayscale(1.5), "factor"), (lambda: L.RandomInvert(2.0), "factor"),
+    (lambda: L.Solarization(addition_factor=-0.1), "addition_factor"),
+    (lambda: L.Solarization(threshold_factor=(0.1, 0.2, 0.3)), "threshold_factor"),
+    (lambda: L.AutoContrast(value_range=5), "value_range"), (lambda: L.RandomInvert(value_range=(1,)), "value_range"),
+    (lambda: L.RandomGrayscale(data_format="nhwc"), "data_format")])
+def test_bad_arguments_raise_naming_themselves(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_grayscale_refuses_images_without_3_or_1_channels():
+    with pytest.raises(ValueError, match="channels"):
+        L.RandomGrayscale(1.0)(np.zeros((1, 2, 2, 2)), training=True)
