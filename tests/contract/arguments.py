@@ -81,6 +81,8 @@ SAME_NUMBERS = {
                                                         "find (Keras's ignores it too)"),
     ("Solarization", "data_format"): ("channels_first", "one addition and threshold per image, on every axis: no "
                                                         "channel axis to find (Keras's ignores it too)"),
+    ("RandomPosterization", "data_format"): ("channels_first", "one bit count per image, on every value: no "
+                                                               "channel axis to find (Keras's ignores it too)"),
     ("IntegerLookup", "salt"): (7, "Keras uses it only with oov_method='farmhash'; 'floormod', the only method "
                                    "tinydl has (and Keras's default), takes no salt"),
     ("SpectralNormalization", "dtype"): ("float64", "Keras 3.15's SpectralNormalization also computes in its wrapped "
@@ -372,6 +374,12 @@ ARGUMENT_CASES = [
                  changes={"factor": Change((1.0, 1.0)), "value_range": Change((0, 2)), "seed": Change(3)}),
     _image(L.Solarization, {"threshold_factor": (0.5, 0.5), "value_range": (0, 1)},
            addition_factor=Change((0.2, 0.3)), threshold_factor=Change(0.1), value_range=Change((0, 2))),
+    _image(L.RandomColorDegeneration, {"factor": 0.5, "value_range": (-10, 10)}, factor=Change((0.8, 0.9)),
+           value_range=Change((0, 1)), data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+    _image(L.RandomSharpness, {"factor": 0.9, "value_range": (-10, 10)}, factor=Change((0.0, 0.1)),
+           value_range=Change((0, 1)), data_format=Change("channels_first")),
+    ArgumentCase(L.RandomPosterization, {"factor": 8, "value_range": (-3, 3)}, (8, 3, 4, 3), call={"training": True},
+                 changes={"factor": Change((2, 2)), "value_range": Change((-2, 2)), "seed": Change(3)}),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

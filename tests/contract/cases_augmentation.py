@@ -27,4 +27,9 @@ CASES = [
     LayerCase(lambda **kw: L.Solarization(0.0, 0.0, value_range=(-20, 20), **kw), (2, 3, 4, 2),
               call_kwargs=TRAINING, name="Solarization[training]"),
     LayerCase(lambda **kw: L.AutoContrast(value_range=(-20, 20), **kw), (2, 3, 4, 2)),
+    LayerCase(lambda **kw: L.RandomColorDegeneration((0.4, 0.4), value_range=(-20, 20), **kw), (2, 3, 4, 3),
+              call_kwargs=TRAINING, name="RandomColorDegeneration[training]"),
+    LayerCase(lambda **kw: L.RandomSharpness((0.9, 0.9), value_range=(-20, 20), data_format="channels_first", **kw),
+              (2, 2, 4, 5), call_kwargs=TRAINING, name="RandomSharpness[training,channels_first]"),
+    LayerCase(lambda **kw: L.RandomPosterization(4, **kw), (2, 3, 4, 3)),
 ]

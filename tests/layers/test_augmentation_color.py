@@ -1,4 +1,5 @@
-"""Colour augmentation layers (RandomGrayscale, RandomInvert, Solarization, AutoContrast) against Keras 3.15
+"""Colour augmentation layers (RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration,
+RandomSharpness, RandomPosterization) against Keras 3.15
 with factors that make Keras deterministic (lower == upper), or with the same drawn parameters handed to both."""
 import os
 
@@ -24,7 +25,13 @@ def _np(keras, y):
 @pytest.mark.parametrize("make,scale", [
     (lambda k: k.RandomGrayscale(1.0), 1), (lambda k: k.RandomInvert((1.0, 1.0)), 1),
     (lambda k: k.RandomInvert(0.0), 1), (lambda k: k.Solarization(0.0, 0.0), 1), (lambda k: k.AutoContrast(), 1),
-    (lambda k: k.AutoContrast(value_range=(-1, 1)), 255), (lambda k: k.RandomInvert((1.0, 1.0), value_range=(0, 1)), 255)])
+    (lambda k: k.AutoContrast(value_range=(-1, 1)), 255), (lambda k: k.RandomInvert((1.0, 1.0), value_range=(0, 1)), 255),
+    (lambda k: k.RandomColorDegeneration((0.6, 0.6)), 1), (lambda k: k.RandomColorDegeneration((-0.5, -0.5)), 1),
+    (lambda k: k.RandomColorDegeneration((1.0, 1.0), value_range=(0, 1)), 255),
+    (lambda k: k.RandomSharpness((0.9, 0.9)), 1), (lambda k: k.RandomSharpness((0.1, 0.1), value_range=(0, 1)), 255),
+    (lambda k: k.RandomSharpness((0.2, 0.2), data_format="channels_first"), 1),
+    (lambda k: k.RandomPosterization((3, 3)), 1), (lambda k: k.RandomPosterization((8, 8)), 1),
+    (lambda k: k.RandomPosterization((1, 1), value_range=(0, 1)), 255)])
 def test_matches_keras_with_deterministic_factors(make, scale):
     keras = _keras()
     x = IMAGES / scale
@@ -83,7 +90,35 @@ def test_autocontrast_spans_the_range_keeps_flat_channels_and_passes_gradients()
     np.testing.assert_array_equal(L.AutoContrast(dtype="float64")(flat).numpy(), flat)
 
 
-@pytest.mark.parametrize("layer", [L.RandomGrayscale(1.0), L.RandomInvert((1.0, 1.0)), L.Solarization(0.5, 0.5)])
+def test_posterization_keeps_the_top_bits_and_draws_them_in_lo_to_hi():
+    x = np.array([0.0, 37.9, 128.0, 200.0, 255.0]).reshape(1, 1, 5, 1)
+    y = L.RandomPosterization((2, 2), dtype="float64")(x, training=True).numpy().ravel()
+    np.testing.assert_array_equal(y, [0.0, 0.0, 128.0, 192.0, 192.0])
+    many = np.repeat(np.full((1, 1, 1, 1), 255.0), 200, axis=0)
+    kept = L.RandomPosterization(4, seed=1, dtype="float64")(many, training=True).numpy().ravel()
+    assert set(kept) == {255.0 - (2 ** (8 - b) - 1) for b in (1, 2, 3)}  # bits in [1, 4)
+
+
+def test_sharpness_half_is_the_identity_and_zero_is_the_smoothing_with_gradients():
+    x = td.tensor(IMAGES.astype("float64"), requires_grad=True)
+    np.testing.assert_allclose(L.RandomSharpness((0.5, 0.5), dtype="float64")(x, training=True).numpy(), x.numpy())
+    y = L.RandomSharpness((0.0, 0.0), value_range=(-1e9, 1e9), dtype="float64")(x, training=True)
+    kernel = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]]) / 13.0
+    padded = np.pad(IMAGES.astype("float64"), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    smooth = sum(kernel[i, j] * padded[:, i:i + 4, j:j + 5] for i in range(3) for j in range(3))
+    np.testing.assert_allclose(y.numpy(), smooth, rtol=1e-12)
+    y.sum().backward()
+    assert np.allclose(x.grad.numpy()[:, 1:-1, 1:-1], 1.0)  # every interior pixel feeds 13/13 of its taps
+
+
+def test_color_degeneration_one_is_the_grayscale():
+    a = L.RandomColorDegeneration((1.0, 1.0), dtype="float64")(IMAGES.astype("float64"), training=True).numpy()
+    b = L.RandomGrayscale(1.0, dtype="float64")(IMAGES.astype("float64"), training=True).numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("layer", [L.RandomGrayscale(1.0), L.RandomInvert((1.0, 1.0)), L.Solarization(0.5, 0.5),
+                                   L.RandomColorDegeneration(0.5), L.RandomSharpness(0.5), L.RandomPosterization(4)])
 def test_the_random_ones_are_the_identity_in_inference(layer):
     np.testing.assert_array_equal(layer(IMAGES).numpy(), IMAGES)
 
@@ -93,7 +128,9 @@ def test_the_random_ones_are_the_identity_in_inference(layer):
     (lambda: L.Solarization(addition_factor=-0.1), "addition_factor"),
     (lambda: L.Solarization(threshold_factor=(0.1, 0.2, 0.3)), "threshold_factor"),
     (lambda: L.AutoContrast(value_range=5), "value_range"), (lambda: L.RandomInvert(value_range=(1,)), "value_range"),
-    (lambda: L.RandomGrayscale(data_format="nhwc"), "data_format")])
+    (lambda: L.RandomGrayscale(data_format="nhwc"), "data_format"), (lambda: L.RandomPosterization(9), "factor"),
+    (lambda: L.RandomSharpness(1.5), "factor"), (lambda: L.RandomColorDegeneration((0.1, 0.2, 0.3)), "factor"),
+    (lambda: L.RandomSharpness(0.5, value_range=(0, 1, 2)), "value_range")])
 def test_bad_arguments_raise_naming_themselves(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -1,5 +1,6 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
-RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast. Each is active only in training (`training=True`, as `fit` calls it) and the
+RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization.
+Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -15,7 +16,7 @@ from tinydl.layers.preprocessing import resize_images
 from tinydl.tensor import Tensor
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
-           "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast"]
+           "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -364,6 +365,98 @@ class AutoContrast(_ImageLayer):
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range}
+
+
+class RandomColorDegeneration(_RandomImageLayer):
+    """Moves each image towards its luma by a fraction drawn from `factor` (f: [-f, f] within [-1, 1], as Keras
+    3.15; a pair is sorted): x + u (grey(x) - x), clipped to `value_range`. RGB or single-channel images."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (-1.0, 1.0), self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        u = _constant(self._rng().uniform(self.factor[0], self.factor[1], size=(x.shape[0], 1, 1, 1))
+                      .astype(x.dtype), x)
+        y = ops.clip(x + u * (grayscale(x, self.data_format, self) - x), *self.value_range)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+class RandomSharpness(_RandomImageLayer):
+    """Blends each image with its 3x3 smoothing (weights 1/13, centre 5/13, zero padding): x + (1 - 2u)(smooth - x),
+    u drawn from `factor` (f in [0, 1]: [0, f]; a pair sorted), clipped to `value_range`; u > 1/2 sharpens."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        u = self._rng().uniform(self.factor[0], self.factor[1], size=(x.shape[0], 1, 1, 1))
+        y = ops.clip(x + _constant((1.0 - 2.0 * u).astype(x.dtype), x) * (smooth3x3(x, self.data_format) - x),
+                     *self.value_range)
+        return y[0] if single else y
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+class RandomPosterization(_RandomImageLayer):
+    """Keeps the top b bits of each 8-bit value (on the 0-255 scale of `value_range`, truncated to integers), b
+    drawn per image from [lo, hi) of `factor` (an int f in [1, 8]: [1, f); lo == hi: exactly lo bits).
+    A step function: no gradient reaches the input (as Keras's uint8 round trip)."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (1, 8), self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        lo, hi = int(self.factor[0]), int(self.factor[1])
+        bits = np.full(x.shape[0], lo) if lo == hi else self._rng().integers(lo, hi, size=x.shape[0])
+        y = self.posterize(x, bits)
+        return y[0] if single else y
+
+    def posterize(self, x, bits):
+        """The transform keeping `bits[i]` bits of image i."""
+        lo, hi = self.value_range
+        v = np.clip((x.numpy().astype("float64") - lo) * (255.0 / (hi - lo)), 0, 255)
+        step = (2.0 ** (8 - np.asarray(bits, dtype="float64"))).reshape(-1, 1, 1, 1)
+        kept = np.floor(np.floor(v) / step) * step
+        return _constant((kept * ((hi - lo) / 255.0) + lo).astype(x.dtype), x)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+def smooth3x3(x, data_format):
+    """Each channel convolved with [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13 over zero 'same' padding."""
+    h_axis, w_axis = (1, 2) if data_format == "channels_last" else (2, 3)
+    widths = [(0, 0)] * 4
+    widths[h_axis], widths[w_axis] = (1, 1), (1, 1)
+    padded = ops.pad(x, widths)
+    h, w = x.shape[h_axis], x.shape[w_axis]
+    total = None
+    for dy in range(3):
+        for dx in range(3):
+            index = [slice(None)] * 4
+            index[h_axis], index[w_axis] = slice(dy, dy + h), slice(dx, dx + w)
+            tap = padded[tuple(index)] * ((5.0 if dy == dx == 1 else 1.0) / 13.0)
+            total = tap if total is None else total + tap
+    return total
 
 
 def grayscale(x, data_format, layer):
