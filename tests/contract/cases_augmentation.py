@@ -32,4 +32,7 @@ CASES = [
     LayerCase(lambda **kw: L.RandomSharpness((0.9, 0.9), value_range=(-20, 20), data_format="channels_first", **kw),
               (2, 2, 4, 5), call_kwargs=TRAINING, name="RandomSharpness[training,channels_first]"),
     LayerCase(lambda **kw: L.RandomPosterization(4, **kw), (2, 3, 4, 3)),
+    LayerCase(lambda **kw: L.RandomSaturation((0.7, 0.7), value_range=(0, 1), **kw), (2, 3, 4, 3),
+              call_kwargs=TRAINING, name="RandomSaturation[training]"),
+    LayerCase(lambda **kw: L.RandomHue(0.3, value_range=(-4, 4), data_format="channels_first", **kw), (2, 3, 4, 5)),
 ]

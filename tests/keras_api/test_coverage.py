@@ -80,9 +80,7 @@ PENDING_ELSEWHERE = {
 PENDING_ISSUE_16 = {
     "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization CutMix Equalization FlaxLayer
         HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram MixUp RMSNormalization RandAugment
-        RandomColorJitter RandomElasticTransform RandomErasing RandomGaussianBlur
-        RandomHue RandomPerspective RandomSaturation
-        RandomShear ReversibleEmbedding STFTSpectrogram TFSMLayer
+        RandomColorJitter RandomElasticTransform RandomErasing RandomGaussianBlur RandomPerspective RandomShear ReversibleEmbedding STFTSpectrogram TFSMLayer
         TorchModuleWrapper""",
     "ops": "",
 }

@@ -1,5 +1,5 @@
 """Colour augmentation layers (RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration,
-RandomSharpness, RandomPosterization) against Keras 3.15
+RandomSharpness, RandomPosterization, RandomSaturation, RandomHue) against Keras 3.15
 with factors that make Keras deterministic (lower == upper), or with the same drawn parameters handed to both."""
 import os
 
@@ -31,7 +31,10 @@ def _np(keras, y):
     (lambda k: k.RandomSharpness((0.9, 0.9)), 1), (lambda k: k.RandomSharpness((0.1, 0.1), value_range=(0, 1)), 255),
     (lambda k: k.RandomSharpness((0.2, 0.2), data_format="channels_first"), 1),
     (lambda k: k.RandomPosterization((3, 3)), 1), (lambda k: k.RandomPosterization((8, 8)), 1),
-    (lambda k: k.RandomPosterization((1, 1), value_range=(0, 1)), 255)])
+    (lambda k: k.RandomPosterization((1, 1), value_range=(0, 1)), 255),
+    (lambda k: k.RandomSaturation((0.5, 0.5)), 1), (lambda k: k.RandomSaturation((0.3, 0.3)), 1),
+    (lambda k: k.RandomSaturation((0.8, 0.8), value_range=(0, 1)), 255), (lambda k: k.RandomSaturation((0.0, 0.0)), 1),
+    (lambda k: k.RandomHue((0.0, 0.0)), 1)])
 def test_matches_keras_with_deterministic_factors(make, scale):
     keras = _keras()
     x = IMAGES / scale
@@ -50,6 +53,33 @@ def test_solarization_matches_keras_on_given_additions_and_thresholds():
         keras.ops.convert_to_tensor(x), {"additions": keras.ops.convert_to_tensor(additions),
                                          "thresholds": keras.ops.convert_to_tensor(thresholds)})
     np.testing.assert_allclose(ours, _np(keras, theirs), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_hue_and_saturation_match_keras_on_given_draws(data_format):
+    keras = _keras()
+    x = IMAGES.copy()
+    x[0, 0, :4] = [[10, 10, 10], [0, 0, 0], [200, 50, 50], [50, 200, 50]]  # grey, black, red and green maxima
+    x = x if data_format == "channels_last" else x.transpose(0, 3, 1, 2)
+    shifts, scales = np.array([0.3, -0.2, 0.45]), np.array([0.2, 1.0, 3.0])
+    ours = L.RandomHue(0.5, data_format=data_format).turn(td.tensor(x), shifts).numpy()
+    theirs = keras.layers.RandomHue(0.5, data_format=data_format).transform_images(
+        keras.ops.convert_to_tensor(x), {"factor": keras.ops.convert_to_tensor(shifts.astype("float32"))})
+    np.testing.assert_allclose(ours, _np(keras, theirs), rtol=1e-5, atol=1e-3)
+    ours = L.RandomSaturation(0.5, data_format=data_format).saturate(td.tensor(x), scales).numpy()
+    theirs = keras.layers.RandomSaturation(0.5, data_format=data_format).transform_images(
+        keras.ops.convert_to_tensor(x), {"factor": keras.ops.convert_to_tensor(scales.astype("float32"))})
+    np.testing.assert_allclose(ours, _np(keras, theirs), rtol=1e-5, atol=1e-3)
+
+
+def test_a_full_hue_turn_and_unit_saturation_keep_the_image_and_gradients_flow():
+    x = td.tensor(IMAGES.astype("float64") / 255, requires_grad=True)
+    same = L.RandomSaturation(0.5, value_range=(0, 1), dtype="float64").saturate(x, np.ones(3))
+    np.testing.assert_allclose(same.numpy(), x.numpy(), atol=1e-12)
+    turned = L.RandomHue(0.5, value_range=(0, 1), dtype="float64").turn(x, np.array([1 / 3, 1 / 3, 1 / 3]))
+    np.testing.assert_allclose(turned.numpy(), x.numpy()[..., [2, 0, 1]], atol=1e-12)  # R->G, G->B, B->R
+    (same.sum() + turned.sum()).backward()
+    assert x.grad is not None and np.abs(x.grad.numpy()).sum() > 0
 
 
 def test_grayscale_is_the_luma_on_every_channel_and_channels_first_agrees():
@@ -118,7 +148,8 @@ def test_color_degeneration_one_is_the_grayscale():
 
 
 @pytest.mark.parametrize("layer", [L.RandomGrayscale(1.0), L.RandomInvert((1.0, 1.0)), L.Solarization(0.5, 0.5),
-                                   L.RandomColorDegeneration(0.5), L.RandomSharpness(0.5), L.RandomPosterization(4)])
+                                   L.RandomColorDegeneration(0.5), L.RandomSharpness(0.5), L.RandomPosterization(4),
+                                   L.RandomSaturation(0.5), L.RandomHue(0.5)])
 def test_the_random_ones_are_the_identity_in_inference(layer):
     np.testing.assert_array_equal(layer(IMAGES).numpy(), IMAGES)
 
@@ -130,7 +161,8 @@ def test_the_random_ones_are_the_identity_in_inference(layer):
     (lambda: L.AutoContrast(value_range=5), "value_range"), (lambda: L.RandomInvert(value_range=(1,)), "value_range"),
     (lambda: L.RandomGrayscale(data_format="nhwc"), "data_format"), (lambda: L.RandomPosterization(9), "factor"),
     (lambda: L.RandomSharpness(1.5), "factor"), (lambda: L.RandomColorDegeneration((0.1, 0.2, 0.3)), "factor"),
-    (lambda: L.RandomSharpness(0.5, value_range=(0, 1, 2)), "value_range")])
+    (lambda: L.RandomSharpness(0.5, value_range=(0, 1, 2)), "value_range"), (lambda: L.RandomHue(1.5), "factor"),
+    (lambda: L.RandomSaturation("high"), "factor")])
 def test_bad_arguments_raise_naming_themselves(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -1,6 +1,6 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
-RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization.
-Each is active only in training (`training=True`, as `fit` calls it) and the
+RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
+RandomSaturation, RandomHue. Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -16,7 +16,8 @@ from tinydl.layers.preprocessing import resize_images
 from tinydl.tensor import Tensor
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
-           "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization"]
+           "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
+           "RandomSaturation", "RandomHue"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -440,6 +441,110 @@ class RandomPosterization(_RandomImageLayer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+class RandomSaturation(_RandomImageLayer):
+    """Scales the HSV saturation of each image by u / (1 - u + 1e-7), u drawn from `factor` (f: [-f, f] within
+    [-1, 1], a pair sorted), clipping it to `value_range`. As Keras 3.15 the HSV conversion takes the pixel values
+    as they are (not rescaled from value_range), so u = 0.5 keeps the image and u = 0 makes it grey."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (-1.0, 1.0), self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        u = self._rng().uniform(self.factor[0], self.factor[1], size=x.shape[0])
+        y = self.saturate(x, u / (1.0 - u + 1e-7))
+        return y[0] if single else y
+
+    def saturate(self, x, scales):
+        """The transform with given per-image saturation scales."""
+        x = _channels_last(x, self.data_format)
+        hue, saturation, value = _planes(rgb_to_hsv(x))
+        saturation = ops.clip(saturation * _constant(scales.reshape(-1, 1, 1).astype(x.dtype), x), *self.value_range)
+        return _from_channels_last(hsv_to_rgb(ops.stack([hue, saturation, value], axis=-1)), self.data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+class RandomHue(_RandomImageLayer):
+    """Turns the HSV hue of each image (values rescaled from `value_range` to [0, 1]) by +-u/2 of a full turn,
+    u drawn from `factor` (f in [0, 1]: [0, f]; a pair sorted) and the sign by a fair coin drawn first; the
+    result is clipped to [0, 1] and scaled back."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        rng = self._rng()
+        sign = np.where(rng.uniform(size=x.shape[0]) > 0.5, -1.0, 1.0)
+        y = self.turn(x, sign * rng.uniform(self.factor[0], self.factor[1], size=x.shape[0]) * 0.5)
+        return y[0] if single else y
+
+    def turn(self, x, shifts):
+        """The transform with given per-image hue shifts (fractions of a turn)."""
+        lo, hi = self.value_range
+        x = _channels_last((x - lo) / (hi - lo), self.data_format)
+        hue, saturation, value = _planes(rgb_to_hsv(x))
+        hue = hue + _constant(shifts.reshape(-1, 1, 1).astype(x.dtype), x)
+        hue = ops.where(hue > 1.0, hue - 1.0, hue)
+        hue = ops.where(hue < 0.0, hue + 1.0, hue)
+        y = ops.clip(hsv_to_rgb(ops.stack([hue, saturation, value], axis=-1)), 0.0, 1.0) * (hi - lo) + lo
+        return _from_channels_last(y, self.data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+
+
+def _channels_last(x, data_format):
+    return ops.transpose(x, (0, 2, 3, 1)) if data_format == "channels_first" else x
+
+
+def _from_channels_last(x, data_format):
+    return ops.transpose(x, (0, 3, 1, 2)) if data_format == "channels_first" else x
+
+
+def _planes(x):
+    if x.shape[-1] != 3:
+        raise ValueError(f"HSV conversion expects 3 (RGB) channels, got shape {tuple(x.shape)}")
+    return x[..., 0], x[..., 1], x[..., 2]
+
+
+def rgb_to_hsv(x):
+    """Channels-last RGB to HSV, all in [0, 1] for inputs there (dm_pix's formulas, as Keras's); composed of
+    tinydl.ops, so differentiable (tinydl.ops.image.rgb_to_hsv is not)."""
+    eps = float(np.finfo(x.dtype).eps)
+    x = ops.where(ops.abs(x) < eps, ops.zeros_like(x), x)
+    r, g, b = _planes(x)
+    value = ops.maximum(ops.maximum(r, g), b)
+    span = value - ops.minimum(ops.minimum(r, g), b)
+    positive, spread = value > 0, span > 0
+    saturation = ops.where(positive, span / ops.where(positive, value, ops.ones_like(value)), ops.zeros_like(value))
+    norm = 1.0 / (6.0 * ops.where(spread, span, ops.ones_like(span)))
+    hue = ops.where(value == g, norm * (b - r) + 2.0 / 6.0, norm * (r - g) + 4.0 / 6.0)
+    hue = ops.where(value == r, norm * (g - b), hue)
+    hue = ops.where(spread, hue, ops.zeros_like(hue))
+    hue = ops.where(hue < 0.0, hue + 1.0, hue)
+    return ops.stack([hue, saturation, value], axis=-1)
+
+
+def hsv_to_rgb(x):
+    """Channels-last HSV to RGB (dm_pix's formulas, as Keras's)."""
+    hue, saturation, value = _planes(x)
+    dh = ops.mod(hue, 1.0) * 6.0
+    planes = [ops.clip(ops.abs(dh - 3.0) - 1.0, 0.0, 1.0), ops.clip(2.0 - ops.abs(dh - 2.0), 0.0, 1.0),
+              ops.clip(2.0 - ops.abs(dh - 4.0), 0.0, 1.0)]
+    return ops.stack([value * (1.0 - saturation + saturation * d) for d in planes], axis=-1)
 
 
 def smooth3x3(x, data_format):
