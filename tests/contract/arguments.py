@@ -385,6 +385,10 @@ ARGUMENT_CASES = [
            value_range=Change((0, 1), context={"factor": (0.9, 0.9)}), data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
     _image(L.RandomHue, {"factor": 0.5, "value_range": (-3, 3)}, factor=Change((0.8, 0.9)),
            value_range=Change((-2, 2)), data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+    _affine(L.RandomShear, {"x_factor": 0.3}, x_factor=Change((0.5, 0.6)), y_factor=Change((0.2, 0.3))),
+    _image(L.RandomGaussianBlur, {"factor": (1.0, 1.0), "value_range": (-10, 10)}, factor=Change((0.0, 0.0)),
+           kernel_size=Change(5), sigma=Change((0.5, 0.5)), value_range=Change((0, 1)),
+           data_format=Change("channels_first")),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

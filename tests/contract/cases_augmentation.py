@@ -35,4 +35,9 @@ CASES = [
     LayerCase(lambda **kw: L.RandomSaturation((0.7, 0.7), value_range=(0, 1), **kw), (2, 3, 4, 3),
               call_kwargs=TRAINING, name="RandomSaturation[training]"),
     LayerCase(lambda **kw: L.RandomHue(0.3, value_range=(-4, 4), data_format="channels_first", **kw), (2, 3, 4, 5)),
+    # in inference only: every training call draws a new sign, so finite differences do not apply (the shear's
+    # affine_transform is gradient-checked through RandomRotation above)
+    LayerCase(lambda **kw: L.RandomShear((0.3, 0.3), (0.2, 0.2), fill_mode="nearest", **kw), (2, 4, 5, 2)),
+    LayerCase(lambda **kw: L.RandomGaussianBlur((1.0, 1.0), 3, (0.6, 0.6), value_range=(-20, 20), **kw),
+              (2, 4, 5, 2), call_kwargs=TRAINING, name="RandomGaussianBlur[training]"),
 ]

@@ -58,7 +58,8 @@ def _softmax(ctx, layer, node, inputs):
 @onnx_converter(L.GaussianNoise, L.GaussianDropout, L.AlphaDropout, L.SpatialDropout1D, L.SpatialDropout2D,
                 L.SpatialDropout3D, L.RandomFlip, L.RandomRotation, L.RandomZoom, L.RandomTranslation, L.RandomCrop,
                 L.RandomContrast, L.RandomBrightness, L.RandomGrayscale, L.RandomInvert, L.Solarization,
-                L.RandomColorDegeneration, L.RandomSharpness, L.RandomPosterization, L.RandomSaturation, L.RandomHue)
+                L.RandomColorDegeneration, L.RandomSharpness, L.RandomPosterization, L.RandomSaturation, L.RandomHue,
+                L.RandomShear, L.RandomGaussianBlur)
 def _inference_identity(ctx, layer, node, inputs):
     return ctx.op("Identity", [inputs[0]])
 

@@ -1,6 +1,6 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
 RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
-RandomSaturation, RandomHue. Each is active only in training (`training=True`, as `fit` calls it) and the
+RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur. Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -13,11 +13,12 @@ import numpy as np
 from tinydl import backend, ops
 from tinydl.layers.base import Layer
 from tinydl.layers.preprocessing import resize_images
+from tinydl.ops.image import gaussian_blur
 from tinydl.tensor import Tensor
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
            "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
-           "RandomSaturation", "RandomHue"]
+           "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -506,6 +507,74 @@ class RandomHue(_RandomImageLayer):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
 
 
+class RandomShear(_AffineLayer):
+    """Shears each image: output pixel (x, y) takes input point (x + sx y, sy x + y), Keras's map
+    [1, sx, 0, sy, 1, 0, 0, 0] about the top-left corner (as Keras 3.15), sx and sy drawn from x_factor and y_factor (f in [0, 1]: [-f, f]; a pair in
+    [0, 1] sorted) and both negated together by a fair coin drawn first."""
+
+    def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
+                 data_format=None, seed=None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.x_factor, self.y_factor = _as_given(x_factor), _as_given(y_factor)
+        self._x = _shear_factor(x_factor, "x_factor", self)
+        self._y = _shear_factor(y_factor, "y_factor", self)
+
+    def transforms(self, n, height, width):
+        rng = self._rng()
+        sign = np.where(rng.uniform(size=n) > 0.5, -1.0, 1.0)
+        shear_y = rng.uniform(self._y[0], self._y[1], size=n)
+        shear_x = rng.uniform(self._x[0], self._x[1], size=n)
+        return shear_transforms(sign * shear_x, sign * shear_y)
+
+    def get_config(self):
+        return {**super().get_config(), "x_factor": self.x_factor, "y_factor": self.y_factor}
+
+
+def shear_transforms(shear_x, shear_y):
+    """Keras's 8-number shear transforms [1, sx, 0, sy, 1, 0, 0, 0] per image."""
+    ones, zeros = np.ones_like(shear_x), np.zeros_like(shear_x)
+    return np.stack([ones, shear_x, zeros, shear_y, ones, zeros, zeros, zeros], axis=1)
+
+
+class RandomGaussianBlur(_RandomImageLayer):
+    """Blurs each image, with a probability drawn from `factor` (f in [0, 1]: [0, f]; a pair sorted), by a
+    Gaussian of odd `kernel_size` (an int, or (x, y)) and one (x, y) sigma pair per batch drawn from `sigma`
+    (f in [0, 1]: [0, f]; a pair sorted) plus 1e-6, zero-padded; then clips to `value_range`."""
+
+    def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255), data_format=None, seed=None,
+                 **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+        sizes = kernel_size if isinstance(kernel_size, (list, tuple)) else (kernel_size, kernel_size)
+        if len(sizes) != 2 or not all(isinstance(k, (int, np.integer)) and k > 0 and k % 2 == 1 for k in sizes):
+            raise ValueError(f"RandomGaussianBlur '{self.name}': kernel_size must be an odd positive int or a pair of "
+                             f"them, got {kernel_size!r}")
+        self.kernel_size = tuple(int(k) for k in sizes)
+        self.sigma = _unit_factor(sigma, "sigma", self)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        rng = self._rng()
+        probability = rng.uniform(self.factor[0], self.factor[1], size=x.shape[0])
+        apply = rng.uniform(0.0, 1.0, size=x.shape[0]) < probability
+        sigma = rng.uniform(self.sigma[0], self.sigma[1], size=2) + 1e-6
+        y = self.blur(x, apply, sigma)
+        return y[0] if single else y
+
+    def blur(self, x, apply, sigma):
+        """The transform with given per-image choices and the batch's (x, y) sigma."""
+        blurred = gaussian_blur(x, self.kernel_size, tuple(float(v) for v in sigma), data_format=self.data_format)
+        return ops.clip(ops.where(_constant(np.asarray(apply).reshape(-1, 1, 1, 1), x), blurred, x),
+                        *self.value_range)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "kernel_size": self.kernel_size, "sigma": self.sigma,
+                "value_range": self.value_range}
+
+
 def _channels_last(x, data_format):
     return ops.transpose(x, (0, 2, 3, 1)) if data_format == "channels_first" else x
 
@@ -684,6 +753,17 @@ def _bounded(factor, bounds, layer):
             raise ValueError(message)
         return (max(-abs(factor), bounds[0]), abs(factor))
     raise ValueError(message)
+
+
+def _shear_factor(factor, what, layer):
+    """RandomShear's factors: a number f in [0, 1] gives (-f, f), a pair in [0, 1] is sorted."""
+    if isinstance(factor, (int, float)) and not isinstance(factor, bool) and 0 <= factor <= 1:
+        return (-float(factor), float(factor))
+    if isinstance(factor, (list, tuple)) and len(factor) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in factor):
+        return tuple(sorted(float(v) for v in factor))
+    raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be a number or a pair of numbers in "
+                     f"[0, 1], got {factor!r}")
 
 
 def _unit_factor(factor, what, layer):
