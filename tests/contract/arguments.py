@@ -389,6 +389,8 @@ ARGUMENT_CASES = [
     _image(L.RandomGaussianBlur, {"factor": (1.0, 1.0), "value_range": (-10, 10)}, factor=Change((0.0, 0.0)),
            kernel_size=Change(5), sigma=Change((0.5, 0.5)), value_range=Change((0, 1)),
            data_format=Change("channels_first")),
+    ArgumentCase(L.Equalization, {"value_range": (-3, 3)}, (2, 5, 6, 3), call={"training": True}, changes={
+        "value_range": Change((-1, 1)), "bins": Change(8), "data_format": Change("channels_first")}),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

@@ -78,7 +78,7 @@ PENDING_ELSEWHERE = {
 }
 
 PENDING_ISSUE_16 = {
-    "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization CutMix Equalization FlaxLayer
+    "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization CutMix FlaxLayer
         HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram MixUp RMSNormalization RandAugment
         RandomColorJitter RandomElasticTransform RandomErasing RandomPerspective ReversibleEmbedding STFTSpectrogram
         TFSMLayer TorchModuleWrapper""",

@@ -82,6 +82,27 @@ def test_a_full_hue_turn_and_unit_saturation_keep_the_image_and_gradients_flow()
     assert x.grad is not None and np.abs(x.grad.numpy()).sum() > 0
 
 
+@pytest.mark.parametrize("kwargs,scale,shift", [({}, 1, 0), ({"bins": 16}, 1, 0), ({"value_range": (0, 1)}, 255, 0),
+                                                ({"value_range": (-1, 1), "bins": 64}, 127.5, 1)])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_equalization_matches_keras(kwargs, scale, shift, data_format):
+    keras = _keras()
+    x = IMAGES.copy()
+    x[..., 1] = np.round(x[..., 1] / 40) * 10 + 30  # few occupied bins
+    x[..., 2] = 17  # one bin: kept as it is
+    x = x / scale - shift
+    x = x if data_format == "channels_last" else x.transpose(0, 3, 1, 2)
+    ours = L.Equalization(data_format=data_format, **kwargs)(x, training=True).numpy()
+    theirs = keras.layers.Equalization(data_format=data_format, **kwargs)(x, training=True)
+    np.testing.assert_allclose(ours, _np(keras, theirs), rtol=1e-6, atol=1e-6)
+
+
+def test_equalization_spreads_a_batch_histogram_to_the_full_range():
+    x = np.array([10.0, 10.0, 20.0, 30.0]).reshape(2, 1, 2, 1)  # one histogram over both images
+    y = L.Equalization(dtype="float64")(x, training=True).numpy().ravel()
+    np.testing.assert_array_equal(y, [0.0, 0.0, 128.0, 255.0])  # cdf 2, 3, 4 from cdf_min 2: 0, 255/2, 255
+
+
 def test_grayscale_is_the_luma_on_every_channel_and_channels_first_agrees():
     y = L.RandomGrayscale(1.0, dtype="float64")(IMAGES.astype("float64"), training=True).numpy()
     luma = IMAGES.astype("float64") @ np.array([0.2989, 0.587, 0.114])
@@ -149,7 +170,7 @@ def test_color_degeneration_one_is_the_grayscale():
 
 @pytest.mark.parametrize("layer", [L.RandomGrayscale(1.0), L.RandomInvert((1.0, 1.0)), L.Solarization(0.5, 0.5),
                                    L.RandomColorDegeneration(0.5), L.RandomSharpness(0.5), L.RandomPosterization(4),
-                                   L.RandomSaturation(0.5), L.RandomHue(0.5)])
+                                   L.RandomSaturation(0.5), L.RandomHue(0.5), L.Equalization()])
 def test_the_random_ones_are_the_identity_in_inference(layer):
     np.testing.assert_array_equal(layer(IMAGES).numpy(), IMAGES)
 
@@ -162,7 +183,8 @@ def test_the_random_ones_are_the_identity_in_inference(layer):
     (lambda: L.RandomGrayscale(data_format="nhwc"), "data_format"), (lambda: L.RandomPosterization(9), "factor"),
     (lambda: L.RandomSharpness(1.5), "factor"), (lambda: L.RandomColorDegeneration((0.1, 0.2, 0.3)), "factor"),
     (lambda: L.RandomSharpness(0.5, value_range=(0, 1, 2)), "value_range"), (lambda: L.RandomHue(1.5), "factor"),
-    (lambda: L.RandomSaturation("high"), "factor")])
+    (lambda: L.RandomSaturation("high"), "factor"), (lambda: L.Equalization(bins=1), "bins"),
+    (lambda: L.Equalization(value_range=[1]), "value_range")])
 def test_bad_arguments_raise_naming_themselves(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -1,6 +1,6 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
 RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
-RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur. Each is active only in training (`training=True`, as `fit` calls it) and the
+RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization. Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -18,7 +18,8 @@ from tinydl.tensor import Tensor
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
            "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
-           "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur"]
+           "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur",
+           "Equalization"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -573,6 +574,53 @@ class RandomGaussianBlur(_RandomImageLayer):
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "kernel_size": self.kernel_size, "sigma": self.sigma,
                 "value_range": self.value_range}
+
+
+class Equalization(_ImageLayer):
+    """Histogram equalisation per channel, the histogram (`bins` bins over the 0-255 scale of `value_range`) taken
+    over the whole batch as Keras 3.15 does; a channel with one occupied bin is kept. Active in training only (as
+    Keras's); a lookup, so no gradient reaches the input."""
+
+    def __init__(self, value_range=(0, 255), bins=256, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
+            raise ValueError(f"Equalization '{self.name}': bins must be an int >= 2, got {bins!r}")
+        self.bins = int(bins)
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        a = x.numpy().astype("float64")
+        axis = 3 if self.data_format == "channels_last" else 1
+        lo, hi = self.value_range
+        out = np.empty_like(a)
+        for c in range(a.shape[axis]):
+            channel = np.take(a, c, axis=axis)
+            scaled = channel if (lo, hi) == (0, 255) else (channel - lo) * (255.0 / (hi - lo))
+            equalized = self._equalize(scaled.astype("float32").astype("float64"))
+            if (lo, hi) != (0, 255):
+                equalized = equalized * ((hi - lo) / 255.0) + lo
+            index = [slice(None)] * 4
+            index[axis] = c
+            out[tuple(index)] = equalized
+        y = _constant(out.astype(x.dtype), x)
+        return y[0] if single else y
+
+    def _equalize(self, channel):
+        indices = np.clip(np.trunc(channel * (self.bins - 1) / 255.0), 0, self.bins - 1).astype(np.int64)
+        hist = np.bincount(indices.ravel(), minlength=self.bins)
+        if np.count_nonzero(hist) <= 1:
+            return channel
+        cdf = np.cumsum(hist)
+        cdf_min = cdf[np.nonzero(cdf)[0][0]]
+        denominator = cdf[-1] - cdf_min or 1
+        table = np.clip(np.round((cdf - cdf_min) * 255.0 / denominator), 0, 255)
+        return table[np.clip(channel / 255.0 * (self.bins - 1), 0, self.bins - 1).astype(np.int64)]
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range, "bins": self.bins}
 
 
 def _channels_last(x, data_format):
