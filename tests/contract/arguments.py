@@ -83,6 +83,8 @@ SAME_NUMBERS = {
                                                         "channel axis to find (Keras's ignores it too)"),
     ("RandomPosterization", "data_format"): ("channels_first", "one bit count per image, on every value: no "
                                                                "channel axis to find (Keras's ignores it too)"),
+    ("MixUp", "data_format"): ("channels_first", "mixes whole images: no channel axis to find (Keras's ignores it "
+                                                 "too)"),
     ("IntegerLookup", "salt"): (7, "Keras uses it only with oov_method='farmhash'; 'floormod', the only method "
                                    "tinydl has (and Keras's default), takes no salt"),
     ("SpectralNormalization", "dtype"): ("float64", "Keras 3.15's SpectralNormalization also computes in its wrapped "
@@ -391,6 +393,8 @@ ARGUMENT_CASES = [
            data_format=Change("channels_first")),
     ArgumentCase(L.Equalization, {"value_range": (-3, 3)}, (2, 5, 6, 3), call={"training": True}, changes={
         "value_range": Change((-1, 1)), "bins": Change(8), "data_format": Change("channels_first")}),
+    ArgumentCase(L.MixUp, {}, (6, 3, 4, 3), call={"training": True}, changes={
+        "alpha": Change(2.0, context={"seed": 1}), "seed": Change(3)}),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

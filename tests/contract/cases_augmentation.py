@@ -41,4 +41,5 @@ CASES = [
     LayerCase(lambda **kw: L.RandomGaussianBlur((1.0, 1.0), 3, (0.6, 0.6), value_range=(-20, 20), **kw),
               (2, 4, 5, 2), call_kwargs=TRAINING, name="RandomGaussianBlur[training]"),
     LayerCase(lambda **kw: L.Equalization(value_range=(-3, 3), **kw), (2, 3, 4, 3)),  # a lookup: inference only
+    LayerCase(lambda **kw: L.MixUp(**kw), (2, 3, 4, 3)),  # each training call draws a new mix: inference only
 ]

@@ -79,7 +79,7 @@ PENDING_ELSEWHERE = {
 
 PENDING_ISSUE_16 = {
     "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization CutMix FlaxLayer
-        HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram MixUp RMSNormalization RandAugment
+        HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram RMSNormalization RandAugment
         RandomColorJitter RandomElasticTransform RandomErasing RandomPerspective ReversibleEmbedding STFTSpectrogram
         TFSMLayer TorchModuleWrapper""",
     "ops": "",

@@ -59,7 +59,8 @@ def _softmax(ctx, layer, node, inputs):
                 L.SpatialDropout3D, L.RandomFlip, L.RandomRotation, L.RandomZoom, L.RandomTranslation, L.RandomCrop,
                 L.RandomContrast, L.RandomBrightness, L.RandomGrayscale, L.RandomInvert, L.Solarization,
                 L.RandomColorDegeneration, L.RandomSharpness, L.RandomPosterization, L.RandomSaturation, L.RandomHue,
-                L.RandomShear, L.RandomGaussianBlur, L.Equalization)
+                L.RandomShear, L.RandomGaussianBlur, L.Equalization,
+                L.MixUp)
 def _inference_identity(ctx, layer, node, inputs):
     return ctx.op("Identity", [inputs[0]])
 

@@ -1,6 +1,6 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
 RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
-RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization. Each is active only in training (`training=True`, as `fit` calls it) and the
+RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp. Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -19,7 +19,7 @@ from tinydl.tensor import Tensor
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
            "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
            "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur",
-           "Equalization"]
+           "Equalization", "MixUp"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -621,6 +621,52 @@ class Equalization(_ImageLayer):
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range, "bins": self.bins}
+
+
+class MixUp(_RandomImageLayer):
+    """MixUp (Zhang et al., 2018): image i becomes w x_i + (1 - w) x_p(i) for a batch permutation p and
+    w ~ Beta(alpha, alpha) per image. Takes an image batch, or a dict with "images" and optionally "labels"
+    (mixed with the same w and p); other keys are refused. Differentiable in the images and labels."""
+
+    def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+            raise ValueError(f"MixUp '{self.name}': alpha must be a positive number, got {alpha!r}")
+        self.alpha = alpha
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        data = inputs if isinstance(inputs, dict) else {"images": inputs}
+        unknown = sorted(set(data) - {"images", "labels"})
+        if unknown:
+            raise ValueError(f"MixUp '{self.name}': takes a dict with 'images' and 'labels' only, got keys {unknown}")
+        x, single = self._images(data["images"])
+        rng = self._rng()
+        order = rng.permutation(x.shape[0])
+        weights = rng.beta(self.alpha, self.alpha, size=x.shape[0])
+        labels = data.get("labels")
+        if single and labels is not None:  # an unbatched image's labels gain the batch axis too
+            labels = ops.expand_dims(labels if isinstance(labels, Tensor) else Tensor._wrap(
+                np.asarray(labels, dtype=x.dtype), False), 0)
+        out = self.mix(x, labels, order, weights)
+        if single:
+            out = {k: v[0] for k, v in out.items()}
+        return out if isinstance(inputs, dict) else out["images"]
+
+    def mix(self, images, labels, order, weights):
+        """{"images": ..., "labels": ...} mixed with the given permutation and weights (labels may be None)."""
+        w = _constant(np.asarray(weights).reshape(-1, 1, 1, 1).astype(images.dtype), images)
+        index = backend.to_device(np.asarray(order, dtype=np.int64), images.device)
+        out = {"images": w * images + (1.0 - w) * ops.take(images, index, axis=0)}
+        if labels is not None:
+            y = labels if isinstance(labels, Tensor) else Tensor._wrap(np.asarray(labels, dtype=images.dtype), False)
+            v = ops.reshape(w, (-1,) + (1,) * (y.ndim - 1))
+            out["labels"] = v * y + (1.0 - v) * ops.take(y, index, axis=0)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
 
 
 def _channels_last(x, data_format):
