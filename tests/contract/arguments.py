@@ -395,6 +395,9 @@ ARGUMENT_CASES = [
         "value_range": Change((-1, 1)), "bins": Change(8), "data_format": Change("channels_first")}),
     ArgumentCase(L.MixUp, {}, (6, 3, 4, 3), call={"training": True}, changes={
         "alpha": Change(2.0, context={"seed": 1}), "seed": Change(3)}),
+    _image(L.RandomErasing, {"factor": (1.0, 1.0), "value_range": (-3, 3)}, factor=Change((0.0, 0.0)),
+           scale=Change((0.5, 0.6)), fill_value=Change(2.0), value_range=Change((-1, 1)),
+           data_format=Change("channels_first", context={"fill_value": 2.0})),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

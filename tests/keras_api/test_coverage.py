@@ -80,7 +80,7 @@ PENDING_ELSEWHERE = {
 PENDING_ISSUE_16 = {
     "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization CutMix FlaxLayer
         HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram RMSNormalization RandAugment
-        RandomColorJitter RandomElasticTransform RandomErasing RandomPerspective ReversibleEmbedding STFTSpectrogram
+        RandomColorJitter RandomElasticTransform RandomPerspective ReversibleEmbedding STFTSpectrogram
         TFSMLayer TorchModuleWrapper""",
     "ops": "",
 }

@@ -1,4 +1,4 @@
-"""RandomShear and RandomGaussianBlur against Keras 3.15, with factors that make Keras deterministic or with the
+"""RandomShear, RandomGaussianBlur and RandomErasing against Keras 3.15, with factors that make Keras deterministic or with the
 same drawn parameters handed to both, and against closed forms."""
 import os
 
@@ -82,7 +82,42 @@ def test_gaussian_blur_with_an_uneven_kernel_is_the_separable_gaussian_on_chosen
     np.testing.assert_array_equal(y[1], x[1])
 
 
-@pytest.mark.parametrize("layer", [L.RandomShear(0.5, 0.5), L.RandomGaussianBlur()])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_erasing_matches_keras_fixed_and_on_given_boxes(data_format):
+    keras = _keras()
+    x = IMAGES if data_format == "channels_last" else IMAGES.transpose(0, 3, 1, 2)
+    ours = L.RandomErasing((1.0, 1.0), (1.0, 1.0), fill_value=7.0, data_format=data_format)(x, training=True)
+    theirs = keras.layers.RandomErasing((1.0, 1.0), (1.0, 1.0), fill_value=7.0, data_format=data_format)(
+        x, training=True)
+    np.testing.assert_array_equal(ours.numpy(), keras.ops.convert_to_numpy(theirs))
+    corners = (np.array([0.5, 2.0, 0.0]), np.array([3.2, 6.0, 7.0]), np.array([1.0, 0.0, 2.5]),
+               np.array([4.0, 2.0, 6.0]))
+    apply = np.array([True, True, False])
+    fill = np.random.default_rng(1).normal(size=x.shape) * 255
+    layer = keras.layers.RandomErasing(data_format=data_format)
+    masks = layer._generate_batch_mask(x.shape, tuple(keras.ops.convert_to_tensor(c.astype("float32"))
+                                                      for c in corners))
+    theirs = layer.transform_images(keras.ops.convert_to_tensor(x), {
+        "batch_masks": masks, "apply_erasing": keras.ops.convert_to_tensor(apply),
+        "fill_value": keras.ops.clip(keras.ops.convert_to_tensor(fill.astype("float32")), 0, 255)})
+    ours = L.RandomErasing(data_format=data_format).erase(td.tensor(x), corners, apply, fill)
+    np.testing.assert_allclose(ours.numpy(), keras.ops.convert_to_numpy(theirs), rtol=1e-6)
+
+
+def test_erasing_fills_one_box_per_chosen_image_and_passes_gradients_elsewhere():
+    x = td.tensor(IMAGES.astype("float64"), requires_grad=True)
+    y = L.RandomErasing((1.0, 1.0), (0.2, 0.3), fill_value=[1.0, 2.0, 3.0], seed=4, dtype="float64")(
+        x, training=True)
+    changed = (y.numpy() != IMAGES).any(axis=-1)
+    for image, box in zip(y.numpy(), changed):
+        rows, cols = np.nonzero(box)
+        assert box[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()  # a rectangle
+        np.testing.assert_array_equal(image[box], np.broadcast_to([1.0, 2.0, 3.0], (box.sum(), 3)))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.repeat(~changed[..., None], 3, axis=-1).astype(float))
+
+
+@pytest.mark.parametrize("layer", [L.RandomShear(0.5, 0.5), L.RandomGaussianBlur(), L.RandomErasing()])
 def test_identity_in_inference(layer):
     np.testing.assert_array_equal(layer(IMAGES).numpy(), IMAGES)
 
@@ -92,7 +127,9 @@ def test_identity_in_inference(layer):
     (lambda: L.RandomShear(fill_mode="mirror"), "fill_mode"), (lambda: L.RandomShear(interpolation="cubic"),
                                                                "interpolation"),
     (lambda: L.RandomGaussianBlur(kernel_size=4), "kernel_size"), (lambda: L.RandomGaussianBlur(sigma=2.0), "sigma"),
-    (lambda: L.RandomGaussianBlur(factor=-0.5), "factor"), (lambda: L.RandomGaussianBlur(value_range=3), "value_range")])
+    (lambda: L.RandomGaussianBlur(factor=-0.5), "factor"), (lambda: L.RandomGaussianBlur(value_range=3), "value_range"),
+    (lambda: L.RandomErasing(scale=(0.1, 2.0)), "scale"), (lambda: L.RandomErasing(fill_value=(1, 2)), "fill_value"),
+    (lambda: L.RandomErasing(factor=3), "factor")])
 def test_bad_arguments_raise_naming_themselves(make, message):
     with pytest.raises(ValueError, match=message):
         make()

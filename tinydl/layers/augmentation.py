@@ -1,6 +1,7 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
 RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
-RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp. Each is active only in training (`training=True`, as `fit` calls it) and the
+RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp, RandomErasing. Each is
+active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -19,7 +20,7 @@ from tinydl.tensor import Tensor
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
            "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
            "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur",
-           "Equalization", "MixUp"]
+           "Equalization", "MixUp", "RandomErasing"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -667,6 +668,61 @@ class MixUp(_RandomImageLayer):
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
+
+
+class RandomErasing(_RandomImageLayer):
+    """Random erasing (Zhong et al., 2017): with a probability drawn from `factor` (f in [0, 1]: [0, f]; a pair
+    sorted), each image loses a box of sides sqrt(u_w) W and sqrt(u_h) H, u drawn from `scale`, at a uniform
+    position; the box takes `fill_value` (a number, or one per RGB channel; None: Gaussian noise times
+    value_range[1]), clipped to `value_range`. Gradients reach the pixels outside the boxes."""
+
+    def __init__(self, factor=1.0, scale=(0.02, 0.33), fill_value=None, value_range=(0, 255), seed=None,
+                 data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+        self.scale = _unit_factor(scale, "scale", self)
+        if not (fill_value is None or (isinstance(fill_value, (int, float)) and not isinstance(fill_value, bool))
+                or (isinstance(fill_value, (list, tuple)) and len(fill_value) == 3)):
+            raise ValueError(f"RandomErasing '{self.name}': fill_value must be None, a number or three numbers, got "
+                             f"{fill_value!r}")
+        self.fill_value = list(fill_value) if isinstance(fill_value, tuple) else fill_value
+        self.value_range = _value_range(value_range, self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        rng, n = self._rng(), x.shape[0]
+        h_axis, w_axis = self._hw_axes()
+        height, width = x.shape[h_axis], x.shape[w_axis]
+        sides = np.sqrt(rng.uniform(self.scale[0], self.scale[1], size=(n, 2)))
+        x0 = rng.uniform(size=n) * (width - sides[:, 0] * width)
+        y0 = rng.uniform(size=n) * (height - sides[:, 1] * height)
+        probability = rng.uniform(self.factor[0], self.factor[1], size=n)
+        apply = rng.uniform(size=n) < probability
+        if self.fill_value is None:
+            fill = rng.standard_normal(size=x.shape) * self.value_range[1]
+        else:
+            fill = np.broadcast_to(np.asarray(self.fill_value, dtype="float64").reshape(
+                (1, 1, 1, -1) if self.data_format == "channels_last" else (1, -1, 1, 1)), x.shape)
+        y = self.erase(x, (x0, x0 + sides[:, 0] * width, y0, y0 + sides[:, 1] * height), apply, fill)
+        return y[0] if single else y
+
+    def erase(self, x, corners, apply, fill):
+        """Boxes (x0, x1, y0, y1) per image (pixels with x0 <= col < x1, y0 <= row < y1) filled where `apply`."""
+        h_axis, w_axis = self._hw_axes()
+        rows, cols = np.arange(x.shape[h_axis]), np.arange(x.shape[w_axis])
+        x0, x1, y0, y1 = (np.asarray(c, dtype="float64").reshape(-1, 1, 1) for c in corners)
+        inside = ((cols[None, None, :] >= x0) & (cols[None, None, :] < x1) &
+                  (rows[None, :, None] >= y0) & (rows[None, :, None] < y1))
+        inside = inside & np.asarray(apply, dtype=bool).reshape(-1, 1, 1)
+        mask = inside[..., None] if self.data_format == "channels_last" else inside[:, None]
+        fill = np.clip(np.asarray(fill, dtype="float64"), *self.value_range)
+        return ops.where(_constant(np.broadcast_to(mask, x.shape), x), _constant(fill.astype(x.dtype), x), x)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "scale": self.scale, "fill_value": self.fill_value,
+                "value_range": self.value_range}
 
 
 def _channels_last(x, data_format):
