@@ -398,6 +398,9 @@ ARGUMENT_CASES = [
     _image(L.RandomErasing, {"factor": (1.0, 1.0), "value_range": (-3, 3)}, factor=Change((0.0, 0.0)),
            scale=Change((0.5, 0.6)), fill_value=Change(2.0), value_range=Change((-1, 1)),
            data_format=Change("channels_first", context={"fill_value": 2.0})),
+    ArgumentCase(L.CutMix, {"factor": (1.0, 1.0)}, (6, 5, 6, 3), call={"training": True}, changes={
+        "factor": Change((0.1, 0.1), context={"seed": 2}), "seed": Change(3),
+        "data_format": Change("channels_first", context={"seed": 2})}),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

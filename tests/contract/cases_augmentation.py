@@ -43,4 +43,5 @@ CASES = [
     LayerCase(lambda **kw: L.Equalization(value_range=(-3, 3), **kw), (2, 3, 4, 3)),  # a lookup: inference only
     LayerCase(lambda **kw: L.MixUp(**kw), (2, 3, 4, 3)),  # each training call draws a new mix: inference only
     LayerCase(lambda **kw: L.RandomErasing(**kw), (2, 3, 4, 3)),  # each training call draws new boxes
+    LayerCase(lambda **kw: L.CutMix(**kw), (2, 3, 4, 3)),  # each training call draws new boxes
 ]

@@ -78,7 +78,7 @@ PENDING_ELSEWHERE = {
 }
 
 PENDING_ISSUE_16 = {
-    "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization CutMix FlaxLayer
+    "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization FlaxLayer
         HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram RMSNormalization RandAugment
         RandomColorJitter RandomElasticTransform RandomPerspective ReversibleEmbedding STFTSpectrogram
         TFSMLayer TorchModuleWrapper""",

@@ -1,7 +1,7 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
 RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
-RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp, RandomErasing. Each is
-active only in training (`training=True`, as `fit` calls it) and the
+RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp, RandomErasing,
+CutMix. Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -20,7 +20,7 @@ from tinydl.tensor import Tensor
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
            "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
            "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur",
-           "Equalization", "MixUp", "RandomErasing"]
+           "Equalization", "MixUp", "RandomErasing", "CutMix"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -723,6 +723,61 @@ class RandomErasing(_RandomImageLayer):
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "scale": self.scale, "fill_value": self.fill_value,
                 "value_range": self.value_range}
+
+
+class CutMix(_RandomImageLayer):
+    """CutMix (Yun et al., 2019): image i takes a box from image p(i) of a batch permutation, of sides
+    sqrt(1 - w) H and sqrt(1 - w) W at a uniform position, w ~ Beta(a, a) per image and a drawn once per batch from
+    `factor` (f in [0, 1]: [0, f]; a pair sorted) plus 1e-6. Labels (in a dict with "images") mix by the box's
+    area: l' = v l_i + (1 - v) l_p(i), v = 1 - box area / image area (the unrounded box, as Keras 3.15). A single
+    unbatched image is returned as it is. Gradients reach the pixels kept and pasted."""
+
+    def __init__(self, factor=1.0, seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        data = inputs if isinstance(inputs, dict) else {"images": inputs}
+        unknown = sorted(set(data) - {"images", "labels"})
+        if unknown:
+            raise ValueError(f"CutMix '{self.name}': takes a dict with 'images' and 'labels' only, got keys {unknown}")
+        x, single = self._images(data["images"])
+        if single:
+            return inputs
+        rng, n = self._rng(), x.shape[0]
+        h_axis, w_axis = self._hw_axes()
+        height, width = x.shape[h_axis], x.shape[w_axis]
+        alpha = rng.uniform(self.factor[0], self.factor[1]) + 1e-6
+        ratio = np.sqrt(1.0 - rng.beta(alpha, alpha, size=n))
+        x0 = rng.uniform(size=n) * (width - ratio * width)
+        y0 = rng.uniform(size=n) * (height - ratio * height)
+        order = rng.permutation(n)
+        out = self.cut(x, data.get("labels"), (x0, x0 + ratio * width, y0, y0 + ratio * height), order)
+        return out if isinstance(inputs, dict) else out["images"]
+
+    def cut(self, images, labels, corners, order):
+        """{"images": ..., "labels": ...} with the given boxes (x0, x1, y0, y1) pasted from images `order`."""
+        h_axis, w_axis = self._hw_axes()
+        height, width = images.shape[h_axis], images.shape[w_axis]
+        rows, cols = np.arange(height), np.arange(width)
+        x0, x1, y0, y1 = (np.asarray(c, dtype="float64") for c in corners)
+        inside = ((cols[None, None, :] >= x0[:, None, None]) & (cols[None, None, :] < x1[:, None, None]) &
+                  (rows[None, :, None] >= y0[:, None, None]) & (rows[None, :, None] < y1[:, None, None]))
+        mask = inside[..., None] if self.data_format == "channels_last" else inside[:, None]
+        index = backend.to_device(np.asarray(order, dtype=np.int64), images.device)
+        out = {"images": ops.where(_constant(np.broadcast_to(mask, images.shape), images),
+                                   ops.take(images, index, axis=0), images)}
+        if labels is not None:
+            y = labels if isinstance(labels, Tensor) else Tensor._wrap(np.asarray(labels, dtype=images.dtype), False)
+            keep = 1.0 - (x1 - x0) * (y1 - y0) / (width * height)
+            v = _constant(keep.reshape((-1,) + (1,) * (y.ndim - 1)).astype(y.dtype), y)
+            out["labels"] = v * y + (1.0 - v) * ops.take(y, index, axis=0)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
 
 
 def _channels_last(x, data_format):
