@@ -401,6 +401,10 @@ ARGUMENT_CASES = [
     ArgumentCase(L.CutMix, {"factor": (1.0, 1.0)}, (6, 5, 6, 3), call={"training": True}, changes={
         "factor": Change((0.1, 0.1), context={"seed": 2}), "seed": Change(3),
         "data_format": Change("channels_first", context={"seed": 2})}),
+    _image(L.RandomColorJitter, {"brightness_factor": 0.2, "value_range": (-100, 100)},
+           value_range=Change((-1, 1)), brightness_factor=Change(0.6), contrast_factor=Change(0.9),
+           saturation_factor=Change((0.9, 0.9)), hue_factor=Change((0.5, 0.5)),
+           data_format=Change("channels_first", context={"contrast_factor": 0.5, "seed": 1})),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

@@ -44,4 +44,6 @@ CASES = [
     LayerCase(lambda **kw: L.MixUp(**kw), (2, 3, 4, 3)),  # each training call draws a new mix: inference only
     LayerCase(lambda **kw: L.RandomErasing(**kw), (2, 3, 4, 3)),  # each training call draws new boxes
     LayerCase(lambda **kw: L.CutMix(**kw), (2, 3, 4, 3)),  # each training call draws new boxes
+    LayerCase(lambda **kw: L.RandomColorJitter((-20, 20), (0.1, 0.1), (0.0, 0.0), (0.6, 0.6), **kw), (2, 3, 4, 3),
+              call_kwargs=TRAINING, name="RandomColorJitter[training]"),
 ]

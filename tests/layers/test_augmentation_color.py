@@ -103,6 +103,31 @@ def test_equalization_spreads_a_batch_histogram_to_the_full_range():
     np.testing.assert_array_equal(y, [0.0, 0.0, 128.0, 255.0])  # cdf 2, 3, 4 from cdf_min 2: 0, 255/2, 255
 
 
+@pytest.mark.parametrize("kwargs,scale", [
+    ({"brightness_factor": (0.1, 0.1), "contrast_factor": (0.0, 0.0), "saturation_factor": (0.3, 0.3),
+      "hue_factor": (0.0, 0.0)}, 1),
+    ({"value_range": (0, 1), "saturation_factor": (0.7, 0.7)}, 255), ({"brightness_factor": (-0.2, -0.2)}, 1)])
+def test_color_jitter_matches_keras_with_fixed_factors(kwargs, scale):
+    keras = _keras()
+    ours = L.RandomColorJitter(**kwargs)(IMAGES / scale, training=True).numpy()
+    theirs = keras.layers.RandomColorJitter(**kwargs)(IMAGES / scale, training=True)
+    np.testing.assert_allclose(ours, _np(keras, theirs), rtol=1e-5, atol=1e-3)
+
+
+def test_color_jitter_is_its_steps_in_order_on_one_generator():
+    x = IMAGES.astype("float64")
+    y = L.RandomColorJitter(brightness_factor=(0.1, 0.1), contrast_factor=(0.5, 0.5), hue_factor=(0.2, 0.2),
+                            seed=3, dtype="float64")(x, training=True).numpy()
+    rng = np.random.default_rng(3)
+    step = L.RandomBrightness((0.1, 0.1), dtype="float64")(x, training=True)
+    contrast = L.RandomContrast((0.5, 0.5), dtype="float64")
+    contrast._rng = lambda: rng
+    hue = L.RandomHue((0.2, 0.2), dtype="float64")
+    hue._rng = lambda: rng
+    rng.uniform(size=(3, 1, 1, 1))  # the brightness draw
+    np.testing.assert_allclose(y, hue(contrast(step, training=True), training=True).numpy(), rtol=1e-10)
+
+
 def test_grayscale_is_the_luma_on_every_channel_and_channels_first_agrees():
     y = L.RandomGrayscale(1.0, dtype="float64")(IMAGES.astype("float64"), training=True).numpy()
     luma = IMAGES.astype("float64") @ np.array([0.2989, 0.587, 0.114])
@@ -170,7 +195,8 @@ def test_color_degeneration_one_is_the_grayscale():
 
 @pytest.mark.parametrize("layer", [L.RandomGrayscale(1.0), L.RandomInvert((1.0, 1.0)), L.Solarization(0.5, 0.5),
                                    L.RandomColorDegeneration(0.5), L.RandomSharpness(0.5), L.RandomPosterization(4),
-                                   L.RandomSaturation(0.5), L.RandomHue(0.5), L.Equalization()])
+                                   L.RandomSaturation(0.5), L.RandomHue(0.5), L.Equalization(),
+                                   L.RandomColorJitter(brightness_factor=0.5, hue_factor=0.5)])
 def test_the_random_ones_are_the_identity_in_inference(layer):
     np.testing.assert_array_equal(layer(IMAGES).numpy(), IMAGES)
 
@@ -184,7 +210,9 @@ def test_the_random_ones_are_the_identity_in_inference(layer):
     (lambda: L.RandomSharpness(1.5), "factor"), (lambda: L.RandomColorDegeneration((0.1, 0.2, 0.3)), "factor"),
     (lambda: L.RandomSharpness(0.5, value_range=(0, 1, 2)), "value_range"), (lambda: L.RandomHue(1.5), "factor"),
     (lambda: L.RandomSaturation("high"), "factor"), (lambda: L.Equalization(bins=1), "bins"),
-    (lambda: L.Equalization(value_range=[1]), "value_range")])
+    (lambda: L.Equalization(value_range=[1]), "value_range"),
+    (lambda: L.RandomColorJitter(hue_factor=2.0), "hue_factor"),
+    (lambda: L.RandomColorJitter(contrast_factor="x"), "contrast_factor")])
 def test_bad_arguments_raise_naming_themselves(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -1,7 +1,7 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
 RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
 RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp, RandomErasing,
-CutMix. Each is active only in training (`training=True`, as `fit` calls it) and the
+CutMix, RandomColorJitter. Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -20,7 +20,8 @@ from tinydl.tensor import Tensor
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
            "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
            "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur",
-           "Equalization", "MixUp", "RandomErasing", "CutMix"]
+           "Equalization", "MixUp", "RandomErasing", "CutMix",
+           "RandomColorJitter"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -778,6 +779,45 @@ class CutMix(_RandomImageLayer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+class RandomColorJitter(_RandomImageLayer):
+    """RandomBrightness, RandomContrast, RandomSaturation and RandomHue in that order, each only when its factor
+    is given (Keras 3.15's meanings, with the shared `value_range`), all drawing from this layer's generator.
+    Unlike Keras 3.15, whose inner layers ignore it, `data_format` reaches every step."""
+
+    def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None, saturation_factor=None,
+                 hue_factor=None, seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range = _value_range(value_range, self)
+        self.brightness_factor, self.contrast_factor = _as_given(brightness_factor), _as_given(contrast_factor)
+        self.saturation_factor, self.hue_factor = _as_given(saturation_factor), _as_given(hue_factor)
+        steps = [(RandomBrightness, brightness_factor), (RandomContrast, contrast_factor),
+                 (RandomSaturation, saturation_factor), (RandomHue, hue_factor)]
+        self._steps = []
+        for cls, factor in steps:
+            if factor is None:
+                continue
+            try:
+                step = cls(factor, value_range=self.value_range, data_format=self.data_format, dtype=self.dtype)
+            except ValueError as error:
+                what = cls.__name__.replace("Random", "").lower() + "_factor"
+                raise ValueError(f"RandomColorJitter '{self.name}': {what}: {error}") from None
+            step._rng = self._rng
+            self._steps.append(step)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        for step in self._steps:
+            x = step(x, training=True)
+        return x[0] if single else x
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range, "brightness_factor": self.brightness_factor,
+                "contrast_factor": self.contrast_factor, "saturation_factor": self.saturation_factor,
+                "hue_factor": self.hue_factor}
 
 
 def _channels_last(x, data_format):
