@@ -405,6 +405,8 @@ ARGUMENT_CASES = [
            value_range=Change((-1, 1)), brightness_factor=Change(0.6), contrast_factor=Change(0.9),
            saturation_factor=Change((0.9, 0.9)), hue_factor=Change((0.5, 0.5)),
            data_format=Change("channels_first", context={"contrast_factor": 0.5, "seed": 1})),
+    _image(L.RandomPerspective, {"factor": (1.0, 1.0), "scale": 0.5}, factor=Change((0.0, 0.0)), scale=Change(0.9),
+           interpolation=Change("nearest"), fill_value=Change(2.0), data_format=Change("channels_first")),
     ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
                                                            "data_format": Change("channels_first")}),
     # vocabulary layers

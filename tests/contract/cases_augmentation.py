@@ -46,4 +46,5 @@ CASES = [
     LayerCase(lambda **kw: L.CutMix(**kw), (2, 3, 4, 3)),  # each training call draws new boxes
     LayerCase(lambda **kw: L.RandomColorJitter((-20, 20), (0.1, 0.1), (0.0, 0.0), (0.6, 0.6), **kw), (2, 3, 4, 3),
               call_kwargs=TRAINING, name="RandomColorJitter[training]"),
+    LayerCase(lambda **kw: L.RandomPerspective(**kw), (2, 3, 4, 3)),  # each training call draws new corners
 ]

@@ -80,7 +80,7 @@ PENDING_ELSEWHERE = {
 PENDING_ISSUE_16 = {
     "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization FlaxLayer
         HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram RMSNormalization RandAugment
-        RandomElasticTransform RandomPerspective ReversibleEmbedding STFTSpectrogram
+        RandomElasticTransform ReversibleEmbedding STFTSpectrogram
         TFSMLayer TorchModuleWrapper""",
     "ops": "",
 }

@@ -1,4 +1,4 @@
-"""RandomShear, RandomGaussianBlur and RandomErasing against Keras 3.15, with factors that make Keras deterministic or with the
+"""RandomShear, RandomGaussianBlur, RandomErasing and RandomPerspective against Keras 3.15, with factors that make Keras deterministic or with the
 same drawn parameters handed to both, and against closed forms."""
 import os
 
@@ -117,7 +117,43 @@ def test_erasing_fills_one_box_per_chosen_image_and_passes_gradients_elsewhere()
     np.testing.assert_array_equal(x.grad.numpy(), np.repeat(~changed[..., None], 3, axis=-1).astype(float))
 
 
-@pytest.mark.parametrize("layer", [L.RandomShear(0.5, 0.5), L.RandomGaussianBlur(), L.RandomErasing()])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_perspective_matches_keras_on_given_corners(interpolation, data_format):
+    keras = _keras()
+    x = IMAGES if data_format == "channels_last" else IMAGES.transpose(0, 3, 1, 2)
+    start = np.repeat(np.array([[[0.0, 0.0], [6.0, 0.0], [0.0, 5.0], [6.0, 5.0]]]), 3, axis=0)
+    end = start + start * np.random.default_rng(2).uniform(-0.3, 0.3, (3, 4, 2))
+    apply = np.array([True, False, True])
+    layer = keras.layers.RandomPerspective(interpolation=interpolation, fill_value=3.0, data_format=data_format)
+    theirs = layer.transform_images(keras.ops.convert_to_tensor(x), {
+        "apply_perspective": keras.ops.convert_to_tensor(apply), "input_shape": x.shape,
+        "start_points": keras.ops.convert_to_tensor(start.astype("float32")),
+        "end_points": keras.ops.convert_to_tensor(end.astype("float32"))})
+    ours = L.RandomPerspective(interpolation=interpolation, fill_value=3.0, data_format=data_format).warp(
+        td.tensor(x), start, end, apply)
+    np.testing.assert_allclose(ours.numpy(), keras.ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-3)
+    fixed = keras.layers.RandomPerspective((1.0, 1.0), 0.0, data_format=data_format)(x, training=True)
+    np.testing.assert_allclose(L.RandomPerspective((1.0, 1.0), 0.0, data_format=data_format)(x, training=True).numpy(),
+                               keras.ops.convert_to_numpy(fixed), atol=1e-4)
+
+
+def test_perspective_homography_moves_the_corners_and_passes_gradients():
+    from tinydl.layers.augmentation import homographies
+    start = np.array([[[0.0, 0.0], [6.0, 0.0], [0.0, 5.0], [6.0, 5.0]]])
+    end = start * np.array([[[1.0, 1.0], [0.9, 1.0], [1.0, 1.2], [1.1, 0.8]]])
+    t = homographies(start, end)[0]
+    for (sx, sy), (ex, ey) in zip(start[0], end[0]):
+        k = t[6] * ex + t[7] * ey + 1
+        np.testing.assert_allclose([(t[0] * ex + t[1] * ey + t[2]) / k, (t[3] * ex + t[4] * ey + t[5]) / k], [sx, sy],
+                                   atol=1e-12)
+    x = td.tensor(IMAGES.astype("float64"), requires_grad=True)
+    L.RandomPerspective(scale=0.5, dtype="float64")(x, training=True).sum().backward()
+    assert np.abs(x.grad.numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("layer", [L.RandomShear(0.5, 0.5), L.RandomGaussianBlur(), L.RandomErasing(),
+                                   L.RandomPerspective()])
 def test_identity_in_inference(layer):
     np.testing.assert_array_equal(layer(IMAGES).numpy(), IMAGES)
 
@@ -129,7 +165,9 @@ def test_identity_in_inference(layer):
     (lambda: L.RandomGaussianBlur(kernel_size=4), "kernel_size"), (lambda: L.RandomGaussianBlur(sigma=2.0), "sigma"),
     (lambda: L.RandomGaussianBlur(factor=-0.5), "factor"), (lambda: L.RandomGaussianBlur(value_range=3), "value_range"),
     (lambda: L.RandomErasing(scale=(0.1, 2.0)), "scale"), (lambda: L.RandomErasing(fill_value=(1, 2)), "fill_value"),
-    (lambda: L.RandomErasing(factor=3), "factor")])
+    (lambda: L.RandomErasing(factor=3), "factor"), (lambda: L.RandomPerspective(scale=2.0), "scale"),
+    (lambda: L.RandomPerspective(interpolation="cubic"), "interpolation"),
+    (lambda: L.RandomPerspective(factor=(0.1, 0.2, 0.3)), "factor")])
 def test_bad_arguments_raise_naming_themselves(make, message):
     with pytest.raises(ValueError, match=message):
         make()

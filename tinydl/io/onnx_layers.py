@@ -60,7 +60,8 @@ def _softmax(ctx, layer, node, inputs):
                 L.RandomContrast, L.RandomBrightness, L.RandomGrayscale, L.RandomInvert, L.Solarization,
                 L.RandomColorDegeneration, L.RandomSharpness, L.RandomPosterization, L.RandomSaturation, L.RandomHue,
                 L.RandomShear, L.RandomGaussianBlur, L.Equalization,
-                L.MixUp, L.RandomErasing, L.CutMix, L.RandomColorJitter)
+                L.MixUp, L.RandomErasing, L.CutMix, L.RandomColorJitter,
+                L.RandomPerspective)
 def _inference_identity(ctx, layer, node, inputs):
     return ctx.op("Identity", [inputs[0]])
 

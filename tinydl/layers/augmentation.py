@@ -1,7 +1,7 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
 RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
 RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp, RandomErasing,
-CutMix, RandomColorJitter. Each is active only in training (`training=True`, as `fit` calls it) and the
+CutMix, RandomColorJitter, RandomPerspective. Each is active only in training (`training=True`, as `fit` calls it) and the
 identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
@@ -21,7 +21,7 @@ __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "R
            "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
            "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur",
            "Equalization", "MixUp", "RandomErasing", "CutMix",
-           "RandomColorJitter"]
+           "RandomColorJitter", "RandomPerspective"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -818,6 +818,60 @@ class RandomColorJitter(_RandomImageLayer):
         return {**super().get_config(), "value_range": self.value_range, "brightness_factor": self.brightness_factor,
                 "contrast_factor": self.contrast_factor, "saturation_factor": self.saturation_factor,
                 "hue_factor": self.hue_factor}
+
+
+class RandomPerspective(_RandomImageLayer):
+    """Warps each image, with a probability drawn from `factor` (f in [0, 1]: [0, f]; a pair sorted), by the
+    homography moving its corners p to p (1 + d), d uniform in [-scale/2, scale/2] per coordinate (as Keras 3.15,
+    so the top-left corner stays), sampled with `interpolation`, outside points taking `fill_value`."""
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0, seed=None, data_format=None,
+                 **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded(factor, (0.0, 1.0), self)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
+            raise ValueError(f"RandomPerspective '{self.name}': scale must be a number in [0, 1], got {scale!r}")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"RandomPerspective '{self.name}': interpolation must be 'nearest' or 'bilinear', got "
+                             f"{interpolation!r}")
+        self.scale, self.interpolation, self.fill_value = scale, interpolation, float(fill_value)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        x, single = self._images(inputs)
+        rng, n = self._rng(), x.shape[0]
+        h_axis, w_axis = self._hw_axes()
+        height, width = x.shape[h_axis], x.shape[w_axis]
+        probability = rng.uniform(self.factor[0], self.factor[1], size=n)
+        apply = rng.uniform(size=n) < probability
+        moves = rng.uniform(-0.5 * self.scale, 0.5 * self.scale, size=(n, 4, 2))
+        start = np.repeat(np.array([[[0.0, 0.0], [width - 1, 0.0], [0.0, height - 1],
+                                     [width - 1, height - 1]]]), n, axis=0)
+        y = self.warp(x, start, start + start * moves, apply)
+        return y[0] if single else y
+
+    def warp(self, x, start, end, apply):
+        """Images moved from corners `start` (n, 4, 2 as (x, y)) to `end`, where `apply`."""
+        warped = affine_transform(x, homographies(start, end), self.interpolation, "constant", self.fill_value,
+                                  self.data_format)
+        return ops.where(_constant(np.asarray(apply, dtype=bool).reshape(-1, 1, 1, 1), x), warped, x)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "scale": self.scale,
+                "interpolation": self.interpolation, "fill_value": self.fill_value}
+
+
+def homographies(start, end):
+    """The 8-number transforms taking each output point of `end` (n, 4, 2) to its input point in `start`."""
+    rows, targets = [], []
+    for k in range(4):
+        (sx, sy), (ex, ey) = start[:, k].T, end[:, k].T
+        one, zero = np.ones_like(ex), np.zeros_like(ex)
+        rows += [np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], -1),
+                 np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], -1)]
+        targets += [sx, sy]
+    return np.linalg.solve(np.stack(rows, 1), np.stack(targets, 1)[..., None])[..., 0]
 
 
 def _channels_last(x, data_format):
