@@ -384,7 +384,8 @@ ARGUMENT_CASES = [
                  changes={"factor": Change((2, 2)), "value_range": Change((-2, 2)), "seed": Change(3)}),
     # value_range clips the scaled saturation: observed with scales near 9, past both ranges' upper ends
     _image(L.RandomSaturation, {"factor": 0.5, "value_range": (0, 10)}, factor=Change((0.8, 0.9)),
-           value_range=Change((0, 1), context={"factor": (0.9, 0.9)}), data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+           value_range=Change((0, 1), context={"factor": (0.9, 0.9)}),
+           data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
     _image(L.RandomHue, {"factor": 0.5, "value_range": (-3, 3)}, factor=Change((0.8, 0.9)),
            value_range=Change((-2, 2)), data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
     _affine(L.RandomShear, {"x_factor": 0.3}, x_factor=Change((0.5, 0.6)), y_factor=Change((0.2, 0.3))),

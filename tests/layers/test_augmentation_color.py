@@ -25,7 +25,8 @@ def _np(keras, y):
 @pytest.mark.parametrize("make,scale", [
     (lambda k: k.RandomGrayscale(1.0), 1), (lambda k: k.RandomInvert((1.0, 1.0)), 1),
     (lambda k: k.RandomInvert(0.0), 1), (lambda k: k.Solarization(0.0, 0.0), 1), (lambda k: k.AutoContrast(), 1),
-    (lambda k: k.AutoContrast(value_range=(-1, 1)), 255), (lambda k: k.RandomInvert((1.0, 1.0), value_range=(0, 1)), 255),
+    (lambda k: k.AutoContrast(value_range=(-1, 1)), 255),
+    (lambda k: k.RandomInvert((1.0, 1.0), value_range=(0, 1)), 255),
     (lambda k: k.RandomColorDegeneration((0.6, 0.6)), 1), (lambda k: k.RandomColorDegeneration((-0.5, -0.5)), 1),
     (lambda k: k.RandomColorDegeneration((1.0, 1.0), value_range=(0, 1)), 255),
     (lambda k: k.RandomSharpness((0.9, 0.9)), 1), (lambda k: k.RandomSharpness((0.1, 0.1), value_range=(0, 1)), 255),

@@ -1,5 +1,5 @@
-"""RandomShear, RandomGaussianBlur, RandomErasing and RandomPerspective against Keras 3.15, with factors that make Keras deterministic or with the
-same drawn parameters handed to both, and against closed forms."""
+"""RandomShear, RandomGaussianBlur, RandomErasing and RandomPerspective against Keras 3.15, with factors that
+make Keras deterministic or with the same drawn parameters handed to both, and against closed forms."""
 import os
 
 import numpy as np

@@ -1,8 +1,9 @@
 """Image augmentation layers (Keras 3): RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
-RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration, RandomSharpness, RandomPosterization,
-RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization, MixUp, RandomErasing,
-CutMix, RandomColorJitter, RandomPerspective. Each is active only in training (`training=True`, as `fit` calls it) and the
-identity in inference, except AutoContrast (deterministic, applied always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
+RandomContrast, RandomBrightness, RandomGrayscale, RandomInvert, Solarization, AutoContrast, RandomColorDegeneration,
+RandomSharpness, RandomPosterization, RandomSaturation, RandomHue, RandomShear, RandomGaussianBlur, Equalization,
+MixUp, RandomErasing, CutMix, RandomColorJitter, RandomPerspective. Each is active only in training
+(`training=True`, as `fit` calls it) and the identity in inference, except AutoContrast (deterministic, applied
+always) and RandomCrop, which center-crops to the target's aspect ratio and resizes there.
 
 Random draws follow Keras's distributions (one draw per sample; RandomCrop one offset per batch) from the
 layer's own generator when `seed` is given, else from tinydl's global one. The geometric layers share
@@ -18,9 +19,9 @@ from tinydl.ops.image import gaussian_blur
 from tinydl.tensor import Tensor
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
-           "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast", "RandomColorDegeneration", "RandomSharpness", "RandomPosterization",
-           "RandomSaturation", "RandomHue", "RandomShear", "RandomGaussianBlur",
-           "Equalization", "MixUp", "RandomErasing", "CutMix",
+           "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "AutoContrast",
+           "RandomColorDegeneration", "RandomSharpness", "RandomPosterization", "RandomSaturation", "RandomHue",
+           "RandomShear", "RandomGaussianBlur", "Equalization", "MixUp", "RandomErasing", "CutMix",
            "RandomColorJitter", "RandomPerspective"]
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -512,7 +513,8 @@ class RandomHue(_RandomImageLayer):
 
 class RandomShear(_AffineLayer):
     """Shears each image: output pixel (x, y) takes input point (x + sx y, sy x + y), Keras's map
-    [1, sx, 0, sy, 1, 0, 0, 0] about the top-left corner (as Keras 3.15), sx and sy drawn from x_factor and y_factor (f in [0, 1]: [-f, f]; a pair in
+    [1, sx, 0, sy, 1, 0, 0, 0] about the top-left corner (as Keras 3.15), sx and sy drawn from x_factor and
+    y_factor (f in [0, 1]: [-f, f]; a pair in
     [0, 1] sorted) and both negated together by a fair coin drawn first."""
 
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
