@@ -77,6 +77,14 @@ SAME_NUMBERS = {
                                          "exact ones (within any epsilon), and given bin_boundaries ignore it"),
     ("RandomBrightness", "data_format"): ("channels_first", "one shift per image, on every axis: no channel axis to "
                                                             "find (Keras's ignores it too)"),
+    ("RandomInvert", "data_format"): ("channels_first", "one choice per image, on every axis: no channel axis to "
+                                                        "find (Keras's ignores it too)"),
+    ("Solarization", "data_format"): ("channels_first", "one addition and threshold per image, on every axis: no "
+                                                        "channel axis to find (Keras's ignores it too)"),
+    ("RandomPosterization", "data_format"): ("channels_first", "one bit count per image, on every value: no "
+                                                               "channel axis to find (Keras's ignores it too)"),
+    ("MixUp", "data_format"): ("channels_first", "mixes whole images: no channel axis to find (Keras's ignores it "
+                                                 "too)"),
     ("IntegerLookup", "salt"): (7, "Keras uses it only with oov_method='farmhash'; 'floormod', the only method "
                                    "tinydl has (and Keras's default), takes no salt"),
     ("SpectralNormalization", "dtype"): ("float64", "Keras 3.15's SpectralNormalization also computes in its wrapped "
@@ -362,6 +370,46 @@ ARGUMENT_CASES = [
     _image(L.RandomContrast, {"factor": 0.5}, factor=Change(0.9), value_range=Change((-10, 10))),
     _image(L.RandomBrightness, {"factor": 0.2, "value_range": (-100, 100)}, factor=Change(0.6),
            value_range=Change((-1, 1))),
+    _image(L.RandomGrayscale, {"factor": 0.5}, factor=Change(0.0),
+           data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+    ArgumentCase(L.RandomInvert, {"factor": 0.9, "value_range": (0, 1)}, (8, 3, 4, 3), call={"training": True},
+                 changes={"factor": Change((1.0, 1.0)), "value_range": Change((0, 2)), "seed": Change(3)}),
+    _image(L.Solarization, {"threshold_factor": (0.5, 0.5), "value_range": (0, 1)},
+           addition_factor=Change((0.2, 0.3)), threshold_factor=Change(0.1), value_range=Change((0, 2))),
+    _image(L.RandomColorDegeneration, {"factor": 0.5, "value_range": (-10, 10)}, factor=Change((0.8, 0.9)),
+           value_range=Change((0, 1)), data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+    _image(L.RandomSharpness, {"factor": 0.9, "value_range": (-10, 10)}, factor=Change((0.0, 0.1)),
+           value_range=Change((0, 1)), data_format=Change("channels_first")),
+    ArgumentCase(L.RandomPosterization, {"factor": 8, "value_range": (-3, 3)}, (8, 3, 4, 3), call={"training": True},
+                 changes={"factor": Change((2, 2)), "value_range": Change((-2, 2)), "seed": Change(3)}),
+    # value_range clips the scaled saturation: observed with scales near 9, past both ranges' upper ends
+    _image(L.RandomSaturation, {"factor": 0.5, "value_range": (0, 10)}, factor=Change((0.8, 0.9)),
+           value_range=Change((0, 1), context={"factor": (0.9, 0.9)}),
+           data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+    _image(L.RandomHue, {"factor": 0.5, "value_range": (-3, 3)}, factor=Change((0.8, 0.9)),
+           value_range=Change((-2, 2)), data_format=Change("channels_first", shapes=(2, 3, 4, 3))),
+    _affine(L.RandomShear, {"x_factor": 0.3}, x_factor=Change((0.5, 0.6)), y_factor=Change((0.2, 0.3))),
+    _image(L.RandomGaussianBlur, {"factor": (1.0, 1.0), "value_range": (-10, 10)}, factor=Change((0.0, 0.0)),
+           kernel_size=Change(5), sigma=Change((0.5, 0.5)), value_range=Change((0, 1)),
+           data_format=Change("channels_first")),
+    ArgumentCase(L.Equalization, {"value_range": (-3, 3)}, (2, 5, 6, 3), call={"training": True}, changes={
+        "value_range": Change((-1, 1)), "bins": Change(8), "data_format": Change("channels_first")}),
+    ArgumentCase(L.MixUp, {}, (6, 3, 4, 3), call={"training": True}, changes={
+        "alpha": Change(2.0, context={"seed": 1}), "seed": Change(3)}),
+    _image(L.RandomErasing, {"factor": (1.0, 1.0), "value_range": (-3, 3)}, factor=Change((0.0, 0.0)),
+           scale=Change((0.5, 0.6)), fill_value=Change(2.0), value_range=Change((-1, 1)),
+           data_format=Change("channels_first", context={"fill_value": 2.0})),
+    ArgumentCase(L.CutMix, {"factor": (1.0, 1.0)}, (6, 5, 6, 3), call={"training": True}, changes={
+        "factor": Change((0.1, 0.1), context={"seed": 2}), "seed": Change(3),
+        "data_format": Change("channels_first", context={"seed": 2})}),
+    _image(L.RandomColorJitter, {"brightness_factor": 0.2, "value_range": (-100, 100)},
+           value_range=Change((-1, 1)), brightness_factor=Change(0.6), contrast_factor=Change(0.9),
+           saturation_factor=Change((0.9, 0.9)), hue_factor=Change((0.5, 0.5)),
+           data_format=Change("channels_first", context={"contrast_factor": 0.5, "seed": 1})),
+    _image(L.RandomPerspective, {"factor": (1.0, 1.0), "scale": 0.5}, factor=Change((0.0, 0.0)), scale=Change(0.9),
+           interpolation=Change("nearest"), fill_value=Change(2.0), data_format=Change("channels_first")),
+    ArgumentCase(L.AutoContrast, {}, (2, 5, 6, 3), changes={"value_range": Change((0, 1)),
+                                                           "data_format": Change("channels_first")}),
     # vocabulary layers
     ArgumentCase(L.StringLookup, {"vocabulary": ["a", "b", "c", "d", "\u00e9"]}, make_inputs=_strings, changes={
         "vocabulary": Change(["d", "c", "b", "a", "\u00e9"]), "max_tokens": Change(4),

@@ -57,9 +57,28 @@ def _softmax(ctx, layer, node, inputs):
 # -- noise and augmentation (inference: identity) ----------------------------------------------------------------
 @onnx_converter(L.GaussianNoise, L.GaussianDropout, L.AlphaDropout, L.SpatialDropout1D, L.SpatialDropout2D,
                 L.SpatialDropout3D, L.RandomFlip, L.RandomRotation, L.RandomZoom, L.RandomTranslation, L.RandomCrop,
-                L.RandomContrast, L.RandomBrightness)
+                L.RandomContrast, L.RandomBrightness, L.RandomGrayscale, L.RandomInvert, L.Solarization,
+                L.RandomColorDegeneration, L.RandomSharpness, L.RandomPosterization, L.RandomSaturation, L.RandomHue,
+                L.RandomShear, L.RandomGaussianBlur, L.Equalization,
+                L.MixUp, L.RandomErasing, L.CutMix, L.RandomColorJitter,
+                L.RandomPerspective)
 def _inference_identity(ctx, layer, node, inputs):
     return ctx.op("Identity", [inputs[0]])
+
+
+@onnx_converter(L.AutoContrast)
+def _auto_contrast(ctx, layer, node, inputs):
+    """Per image and channel: (x - min) / (max - min) onto value_range, clipped; a flat channel is kept."""
+    x = inputs[0]
+    axes = [1, 2] if layer.data_format == "channels_last" else [2, 3]
+    low, high = ctx.reduce("ReduceMin", x, axes), ctx.reduce("ReduceMax", x, axes)
+    span = ctx.op("Sub", [high, low])
+    flat = ctx.op("Equal", [span, ctx.const(np.float32(0))])
+    safe = ctx.op("Where", [flat, ctx.const(np.float32(1)), span])
+    lo, hi = (np.float32(v) for v in layer.value_range)
+    scaled = ctx.op("Add", [ctx.op("Mul", [ctx.op("Div", [ctx.op("Sub", [x, low]), safe]), ctx.const(hi - lo)]),
+                            ctx.const(lo)])
+    return ctx.op("Where", [flat, x, ctx.op("Clip", [scaled, ctx.const(lo), ctx.const(hi)])])
 
 
 # -- normalisation -----------------------------------------------------------------------------------------------
