@@ -20,11 +20,12 @@ from tests.contract.cases_graph import graph_inputs, pool_inputs
 @dataclass
 class Change:
     """A non-default value; `context` is set on both layers compared (e.g. a dropout rate for `seed`), `call` is
-    added to the call's keyword arguments, `shapes` replaces the case's input shapes."""
+    added to the call's keyword arguments, `shapes` and `dtypes` replace the case's input shapes and dtypes."""
     value: Any
     context: dict = field(default_factory=dict)
     call: dict = field(default_factory=dict)
     shapes: Any = None
+    dtypes: Any = None
 
 
 class Fresh:
@@ -258,6 +259,16 @@ ARGUMENT_CASES = [
         "input_dim": Change(9), "output_dim": Change(4), "lora_rank": Change(2),
         "lora_alpha": Change(4.0, context={"lora_rank": 2}), "quantization_config": Change({"mode": "int8"}),
         "weights": Change([np.arange(21, dtype="float32").reshape(7, 3)])}),
+    # the reverse arguments act on reverse calls: vectors (2, 4, 3) to logits over the 7 ids
+    ArgumentCase(L.ReversibleEmbedding, {"input_dim": 7, "output_dim": 3}, (2, 4), dtypes="int64", int_high=7,
+                 changes={"input_dim": Change(9), "output_dim": Change(4),
+                          "tie_weights": Change(False, call={"reverse": True}, shapes=(2, 4, 3), dtypes="float32"),
+                          "reverse_dtype": Change("float64", call={"reverse": True}, shapes=(2, 4, 3),
+                                                  dtypes="float32"),
+                          "logit_soft_cap": Change(0.5, call={"reverse": True}, shapes=(2, 4, 3), dtypes="float32"),
+                          "lora_rank": Change(2), "lora_alpha": Change(4.0, context={"lora_rank": 2}),
+                          "quantization_config": Change({"mode": "int8"}),
+                          "weights": Change([np.arange(21, dtype="float32").reshape(7, 3)])}),
     # reshaping
     ArgumentCase(L.Permute, {"dims": (1, 3, 2)}, (2, 3, 4, 2), changes={"dims": Change((2, 1, 3))}),
     ArgumentCase(L.RepeatVector, {"n": 3}, (2, 4), changes={"n": Change(2)}),
@@ -332,6 +343,7 @@ ARGUMENT_CASES = [
                          (L.SpatialDropout3D, (2, 2, 2, 2, 3)))],
     # more normalisation
     ArgumentCase(L.UnitNormalization, {}, (2, 3, 4), changes={"axis": Change(1)}),
+    ArgumentCase(L.RMSNormalization, {}, (2, 3, 4), changes={"axis": Change([1, 2]), "epsilon": Change(10.0)}),
     ArgumentCase(L.GroupNormalization, {"groups": 2}, (2, 4, 6), changes={
         "groups": Change(3), "axis": Change(1), "gamma_constraint": _GAMMA_CONSTRAINT}),
     ArgumentCase(L.SpectralNormalization, {"layer": Fresh(lambda: L.Dense(3))}, (2, 4), call={"training": True},

@@ -72,6 +72,19 @@ def _unit_normalization(ctx, layer, node, inputs):
     return ctx.op("Div", [x, norm])
 
 
+@onnx_converter(L.RMSNormalization)
+def _rms_normalization(ctx, layer, node, inputs):
+    x = inputs[0]
+    rank = len(node.input_tensors[0].shape)
+    axes = sorted(a % rank for a in layer.axis)
+    mean_square = ctx.reduce("ReduceMean", ctx.op("Mul", [x, x]), axes)
+    rms = ctx.op("Sqrt", [ctx.op("Add", [mean_square, ctx.const(np.float32(layer.epsilon))])])
+    shape = [1] * rank
+    for a in axes:
+        shape[a] = node.input_tensors[0].shape[a]
+    return ctx.op("Mul", [ctx.op("Div", [x, rms]), ctx.const(layer.scale.numpy().reshape(shape), "scale")])
+
+
 @onnx_converter(L.GroupNormalization)
 def _group_normalization(ctx, layer, node, inputs):
     shape = tuple(node.input_tensors[0].shape)
