@@ -358,6 +358,10 @@ ARGUMENT_CASES = [
         "height": Change(3), "width": Change(4)}),
     ArgumentCase(L.Normalization, {"mean": [1.0, -1.0, 0.5], "variance": [4.0, 0.25, 1.0]}, (2, 4, 3), changes={
         "axis": Change(1, shapes=(2, 3, 3)), "mean": Change([0.0, 1.0, 2.0]), "variance": Change([1.0, 2.0, 3.0])}),
+    ArgumentCase(L.STFTSpectrogram, {"frame_length": 8}, (2, 20, 2), changes={
+        "mode": Change("psd"), "frame_length": Change(6), "frame_step": Change(3), "fft_length": Change(16),
+        "window": Change("hamming"), "periodic": Change(True), "scaling": Change("spectrum"), "padding": Change("same"),
+        "expand_dims": Change(True), "data_format": Change("channels_first", shapes=(2, 20, 20))}),
     ArgumentCase(L.Discretization, {"bin_boundaries": [-1.0, 0.0, 1.0]}, make_inputs=_between_boundaries, changes={
         "bin_boundaries": Change([0.0, 0.5]), "num_bins": Change(3), "output_mode": Change("one_hot"),
         "dtype": Change("float64", context={"output_mode": "one_hot"})}),

@@ -91,7 +91,7 @@ PENDING_ISSUE_16 = {
         HashedCrossing MaxNumBoundingBoxes MelSpectrogram MixUp RandAugment
         RandomColorDegeneration RandomColorJitter RandomElasticTransform RandomErasing RandomGaussianBlur
         RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomSaturation
-        RandomSharpness RandomShear STFTSpectrogram Solarization""",
+        RandomSharpness RandomShear Solarization""",
     "ops": "",
 }
 

@@ -4,7 +4,7 @@ Noise, dropout and augmentation layers are the identity in inference, which is w
 """
 import numpy as np
 
-from tinydl import layers as L
+from tinydl import backend, layers as L
 from tinydl.io.onnx import OnnxExportError, onnx_converter
 from tinydl.layers.preprocessing import resize_matrix
 
@@ -282,3 +282,47 @@ def _lookup(ctx, layer, node, inputs):
         keep[0] = 0
         y = ctx.op("Mul", [y, ctx.const(keep, "unmasked")])
     return y
+
+
+# -- audio -------------------------------------------------------------------------------------------------------
+@onnx_converter(L.STFTSpectrogram)
+def _stft_spectrogram(ctx, layer, node, inputs):
+    """A grouped Conv (one group per channel) with the real and imaginary kernels, then the layer's mode."""
+    if layer.mode == "angle":
+        raise OnnxExportError(f"ONNX export: STFTSpectrogram '{layer.name}' with mode='angle' needs atan2, which "
+                              "ONNX (opset 17) does not have")
+    shape = tuple(node.input_tensors[0].shape)
+    channels = shape[2] if layer.data_format == "channels_last" else shape[1]
+    x = ctx.transpose(inputs[0], (0, 2, 1)) if layer.data_format == "channels_last" else inputs[0]
+
+    def transform(kernel, part):
+        """(batch, channels, bins, frames) of one kernel."""
+        k = kernel.numpy()[:, 0, :]  # (frame_length, bins)
+        w = np.tile(k.T[:, None, :], (channels, 1, 1))  # (channels * bins, 1, frame_length), channel-major
+        y = ctx.op("Conv", [x, ctx.const(w, f"{layer.name}.{part}")], kernel_shape=[layer.frame_length],
+                   strides=[layer.step], group=channels,
+                   auto_pad="SAME_UPPER" if layer.padding == "same" else "VALID")
+        return ctx.reshape(y, [0, channels, layer.bins, -1])
+
+    real = transform(layer.real_kernel, "real_kernel") if layer.mode != "imag" else None
+    imag = transform(layer.imag_kernel, "imag_kernel") if layer.mode != "real" else None
+    if layer.mode in ("real", "imag"):
+        out = real if layer.mode == "real" else imag
+    elif layer.mode == "stft":
+        out = ctx.op("Concat", [real, imag], axis=2)
+    else:
+        power = ctx.op("Add", [ctx.op("Mul", [real, real]), ctx.op("Mul", [imag, imag])])
+        if layer.mode == "psd":
+            doubled = np.full(layer.bins, 2.0, np.float32)
+            doubled[[0, -1]] = 1.0  # the DC and Nyquist bins count once
+            out = ctx.op("Mul", [power, ctx.const(doubled.reshape(1, 1, -1, 1), "psd_weights")])
+        else:
+            eps = ctx.const(np.float32(backend.epsilon()), "epsilon")
+            out = ctx.op("Sqrt", [ctx.op("Max", [power, eps])])
+            if layer.mode == "log":
+                out = ctx.op("Log", [ctx.op("Max", [out, eps])])
+    bins = layer.bins * 2 if layer.mode == "stft" else layer.bins
+    if layer.expand_dims:
+        return ctx.transpose(out, (0, 3, 2, 1) if layer.data_format == "channels_last" else (0, 1, 3, 2))
+    out = ctx.reshape(out, [0, channels * bins, -1])
+    return ctx.transpose(out, (0, 2, 1)) if layer.data_format == "channels_last" else out
