@@ -362,6 +362,13 @@ ARGUMENT_CASES = [
         "mode": Change("psd"), "frame_length": Change(6), "frame_step": Change(3), "fft_length": Change(16),
         "window": Change("hamming"), "periodic": Change(True), "scaling": Change("spectrum"), "padding": Change("same"),
         "expand_dims": Change(True), "data_format": Change("channels_first", shapes=(2, 20, 20))}),
+    ArgumentCase(L.MelSpectrogram, {"fft_length": 16, "sequence_stride": 4, "num_mel_bins": 4, "sampling_rate": 800},
+                 (2, 40), changes={
+                     "fft_length": Change(32), "sequence_stride": Change(5), "sequence_length": Change(12),
+                     "window": Change("hamming"), "sampling_rate": Change(1000), "num_mel_bins": Change(5),
+                     "min_freq": Change(50.0), "max_freq": Change(300), "power_to_db": Change(False),
+                     "top_db": Change(5.0), "mag_exp": Change(1.0), "min_power": Change(10.0),
+                     "ref_power": Change(2.0)}),
     ArgumentCase(L.Discretization, {"bin_boundaries": [-1.0, 0.0, 1.0]}, make_inputs=_between_boundaries, changes={
         "bin_boundaries": Change([0.0, 0.5]), "num_bins": Change(3), "output_mode": Change("one_hot"),
         "dtype": Change("float64", context={"output_mode": "one_hot"})}),

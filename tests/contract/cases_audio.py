@@ -1,4 +1,4 @@
-"""Contract cases for the audio front ends: STFTSpectrogram (issue 16)."""
+"""Contract cases for the audio front ends: STFTSpectrogram, MelSpectrogram (issue 16)."""
 from tinydl import layers as L
 from tests.contract import LayerCase
 
@@ -13,4 +13,10 @@ CASES = [
               (2, 20, 1), name="STFTSpectrogram[angle]", onnx="ONNX opset 17 has no atan2"),
     LayerCase(lambda **kw: L.STFTSpectrogram(mode="real", frame_length=8, window=None, **kw), (2, 20, 1),
               name="STFTSpectrogram[real,no window]"),
+    LayerCase(lambda **kw: L.MelSpectrogram(fft_length=16, sequence_stride=4, num_mel_bins=4, sampling_rate=800,
+                                            **kw), (2, 40)),
+    LayerCase(lambda **kw: L.MelSpectrogram(fft_length=16, sequence_stride=5, sequence_length=12, window="hamming",
+                                            num_mel_bins=3, sampling_rate=800, min_freq=50.0, max_freq=300,
+                                            power_to_db=False, mag_exp=1.0, **kw), (2, 30),
+              name="MelSpectrogram[hamming,linear power]"),
 ]

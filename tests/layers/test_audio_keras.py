@@ -47,3 +47,39 @@ def test_stft_spectrogram_rejects_bad_arguments_naming_them():
                          ({"data_format": "nct"}, "data_format")]:
         with pytest.raises(ValueError, match=name):
             layers.STFTSpectrogram(**kwargs)
+
+
+MEL_OPTIONS = {
+    "8 kHz": dict(fft_length=64, sequence_stride=16, num_mel_bins=10, sampling_rate=8000),
+    "hamming,short frames,band,linear magnitude": dict(
+        fft_length=64, sequence_stride=10, sequence_length=48, window="hamming", num_mel_bins=8, min_freq=100.0,
+        max_freq=3000, power_to_db=False, mag_exp=1.0),
+    "no window,top_db,ref_power,min_power": dict(
+        fft_length=32, sequence_stride=8, window=None, top_db=20.0, ref_power=2.0, min_power=1e-3, num_mel_bins=6),
+}
+
+
+@pytest.mark.parametrize("shape", [(2, 200), (150,)], ids=["batch", "one signal"])
+@pytest.mark.parametrize("options", list(MEL_OPTIONS), ids=list(MEL_OPTIONS))
+def test_mel_spectrogram_matches_keras(options, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    ours, theirs = layers.MelSpectrogram(**MEL_OPTIONS[options]), keras.layers.MelSpectrogram(**MEL_OPTIONS[options])
+    out, expected = ours(x).numpy(), keras.ops.convert_to_numpy(theirs(x))
+    assert out.shape == expected.shape == ours.compute_output_shape(shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=5e-5)
+    assert ours.weights == [] and theirs.weights == []
+    assert ours.get_config() == {**theirs.get_config(), "dtype": ours.get_config()["dtype"]}
+
+
+def test_mel_spectrogram_output_shape_counts_centred_frames():
+    # Keras's compute_output_shape says (T + stride + 1) // stride; the frames it computes are T // stride + 1
+    layer = layers.MelSpectrogram(fft_length=8, sequence_stride=2, num_mel_bins=3, sampling_rate=100)
+    assert layer(np.zeros((1, 201), "float32")).shape == layer.compute_output_shape((1, 201)) == (1, 3, 101)
+
+
+def test_mel_spectrogram_rejects_bad_arguments_naming_them():
+    for kwargs, name in [({"fft_length": 16, "sequence_length": 32}, "sequence_length"),
+                         ({"window": "kaiser"}, "window"), ({"num_mel_bins": 0}, "num_mel_bins"),
+                         ({"min_freq": 9000.0}, "min_freq"), ({"sequence_stride": 0}, "sequence_stride")]:
+        with pytest.raises(ValueError, match=name):
+            layers.MelSpectrogram(**kwargs)

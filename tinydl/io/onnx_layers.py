@@ -6,6 +6,7 @@ import numpy as np
 
 from tinydl import backend, layers as L
 from tinydl.io.onnx import OnnxExportError, onnx_converter
+from tinydl.layers.audio import linear_to_mel_weight_matrix
 from tinydl.layers.preprocessing import resize_matrix
 
 
@@ -326,3 +327,37 @@ def _stft_spectrogram(ctx, layer, node, inputs):
         return ctx.transpose(out, (0, 3, 2, 1) if layer.data_format == "channels_last" else (0, 1, 3, 2))
     out = ctx.reshape(out, [0, channels * bins, -1])
     return ctx.transpose(out, (0, 2, 1)) if layer.data_format == "channels_last" else out
+
+
+@onnx_converter(L.MelSpectrogram)
+def _mel_spectrogram(ctx, layer, node, inputs):
+    """Reflect-pad, Gather the frames, MatMul with the windowed DFT's cos and -sin parts, then the mel bank."""
+    shape = tuple(node.input_tensors[0].shape)
+    if shape[-1] is None:
+        raise OnnxExportError(f"ONNX export: MelSpectrogram '{layer.name}' needs a known signal length, got {shape}")
+    rank, n, half = len(shape), layer.fft_length, layer.fft_length // 2
+    x = inputs[0] if np.dtype(node.input_tensors[0].dtype) == np.float32 else ctx.op("Cast", [inputs[0]], to=1)
+    pads = [0] * (rank - 1) + [half] + [0] * (rank - 1) + [half]
+    x = ctx.op("Pad", [x, ctx.ints(pads, "pads")], mode="reflect")
+    frames = (shape[-1] + 2 * half - n) // layer.sequence_stride + 1
+    index = np.arange(frames)[:, None] * layer.sequence_stride + np.arange(n)[None, :]
+    framed = ctx.op("Gather", [x, ctx.ints(index, "frame_index")], axis=rank - 1)  # (..., frames, fft_length)
+    bins = n // 2 + 1
+    angle = 2 * np.pi * np.arange(n)[:, None] * np.arange(bins)[None, :] / n
+    window = layer.frame_window()
+    window = np.ones(n) if window is None else window
+    real = ctx.op("MatMul", [framed, ctx.const(window[:, None] * np.cos(angle), "dft_real")])
+    imag = ctx.op("MatMul", [framed, ctx.const(-window[:, None] * np.sin(angle), "dft_imag")])
+    magnitude = ctx.op("Sqrt", [ctx.op("Add", [ctx.op("Mul", [real, real]), ctx.op("Mul", [imag, imag])])])
+    spectrum = ctx.op("Pow", [magnitude, ctx.const(np.float32(layer.mag_exp), "mag_exp")])
+    matrix = linear_to_mel_weight_matrix(layer.num_mel_bins, bins, layer.sampling_rate, layer.min_freq,
+                                         layer.max_freq)
+    mel = ctx.op("MatMul", [spectrum, ctx.const(matrix, "mel_matrix")])
+    if layer.power_to_db:
+        floor = ctx.op("Max", [mel, ctx.const(np.float32(layer.min_power), "min_power")])
+        ref = 10.0 * np.log10(max(abs(layer.ref_power), layer.min_power))
+        db = ctx.op("Sub", [ctx.op("Mul", [ctx.op("Log", [floor]), ctx.const(np.float32(10.0 / np.log(10.0)))]),
+                            ctx.const(np.float32(ref), "ref_db")])
+        peak = ctx.reduce("ReduceMax", db, list(range(rank + 1)), keepdims=0)
+        mel = ctx.op("Max", [db, ctx.op("Sub", [peak, ctx.const(np.float32(layer.top_db), "top_db")])])
+    return ctx.transpose(mel, tuple(range(rank - 1)) + (rank, rank - 1))
