@@ -413,6 +413,10 @@ ARGUMENT_CASES = [
     ArgumentCase(L.Hashing, {"num_bins": 5}, make_inputs=_strings, changes={
         "num_bins": Change(3), "mask_value": Change(""), "salt": Change(7), "output_mode": Change("multi_hot"),
         "dtype": Change("float64", context={"output_mode": "count"})}),
+    ArgumentCase(L.HashedCrossing, {"num_bins": 5}, make_inputs=lambda rng: [_strings(rng)[0].reshape(12, 1),
+                                                                                _strings(rng)[0].reshape(12, 1)],
+                 changes={"num_bins": Change(3), "output_mode": Change("one_hot"),
+                          "dtype": Change("float64", context={"output_mode": "one_hot"})}),
     # 1D and 3D spatial layers, adaptive pooling
     _conv(L.Conv1DTranspose, (2, 3, 2), filters=3, output_padding=Change(1, context={"strides": 2})),
     _conv(L.Conv3D, (1, 5, 5, 5, 4), groups=Change(2), bias_constraint=_BIAS_CONSTRAINT),

@@ -88,7 +88,7 @@ PENDING_ELSEWHERE = {
 
 PENDING_ISSUE_16 = {
     "layers": """AugMix AutoContrast ContrastLimitedAdaptiveHistogramEqualization CutMix Equalization
-        HashedCrossing MaxNumBoundingBoxes MixUp RandAugment
+        MaxNumBoundingBoxes MixUp RandAugment
         RandomColorDegeneration RandomColorJitter RandomElasticTransform RandomErasing RandomGaussianBlur
         RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomSaturation
         RandomSharpness RandomShear Solarization""",
