@@ -70,6 +70,9 @@ EXCEPTIONS = {
                     "backend",
         "TFSMLayer": "loads a TensorFlow SavedModel and calls its concrete functions through TF; tinydl has no TF "
                      "runtime (tinydl.layers.TFSMLayer would need tensorflow itself)",
+        "MaxNumBoundingBoxes": "pads/truncates the bounding_boxes dict of Keras's detection-augmentation pipeline; "
+                               "tinydl has no bounding-box format support (keras.utils.bounding_boxes is left out "
+                               "too), so there are no boxes for it to act on",
         "TorchModuleWrapper": "wraps a torch.nn.Module whose parameters are torch tensors trained by torch autograd; "
                               "tinydl's tape runs on NumPy/CuPy arrays and cannot differentiate through torch",
     },
@@ -88,7 +91,7 @@ PENDING_ELSEWHERE = {
 
 PENDING_ISSUE_16 = {
     "layers": """AugMix AutoContrast ContrastLimitedAdaptiveHistogramEqualization CutMix Equalization
-        MaxNumBoundingBoxes MixUp RandAugment
+        MixUp RandAugment
         RandomColorDegeneration RandomColorJitter RandomElasticTransform RandomErasing RandomGaussianBlur
         RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomSaturation
         RandomSharpness RandomShear Solarization""",
