@@ -20,11 +20,12 @@ from tests.contract.cases_graph import graph_inputs, pool_inputs
 @dataclass
 class Change:
     """A non-default value; `context` is set on both layers compared (e.g. a dropout rate for `seed`), `call` is
-    added to the call's keyword arguments, `shapes` replaces the case's input shapes."""
+    added to the call's keyword arguments, `shapes` and `dtypes` replace the case's input shapes and dtypes."""
     value: Any
     context: dict = field(default_factory=dict)
     call: dict = field(default_factory=dict)
     shapes: Any = None
+    dtypes: Any = None
 
 
 class Fresh:
@@ -266,6 +267,16 @@ ARGUMENT_CASES = [
         "input_dim": Change(9), "output_dim": Change(4), "lora_rank": Change(2),
         "lora_alpha": Change(4.0, context={"lora_rank": 2}), "quantization_config": Change({"mode": "int8"}),
         "weights": Change([np.arange(21, dtype="float32").reshape(7, 3)])}),
+    # the reverse arguments act on reverse calls: vectors (2, 4, 3) to logits over the 7 ids
+    ArgumentCase(L.ReversibleEmbedding, {"input_dim": 7, "output_dim": 3}, (2, 4), dtypes="int64", int_high=7,
+                 changes={"input_dim": Change(9), "output_dim": Change(4),
+                          "tie_weights": Change(False, call={"reverse": True}, shapes=(2, 4, 3), dtypes="float32"),
+                          "reverse_dtype": Change("float64", call={"reverse": True}, shapes=(2, 4, 3),
+                                                  dtypes="float32"),
+                          "logit_soft_cap": Change(0.5, call={"reverse": True}, shapes=(2, 4, 3), dtypes="float32"),
+                          "lora_rank": Change(2), "lora_alpha": Change(4.0, context={"lora_rank": 2}),
+                          "quantization_config": Change({"mode": "int8"}),
+                          "weights": Change([np.arange(21, dtype="float32").reshape(7, 3)])}),
     # reshaping
     ArgumentCase(L.Permute, {"dims": (1, 3, 2)}, (2, 3, 4, 2), changes={"dims": Change((2, 1, 3))}),
     ArgumentCase(L.RepeatVector, {"n": 3}, (2, 4), changes={"n": Change(2)}),
@@ -340,6 +351,7 @@ ARGUMENT_CASES = [
                          (L.SpatialDropout3D, (2, 2, 2, 2, 3)))],
     # more normalisation
     ArgumentCase(L.UnitNormalization, {}, (2, 3, 4), changes={"axis": Change(1)}),
+    ArgumentCase(L.RMSNormalization, {}, (2, 3, 4), changes={"axis": Change([1, 2]), "epsilon": Change(10.0)}),
     ArgumentCase(L.GroupNormalization, {"groups": 2}, (2, 4, 6), changes={
         "groups": Change(3), "axis": Change(1), "gamma_constraint": _GAMMA_CONSTRAINT}),
     ArgumentCase(L.SpectralNormalization, {"layer": Fresh(lambda: L.Dense(3))}, (2, 4), call={"training": True},
@@ -354,6 +366,17 @@ ARGUMENT_CASES = [
         "height": Change(3), "width": Change(4)}),
     ArgumentCase(L.Normalization, {"mean": [1.0, -1.0, 0.5], "variance": [4.0, 0.25, 1.0]}, (2, 4, 3), changes={
         "axis": Change(1, shapes=(2, 3, 3)), "mean": Change([0.0, 1.0, 2.0]), "variance": Change([1.0, 2.0, 3.0])}),
+    ArgumentCase(L.STFTSpectrogram, {"frame_length": 8}, (2, 20, 2), changes={
+        "mode": Change("psd"), "frame_length": Change(6), "frame_step": Change(3), "fft_length": Change(16),
+        "window": Change("hamming"), "periodic": Change(True), "scaling": Change("spectrum"), "padding": Change("same"),
+        "expand_dims": Change(True), "data_format": Change("channels_first", shapes=(2, 20, 20))}),
+    ArgumentCase(L.MelSpectrogram, {"fft_length": 16, "sequence_stride": 4, "num_mel_bins": 4, "sampling_rate": 800},
+                 (2, 40), changes={
+                     "fft_length": Change(32), "sequence_stride": Change(5), "sequence_length": Change(12),
+                     "window": Change("hamming"), "sampling_rate": Change(1000), "num_mel_bins": Change(5),
+                     "min_freq": Change(50.0), "max_freq": Change(300), "power_to_db": Change(False),
+                     "top_db": Change(5.0), "mag_exp": Change(1.0), "min_power": Change(10.0),
+                     "ref_power": Change(2.0)}),
     ArgumentCase(L.Discretization, {"bin_boundaries": [-1.0, 0.0, 1.0]}, make_inputs=_between_boundaries, changes={
         "bin_boundaries": Change([0.0, 0.5]), "num_bins": Change(3), "output_mode": Change("one_hot"),
         "dtype": Change("float64", context={"output_mode": "one_hot"})}),
@@ -438,6 +461,10 @@ ARGUMENT_CASES = [
     ArgumentCase(L.Hashing, {"num_bins": 5}, make_inputs=_strings, changes={
         "num_bins": Change(3), "mask_value": Change(""), "salt": Change(7), "output_mode": Change("multi_hot"),
         "dtype": Change("float64", context={"output_mode": "count"})}),
+    ArgumentCase(L.HashedCrossing, {"num_bins": 5}, make_inputs=lambda rng: [_strings(rng)[0].reshape(12, 1),
+                                                                                _strings(rng)[0].reshape(12, 1)],
+                 changes={"num_bins": Change(3), "output_mode": Change("one_hot"),
+                          "dtype": Change("float64", context={"output_mode": "one_hot"})}),
     # 1D and 3D spatial layers, adaptive pooling
     _conv(L.Conv1DTranspose, (2, 3, 2), filters=3, output_padding=Change(1, context={"strides": 2})),
     _conv(L.Conv3D, (1, 5, 5, 5, 4), groups=Change(2), bias_constraint=_BIAS_CONSTRAINT),

@@ -1,5 +1,5 @@
 """Contract cases for the activation layers, the noise/dropout variants and UnitNormalization,
-GroupNormalization, SpectralNormalization (issue 16, part A)."""
+RMSNormalization, GroupNormalization, SpectralNormalization (issue 16, part A)."""
 import numpy as np
 
 from tinydl import layers as L
@@ -46,6 +46,10 @@ CASES = [
     # normalisation
     LayerCase(lambda **kw: L.UnitNormalization(**kw), (2, 3, 4)),
     LayerCase(lambda **kw: L.UnitNormalization(axis=[1, 2], **kw), (2, 3, 4), name="UnitNormalization[axes 1,2]"),
+    LayerCase(lambda **kw: L.RMSNormalization(**kw), (2, 3, 4)),
+    LayerCase(lambda **kw: L.RMSNormalization(axis=[1, 2], epsilon=0.1, **kw), (2, 3, 4),
+              name="RMSNormalization[axes 1,2]"),
+    LayerCase(lambda **kw: L.RMSNormalization(axis=1, **kw), (2, 3, 4), name="RMSNormalization[axis=1]"),
     LayerCase(lambda **kw: L.GroupNormalization(groups=2, gamma_initializer="random_normal",
                                                 beta_initializer="random_normal", **kw),
               make_inputs=_channels_with_offsets),

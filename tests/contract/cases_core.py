@@ -54,6 +54,13 @@ CASES = [
     LayerCase(lambda **kw: L.Embedding(7, 3, **kw), (2, 4), input_dtypes="int64", int_high=7),
     LayerCase(lambda **kw: L.Embedding(7, 3, mask_zero=True, **kw), make_inputs=_ids_with_padding,
               name="Embedding[mask_zero]"),
+    LayerCase(lambda **kw: L.ReversibleEmbedding(7, 3, mask_zero=True, **kw), make_inputs=_ids_with_padding,
+              name="ReversibleEmbedding[mask_zero]"),
+    LayerCase(lambda **kw: L.ReversibleEmbedding(7, 3, **kw), (2, 4, 3), call_kwargs={"reverse": True},
+              name="ReversibleEmbedding[reverse]"),
+    LayerCase(lambda **kw: L.ReversibleEmbedding(7, 3, tie_weights=False, logit_soft_cap=2.0, **kw), (2, 4, 3),
+              call_kwargs={"reverse": True}, name="ReversibleEmbedding[reverse,untied,soft cap]",
+              no_grad={"embeddings": "reverse calls read only reverse_embeddings when the weights are untied"}),
     # reshaping
     LayerCase(lambda **kw: L.Permute((2, 1), **kw), (2, 3, 4)),
     LayerCase(lambda **kw: L.Permute((3, 1, 2), **kw), (2, 3, 4, 2), name="Permute[4d]"),

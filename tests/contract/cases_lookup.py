@@ -1,5 +1,6 @@
-"""Contract cases for the vocabulary layers (StringLookup, IntegerLookup, TextVectorization, Hashing): index
-layers with no float path (no gradients) and no ONNX form (string tensors and vocabulary tables)."""
+"""Contract cases for the vocabulary layers (StringLookup, IntegerLookup, TextVectorization, Hashing,
+HashedCrossing): index layers with no float path (no gradients) and no ONNX form (string tensors and vocabulary
+tables)."""
 import numpy as np
 
 from tinydl import layers as L
@@ -12,6 +13,12 @@ VOCAB = ["a", "b", "c", "d"]
 def _words(rng):
     """Strings as an object array: the dtype of `Input(dtype="string")`."""
     return [np.array(VOCAB + ["z", ""], dtype=object)[rng.integers(0, 6, (3, 4))]]
+
+
+def _crossed(rng):
+    """A string feature and an integer feature, (6, 1) each: what HashedCrossing crosses."""
+    return [np.array(VOCAB + ["z", ""], dtype=object)[rng.integers(0, 6, (6, 1))],
+            rng.integers(0, 4, (6, 1)).astype("int64")]
 
 
 def _integers(rng):
@@ -49,4 +56,8 @@ CASES = [
     LayerCase(lambda **kw: L.Hashing(5, **kw), make_inputs=_words, grad=False, onnx=NO_ONNX),
     LayerCase(lambda **kw: L.Hashing(4, mask_value="", salt=7, output_mode="multi_hot", **kw), make_inputs=_words,
               grad=False, onnx=NO_ONNX, name="Hashing[mask,salt,multi_hot]"),
+    LayerCase(lambda **kw: L.HashedCrossing(7, **kw),
+              make_inputs=_crossed, single_input=False, grad=False, onnx=NO_ONNX),
+    LayerCase(lambda **kw: L.HashedCrossing(7, output_mode="one_hot", **kw), make_inputs=_crossed,
+              single_input=False, grad=False, onnx=NO_ONNX, name="HashedCrossing[one_hot]"),
 ]

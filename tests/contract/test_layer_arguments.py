@@ -180,7 +180,7 @@ def inputs(case, change, rng):
     else:
         shapes = change.shapes or case.shapes
         shapes = shapes if isinstance(shapes, list) else [shapes]
-        dtypes = case.dtypes or "float32"
+        dtypes = change.dtypes or case.dtypes or "float32"
         dtypes = dtypes if isinstance(dtypes, list) else [dtypes] * len(shapes)
         arrays = [rng.integers(0, case.int_high, size=s).astype(d) if np.dtype(d).kind in "iu"
                   else rng.standard_normal(s) for s, d in zip(shapes, dtypes)]

@@ -72,6 +72,18 @@ EXCEPTIONS = {
         "is_nnx_enabled": "JAX Flax NNX integration",
         "set_backend": "tinydl is its own single backend: there is nothing to switch to",
     },
+    "layers": {
+        "FlaxLayer": "wraps a Flax module, run by JAX's tracer and its parameter pytrees; tinydl has no JAX backend",
+        "JaxLayer": "wraps a pure JAX function (call_fn/init_fn on JAX arrays and PRNG keys); tinydl has no JAX "
+                    "backend",
+        "TFSMLayer": "loads a TensorFlow SavedModel and calls its concrete functions through TF; tinydl has no TF "
+                     "runtime (tinydl.layers.TFSMLayer would need tensorflow itself)",
+        "MaxNumBoundingBoxes": "pads/truncates the bounding_boxes dict of Keras's detection-augmentation pipeline; "
+                               "tinydl has no bounding-box format support (keras.utils.bounding_boxes is left out "
+                               "too), so there are no boxes for it to act on",
+        "TorchModuleWrapper": "wraps a torch.nn.Module whose parameters are torch tensors trained by torch autograd; "
+                              "tinydl's tape runs on NumPy/CuPy arrays and cannot differentiate through torch",
+    },
     "callbacks": {"OrbaxCheckpoint": "Orbax is JAX's checkpointing library; ModelCheckpoint covers saving"},
     "optimizers": {"legacy": _LEGACY},
     "distribution": {  # tinydl.distribution is data parallelism over MPI processes (issue 13)
@@ -85,10 +97,7 @@ PENDING_ELSEWHERE = {
 }
 
 PENDING_ISSUE_16 = {
-    "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization FlaxLayer
-        HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram RMSNormalization RandAugment
-        RandomElasticTransform ReversibleEmbedding STFTSpectrogram
-        TFSMLayer TorchModuleWrapper""",
+    "layers": """AugMix ContrastLimitedAdaptiveHistogramEqualization RandAugment RandomElasticTransform""",
     "ops": "",
 }
 

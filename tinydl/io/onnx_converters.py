@@ -75,6 +75,26 @@ def _embedding(ctx, layer, node, inputs):
     return ctx.op("Gather", [ctx.weight(layer.embeddings), ids], axis=0)
 
 
+@onnx_converter(L.ReversibleEmbedding)
+def _reversible_embedding(ctx, layer, node, inputs):
+    """Forward: Embedding's Gather; reverse=True: MatMul with embeddings.T (or reverse_embeddings), soft-capped."""
+    if not node.kwargs.get("reverse", False):
+        return _embedding(ctx, layer, node, inputs)
+    x = inputs[0]
+    kernel = layer.embeddings.numpy().T if layer.tie_weights else layer.reverse_embeddings.numpy()
+    if layer.reverse_dtype == "float64":
+        x = ctx.op("Cast", [x], to=11)  # DOUBLE
+        kernel = ctx.const(kernel, "reverse_kernel", dtype=np.float64)
+    else:
+        kernel = ctx.const(kernel, "reverse_kernel")
+    logits = ctx.op("MatMul", [x, kernel])
+    if layer.logit_soft_cap is not None:
+        dtype = np.float64 if layer.reverse_dtype == "float64" else np.float32
+        cap = ctx.const(layer.logit_soft_cap, "soft_cap", dtype=dtype)
+        logits = ctx.op("Mul", [ctx.op("Tanh", [ctx.op("Div", [logits, cap])]), cap])
+    return logits
+
+
 # -- normalization -----------------------------------------------------------------------------------------------
 @onnx_converter(L.BatchNormalization)
 def _batch_norm(ctx, layer, node, inputs):
@@ -596,10 +616,10 @@ def _transformer_decoder(ctx, layer, node, inputs):
 
 
 # -- implicit masks -------------------------------------------------------------------------------------------------------
-@onnx_masker(L.Embedding, L.TokenAndPositionEmbedding)
+@onnx_masker(L.Embedding, L.TokenAndPositionEmbedding, L.ReversibleEmbedding)
 def _embedding_mask(ctx, layer, node, inputs):
-    """mask_zero: id 0 is padding."""
-    if not layer.mask_zero:
+    """mask_zero: id 0 is padding (none on ReversibleEmbedding's reverse logits)."""
+    if not layer.mask_zero or node.kwargs.get("reverse", False):
         return [None]
     ids = inputs[0]
     if np.dtype(node.input_tensors[0].dtype) != np.int64:

@@ -4,8 +4,9 @@ Noise, dropout and augmentation layers are the identity in inference, which is w
 """
 import numpy as np
 
-from tinydl import layers as L
+from tinydl import backend, layers as L
 from tinydl.io.onnx import OnnxExportError, onnx_converter
+from tinydl.layers.audio import linear_to_mel_weight_matrix
 from tinydl.layers.preprocessing import given_statistic, resize_matrix
 
 
@@ -89,6 +90,19 @@ def _unit_normalization(ctx, layer, node, inputs):
     square_sum = ctx.reduce("ReduceSum", ctx.op("Mul", [x, x]), axes)
     norm = ctx.op("Sqrt", [ctx.op("Max", [square_sum, ctx.const(np.float32(1e-12))])])
     return ctx.op("Div", [x, norm])
+
+
+@onnx_converter(L.RMSNormalization)
+def _rms_normalization(ctx, layer, node, inputs):
+    x = inputs[0]
+    rank = len(node.input_tensors[0].shape)
+    axes = sorted(a % rank for a in layer.axis)
+    mean_square = ctx.reduce("ReduceMean", ctx.op("Mul", [x, x]), axes)
+    rms = ctx.op("Sqrt", [ctx.op("Add", [mean_square, ctx.const(np.float32(layer.epsilon))])])
+    shape = [1] * rank
+    for a in axes:
+        shape[a] = node.input_tensors[0].shape[a]
+    return ctx.op("Mul", [ctx.op("Div", [x, rms]), ctx.const(layer.scale.numpy().reshape(shape), "scale")])
 
 
 @onnx_converter(L.GroupNormalization)
@@ -287,3 +301,81 @@ def _lookup(ctx, layer, node, inputs):
         keep[0] = 0
         y = ctx.op("Mul", [y, ctx.const(keep, "unmasked")])
     return y
+
+
+# -- audio -------------------------------------------------------------------------------------------------------
+@onnx_converter(L.STFTSpectrogram)
+def _stft_spectrogram(ctx, layer, node, inputs):
+    """A grouped Conv (one group per channel) with the real and imaginary kernels, then the layer's mode."""
+    if layer.mode == "angle":
+        raise OnnxExportError(f"ONNX export: STFTSpectrogram '{layer.name}' with mode='angle' needs atan2, which "
+                              "ONNX (opset 17) does not have")
+    shape = tuple(node.input_tensors[0].shape)
+    channels = shape[2] if layer.data_format == "channels_last" else shape[1]
+    x = ctx.transpose(inputs[0], (0, 2, 1)) if layer.data_format == "channels_last" else inputs[0]
+
+    def transform(kernel, part):
+        """(batch, channels, bins, frames) of one kernel."""
+        k = kernel.numpy()[:, 0, :]  # (frame_length, bins)
+        w = np.tile(k.T[:, None, :], (channels, 1, 1))  # (channels * bins, 1, frame_length), channel-major
+        y = ctx.op("Conv", [x, ctx.const(w, f"{layer.name}.{part}")], kernel_shape=[layer.frame_length],
+                   strides=[layer.step], group=channels,
+                   auto_pad="SAME_UPPER" if layer.padding == "same" else "VALID")
+        return ctx.reshape(y, [0, channels, layer.bins, -1])
+
+    real = transform(layer.real_kernel, "real_kernel") if layer.mode != "imag" else None
+    imag = transform(layer.imag_kernel, "imag_kernel") if layer.mode != "real" else None
+    if layer.mode in ("real", "imag"):
+        out = real if layer.mode == "real" else imag
+    elif layer.mode == "stft":
+        out = ctx.op("Concat", [real, imag], axis=2)
+    else:
+        power = ctx.op("Add", [ctx.op("Mul", [real, real]), ctx.op("Mul", [imag, imag])])
+        if layer.mode == "psd":
+            doubled = np.full(layer.bins, 2.0, np.float32)
+            doubled[[0, -1]] = 1.0  # the DC and Nyquist bins count once
+            out = ctx.op("Mul", [power, ctx.const(doubled.reshape(1, 1, -1, 1), "psd_weights")])
+        else:
+            eps = ctx.const(np.float32(backend.epsilon()), "epsilon")
+            out = ctx.op("Sqrt", [ctx.op("Max", [power, eps])])
+            if layer.mode == "log":
+                out = ctx.op("Log", [ctx.op("Max", [out, eps])])
+    bins = layer.bins * 2 if layer.mode == "stft" else layer.bins
+    if layer.expand_dims:
+        return ctx.transpose(out, (0, 3, 2, 1) if layer.data_format == "channels_last" else (0, 1, 3, 2))
+    out = ctx.reshape(out, [0, channels * bins, -1])
+    return ctx.transpose(out, (0, 2, 1)) if layer.data_format == "channels_last" else out
+
+
+@onnx_converter(L.MelSpectrogram)
+def _mel_spectrogram(ctx, layer, node, inputs):
+    """Reflect-pad, Gather the frames, MatMul with the windowed DFT's cos and -sin parts, then the mel bank."""
+    shape = tuple(node.input_tensors[0].shape)
+    if shape[-1] is None:
+        raise OnnxExportError(f"ONNX export: MelSpectrogram '{layer.name}' needs a known signal length, got {shape}")
+    rank, n, half = len(shape), layer.fft_length, layer.fft_length // 2
+    x = inputs[0] if np.dtype(node.input_tensors[0].dtype) == np.float32 else ctx.op("Cast", [inputs[0]], to=1)
+    pads = [0] * (rank - 1) + [half] + [0] * (rank - 1) + [half]
+    x = ctx.op("Pad", [x, ctx.ints(pads, "pads")], mode="reflect")
+    frames = (shape[-1] + 2 * half - n) // layer.sequence_stride + 1
+    index = np.arange(frames)[:, None] * layer.sequence_stride + np.arange(n)[None, :]
+    framed = ctx.op("Gather", [x, ctx.ints(index, "frame_index")], axis=rank - 1)  # (..., frames, fft_length)
+    bins = n // 2 + 1
+    angle = 2 * np.pi * np.arange(n)[:, None] * np.arange(bins)[None, :] / n
+    window = layer.frame_window()
+    window = np.ones(n) if window is None else window
+    real = ctx.op("MatMul", [framed, ctx.const(window[:, None] * np.cos(angle), "dft_real")])
+    imag = ctx.op("MatMul", [framed, ctx.const(-window[:, None] * np.sin(angle), "dft_imag")])
+    magnitude = ctx.op("Sqrt", [ctx.op("Add", [ctx.op("Mul", [real, real]), ctx.op("Mul", [imag, imag])])])
+    spectrum = ctx.op("Pow", [magnitude, ctx.const(np.float32(layer.mag_exp), "mag_exp")])
+    matrix = linear_to_mel_weight_matrix(layer.num_mel_bins, bins, layer.sampling_rate, layer.min_freq,
+                                         layer.max_freq)
+    mel = ctx.op("MatMul", [spectrum, ctx.const(matrix, "mel_matrix")])
+    if layer.power_to_db:
+        floor = ctx.op("Max", [mel, ctx.const(np.float32(layer.min_power), "min_power")])
+        ref = 10.0 * np.log10(max(abs(layer.ref_power), layer.min_power))
+        db = ctx.op("Sub", [ctx.op("Mul", [ctx.op("Log", [floor]), ctx.const(np.float32(10.0 / np.log(10.0)))]),
+                            ctx.const(np.float32(ref), "ref_db")])
+        peak = ctx.reduce("ReduceMax", db, list(range(rank + 1)), keepdims=0)
+        mel = ctx.op("Max", [db, ctx.op("Sub", [peak, ctx.const(np.float32(layer.top_db), "top_db")])])
+    return ctx.transpose(mel, tuple(range(rank - 1)) + (rank, rank - 1))

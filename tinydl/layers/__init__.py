@@ -12,6 +12,7 @@ from tinydl.layers.noise import *  # noqa: F401,F403
 from tinydl.layers.preprocessing import *  # noqa: F401,F403
 from tinydl.layers.augmentation import *  # noqa: F401,F403
 from tinydl.layers.lookup import *  # noqa: F401,F403
+from tinydl.layers.audio import *  # noqa: F401,F403
 from tinydl.layers.embedding import *  # noqa: F401,F403
 from tinydl.layers.merge import *  # noqa: F401,F403
 from tinydl.layers.reshaping import *  # noqa: F401,F403

@@ -1,4 +1,5 @@
-"""Embedding: integer ids to dense vectors, rows of a trainable (input_dim, output_dim) table."""
+"""Embedding: integer ids to dense vectors, rows of a trainable (input_dim, output_dim) table; ReversibleEmbedding
+also maps vectors back to logits over the ids."""
 import numpy as np
 
 from tinydl import constraints, ops
@@ -6,7 +7,7 @@ from tinydl.backend import array_module
 from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import Layer
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "ReversibleEmbedding"]
 
 
 class Embedding(Layer):
@@ -74,3 +75,69 @@ class Embedding(Layer):
                 "embeddings_regularizer": serialize(self.embeddings_regularizer),
                 "activity_regularizer": serialize(self.activity_regularizer),
                 "embeddings_constraint": serialize(self.embeddings_constraint), "mask_zero": self.mask_zero}
+
+
+class ReversibleEmbedding(Embedding):
+    """An Embedding that can also run backwards: `layer(vectors, reverse=True)` gives logits over the `input_dim`
+    ids, `vectors @ embeddings.T` with `tie_weights=True` (Keras's default), else `vectors @ reverse_embeddings`,
+    a separate (output_dim, input_dim) weight; `logit_soft_cap` c gives `c * tanh(logits / c)`."""
+
+    _REVERSE_DTYPES = (None, "float32", "float64")
+
+    def __init__(self, input_dim, output_dim, tie_weights=True, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False, reverse_dtype=None,
+                 logit_soft_cap=None, **kwargs):
+        super().__init__(input_dim, output_dim, embeddings_initializer=embeddings_initializer,
+                         embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint,
+                         mask_zero=mask_zero, **kwargs)
+        if reverse_dtype is not None:
+            reverse_dtype = _dtype_name(reverse_dtype)
+        if reverse_dtype not in self._REVERSE_DTYPES:
+            raise ValueError(f"ReversibleEmbedding '{self.name}': reverse_dtype={reverse_dtype!r} is not supported "
+                             f"(tinydl computes in float32 or float64)")
+        if logit_soft_cap is not None and not float(logit_soft_cap) > 0:
+            raise ValueError(f"ReversibleEmbedding '{self.name}': logit_soft_cap must be positive, got "
+                             f"{logit_soft_cap!r}")
+        self.tie_weights = bool(tie_weights)
+        self.reverse_dtype = reverse_dtype
+        self.logit_soft_cap = logit_soft_cap
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        if not self.tie_weights:
+            init = "random_uniform" if self.embeddings_initializer == "uniform" else self.embeddings_initializer
+            self.reverse_embeddings = self.add_weight("reverse_embeddings", (self.output_dim, self.input_dim), init)
+
+    def call(self, inputs, reverse=False):
+        if not reverse:
+            return super().call(inputs)
+        kernel = ops.transpose(self.embeddings) if self.tie_weights else self.reverse_embeddings
+        if self.reverse_dtype is not None:
+            inputs, kernel = ops.cast(inputs, self.reverse_dtype), ops.cast(kernel, self.reverse_dtype)
+        logits = ops.matmul(inputs, kernel)
+        if self.logit_soft_cap is not None:
+            logits = ops.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
+        return logits
+
+    def compute_mask(self, inputs, mask=None):
+        """The padding mask of the forward direction (Keras sets it in call); none for logits."""
+        if getattr(inputs, "dtype", None) is not None and np.dtype(inputs.dtype).kind == "f":
+            return None
+        return super().compute_mask(inputs, mask)
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        if reverse:
+            return tuple(input_shape[:-1]) + (self.input_dim,)
+        return super().compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "tie_weights": self.tie_weights, "reverse_dtype": self.reverse_dtype,
+                "logit_soft_cap": self.logit_soft_cap}
+
+
+def _dtype_name(dtype):
+    """NumPy's name of a dtype ('float64' for np.float64), or the value as given when NumPy does not know it."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype)

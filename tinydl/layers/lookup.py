@@ -1,11 +1,11 @@
-"""Vocabulary layers (Keras 3): StringLookup, IntegerLookup, TextVectorization, and Hashing.
+"""Vocabulary layers (Keras 3): StringLookup, IntegerLookup, TextVectorization, Hashing and HashedCrossing.
 
 Index layout, as Keras: the mask token (when given) at 0, then `num_oov_indices` out-of-vocabulary indices,
 then the vocabulary. `adapt(data)` builds the vocabulary from token counts (most frequent first; ties in
 reverse token order, as Keras) within `max_tokens`. Strings live in NumPy arrays: these layers run on the CPU and
 take no gradient; plain StringLookup/IntegerLookup export to ONNX as ai.onnx.ml's LabelEncoder.
 
-Where Keras uses TensorFlow's FarmHash (Hashing, StringLookup with several OOV indices), tinydl uses the
+Where Keras uses TensorFlow's FarmHash (Hashing, HashedCrossing, StringLookup with several OOV indices), tinydl uses the
 64-bit FNV-1a hash of the UTF-8 bytes (salted when `salt` is given): the bins are deterministic across runs
 and machines but differ from Keras's, so a model trained with Keras's hashing must be re-trained.
 """
@@ -19,7 +19,7 @@ from tinydl.layers.base import Layer
 from tinydl.layers.preprocessing import encode_categorical
 from tinydl.tensor import Tensor
 
-__all__ = ["StringLookup", "IntegerLookup", "TextVectorization", "Hashing"]
+__all__ = ["StringLookup", "IntegerLookup", "TextVectorization", "Hashing", "HashedCrossing"]
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 _PUNCTUATION = re.compile("[%s]" % re.escape(string.punctuation))
@@ -376,6 +376,64 @@ class Hashing(_ValuesLayer):
     def get_config(self):
         return {**super().get_config(), "num_bins": self.num_bins, "salt": self.salt, "mask_value": self.mask_value,
                 "output_mode": self.output_mode, "sparse": self.sparse}
+
+
+class HashedCrossing(Layer):
+    """Crosses two or more categorical features into `num_bins` bins: sample i goes to the bin of the hash of
+    its values joined as `a_X_b_X_...` (64-bit FNV-1a, as Hashing; Keras hashes with TensorFlow's FarmHash, so
+    the bins differ from Keras's). Inputs: a list of equally shaped arrays of shape (), (batch,) or (batch, 1)
+    of strings or integers; output int64 ids of the first input's shape, or `one_hot` rows of num_bins."""
+
+    def __init__(self, num_bins, output_mode="int", sparse=False, name=None, dtype=None, **kwargs):
+        if output_mode == "int" and dtype is None:
+            dtype = "int64"
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if int(num_bins) < 1:
+            raise ValueError(f"HashedCrossing '{self.name}': num_bins must be >= 1, got {num_bins!r}")
+        if output_mode not in ("int", "one_hot"):
+            raise ValueError(f"HashedCrossing '{self.name}': output_mode must be 'int' or 'one_hot', got "
+                             f"{output_mode!r}")
+        if sparse:
+            raise ValueError(f"HashedCrossing '{self.name}': sparse=True is not supported (tinydl has no sparse "
+                             "tensors; Keras allows it only on TensorFlow)")
+        self.num_bins, self.output_mode, self.sparse = int(num_bins), output_mode, False
+
+    def __call__(self, inputs, *args, **kwargs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+            raise ValueError(f"HashedCrossing '{self.name}' should be called on a list of at least two inputs, got "
+                             f"{type(inputs).__name__}")
+        return super().__call__(list(inputs), *args, **kwargs)
+
+    def call(self, inputs):
+        inputs = [np.asarray(x.data if isinstance(x, Tensor) else x) for x in inputs]
+        first = inputs[0].shape
+        if len(first) > 2 or (len(first) == 2 and first[-1] != 1):
+            raise ValueError(f"HashedCrossing '{self.name}': inputs must have shape (), (batch,) or (batch, 1), "
+                             f"got {first}")
+        if any(x.shape != first for x in inputs[1:]):
+            raise ValueError(f"HashedCrossing '{self.name}': all inputs must have the same shape, got "
+                             f"{[x.shape for x in inputs]}")
+        columns = [[_text(v) for v in x.ravel().tolist()] for x in inputs]
+        ids = np.asarray([fnv1a("_X_".join(row)) % self.num_bins for row in zip(*columns)],
+                         dtype="int64").reshape(first)
+        if self.output_mode == "int":
+            return Tensor._wrap(ids.astype(self.dtype), False)
+        return encode_categorical(ids, self.num_bins, self.output_mode, None, self, self.dtype)
+
+    def compute_output_shape(self, input_shape):
+        first = tuple(input_shape[0])
+        if self.output_mode == "int":
+            return first
+        return (first[:-1] if first and first[-1] == 1 else first) + (self.num_bins,)
+
+    def get_config(self):
+        return {**super().get_config(), "num_bins": self.num_bins, "output_mode": self.output_mode,
+                "sparse": self.sparse}
+
+
+def _text(value):
+    """A feature value as the text that is hashed (bytes decoded as UTF-8)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def fnv1a(text, salt=None, encoding="utf-8"):

@@ -1,4 +1,5 @@
-"""More normalisation layers (Keras 3): UnitNormalization, GroupNormalization, SpectralNormalization."""
+"""More normalisation layers (Keras 3): UnitNormalization, RMSNormalization, GroupNormalization,
+SpectralNormalization."""
 import numpy as np
 
 from tinydl import constraints, initializers, ops, regularizers
@@ -7,7 +8,7 @@ from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import InputSpec, Layer
 from tinydl.layers.recurrent import Wrapper
 
-__all__ = ["UnitNormalization", "GroupNormalization", "SpectralNormalization"]
+__all__ = ["UnitNormalization", "RMSNormalization", "GroupNormalization", "SpectralNormalization"]
 
 
 class UnitNormalization(Layer):
@@ -34,6 +35,52 @@ class UnitNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """`x / sqrt(mean(x**2 over axis) + epsilon) * scale`, one trainable `scale` per position of `axis` (an int
+    or a list of trailing axes), as Keras 3's RMSNormalization."""
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = sorted(int(a) for a in axis)
+        elif isinstance(axis, (int, np.integer)):
+            self.axis = int(axis)
+        else:
+            raise TypeError(f"RMSNormalization '{self.name}': axis must be an int or a list of ints, got {axis!r}")
+        self.epsilon = float(epsilon)
+        self.scale = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise ValueError(f"RMSNormalization '{self.name}': axis {a} is out of bounds for input shape "
+                                 f"{tuple(input_shape)} (axis={self.axis})")
+        shape = tuple(input_shape[a] for a in axes)
+        if any(d is None for d in shape):
+            raise ValueError(f"RMSNormalization '{self.name}' needs known sizes on axis {self.axis}, got input "
+                             f"shape {tuple(input_shape)}")
+        self.axis = axes  # Keras stores the axis as a list once built (it shows in get_config)
+        self.scale = self.add_weight("scale", shape, "ones")
+
+    def call(self, inputs):
+        ndim = inputs.ndim
+        axes = sorted(a % ndim for a in self.axis)
+        # scale is shaped like the normalised axes: place it on them (Keras broadcasts, right for trailing axes)
+        shape = [1] * ndim
+        for a in axes:
+            shape[a] = inputs.shape[a]
+        scale = ops.reshape(self.scale, tuple(shape))
+        return ops.rms_normalization(inputs, scale=scale, axis=tuple(axes), epsilon=self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
 
 
 class GroupNormalization(Layer):
