@@ -1,16 +1,13 @@
 """Every keras.initializers name against Keras 3 itself (torch backend): deterministic initializers give the
 same values exactly (Zeros, Ones, Constant, Identity, STFT), random ones the same distribution (moments,
 bounds, orthogonality) and the same config. Skipped without keras and torch."""
-import os
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "torch":
-    pytest.skip("these comparisons run Keras on its torch backend", allow_module_level=True)
+from tests.keras_torch import keras_on_torch
+
+keras = keras_on_torch("these comparisons run Keras on its torch backend")
 
 import tinydl as td  # noqa: E402
 from tinydl import initializers  # noqa: E402

@@ -1,17 +1,14 @@
 """Issue 16's metrics against Keras 3 itself (torch backend): each metric is fed the same three batches,
 with and without sample weights, and its accumulated result must equal Keras's to float32 rounding;
 configs carry Keras's keys and rebuild an equal metric. Skipped without keras and torch."""
-import os
 import re
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "torch":
-    pytest.skip("these comparisons run Keras on its torch backend", allow_module_level=True)
+from tests.keras_torch import keras_on_torch
+
+keras = keras_on_torch("these comparisons run Keras on its torch backend")
 
 from tinydl import metrics  # noqa: E402
 

@@ -2,16 +2,13 @@
 and the base options every optimizer takes (use_ema, gradient_accumulation_steps, global_clipnorm,
 weight_decay) against Keras 3 itself on its torch backend: the same gradients give the same weight
 trajectory, step by step, and the same state list. Skipped without keras and torch."""
-import os
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "torch":
-    pytest.skip("these comparisons run Keras on its torch backend", allow_module_level=True)
+from tests.keras_torch import keras_on_torch
+
+keras = keras_on_torch("these comparisons run Keras on its torch backend")
 
 from tinydl import optimizers  # noqa: E402
 

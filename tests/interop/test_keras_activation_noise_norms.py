@@ -1,15 +1,11 @@
 """Activation layers, noise layers, UnitNormalization, GroupNormalization and SpectralNormalization against
 Keras 3 (torch backend) with the same inputs and weights; config keys as Keras's. Skipped without keras."""
-import os
+import numpy as np
+import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+from tests.keras_torch import keras_on_torch
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "torch":  # pragma: no cover - another backend was configured first
-    pytest.skip("the interop tests run Keras with the torch backend", allow_module_level=True)
+keras = keras_on_torch("the interop tests run Keras with the torch backend")
 
 import tinydl.layers as tl  # noqa: E402
 

@@ -1,16 +1,12 @@
 """Preprocessing layers against Keras 3 (torch backend) on the same inputs: Rescaling, Resizing (every
 interpolation, antialias, crop/pad to aspect ratio, channels_first), CenterCrop, Normalization (given and
 adapted statistics, invert), Discretization, CategoryEncoding; config keys as Keras's. Skipped without keras."""
-import os
+import numpy as np
+import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+from tests.keras_torch import keras_on_torch
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "torch":  # pragma: no cover - another backend was configured first
-    pytest.skip("the interop tests run Keras with the torch backend", allow_module_level=True)
+keras = keras_on_torch("the interop tests run Keras with the torch backend")
 
 import tinydl.layers as tl  # noqa: E402
 

@@ -1,15 +1,12 @@
 """fit and layer calls against Keras 3.15 itself (torch backend): constraints, activity regularizers and
 add_loss, the training flag reaching nested layers. Skipped without keras and torch."""
-import os
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "torch":
-    pytest.skip("these comparisons run Keras on its torch backend", allow_module_level=True)
+from tests.keras_torch import keras_on_torch
+
+keras = keras_on_torch("these comparisons run Keras on its torch backend")
 
 import tinydl as td  # noqa: E402
 from tinydl import constraints, layers, regularizers  # noqa: E402

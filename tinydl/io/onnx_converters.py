@@ -445,6 +445,15 @@ def _mha(ctx, layer, query, value, key=None, causal=False, attention_mask=None, 
     return (out, weights) if return_scores else out
 
 
+def _attention_tensors(node):
+    """The [query, value, key] an attention layer was called with (a list or separate arguments; None if absent)."""
+    first = node.args[0]
+    if isinstance(first, (list, tuple)):
+        return (list(first) + [None, None])[:3]
+    return [first, node.args[1] if len(node.args) > 1 else node.kwargs.get("value"),
+            node.args[2] if len(node.args) > 2 else node.kwargs.get("key")]
+
+
 def _arg(ctx, node, position, key):
     """The ONNX name of a call argument given by position or keyword (None when absent)."""
     value = node.args[position] if len(node.args) > position else node.kwargs.get(key)
@@ -456,12 +465,7 @@ def _arg(ctx, node, position, key):
 @onnx_converter(L.MultiHeadAttention)
 def _multi_head_attention(ctx, layer, node, inputs):
     _no_masks(layer, node)
-    first = node.args[0]
-    if isinstance(first, (list, tuple)):
-        tensors = (list(first) + [None, None])[:3]
-    else:
-        tensors = [first, node.args[1] if len(node.args) > 1 else node.kwargs.get("value"),
-                   node.args[2] if len(node.args) > 2 else node.kwargs.get("key")]
+    tensors = _attention_tensors(node)
     query, value, key = [None if t is None else ctx.name_of(t) for t in tensors]
     mask = node.kwargs.get("attention_mask")
     mask = ctx.name_of(mask) if mask is not None and hasattr(mask, "_keras_history") else None
@@ -701,12 +705,7 @@ def _einsum_dense(ctx, layer, node, inputs):
 @onnx_converter(L.GroupQueryAttention)
 def _grouped_query_attention(ctx, layer, node, inputs):
     _no_masks(layer, node)
-    first = node.args[0]
-    if isinstance(first, (list, tuple)):
-        tensors = (list(first) + [None, None])[:3]
-    else:
-        tensors = [first, node.args[1] if len(node.args) > 1 else node.kwargs.get("value"),
-                   node.args[2] if len(node.args) > 2 else node.kwargs.get("key")]
+    tensors = _attention_tensors(node)
     query, value, key = [None if t is None else ctx.name_of(t) for t in tensors]
     key = value if key is None else key
 

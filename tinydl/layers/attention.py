@@ -68,11 +68,7 @@ class MultiHeadAttention(Layer):
     def build(self, query_shape, value_shape=None, key_shape=None):
         """Make the weights when the value's width is known (a list [query, value(, key)] of shapes
         or separate arguments, as Keras); with the query's shape alone it waits for the first call."""
-        if isinstance(query_shape, list) and query_shape and isinstance(query_shape[0], (list, tuple)):
-            query_shape, value_shape, key_shape = (list(query_shape) + [None, None])[:3]
-        if value_shape is not None:
-            self._make_weights(query_shape[-1], value_shape[-1], (key_shape or value_shape)[-1])
-        self.built = True
+        _build_from_shapes(self, query_shape, value_shape, key_shape)
 
     def _make_weights(self, query_dim, value_dim, key_dim):
         """The eight weights in Keras's order: query, key, value kernels and biases, then output."""
@@ -117,15 +113,7 @@ class MultiHeadAttention(Layer):
     # -- calling -----------------------------------------------------------------------------
     def call(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False):
-        if isinstance(query, (list, tuple)):
-            query, value, key = (list(query) + [None, None])[:3]
-        if value is None:
-            raise ValueError(f"MultiHeadAttention '{self.name}' needs a value: call it as mha(query, value)")
-        query, value = _tensor(query, self.dtype), _tensor(value, self.dtype)
-        key = value if key is None else _tensor(key, self.dtype)
-        self._check_shapes(query, value, key)
-        if not self._weights_made:
-            self._make_weights(query.shape[-1], value.shape[-1], key.shape[-1])
+        query, value, key = _call_inputs(self, query, value, key, "MultiHeadAttention", "mha")
         mask = self._attention_mask(query, value, key, query_mask, value_mask, key_mask, attention_mask)
         q = self._project(query, self.query_kernel, self.query_bias)
         k = self._project(key, self.key_kernel, self.key_bias)
@@ -161,9 +149,7 @@ class MultiHeadAttention(Layer):
     def _check_shapes(self, query, value, key):
         """Clear errors for inputs this layer cannot attend."""
         where = f"MultiHeadAttention '{self.name}'"
-        for label, t in (("query", query), ("value", value), ("key", key)):
-            if t.ndim != 3:
-                raise ValueError(f"{where} expects {label} of shape (batch, length, dim), got {tuple(t.shape)}")
+        _check_ranks(where, query, value, key)
         if query.shape[0] != value.shape[0] or key.shape[0] != value.shape[0]:
             raise ValueError(f"{where}: query, value and key must have the same batch size, got query "
                              f"{tuple(query.shape)}, value {tuple(value.shape)}, key {tuple(key.shape)}")
@@ -327,11 +313,7 @@ class GroupQueryAttention(Layer):
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         """Make the weights once the value's width is known (shapes as a list or separate arguments)."""
-        if isinstance(query_shape, list) and query_shape and isinstance(query_shape[0], (list, tuple)):
-            query_shape, value_shape, key_shape = (list(query_shape) + [None, None])[:3]
-        if value_shape is not None:
-            self._make_weights(query_shape[-1], value_shape[-1], (key_shape or value_shape)[-1])
-        self.built = True
+        _build_from_shapes(self, query_shape, value_shape, key_shape)
 
     def _make_weights(self, query_dim, value_dim, key_dim):
         q_heads, kv_heads, size = self.num_query_heads, self.num_key_value_heads, self.head_dim
@@ -358,15 +340,7 @@ class GroupQueryAttention(Layer):
 
     def call(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False):
-        if isinstance(query, (list, tuple)):
-            query, value, key = (list(query) + [None, None])[:3]
-        if value is None:
-            raise ValueError(f"GroupQueryAttention '{self.name}' needs a value: call it as gqa(query, value)")
-        query, value = _tensor(query, self.dtype), _tensor(value, self.dtype)
-        key = value if key is None else _tensor(key, self.dtype)
-        self._check_shapes(query, value, key)
-        if not self._weights_made:
-            self._make_weights(query.shape[-1], value.shape[-1], key.shape[-1])
+        query, value, key = _call_inputs(self, query, value, key, "GroupQueryAttention", "gqa")
         mask = _combined_mask(self, query, value, key, query_mask, value_mask, key_mask, attention_mask)
         if self.sliding_window is not None:
             i, j = np.arange(query.shape[1])[:, None], np.arange(value.shape[1])[None, :]
@@ -389,9 +363,7 @@ class GroupQueryAttention(Layer):
 
     def _check_shapes(self, query, value, key):
         where = f"GroupQueryAttention '{self.name}'"
-        for label, t in (("query", query), ("value", value), ("key", key)):
-            if t.ndim != 3:
-                raise ValueError(f"{where} expects {label} of shape (batch, length, dim), got {tuple(t.shape)}")
+        _check_ranks(where, query, value, key)
         if key.shape[1] != value.shape[1] or len({query.shape[0], key.shape[0], value.shape[0]}) > 1:
             raise ValueError(f"{where}: query, value and key need one batch size and key and value one length, "
                              f"got query {tuple(query.shape)}, value {tuple(value.shape)}, key {tuple(key.shape)}")
@@ -419,6 +391,36 @@ def _heads(x, kernel, bias):
     """(batch, T, dim) -> (batch, heads, T, size) through a (dim, heads, size) kernel and (heads, size) bias."""
     y = ops.einsum("btm,muh->buth", x, kernel)
     return y if bias is None else y + ops.expand_dims(bias, 1)
+
+
+def _build_from_shapes(layer, query_shape, value_shape, key_shape):
+    """Build an attention layer from [query, value(, key)] shapes or separate ones; weights once value's is known."""
+    if isinstance(query_shape, list) and query_shape and isinstance(query_shape[0], (list, tuple)):
+        query_shape, value_shape, key_shape = (list(query_shape) + [None, None])[:3]
+    if value_shape is not None:
+        layer._make_weights(query_shape[-1], value_shape[-1], (key_shape or value_shape)[-1])
+    layer.built = True
+
+
+def _call_inputs(layer, query, value, key, kind, short):
+    """A call's query, value and key (or a list of them) as checked Tensors, the layer's weights made on first use."""
+    if isinstance(query, (list, tuple)):
+        query, value, key = (list(query) + [None, None])[:3]
+    if value is None:
+        raise ValueError(f"{kind} '{layer.name}' needs a value: call it as {short}(query, value)")
+    query, value = _tensor(query, layer.dtype), _tensor(value, layer.dtype)
+    key = value if key is None else _tensor(key, layer.dtype)
+    layer._check_shapes(query, value, key)
+    if not layer._weights_made:
+        layer._make_weights(query.shape[-1], value.shape[-1], key.shape[-1])
+    return query, value, key
+
+
+def _check_ranks(where, query, value, key):
+    """A ValueError naming `where` unless query, value and key are all (batch, length, dim)."""
+    for label, t in (("query", query), ("value", value), ("key", key)):
+        if t.ndim != 3:
+            raise ValueError(f"{where} expects {label} of shape (batch, length, dim), got {tuple(t.shape)}")
 
 
 def _unpack_attention_inputs(layer, inputs):

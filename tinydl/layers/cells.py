@@ -143,24 +143,15 @@ class _Cell(Layer):
         super().__init__(**kwargs)
         if isinstance(units, bool) or int(units) != units or units <= 0:
             raise ValueError(f"{type(self).__name__} '{self.name}' needs a positive integer units, got {units!r}")
-        for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= rate < 1:
-                raise ValueError(f"{type(self).__name__} '{self.name}' needs 0 <= {label} < 1, got {rate}")
+        check_dropout_rates(f"{type(self).__name__} '{self.name}'", dropout, recurrent_dropout)
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.recurrent_regularizer = kernel_regularizer, recurrent_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                           recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                           bias_constraint)
         self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
-        # a seeded cell draws its dropout masks from its own generator, else from tinydl's global one
-        own = None if seed is None else np.random.default_rng(int(seed))
-        self._rng = (lambda: own) if own is not None else backend.rng
+        self._rng = dropout_rng(seed)
         self.reset_dropout_mask()
 
     @property
@@ -382,6 +373,33 @@ class StackedRNNCells(Layer):
         config = dict(config)
         config["cells"] = [deserialize(c) for c in config["cells"]]
         return super().from_config(config)
+
+
+def check_dropout_rates(where, dropout, recurrent_dropout):
+    """A ValueError naming `where` unless both dropout rates lie in [0, 1)."""
+    for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        if not 0 <= rate < 1:
+            raise ValueError(f"{where} needs 0 <= {label} < 1, got {rate}")
+
+
+def set_weight_options(layer, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                       recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                       bias_constraint):
+    """Store a recurrent layer's kernel, recurrent-kernel and bias initializers, regularizers and constraints."""
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.recurrent_initializer = initializers.get(recurrent_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    layer.kernel_regularizer, layer.recurrent_regularizer = kernel_regularizer, recurrent_regularizer
+    layer.bias_regularizer = bias_regularizer
+    layer.kernel_constraint = constraints.get(kernel_constraint)
+    layer.recurrent_constraint = constraints.get(recurrent_constraint)
+    layer.bias_constraint = constraints.get(bias_constraint)
+
+
+def dropout_rng(seed):
+    """What draws a layer's dropout masks: a generator of its own when seeded, else tinydl's global one."""
+    own = None if seed is None else np.random.default_rng(int(seed))
+    return (lambda: own) if own is not None else backend.rng
 
 
 def _cells(cell):

@@ -10,9 +10,10 @@ paths `conv_lstm2d/conv_lstm_cell/...`. The input convolution of every step runs
 """
 import numpy as np
 
-from tinydl import activations, backend, constraints, initializers, ops
+from tinydl import activations, backend, ops
 from tinydl.io.config import serialize
 from tinydl.layers.base import KerasTensor, Layer, flatten
+from tinydl.layers.cells import check_dropout_rates, dropout_rng, set_weight_options
 from tinydl.ops.convolution import conv_output_length
 from tinydl.ops.volumetric import conv3d
 from tinydl.tensor import Tensor
@@ -43,9 +44,7 @@ class _ConvLSTM(Layer):
             raise ValueError(f"{where}: padding must be 'valid' or 'same', got {padding!r}")
         if stateful:
             raise NotImplementedError(f"{where}: stateful=True is not supported")
-        for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= rate < 1:
-                raise ValueError(f"{where} needs 0 <= {label} < 1, got {rate}")
+        check_dropout_rates(where, dropout, recurrent_dropout)
         self.filters = int(filters)
         self.kernel_size = _ints(kernel_size, self.rank, "kernel_size", where)
         self.strides = _ints(strides, self.rank, "strides", where)
@@ -57,18 +56,11 @@ class _ConvLSTM(Layer):
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias, self.unit_forget_bias = bool(use_bias), bool(unit_forget_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.recurrent_regularizer = kernel_regularizer, recurrent_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                           recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                           bias_constraint)
         self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
-        # a seeded layer draws its dropout masks from its own generator, else from tinydl's global one
-        own = None if seed is None else np.random.default_rng(int(seed))
-        self._rng = (lambda: own) if own is not None else backend.rng
+        self._rng = dropout_rng(seed)
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)

@@ -53,7 +53,7 @@ class _Pooling(Layer):
         channels = input_shape[1] if first else input_shape[-1]
         spatial = [conv_output_length(n, k, s, 1, self.padding)
                    for n, k, s in zip(spatial_in, self.pool_size, self.strides)]
-        return (input_shape[0], channels, *spatial) if first else (input_shape[0], *spatial, channels)
+        return _output_shape(input_shape[0], channels, spatial, self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
@@ -130,9 +130,7 @@ class _GlobalPooling(Layer):
         channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
         if not self.keepdims:
             return (input_shape[0], channels)
-        ones = (1,) * self.rank
-        return (input_shape[0], channels) + ones if self.data_format == "channels_first" else \
-            (input_shape[0],) + ones + (channels,)
+        return _output_shape(input_shape[0], channels, (1,) * self.rank, self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
@@ -209,9 +207,8 @@ class _AdaptivePooling(Layer):
         return inputs
 
     def compute_output_shape(self, input_shape):
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1]) + self.output_size
-        return (input_shape[0],) + self.output_size + (input_shape[-1],)
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        return _output_shape(input_shape[0], channels, self.output_size, self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "output_size": self.output_size, "data_format": self.data_format}
@@ -272,6 +269,12 @@ def _pool3d(op, x, pool_size, strides, padding):
     oh, ow = y.shape[1:3]
     y = op(ops.reshape(y, (n, d, oh * ow * c)), pool_size[:1], strides=strides[:1], padding=padding)
     return ops.reshape(y, (n, y.shape[1], oh, ow, c))
+
+
+def _output_shape(batch, channels, spatial, data_format):
+    """(batch, channels, *spatial) for channels_first, else (batch, *spatial, channels)."""
+    spatial = tuple(spatial)
+    return (batch, channels) + spatial if data_format == "channels_first" else (batch,) + spatial + (channels,)
 
 
 def _along(axis, start, stop):

@@ -14,6 +14,7 @@ import numpy as np
 from tinydl import activations, backend, constraints, initializers, ops
 from tinydl.io.config import deserialize, serialize
 from tinydl.layers.base import KerasTensor, Layer, call_args, flatten
+from tinydl.layers.cells import check_dropout_rates
 from tinydl.tensor import Tensor
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Masking", "Wrapper"]
@@ -38,9 +39,7 @@ class _Recurrent(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}' needs a positive number of units, got {units}")
         if stateful:
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': stateful=True is not supported")
-        for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= rate < 1:
-                raise ValueError(f"{type(self).__name__} '{self.name}' needs 0 <= {label} < 1, got {rate}")
+        check_dropout_rates(f"{type(self).__name__} '{self.name}'", dropout, recurrent_dropout)
         self.units = int(units)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
