@@ -195,3 +195,16 @@ def test_pickled_code_in_a_data_file_is_refused(tmp_path):
     np.savez(tmp_path / "bad.npz", x=bad)
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         remote.load_npz(tmp_path / "bad.npz")
+
+
+def test_reuters_label_names_are_keras_topics_in_label_order():
+    assert datasets.reuters.get_label_names() == keras.datasets.reuters.get_label_names()
+    assert len(datasets.reuters.get_label_names()) == 46
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters",
+                                  "boston_housing", "california_housing"])
+def test_every_public_function_of_keras_dataset_modules_exists(name):
+    keras_names = {n for n in dir(getattr(keras.datasets, name)) if not n.startswith("_")}
+    missing = sorted(n for n in keras_names if not callable(getattr(getattr(datasets, name), n, None)))
+    assert not missing, f"tinydl.datasets.{name} lacks {missing}"

@@ -24,3 +24,16 @@ def get_word_index(path="reuters_word_index.json"):
     """The {word: index} dict the sequences were encoded with (before `index_from` is added)."""
     with open(fetch("reuters_word_index.json", fname=path)) as f:
         return json.load(f)
+
+
+def get_label_names():
+    """The 46 topic names, indexed by the labels `load_data` returns (as keras.datasets.reuters)."""
+    return LABEL_NAMES
+
+
+LABEL_NAMES = (
+    "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing", "money-supply", "coffee", "sugar",
+    "trade", "reserves", "ship", "cotton", "carcass", "crude", "nat-gas", "cpi", "money-fx", "interest", "gnp",
+    "meal-feed", "alum", "oilseed", "gold", "tin", "strategic-metal", "livestock", "retail", "ipi", "iron-steel",
+    "rubber", "heat", "jobs", "lei", "bop", "zinc", "orange", "pet-chem", "dlr", "gas", "silver", "wpi", "hog", "lead",
+)
