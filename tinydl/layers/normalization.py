@@ -201,15 +201,15 @@ class LayerNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-                "scale": self.scale, "rms_scaling": self.rms_scaling,
-                "beta_initializer": serialize(self.beta_initializer),
-                "gamma_initializer": serialize(self.gamma_initializer),
-                "beta_regularizer": serialize(self.beta_regularizer),
-                "gamma_regularizer": serialize(self.gamma_regularizer),
-                "beta_constraint": serialize(self.beta_constraint),
-                "gamma_constraint": serialize(self.gamma_constraint)}
+                "scale": self.scale, "rms_scaling": self.rms_scaling, **affine_config(self)}
 
 
 def _maybe_deserialize(value):
     """Initializer/regularizer configs (dicts, as Keras writes them) as objects; names and objects as given."""
     return deserialize(value) if isinstance(value, dict) else value
+
+
+def affine_config(layer):
+    """The config entries of a norm layer's beta and gamma: initializers, regularizers, constraints (Keras's keys)."""
+    return {f"{weight}_{kind}": serialize(getattr(layer, f"{weight}_{kind}"))
+            for kind in ("initializer", "regularizer", "constraint") for weight in ("beta", "gamma")}

@@ -4,8 +4,9 @@ import numpy as np
 
 from tinydl import constraints, initializers, ops, regularizers
 from tinydl.autograd import no_grad
-from tinydl.io.config import deserialize, serialize
+from tinydl.io.config import deserialize
 from tinydl.layers.base import InputSpec, Layer
+from tinydl.layers.normalization import affine_config
 from tinydl.layers.recurrent import Wrapper
 
 __all__ = ["UnitNormalization", "RMSNormalization", "GroupNormalization", "SpectralNormalization"]
@@ -145,13 +146,7 @@ class GroupNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
-                "beta_initializer": serialize(self.beta_initializer),
-                "gamma_initializer": serialize(self.gamma_initializer),
-                "beta_regularizer": serialize(self.beta_regularizer),
-                "gamma_regularizer": serialize(self.gamma_regularizer),
-                "beta_constraint": serialize(self.beta_constraint),
-                "gamma_constraint": serialize(self.gamma_constraint)}
+                "center": self.center, "scale": self.scale, **affine_config(self)}
 
 
 class SpectralNormalization(Wrapper):
