@@ -36,6 +36,7 @@ setup(
             "pillow>=9",
             "pydot>=2",
             "scikit-learn>=1.6",
+            "requests",  # Keras's RemoteMonitor, the reference tests/keras_api compares tinydl's with
             "safetensors>=0.4",
             "joblib>=1.3",
         ],
