@@ -37,7 +37,7 @@ FLOORS = [
     ("top", ["tinydl.io.onnx", "tinydl.io.onnx_converters", "tinydl.io.onnx_graph", "tinydl.io.onnx_recurrent",
              "tinydl.io.onnx_layers",
              "tinydl.saving", "tinydl.utils", "tinydl.wrappers",
-             "tinydl.datasets", "tinydl.examples", "tinydl.__main__", "tinydl"]),
+             "tinydl.datasets", "tinydl.examples", "tinydl.distillation", "tinydl.__main__", "tinydl"]),
 ]
 
 # Packages a function may import, to keep `import tinydl` fast or an optional dependency optional.

@@ -19,7 +19,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "schedules", "initializers", "activations",
                "regularizers", "constraints", "callbacks", "datasets", "data", "io", "testing", "backend", "examples",
-               "graph", "utils", "config", "random", "tree", "saving", "wrappers", "distribution"}
+               "graph", "utils", "config", "random", "tree", "saving", "wrappers", "distribution",
+               "distillation"}
 
 # Keras 3's top-level classes: name -> the module that defines it (imported on first use)
 _KERAS_NAMES = {

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 IN_SCOPE = ["", "utils", "backend", "config", "random", "tree", "saving", "models", "datasets", "wrappers",
             "optimizers.schedules", "regularizers", "constraints", "callbacks", "losses", "activations",
-            "layers", "ops", "metrics", "optimizers", "initializers", "distribution"]
+            "layers", "ops", "metrics", "optimizers", "initializers", "distribution", "distillation"]
 
 _MIXED_PRECISION = "mixed precision: tinydl computes in float32/float64 only (no float16/bfloat16 kernels)"
 _FLASH = "no flash-attention kernels (cuDNN/Pallas); attention runs as plain matrix products"
@@ -49,10 +49,6 @@ EXCEPTIONS = {
         "src": "Keras's private implementation package",
         "visualization": "bounding-box and mask drawing for KerasCV/KerasHub detection models",
         "name_scope": "TF-style name scopes for variable names; tinydl names weights by layer path",
-        "distillation": "Keras 3.15's knowledge-distillation trainer (Distiller: a Model over a frozen teacher and "
-                        "a student, with LogitsDistillation/FeatureDistillation losses on intermediate layers) is "
-                        "not ported yet: in tinydl a Model subclass whose train_step adds the teacher's "
-                        "temperature-softened KL term does the same",
     },
     "utils": {
         "FeatureSpace": "structured-data preprocessing built on tf.data and preprocessing layers",
