@@ -20,6 +20,8 @@ EXEMPT = {"Layer", "InputLayer", "Model", "Sequential", "Functional", "Wrapper",
           "BaseConv", "BasePooling", "GlobalPooling"}
 # Cells are called with (inputs, states): their contract runs inside the RNN(cell) cases of cases_cells.py.
 EXEMPT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
+# Distiller is a Model (teacher + student), checked against Keras's in tests/keras_api/test_distillation.py.
+EXEMPT |= {"Distiller"}
 
 
 def _layer_classes():
