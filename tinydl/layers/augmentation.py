@@ -104,9 +104,7 @@ class _AffineLayer(_RandomImageLayer):
         if fill_mode not in FILL_MODES:
             raise ValueError(f"{type(self).__name__} '{self.name}': fill_mode must be one of {FILL_MODES}, got "
                              f"{fill_mode!r}")
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"{type(self).__name__} '{self.name}': interpolation must be 'nearest' or 'bilinear', "
-                             f"got {interpolation!r}")
+        _check_interpolation(self, interpolation)
         self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, float(fill_value)
 
     def call(self, inputs, training=True):
@@ -833,9 +831,7 @@ class RandomPerspective(_RandomImageLayer):
         self.factor = _bounded(factor, (0.0, 1.0), self)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
             raise ValueError(f"RandomPerspective '{self.name}': scale must be a number in [0, 1], got {scale!r}")
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"RandomPerspective '{self.name}': interpolation must be 'nearest' or 'bilinear', got "
-                             f"{interpolation!r}")
+        _check_interpolation(self, interpolation)
         self.scale, self.interpolation, self.fill_value = scale, interpolation, float(fill_value)
 
     def call(self, inputs, training=True):
@@ -862,6 +858,13 @@ class RandomPerspective(_RandomImageLayer):
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "scale": self.scale,
                 "interpolation": self.interpolation, "fill_value": self.fill_value}
+
+
+def _check_interpolation(layer, interpolation):
+    """The warping layers sample with 'nearest' or 'bilinear' only: anything else is an error naming the layer."""
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': interpolation must be 'nearest' or 'bilinear', "
+                         f"got {interpolation!r}")
 
 
 def homographies(start, end):
